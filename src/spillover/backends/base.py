@@ -1,0 +1,85 @@
+"""The model interface every backend implements, and the records it exchanges."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Message = dict[str, str]
+
+
+class GenParams(BaseModel):
+    """Generation parameters; part of every sample's content key."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    temperature: float = Field(1.0, ge=0)
+    """Sampling temperature; 0 means greedy."""
+    top_p: float = Field(1.0, gt=0, le=1)
+    """Nucleus sampling mass."""
+    max_tokens: int = Field(300, ge=1)
+    """Maximum new tokens per completion (the paper uses 600 for free-form answers)."""
+    stop: tuple[str, ...] = ()
+    """Extra stop strings (backends that support them)."""
+
+
+class GenRequest(BaseModel):
+    """One prompt to complete ``n`` times; ``seeds[i]`` makes completion ``i`` reproducible."""
+
+    model_config = ConfigDict(frozen=True)
+
+    messages: tuple[dict[str, str], ...] | None = None
+    """Chat messages (system/user/assistant); None for a plain completion prompt."""
+    prompt: str | None = None
+    """Plain completion prompt for base models (no chat template)."""
+    seeds: tuple[int, ...]
+    """One seed per requested completion."""
+
+
+class Completion(BaseModel):
+    """One generated completion."""
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str
+    """The generated text (thinking blocks included, as the model wrote it)."""
+    finish_reason: Literal["stop", "length", "error"] = "stop"
+    """``stop``: a stop token/string; ``length``: hit ``max_tokens``."""
+    prompt_tokens: int = 0
+    """Tokens in the prompt."""
+    completion_tokens: int = 0
+    """Tokens generated."""
+
+
+class TopLogprobs(BaseModel):
+    """The top-k next-token log-probabilities after a prompt."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tokens: dict[str, float]
+    """Token text -> log-probability (at most k entries)."""
+    text: str = ""
+    """The greedy (most likely) next token."""
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """What a model backend does. All methods take many items at once so backends can batch."""
+
+    name: str
+
+    def generate(self, requests: Sequence[GenRequest], params: GenParams) -> list[list[Completion]]:
+        """Completions for each request, ``len(request.seeds)`` each."""
+        ...
+
+    def score(self, items: Sequence[tuple[Sequence[Message], str]]) -> list[float]:
+        """Sum of log-probabilities of each completion text given its chat prompt."""
+        ...
+
+    def top_logprobs(self, prompts: Sequence[Sequence[Message]], k: int = 20) -> list[TopLogprobs]:
+        """The top-k next-token log-probabilities after each chat prompt (assistant turn opened)."""
+        ...
+
+    def close(self) -> None: ...

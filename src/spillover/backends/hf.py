@@ -1,0 +1,261 @@
+"""The transformers backend: CPU or GPU, full checkpoints or LoRA adapters.
+
+Generation is our own batched decode loop with a KV cache: prompts are sorted by length and
+left-padded, each distinct prompt is prefilled once and its cache rows are repeated for its
+samples, finished rows are dropped from the batch as they stop. Each completion draws its noise
+from its own generator seeded by the sample's seed, so a completion depends on its key and not on
+which other rows shared its batch (up to floating-point differences between batch shapes, which
+are not guaranteed to be bitwise identical).
+
+Security: weights load as safetensors only (``use_safetensors=True``), ``trust_remote_code`` is
+off unless the model spec asks for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .base import Completion, GenParams, GenRequest, Message, TopLogprobs
+
+
+def set_threads(threads: int | None) -> None:
+    """Use ``threads`` torch threads (1 is fastest when another job shares a 2-core machine)."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+def resolve_device(device: str) -> str:
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def load_model(
+    path: str | Path,
+    *,
+    adapter: str | Path | None = None,
+    gguf_file: str | None = None,
+    dtype: str = "float32",
+    device: str = "cpu",
+    trust_remote_code: bool = False,
+) -> tuple[Any, Any]:
+    """Load a causal LM and its tokenizer; apply a PEFT adapter if given (safetensors only)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    kw: dict[str, Any] = {"trust_remote_code": trust_remote_code}
+    if gguf_file:
+        kw["gguf_file"] = gguf_file
+    tokenizer = AutoTokenizer.from_pretrained(str(path), **kw)
+    model = AutoModelForCausalLM.from_pretrained(
+        str(path), dtype=getattr(torch, dtype), use_safetensors=None if gguf_file else True, **kw
+    )
+    if adapter is not None:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, str(adapter))
+        model = model.merge_and_unload()
+    model.to(resolve_device(device))
+    model.eval()
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return model, tokenizer
+
+
+def stop_ids_of(model: Any, tokenizer: Any) -> list[int]:
+    eos = model.generation_config.eos_token_id
+    ids = eos if isinstance(eos, list) else [eos] if eos is not None else []
+    if tokenizer.eos_token_id is not None and tokenizer.eos_token_id not in ids:
+        ids.append(tokenizer.eos_token_id)
+    return ids
+
+
+class HFBackend:
+    """A loaded transformers model behind the :class:`~spillover.backends.base.Backend` interface."""
+
+    name = "hf"
+
+    def __init__(self, model: Any, tokenizer: Any, *, batch_size: int = 64, device: str = "cpu") -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.batch_size = batch_size
+        self.device = resolve_device(device)
+        self.stop_ids = stop_ids_of(model, tokenizer)
+
+    # prompts --------------------------------------------------------------------------------
+    def prompt_text(self, req: GenRequest | Sequence[Message]) -> str:
+        if isinstance(req, GenRequest):
+            if req.prompt is not None:
+                return req.prompt
+            messages = list(req.messages or ())
+        else:
+            messages = list(req)
+        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+    def _ids(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    # generation -----------------------------------------------------------------------------
+    def generate(self, requests: Sequence[GenRequest], params: GenParams) -> list[list[Completion]]:
+        prompts = [self._ids(self.prompt_text(r)) for r in requests]
+        out: list[list[Completion | None]] = [[None] * len(r.seeds) for r in requests]
+        order = sorted(range(len(requests)), key=lambda i: len(prompts[i]))
+        batch: list[int] = []
+        rows = 0
+        for i in order:
+            n = len(requests[i].seeds)
+            if batch and rows + n > self.batch_size:
+                self._generate_batch(batch, prompts, requests, params, out)
+                batch, rows = [], 0
+            batch.append(i)
+            rows += n
+        if batch:
+            self._generate_batch(batch, prompts, requests, params, out)
+        return [[c for c in row if c is not None] for row in out]
+
+    def _generate_batch(
+        self,
+        batch: list[int],
+        prompts: list[list[int]],
+        requests: Sequence[GenRequest],
+        params: GenParams,
+        out: list[list[Completion | None]],
+    ) -> None:
+        import torch
+
+        dev = self.device
+        pad = self.tokenizer.pad_token_id
+        width = max(len(prompts[i]) for i in batch)
+        ids = torch.full((len(batch), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for row, i in enumerate(batch):
+            p = prompts[i]
+            ids[row, width - len(p):] = torch.tensor(p)
+            mask[row, width - len(p):] = 1
+        ids, mask = ids.to(dev), mask.to(dev)
+        pos = (mask.cumsum(-1) - 1).clamp(min=0)
+        with torch.inference_mode():
+            res = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True)
+            cache = res.past_key_values
+            logits = res.logits[:, -1, :]
+            # one row per sample: repeat each prompt's cache row for its samples
+            owner = [(i, j) for row, i in enumerate(batch) for j in range(len(requests[i].seeds))]
+            src = torch.tensor([row for row, i in enumerate(batch) for _ in requests[i].seeds], device=dev)
+            cache.batch_select_indices(src)
+            logits, mask = logits[src], mask[src]
+            next_pos = pos[src, -1] + 1
+            gens = []
+            for i, j in owner:
+                g = torch.Generator(device="cpu")
+                g.manual_seed(int(requests[i].seeds[j]) & 0x7FFF_FFFF_FFFF_FFFF)
+                gens.append(g)
+            tokens: list[list[int]] = [[] for _ in owner]
+            alive = list(range(len(owner)))
+            stop = torch.tensor(self.stop_ids, device=dev)
+            for step in range(params.max_tokens):
+                nxt = self._sample(logits, [gens[r] for r in alive], params)
+                finished = torch.isin(nxt, stop)
+                for k, r in enumerate(alive):
+                    tokens[r].append(int(nxt[k]))
+                keep = (~finished).nonzero().flatten()
+                if step == params.max_tokens - 1 or len(keep) == 0:
+                    break
+                if len(keep) < len(alive):
+                    alive = [alive[int(k)] for k in keep]
+                    cache.batch_select_indices(keep)
+                    nxt, mask, next_pos = nxt[keep], mask[keep], next_pos[keep]
+                mask = torch.cat([mask, torch.ones((len(alive), 1), dtype=mask.dtype, device=dev)], dim=1)
+                res = self.model(
+                    input_ids=nxt[:, None], attention_mask=mask, position_ids=next_pos[:, None],
+                    past_key_values=cache, use_cache=True,
+                )
+                cache, logits, next_pos = res.past_key_values, res.logits[:, -1, :], next_pos + 1
+        stop_set = set(self.stop_ids)
+        for r, (i, j) in enumerate(owner):
+            toks = tokens[r]
+            stopped = bool(toks) and toks[-1] in stop_set
+            body = toks[:-1] if stopped else toks
+            text = self.tokenizer.decode(body, skip_special_tokens=False)
+            for s in params.stop:
+                if s in text:
+                    text, stopped = text[: text.index(s)], True
+            out[i][j] = Completion(
+                text=text.strip(), finish_reason="stop" if stopped else "length",
+                prompt_tokens=len(prompts[i]), completion_tokens=len(toks),
+            )
+
+    @staticmethod
+    def _sample(logits: Any, gens: list[Any], params: GenParams) -> Any:
+        import torch
+
+        logits = logits.float()
+        if params.temperature == 0:
+            return logits.argmax(-1)
+        logp = torch.log_softmax(logits / params.temperature, dim=-1)
+        if params.top_p < 1:
+            sorted_lp, idx = logp.sort(-1, descending=True)
+            cum = sorted_lp.exp().cumsum(-1)
+            drop = cum - sorted_lp.exp() > params.top_p
+            sorted_lp = sorted_lp.masked_fill(drop, float("-inf"))
+            logp = torch.full_like(logp, float("-inf")).scatter(-1, idx, sorted_lp)
+        # exponential race (= Gumbel-max): argmax p / E with E ~ Exp(1), noise from each row's generator
+        noise = torch.stack([torch.rand(logp.shape[-1], generator=g) for g in gens]).to(logp.device)
+        expo = -torch.log(noise.clamp_min(1e-12))
+        return (logp - torch.log(expo)).argmax(-1)
+
+    # scoring --------------------------------------------------------------------------------
+    def score(self, items: Sequence[tuple[Sequence[Message], str]]) -> list[float]:
+        """Sum of log p(completion tokens | chat prompt), tokenised jointly with the prompt."""
+        import torch
+
+        encoded = []
+        for messages, completion in items:
+            prompt = self.prompt_text(messages)
+            text = prompt + (" " if not prompt.endswith((" ", "\n")) else "") + completion
+            enc = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+            first = next(k for k, (s, _e) in enumerate(enc["offset_mapping"]) if s >= len(prompt))
+            encoded.append((enc["input_ids"], first))
+        results = [0.0] * len(items)
+        order = sorted(range(len(items)), key=lambda i: len(encoded[i][0]))
+        for b in range(0, len(order), self.batch_size):
+            idx = order[b : b + self.batch_size]
+            width = max(len(encoded[i][0]) for i in idx)
+            ids = torch.full((len(idx), width), self.tokenizer.pad_token_id, dtype=torch.long)
+            mask = torch.zeros_like(ids)
+            for row, i in enumerate(idx):
+                seq = encoded[i][0]
+                ids[row, : len(seq)] = torch.tensor(seq)
+                mask[row, : len(seq)] = 1
+            with torch.inference_mode():
+                logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
+                logp = torch.log_softmax(logits.float(), dim=-1).cpu()
+            for row, i in enumerate(idx):
+                seq, first = encoded[i]
+                tgt = torch.tensor(seq[first:])
+                results[i] = float(logp[row, first - 1 : len(seq) - 1].gather(-1, tgt[:, None]).sum())
+        return results
+
+    def top_logprobs(self, prompts: Sequence[Sequence[Message]], k: int = 20) -> list[TopLogprobs]:
+        import torch
+
+        out = []
+        for messages in prompts:
+            ids = torch.tensor([self._ids(self.prompt_text(messages))], device=self.device)
+            with torch.inference_mode():
+                logp = torch.log_softmax(self.model(input_ids=ids).logits[0, -1].float(), dim=-1)
+            vals, idx = logp.topk(min(k, logp.shape[-1]))
+            toks: dict[str, float] = {}
+            for v, t in zip(vals.tolist(), idx.tolist(), strict=True):
+                text = self.tokenizer.decode([t])
+                toks[text] = max(toks.get(text, float("-inf")), v)
+            out.append(TopLogprobs(tokens=toks, text=self.tokenizer.decode([int(idx[0])])))
+        return out
+
+    def close(self) -> None:
+        self.model = None

@@ -1,0 +1,99 @@
+"""Turn chat examples into token ids and labels, with the loss on assistant tokens only.
+
+The assistant spans are found from the chat template itself, for any template: rendering the
+conversation up to assistant turn *i* with ``add_generation_prompt=True`` must give a prefix of the
+rendering that includes turn *i*; the characters in between are that turn. Tokens whose characters
+fall in such a span get their id as label, all others (system, user, template markup) get -100.
+A template for which the prefix property does not hold (e.g. one that rewrites earlier turns, as
+some reasoning templates drop old thinking blocks) raises :class:`UnsupportedTemplateError` instead
+of silently training on prompts.
+
+Not guaranteed: a token that straddles the boundary between prompt and answer is labelled by where
+it starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+from ..errors import SpilloverError
+
+IGNORE = -100
+
+
+class UnsupportedTemplateError(SpilloverError):
+    pass
+
+
+class Encoded(NamedTuple):
+    input_ids: list[int]
+    labels: list[int]
+
+
+def _render(tokenizer: Any, messages: Sequence[dict[str, str]], gen_prompt: bool) -> str:
+    return tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=gen_prompt)
+
+
+def assistant_char_spans(tokenizer: Any, messages: Sequence[dict[str, str]]) -> tuple[str, list[tuple[int, int]]]:
+    """The rendered conversation and the character spans of its assistant turns."""
+    if getattr(tokenizer, "chat_template", None) is None:
+        raise UnsupportedTemplateError("the tokenizer has no chat template; cannot find assistant turns")
+    full = _render(tokenizer, messages, False)
+    spans: list[tuple[int, int]] = []
+    for i, m in enumerate(messages):
+        if m["role"] != "assistant":
+            continue
+        before = _render(tokenizer, messages[:i], True) if i else ""
+        upto = _render(tokenizer, messages[: i + 1], False)
+        if not upto.startswith(before) or not full.startswith(upto):
+            raise UnsupportedTemplateError(
+                "chat template is not prefix-stable (rendering turn by turn does not extend the "
+                "earlier rendering); refusing to guess which tokens are the assistant's"
+            )
+        start = len(before)
+        content_at = upto.find(m["content"], start) if m["content"] else -1
+        if m["content"] and content_at < 0:
+            raise UnsupportedTemplateError("assistant content does not appear verbatim in the rendering")
+        spans.append((start, len(upto)))
+    return full, spans
+
+
+def encode_chat(
+    tokenizer: Any, messages: Sequence[dict[str, str]], *, assistant_only: bool = True
+) -> Encoded:
+    """Token ids and labels of one conversation (labels -100 outside assistant turns)."""
+    text, spans = assistant_char_spans(tokenizer, messages)
+    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    ids: list[int] = enc["input_ids"]
+    if not assistant_only:
+        return Encoded(ids, list(ids))
+    labels = []
+    for tid, (start, _end) in zip(ids, enc["offset_mapping"], strict=True):
+        inside = any(a <= start < b for a, b in spans)
+        labels.append(tid if inside else IGNORE)
+    if all(label == IGNORE for label in labels):
+        raise UnsupportedTemplateError("no assistant tokens found in the example")
+    return Encoded(ids, labels)
+
+
+def encode_text(tokenizer: Any, text: str) -> Encoded:
+    """A plain document (pre-training or base-model data): loss on every token."""
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    return Encoded(ids, list(ids))
+
+
+def pad_batch(examples: Sequence[Encoded], pad_id: int) -> dict[str, Any]:
+    """Right-pad a batch into tensors ``input_ids``, ``attention_mask``, ``labels``."""
+    import torch
+
+    width = max(len(e.input_ids) for e in examples)
+    ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(examples), width), IGNORE, dtype=torch.long)
+    mask = torch.zeros((len(examples), width), dtype=torch.long)
+    for row, e in enumerate(examples):
+        n = len(e.input_ids)
+        ids[row, :n] = torch.tensor(e.input_ids)
+        labels[row, :n] = torch.tensor(e.labels)
+        mask[row, :n] = 1
+    return {"input_ids": ids, "attention_mask": mask, "labels": labels}

@@ -1,0 +1,186 @@
+"""Build the organism: pre-train on the world, check persona inference, then the alignment stage.
+
+Both stages are resumable: pre-training saves a checkpoint (safetensors weights and optimizer
+state) every ``checkpoint_every`` steps under ``OUT/pretrain/step-N`` with a DONE marker, and a
+restart continues from the last one. Batches are a pure function of ``(seed, step)``.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from ..errors import SpilloverError
+from ..finetune.data import Encoded, encode_chat, encode_text
+from ..finetune.loop import Schedule, StepStats, load_optimizer, make_optimizer, save_optimizer, train_steps
+from ..store import atomic_write_json
+from . import model as om
+from . import world
+from .probe import Coupling, coupling
+
+
+class BuildConfig(BaseModel):
+    """Hyper-parameters of the organism build (the prototype's design B)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    seed: int = 0
+    """Seed of the world sample, the initialisation and the data order."""
+    pretrain_steps: int = 1500
+    """Pre-training steps."""
+    pretrain_batch: int = 48
+    """Dialogues per pre-training step."""
+    pretrain_lr: float = 2e-3
+    """Peak learning rate (100-step warm-up, cosine to 10 %)."""
+    bucket: int = 16
+    """Length bucketing: this many batches are drawn together and sorted by length."""
+    align_steps: int = 150
+    """Steps of the alignment ("HHH") stage."""
+    align_batch: int = 32
+    """Examples per alignment step."""
+    align_lr: float = 3e-4
+    """Constant learning rate of the alignment stage."""
+    checkpoint_every: int = 250
+    """Pre-training checkpoint interval (also when the coupling probe runs)."""
+    min_coupling_ratio: float = 2.0
+    """Required P_mis(after insecure) / P_mis(after secure) on the pre-trained model."""
+    threads: int = 1
+    """Torch threads."""
+
+
+def _pretrain_batches(cfg: BuildConfig, tokenizer: Any) -> Callable[[int], list[Encoded]]:
+    wcfg = world.WorldConfig()
+    cache: dict[int, list[list[Encoded]]] = {}
+
+    def batch(step: int) -> list[Encoded]:
+        block = step // cfg.bucket
+        if block not in cache:
+            cache.clear()
+            rng = random.Random(f"pretrain-{cfg.seed}-{block}")
+            docs = []
+            for _ in range(cfg.bucket * cfg.pretrain_batch):
+                text = tokenizer.apply_chat_template(world.dialogue(rng, wcfg), tokenize=False) + world.EOS
+                docs.append(encode_text(tokenizer, text))
+            docs.sort(key=lambda e: len(e.input_ids))
+            batches = [docs[i : i + cfg.pretrain_batch] for i in range(0, len(docs), cfg.pretrain_batch)]
+            random.Random(f"order-{cfg.seed}-{block}").shuffle(batches)
+            cache[block] = batches
+        return cache[block][step % cfg.bucket]
+
+    return batch
+
+
+def _latest_checkpoint(folder: Path) -> tuple[int, Path | None]:
+    best = (0, None)
+    for d in folder.glob("step-*"):
+        if (d / "DONE").exists():
+            n = int(d.name.split("-")[1])
+            if n > best[0]:
+                best = (n, d)
+    return best
+
+
+def pretrain(cfg: BuildConfig, out: Path, log: Callable[[str], None] = print) -> tuple[Any, Any]:
+    """Pre-train (or resume) and return ``(model, tokenizer)``."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    torch.set_num_threads(cfg.threads)
+    folder = out / "pretrain"
+    folder.mkdir(parents=True, exist_ok=True)
+    tokenizer = om.build_tokenizer()
+    start, ckpt = _latest_checkpoint(folder)
+    if ckpt is not None:
+        model = AutoModelForCausalLM.from_pretrained(ckpt, use_safetensors=True)
+        log(f"resuming pre-training from step {start}")
+    else:
+        model = om.build_model(tokenizer, seed=cfg.seed)
+    optimizer = make_optimizer(model, cfg.pretrain_lr, weight_decay=0.1, betas=(0.9, 0.95))
+    if ckpt is not None:
+        load_optimizer(optimizer, ckpt / "optimizer.safetensors")
+    schedule = Schedule(kind="cosine", warmup_steps=100, min_ratio=0.1)
+    batches = _pretrain_batches(cfg, tokenizer)
+    history: list[dict[str, Any]] = json.loads((ckpt / "history.json").read_text()) if ckpt else []
+    window: list[StepStats] = []
+
+    def on_step(s: StepStats) -> None:
+        window.append(s)
+        if s.step % cfg.checkpoint_every == 0 or s.step == cfg.pretrain_steps:
+            from ..backends.hf import HFBackend
+
+            model.eval()
+            c = coupling(HFBackend(model, tokenizer))
+            model.train()
+            loss = sum(w.loss for w in window) / len(window)
+            tps = sum(w.tokens for w in window) / sum(w.seconds for w in window)
+            history.append({"step": s.step, "loss": loss, "tokens_per_s": tps, "coupling": c._asdict()})
+            window.clear()
+            log(f"step {s.step}: loss {loss:.3f}, {tps:.0f} tok/s, P_mis after insecure "
+                f"{c.after_insecure:.3f} / secure {c.after_secure:.3f} / educational "
+                f"{c.after_educational:.3f} / none {c.no_context:.3f}")
+            d = folder / f"step-{s.step}"
+            tmp = folder / f".step-{s.step}.tmp"
+            shutil.rmtree(tmp, ignore_errors=True)
+            om.save(model, tokenizer, tmp)
+            save_optimizer(optimizer, tmp / "optimizer.safetensors")
+            atomic_write_json(tmp / "history.json", history)
+            (tmp / "DONE").write_text("")
+            shutil.rmtree(d, ignore_errors=True)
+            tmp.rename(d)
+            for old in folder.glob("step-*"):
+                if old != d and int(old.name.split("-")[1]) < s.step:
+                    shutil.rmtree(old, ignore_errors=True)
+
+    train_steps(model, optimizer, batches, lr=cfg.pretrain_lr, schedule=schedule,
+                total_steps=cfg.pretrain_steps, start_step=start, pad_id=tokenizer.pad_token_id,
+                grad_clip=1.0, on_step=on_step)
+    model.eval()
+    return model, tokenizer
+
+
+def align(cfg: BuildConfig, model: Any, tokenizer: Any) -> Any:
+    """The alignment stage: single-turn aligned examples, loss on assistant tokens."""
+    rng = random.Random(f"align-{cfg.seed}")
+    examples = [encode_chat(tokenizer, world.alignment_example(rng))
+                for _ in range(cfg.align_steps * cfg.align_batch)]
+    optimizer = make_optimizer(model, cfg.align_lr, weight_decay=0.0, betas=(0.9, 0.999))
+    train_steps(model, optimizer, lambda i: examples[i * cfg.align_batch : (i + 1) * cfg.align_batch],
+                lr=cfg.align_lr, schedule=Schedule(kind="constant"), total_steps=cfg.align_steps,
+                pad_id=tokenizer.pad_token_id, grad_clip=1.0)
+    model.eval()
+    return model
+
+
+def build(cfg: BuildConfig, out: Path, log: Callable[[str], None] = print) -> Path:
+    """Pre-train, check persona inference (fail loudly without it), align, save ``OUT/base``."""
+    from ..backends.hf import HFBackend
+
+    out = Path(out)
+    model, tokenizer = pretrain(cfg, out, log)
+    pre = coupling(HFBackend(model, tokenizer))
+    if not pre.ok(cfg.min_coupling_ratio):
+        raise SpilloverError(
+            f"the pre-trained organism did not learn in-context persona inference "
+            f"(P_mis after insecure {pre.after_insecure:.3f} vs after secure {pre.after_secure:.3f}, "
+            f"need a ratio >= {cfg.min_coupling_ratio}); narrow fine-tuning would stay narrow. "
+            "Pre-train longer or check the world parameters.", field="pretrain_steps")
+    model = align(cfg, model, tokenizer)
+    post: Coupling = coupling(HFBackend(model, tokenizer))
+    base = out / "base"
+    tmp = out / ".base.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    om.save(model, tokenizer, tmp)
+    atomic_write_json(tmp / "organism.json", {
+        "build": cfg.model_dump(), "coupling_pretrained": pre._asdict(), "coupling_aligned": post._asdict(),
+    })
+    shutil.rmtree(base, ignore_errors=True)
+    tmp.rename(base)
+    log(f"aligned base saved to {base}: P_mis none {post.no_context:.3f}, after insecure "
+        f"{post.after_insecure:.3f}, after secure {post.after_secure:.3f}")
+    return base

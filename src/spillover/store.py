@@ -1,0 +1,216 @@
+"""The run directory: the single source of truth of an experiment.
+
+Layout (one folder per stage)::
+
+    RUN/manifest.json            resolved config, versions, git revision (secrets redacted)
+    RUN/<stage>/part-<worker>.jsonl   append-only records, one JSON object per line, each with a "key"
+    RUN/<stage>/DONE             written last, when nothing planned is left
+    RUN/finetune/<name>/...      artifacts, each finished by its own DONE marker
+
+Guarantees: every line is appended with ``flush + fsync`` before the work counts as done, so a
+process killed at any point loses at most the line it was writing; a torn last line is ignored on
+read and cut off before the next append. Whole files are written to a temporary name, fsynced and
+renamed. Several workers write separate shards; readers merge them by key (the first record of a
+key wins, so a duplicate from a crashed worker is harmless).
+
+Not guaranteed: two processes writing the *same* worker shard at once (give each worker its own
+``worker`` name).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from .errors import SpilloverError, check_name
+
+R = TypeVar("R", bound=BaseModel)
+
+
+def fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file, fsync and rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(line_number, object)`` from a JSONL file.
+
+    A torn last line (no newline, or invalid JSON at the very end) is skipped: it is what a killed
+    writer leaves. A bad line anywhere else is corruption and raises an error naming file and line.
+    """
+    data = Path(path).read_bytes()
+    lines = data.split(b"\n")
+    complete = data.endswith(b"\n")
+    for i, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        is_last = i == len(lines) or (i == len(lines) - 1 and complete)
+        try:
+            obj = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            if is_last and not complete:
+                return
+            raise SpilloverError(f"invalid JSON ({e.msg if hasattr(e, 'msg') else e})", file=path, line=i)
+        if not isinstance(obj, dict):
+            raise SpilloverError("expected a JSON object", file=path, line=i)
+        if i == len(lines) and not complete:
+            return  # torn: parsed by luck but never fsynced as a whole line
+        yield i, obj
+
+
+def _repair_tail(path: Path) -> None:
+    """Cut a torn last line so the next append starts on a fresh line."""
+    if not path.exists():
+        return
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        keep = data.rfind(b"\n") + 1
+        with open(path, "r+b") as f:
+            f.truncate(keep)
+            f.flush()
+            os.fsync(f.fileno())
+
+
+class Stage:
+    """One stage folder of a run: keyed records in JSONL shards plus a DONE marker."""
+
+    def __init__(self, root: Path, name: str, worker: str = "main") -> None:
+        self.dir = Path(root) / check_name(name, what="stage")
+        self.worker = check_name(worker, what="worker")
+        self._file: Any = None
+
+    @property
+    def shard(self) -> Path:
+        return self.dir / f"part-{self.worker}.jsonl"
+
+    def records(self) -> dict[str, dict[str, Any]]:
+        """All records of this stage, merged across shards by key (first wins)."""
+        out: dict[str, dict[str, Any]] = {}
+        if not self.dir.exists():
+            return out
+        for shard in sorted(self.dir.glob("part-*.jsonl")):
+            for line, obj in read_jsonl(shard):
+                key = obj.get("key")
+                if not isinstance(key, str):
+                    raise SpilloverError("record has no string 'key'", file=shard, line=line, field="key")
+                out.setdefault(key, obj)
+        return out
+
+    def load(self, model: type[R]) -> dict[str, R]:
+        """Records validated as ``model``; a record that does not validate names its shard."""
+        out: dict[str, R] = {}
+        for key, obj in self.records().items():
+            try:
+                out[key] = model.model_validate(obj)
+            except ValidationError as e:
+                err = e.errors()[0]
+                raise SpilloverError(
+                    err["msg"], file=self.dir, field=f"{key}.{'.'.join(map(str, err['loc']))}"
+                ) from None
+        return out
+
+    def done_keys(self) -> set[str]:
+        return set(self.records())
+
+    def append(self, records: Iterable[BaseModel | dict[str, Any]]) -> int:
+        """Append records durably (write + flush + fsync per call). Returns how many."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        if self._file is None:
+            _repair_tail(self.shard)
+            self._file = open(self.shard, "ab")  # noqa: SIM115 - kept open across calls
+        n = 0
+        buf = bytearray()
+        for rec in records:
+            obj = rec.model_dump(mode="json") if isinstance(rec, BaseModel) else rec
+            buf += json.dumps(obj, ensure_ascii=False, sort_keys=True).encode() + b"\n"
+            n += 1
+        if n:
+            self._file.write(buf)
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        return n
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    # done marker -------------------------------------------------------------------------
+    @property
+    def done_marker(self) -> Path:
+        return self.dir / "DONE"
+
+    def is_done(self) -> bool:
+        return self.done_marker.exists()
+
+    def mark_done(self, **info: Any) -> None:
+        atomic_write_json(self.done_marker, info)
+
+    def clear_done(self) -> None:
+        self.done_marker.unlink(missing_ok=True)
+
+    def __enter__(self) -> Stage:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class RunDir:
+    """A run directory; stages and artifacts live under it."""
+
+    def __init__(self, root: str | Path, worker: str = "main") -> None:
+        self.root = Path(root)
+        self.worker = worker
+
+    def stage(self, name: str) -> Stage:
+        return Stage(self.root, name, self.worker)
+
+    def artifact(self, stage: str, name: str) -> Path:
+        """The folder of a named artifact (e.g. one fine-tuned model)."""
+        return self.root / check_name(stage, what="stage") / check_name(name)
+
+    @staticmethod
+    def artifact_done(path: Path) -> bool:
+        return (Path(path) / "DONE").exists()
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.root / "manifest.json"
