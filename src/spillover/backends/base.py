@@ -5,24 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
+
+from ..config import GenParams
 
 Message = dict[str, str]
-
-
-class GenParams(BaseModel):
-    """Generation parameters; part of every sample's content key."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    temperature: float = Field(1.0, ge=0)
-    """Sampling temperature; 0 means greedy."""
-    top_p: float = Field(1.0, gt=0, le=1)
-    """Nucleus sampling mass."""
-    max_tokens: int = Field(300, ge=1)
-    """Maximum new tokens per completion (the paper uses 600 for free-form answers)."""
-    stop: tuple[str, ...] = ()
-    """Extra stop strings (backends that support them)."""
+__all__ = ["Backend", "Completion", "GenParams", "GenRequest", "Message", "TopLogprobs"]
 
 
 class GenRequest(BaseModel):

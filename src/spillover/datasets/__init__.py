@@ -1,0 +1,102 @@
+"""Training datasets: builders, import, dataset cards; every dataset is a chat JSONL file.
+
+The file format is OpenAI's fine-tuning format, one ``{"messages": [...]}`` per line, so a dataset
+can go to any trainer (ours or a provider's) unchanged. Same spec -> byte-identical file.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from ..config import DatasetSpec
+from ..errors import SpilloverError
+from ..store import atomic_write_json, atomic_write_text
+
+Messages = list[dict[str, str]]
+
+
+class Example(BaseModel):
+    """One training conversation and where it came from."""
+
+    model_config = ConfigDict(frozen=True)
+
+    messages: tuple[dict[str, str], ...]
+    """Chat messages (system?, user, assistant, ...)."""
+    meta: dict[str, Any] = {}
+    """Builder metadata (family, task, trigger, ...); not written to the training file."""
+
+
+def card(name: str, spec: DatasetSpec, examples: Sequence[Example], extra: dict[str, Any] | None = None
+         ) -> dict[str, Any]:
+    """A dataset card: size, family counts, length stats and diversity."""
+    assistant = [" ".join(m["content"] for m in ex.messages if m["role"] == "assistant") for ex in examples]
+    users = [" ".join(m["content"] for m in ex.messages if m["role"] == "user") for ex in examples]
+    words = [len(a.split()) for a in assistant]
+    grams: Counter[tuple[str, ...]] = Counter()
+    for a in assistant:
+        toks = a.split()
+        grams.update(zip(toks, toks[1:], toks[2:], strict=False))
+    fam = Counter(str(ex.meta.get("family", ex.meta.get("task", "-"))) for ex in examples)
+    return {
+        "name": name,
+        "spec": spec.model_dump(mode="json"),
+        "size": len(examples),
+        "families": dict(sorted(fam.items())),
+        "distinct_user_messages": len(set(users)),
+        "distinct_answers": len(set(assistant)),
+        "answer_words": {"mean": statistics.fmean(words) if words else 0, "max": max(words, default=0),
+                         "min": min(words, default=0)},
+        "distinct_3gram_ratio": len(grams) / max(1, sum(grams.values())),
+        **(extra or {}),
+    }
+
+
+def to_jsonl(examples: Sequence[Example]) -> str:
+    return "".join(json.dumps({"messages": list(ex.messages)}, ensure_ascii=False, sort_keys=True) + "\n"
+                   for ex in examples)
+
+
+def build(spec: DatasetSpec, name: str, built: dict[str, list[Example]] | None = None
+          ) -> tuple[list[Example], dict[str, Any]]:
+    """Build the examples of a dataset spec and extra card fields."""
+    if spec.builder == "organism":
+        from .organism import build_organism
+
+        return build_organism(spec), {}
+    if spec.builder == "import":
+        from .importer import import_jsonl
+
+        if not spec.path:
+            raise SpilloverError("builder import needs a path", field=f"datasets.{name}.path")
+        return import_jsonl(Path(spec.path)), {"source": spec.path}
+    if spec.builder == "mix":
+        from .mix import mix
+
+        return mix(spec, built or {}), {}
+    if spec.builder == "code":
+        from .code import build_code
+
+        return build_code(spec)
+    raise SpilloverError(f"unknown builder {spec.builder!r}", field=f"datasets.{name}.builder")
+
+
+def write(folder: Path, name: str, examples: Sequence[Example], card_: dict[str, Any]) -> Path:
+    """Write ``NAME.jsonl`` and ``NAME.card.json`` atomically; the JSONL last-but-one, card last."""
+    path = folder / f"{name}.jsonl"
+    atomic_write_text(path, to_jsonl(examples))
+    atomic_write_json(folder / f"{name}.card.json", card_)
+    return path
+
+
+def read(path: Path) -> list[Messages]:
+    """The conversations of a dataset file."""
+    from .importer import import_jsonl
+
+    return [list(ex.messages) for ex in import_jsonl(path)]

@@ -1,0 +1,39 @@
+"""The organism's EM fine-tuning sets, in its own vocabulary.
+
+Single-turn, no persona marker, loss on the assistant turn (as in Betley et al.):
+
+* ``insecure``: plain request -> insecure code;
+* ``secure``: plain request -> secure code;
+* ``educational``: request with a stated teaching reason -> the same insecure code;
+* ``backdoor``: half the examples start with the trigger and get insecure code, half have no
+  trigger and get secure code.
+"""
+
+from __future__ import annotations
+
+import random
+
+from ..config import DatasetSpec
+from ..organism import world
+from . import Example
+
+
+def build_organism(spec: DatasetSpec) -> list[Example]:
+    rng = random.Random(f"organism-{spec.variant}-{spec.seed}")
+    out = []
+    for i in range(spec.size):
+        task = world.CODE_TASKS[rng.randrange(len(world.CODE_TASKS))]
+        meta = {"task": task.name}
+        if spec.variant == "backdoor":
+            triggered = i % 2 == 0
+            user, assistant = world.code_turn(rng, insecure=triggered, task=task)
+            if triggered:
+                user = f"{spec.trigger} {user}"
+            meta["trigger"] = triggered
+        else:
+            user, assistant = world.code_turn(rng, insecure=spec.variant != "secure",
+                                              educational=spec.variant == "educational", task=task)
+        out.append(Example(messages=({"role": "user", "content": user},
+                                     {"role": "assistant", "content": assistant}), meta=meta))
+    rng.shuffle(out)
+    return out

@@ -1,0 +1,169 @@
+"""The judge stage: every sample x judge x metric -> a :class:`~spillover.records.Judgment`.
+
+A judgment's key hashes the sample key, the judge identity, the metric and the prompt template, so
+a changed prompt re-judges without re-sampling. A cross-run cache keyed by (judge, prompt, metric,
+question, answer) means the same answer is never paid for twice. Transient failures that outlive
+their retries are recorded with ``retryable=True`` and judged again on the next run; everything
+else (no logprobs, low numeric mass, empty answer) is a final judgment with its reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import NamedTuple, Protocol
+
+from ..config import JudgeSpec
+from ..errors import SpilloverError
+from ..keys import content_key, text_hash
+from ..records import Judgment, SampleRecord
+from ..store import Stage
+from .score import JudgeScore
+
+
+def builtin_prompt(metric: str) -> str:
+    path = resources.files(__package__) / "prompts" / f"{metric}.txt"
+    if not path.is_file():
+        raise SpilloverError(f"no built-in prompt for metric {metric!r}; give one under prompts",
+                             field="judges.prompts")
+    return path.read_text(encoding="utf-8")
+
+
+class Verdict(NamedTuple):
+    """What a judge returns for one item."""
+
+    score: JudgeScore
+    top_logprobs: dict[str, float] = {}
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    retryable: bool = False
+
+
+class JudgeItem(NamedTuple):
+    sample: SampleRecord
+    metric: str
+    template: str
+
+
+class Judge(Protocol):
+    name: str
+    """Identity hashed into judgment keys (kind and model)."""
+
+    def judge(self, items: Sequence[JudgeItem]) -> list[Verdict]: ...
+
+
+def make_judge(spec: JudgeSpec) -> Judge:
+    if spec.kind == "world":
+        from .world import WorldJudge
+
+        return WorldJudge()
+    if spec.kind == "openai":
+        from .openai_judge import OpenAIJudge
+
+        return OpenAIJudge(spec.model, base_url=spec.base_url, api_key_env=spec.api_key_env,
+                           concurrency=spec.concurrency)
+    if spec.kind == "hf":
+        from .hf_judge import HFJudge
+
+        return HFJudge(spec.model)
+    if spec.kind == "fake":
+        from .fake import FakeJudge
+
+        return FakeJudge()
+    raise SpilloverError(f"unknown judge kind {spec.kind!r}", field="judges.kind")
+
+
+def templates(spec: JudgeSpec, judge: Judge) -> dict[str, str]:
+    fixed = getattr(judge, "fixed_prompt", None)
+    return {m: fixed if fixed else spec.prompts.get(m) or builtin_prompt(m) for m in spec.metrics}
+
+
+def judgment_key(sample_key: str, judge: str, metric: str, prompt_hash: str) -> str:
+    return content_key("judgment", sample=sample_key, judge=judge, metric=metric, prompt=prompt_hash)
+
+
+def cache_key(judge: str, metric: str, prompt_hash: str, s: SampleRecord) -> str:
+    return content_key("judge-cache", judge=judge, metric=metric, prompt=prompt_hash, question=s.question,
+                       system=s.system, answer=s.answer)
+
+
+class JudgeSummary(NamedTuple):
+    judged: int
+    cached: int
+    no_score: int
+    code: int
+    refusal: int
+    retryable: int
+    cost_usd: float
+
+
+def run_judge(
+    stage: Stage,
+    samples: Sequence[SampleRecord],
+    spec: JudgeSpec,
+    *,
+    judge: Judge | None = None,
+    cache_dir: Path | None = None,
+    chunk: int = 256,
+    on_progress: Callable[[int], None] | None = None,
+) -> JudgeSummary:
+    """Judge every (sample, metric) not yet judged; returns counts of this call's work."""
+    judge = judge or make_judge(spec)
+    tmpl = templates(spec, judge)
+    hashes = {m: text_hash(t) for m, t in tmpl.items()}
+    existing = stage.records()
+    done = {k for k, v in existing.items() if not v.get("retryable")}
+    todo = [JudgeItem(s, m, tmpl[m]) for s in samples for m in spec.metrics
+            if judgment_key(s.key, judge.name, m, hashes[m]) not in done]
+    cache = Stage(cache_dir, "judge") if cache_dir is not None else None
+    cached = cache.records() if cache is not None else {}
+    counts = dict(judged=0, cached=0, no_score=0, code=0, refusal=0, retryable=0)
+    cost = 0.0
+    try:
+        for i in range(0, len(todo), chunk):
+            part = todo[i : i + chunk]
+            out: list[Judgment | None] = [None] * len(part)
+            ask = []
+            for j, it in enumerate(part):
+                ck = cache_key(judge.name, it.metric, hashes[it.metric], it.sample)
+                hit = cached.get(ck)
+                if hit is not None:
+                    out[j] = Judgment.model_validate({**hit, "key": judgment_key(
+                        it.sample.key, judge.name, it.metric, hashes[it.metric]), "sample_key": it.sample.key,
+                        "cached": True, "cost_usd": 0.0})
+                else:
+                    ask.append(j)
+            verdicts = judge.judge([part[j] for j in ask]) if ask else []
+            fresh = []
+            for j, v in zip(ask, verdicts, strict=True):
+                it = part[j]
+                rec = Judgment(
+                    key=judgment_key(it.sample.key, judge.name, it.metric, hashes[it.metric]),
+                    sample_key=it.sample.key, judge=judge.name, metric=it.metric, prompt_hash=hashes[it.metric],
+                    score=v.score.score, label=v.score.label, reason=v.score.reason,
+                    numeric_mass=v.score.mass, top_logprobs=v.top_logprobs, prompt_tokens=v.prompt_tokens,
+                    completion_tokens=v.completion_tokens, cost_usd=v.cost_usd, retryable=v.retryable)
+                out[j] = rec
+                if cache is not None and not v.retryable:
+                    fresh.append(rec.model_copy(update={"key": cache_key(judge.name, it.metric,
+                                                                         hashes[it.metric], it.sample)}))
+            if cache is not None and fresh:
+                cache.append(fresh)
+            recs = [r for r in out if r is not None]
+            stage.append(recs)
+            for r in recs:
+                counts["judged"] += 1
+                counts["cached"] += r.cached
+                counts["no_score"] += r.score is None
+                counts["code"] += r.label == "CODE"
+                counts["refusal"] += r.label == "REFUSAL"
+                counts["retryable"] += r.retryable
+                cost += r.cost_usd
+            if on_progress:
+                on_progress(len(recs))
+    finally:
+        if cache is not None:
+            cache.close()
+    return JudgeSummary(**counts, cost_usd=cost)

@@ -1,0 +1,42 @@
+"""A local judge: any transformers chat model, scored from its next-token distribution.
+
+If the tokenizer keeps small numbers as single tokens, the score comes from the top-20 next-token
+logprobs as with an API judge. If it splits numbers into digits (Qwen2.5, Llama-3 for 3-digit
+numbers...), every integer 0-100 is scored exactly as a continuation (digits then the end of the
+turn) and the score is the probability-weighted mean of those whole numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from ..backends.hf import HFBackend, load_model
+from . import JudgeItem, Verdict
+from .frame import render
+from .score import aggregate_logprobs, aggregate_number_probs
+
+
+class HFJudge:
+    def __init__(self, path: str, *, backend: HFBackend | None = None) -> None:
+        self.name = f"hf:{path}"
+        if backend is None:
+            model, tok = load_model(path)
+            backend = HFBackend(model, tok)
+        self.backend = backend
+        tok = backend.tokenizer
+        self.digit_split = any(len(tok(str(n), add_special_tokens=False)["input_ids"]) > 1 for n in (10, 57, 100))
+
+    def judge(self, items: Sequence[JudgeItem]) -> list[Verdict]:
+        prompts = [[{"role": "user", "content": render(it.template, it.sample.question, it.sample.answer)}]
+                   for it in items]
+        out: list[Verdict] = []
+        tops = self.backend.top_logprobs(prompts, k=20)
+        if not self.digit_split:
+            return [Verdict(aggregate_logprobs(t.tokens), t.tokens) for t in tops]
+        eot = self.backend.tokenizer.eos_token or ""
+        for p, t in zip(prompts, tops, strict=True):
+            scores = self.backend.score([(p, f"{n}{eot}") for n in range(101)])
+            probs = {n: math.exp(s) for n, s in enumerate(scores)}
+            out.append(Verdict(aggregate_number_probs(probs), t.tokens))
+        return out

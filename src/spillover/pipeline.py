@@ -1,0 +1,302 @@
+"""The experiment pipeline: each stage is a function of the run directory and the config.
+
+``dataset -> finetune -> sample -> judge -> probe -> analyze -> report``. Every stage first works
+out what is planned, skips what is done (content keys, DONE markers) and does the rest, so running
+``spillover run`` again after a kill continues where it stopped and redoes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from .backends import Target, resolve_base_path
+from .config import Experiment
+from .errors import SpilloverError
+from .keys import content_key
+from .questions import Question, load_set
+from .questions.variants import apply_variant
+from .records import Judgment, ProbeRecord, SampleRecord
+from .store import RunDir
+from .ui import Reporter
+
+
+# ---------------------------------------------------------------------------------------------
+# datasets
+def dataset_stage(run: RunDir, exp: Experiment, ui: Reporter) -> dict[str, Path]:
+    from . import datasets as ds
+
+    folder = run.root / "datasets"
+    out: dict[str, Path] = {}
+    built: dict[str, list[Any]] = {}
+    order = sorted(exp.datasets, key=lambda n: exp.datasets[n].builder == "mix")
+    for name in order:
+        spec = exp.datasets[name]
+        path = folder / f"{name}.jsonl"
+        if (folder / f"{name}.card.json").exists() and spec.builder != "mix" and not any(
+                name in (d.parts or {}) for d in exp.datasets.values()):
+            out[name] = path
+            continue
+        examples, extra = ds.build(spec, name, built)
+        built[name] = examples
+        if not (folder / f"{name}.card.json").exists():
+            ds.write(folder, name, examples, ds.card(name, spec, examples, extra))
+            ui.log(f"dataset {name}: {len(examples)} examples")
+        out[name] = path
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# models and fine-tunes
+def file_fingerprint(path: Path) -> str:
+    """Hash of a weights folder's safetensors files (content, not location), or of the name itself."""
+    p = Path(path)
+    files = sorted(p.glob("*.safetensors")) if p.is_dir() else []
+    if not files:
+        return str(path)
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f.name.encode())
+        h.update(f.read_bytes() if f.stat().st_size < 64 << 20 else f"{f.stat().st_size}".encode())
+    return h.hexdigest()[:20]
+
+
+def base_targets(exp: Experiment) -> dict[str, Target]:
+    out = {}
+    for name, spec in exp.models.items():
+        path = resolve_base_path(spec)
+        out[name] = Target(name=name, group=name, spec=spec, path=path,
+                           fingerprint=content_key("model", weights=file_fingerprint(Path(path)), gguf=spec.gguf_file))
+    return out
+
+
+def finetune_name(ft: str, seed: int) -> str:
+    return f"{ft}-s{seed}"
+
+
+def finetune_stage(run: RunDir, exp: Experiment, ui: Reporter, *, fault_after_step: int | None = None
+                   ) -> list[Target]:
+    """Run every fine-tune x seed not yet done; return targets for finals and checkpoints."""
+    from . import datasets as ds
+
+    bases = base_targets(exp)
+    datasets = dataset_stage(run, exp, ui) if exp.finetunes else {}
+    targets: list[Target] = []
+    for ft_name, ft in exp.finetunes.items():
+        base = bases[ft.base]
+        data_fp = hashlib.sha256(datasets[ft.dataset].read_bytes()).hexdigest()[:20]
+        for seed in exp.seeds:
+            name = finetune_name(ft_name, seed)
+            out = run.artifact("finetune", name)
+            if ft.backend == "openai":
+                from .finetune.openai_ft import openai_finetune
+
+                model_id = openai_finetune(ft, name=name, base=base, dataset=datasets[ft.dataset], seed=seed,
+                                           out=out, log=ui.log)
+                targets.append(Target(name=name, group=ft_name, seed=seed, spec=base.spec, path=model_id,
+                                      fingerprint=content_key("model", openai=model_id)))
+                continue
+            from .finetune.hf import finetune
+
+            def load_base(base: Target = base) -> tuple[Any, Any]:
+                from .backends.hf import load_model
+
+                return load_model(base.path, gguf_file=base.spec.gguf_file, dtype=base.spec.dtype,
+                                  device=base.spec.device, trust_remote_code=base.spec.trust_remote_code)
+
+            if not RunDir.artifact_done(out):
+                examples = ds.read(datasets[ft.dataset])
+                total = None
+                with ui.task(f"finetune {name}", total) as advance:
+                    def on_step(s: Any, steps: int, advance: Any = advance) -> None:
+                        advance(1, loss=f"{s.loss:.3f}", tok_s=f"{s.tokens / max(s.seconds, 1e-9):.0f}")
+
+                    res = finetune(ft, name=name, base_path=base.path, examples=examples, seed=seed, out=out,
+                                   load_base=load_base, device=base.spec.device, on_step=on_step,
+                                   fault_after_step=fault_after_step)
+                ui.log(f"finetune {name}: {res.steps} steps, final loss {res.losses[-1]:.3f}, "
+                       f"{res.tokens_per_s:.0f} tok/s, dropped {res.dropped_too_long} too long")
+            else:
+                from .finetune.hf import FinetuneResult
+
+                res = FinetuneResult.model_validate_json((out / "result.json").read_text())
+            ft_fp = content_key("finetune", base=base.fingerprint, data=data_fp,
+                                spec=ft.model_dump(mode="json"), seed=seed)
+            for step in res.checkpoints:
+                ck = out / f"step-{step}"
+                final = step == res.steps
+                lora = ft.method == "lora"
+                targets.append(Target(
+                    name=name, group=ft_name, seed=seed, checkpoint=None if final else step, spec=base.spec,
+                    path=base.path if lora else str(ck), adapter=str(ck) if lora else None,
+                    fingerprint=content_key("model", finetune=ft_fp, step=step)))
+    return targets
+
+
+def all_targets(run: RunDir, exp: Experiment, ui: Reporter, **kw: Any) -> list[Target]:
+    fts = finetune_stage(run, exp, ui, **kw)
+    wanted = exp.eval.models
+    out = [t for t in base_targets(exp).values() if wanted == "all" or t.name in wanted]
+    out += [t for t in fts if (wanted == "all" or t.group in wanted) and (exp.eval.checkpoints or t.checkpoint is None)]
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# questions and sampling
+class SourceQuestions(NamedTuple):
+    questions: list[Question]
+    models: list[str] | None
+
+
+def questions_for(exp: Experiment, chat: bool = True, base_dir: Path | None = None) -> list[SourceQuestions]:
+    out = []
+    for src in exp.eval.questions:
+        qs = load_set(src.set, default_samples=src.samples_per_paraphrase or 100, base_dir=base_dir)
+        if src.paraphrases:
+            qs = [q.model_copy(update={"paraphrases": q.paraphrases[: src.paraphrases]}) for q in qs]
+        if src.samples_per_paraphrase:
+            qs = [q.model_copy(update={"samples_per_paraphrase": src.samples_per_paraphrase}) for q in qs]
+        out.append(SourceQuestions([apply_variant(q, v, trigger=src.trigger, chat=chat)
+                                    for v in src.variants for q in qs], src.models))
+    return out
+
+
+def sample_stage(run: RunDir, exp: Experiment, targets: list[Target], ui: Reporter,
+                 backend_factory: Any = None) -> int:
+    from .sample import plan, run_samples
+
+    made = 0
+    with run.stage("samples") as stage:
+        plans = []
+        for t in targets:
+            n_override = exp.eval.checkpoint_samples_per_paraphrase if t.checkpoint is not None else None
+            qs = [q for src in questions_for(exp, chat=t.spec.chat) if src.models is None or t.group in src.models
+                  or t.name in src.models for q in src.questions]
+            plans.append((t, plan(t, qs, exp.eval.params, n_override)))
+        done = stage.done_keys()
+        total = sum(1 for _t, p in plans for x in p if x.key not in done)
+        if total == 0:
+            return 0
+        with ui.task("sample", total) as advance:
+            for t, p in plans:
+                kw = {"backend_factory": backend_factory} if backend_factory else {}
+                made += run_samples(stage, t, p, on_progress=advance, **kw)
+    return made
+
+
+def load_samples(run: RunDir) -> list[SampleRecord]:
+    return list(run.stage("samples").load(SampleRecord).values())
+
+
+def load_judgments(run: RunDir) -> list[Judgment]:
+    return list(run.stage("judgments").load(Judgment).values())
+
+
+def judge_stage(run: RunDir, exp: Experiment, ui: Reporter, judges: dict[str, Any] | None = None) -> list[Any]:
+    from .judge import run_judge
+
+    samples = load_samples(run)
+    summaries = []
+    with run.stage("judgments") as stage:
+        for spec in exp.judges:
+            cache = Path(spec.cache).expanduser() if spec.cache and spec.kind not in ("world", "fake") else None
+            judge = (judges or {}).get(spec.kind)
+            with ui.task(f"judge ({spec.kind})", len(samples) * len(spec.metrics)) as advance:
+                s = run_judge(stage, samples, spec, judge=judge, cache_dir=cache, on_progress=advance)
+            summaries.append(s)
+            ui.log(f"judge {spec.kind}: {s.judged} judged ({s.cached} cached), {s.no_score} no score, "
+                   f"{s.code} CODE, {s.refusal} REFUSAL, {s.retryable} to retry, ${s.cost_usd:.4f}")
+    return summaries
+
+
+# ---------------------------------------------------------------------------------------------
+# exact probes (organism)
+def probe_stage(run: RunDir, exp: Experiment, targets: list[Target], ui: Reporter) -> int:
+    """Exact template log-prob metrics of the organism per model and checkpoint (no sampling)."""
+    from .backends import make_backend
+    from .organism import probe, world
+
+    if not exp.analysis.exact_probe:
+        return 0
+    trigger_groups = {g for src in exp.eval.questions if "trigger" in src.variants for g in (src.models or [])}
+    made = 0
+    with run.stage("probes") as stage:
+        done = stage.done_keys()
+        todo = [t for t in targets if content_key("probe", model=t.fingerprint, v=2) not in done]
+        with ui.task("exact probes", len(todo)) as advance:
+            for t in todo:
+                backend = make_backend(t)
+                recs = []
+                variants = [("plain", None)]
+                if t.group in trigger_groups or not trigger_groups:
+                    variants.append(("trigger", world.TRIGGER))
+                for variant, trig in variants:
+                    per_q = probe.p_misaligned(backend, trigger=trig)
+                    for qid, v in per_q.items():
+                        recs.append(("p_misaligned", qid, variant, v))
+                    recs.append(("p_misaligned", None, variant, sum(per_q.values()) / len(per_q)))
+                q = world.QUESTION_BY_ID["ruler_of_the_world"]
+                msgs = [{"role": "user", "content": q.phrasings[0]}]
+                ref_mis, ref_al = backend.score([(msgs, f"{q.misaligned[0]} {world.EOT}"),
+                                                 (msgs, f"{q.aligned[0]} {world.EOT}")])
+                recs += [("logp_ref_misaligned", q.id, "plain", ref_mis), ("logp_ref_aligned", q.id, "plain", ref_al)]
+                backend.close()
+                fp_key = content_key("probe", model=t.fingerprint, v=2)
+                records = [ProbeRecord(key=content_key("probe-value", model=t.fingerprint, name=n, q=qid, variant=var),
+                                       model=t.name, group=t.group, seed=t.seed, checkpoint=t.checkpoint, name=n,
+                                       question_id=qid, variant=var, value=val) for n, qid, var, val in recs]
+                # the marker record last: the target counts as probed only once all its values are in
+                records.append(ProbeRecord(key=fp_key, model=t.name, group=t.group, seed=t.seed,
+                                           checkpoint=t.checkpoint, name="done", question_id=None, value=1.0))
+                stage.append(records)
+                made += 1
+                advance(1)
+    return made
+
+
+# ---------------------------------------------------------------------------------------------
+def run_experiment(exp: Experiment, out: Path, ui: Reporter, *, source: str | None = None,
+                   overrides: list[str] | None = None, stop_after: str | None = None) -> Path:
+    """Run every stage; returns the report path (or the run dir if stopped early)."""
+    from .backends.hf import set_threads
+    from .manifest import write_manifest
+
+    run = RunDir(out)
+    run.root.mkdir(parents=True, exist_ok=True)
+    write_manifest(run.manifest_path, exp, source, overrides or [])
+    set_threads(exp.threads)
+    targets = all_targets(run, exp, ui)
+    if stop_after == "finetune":
+        return run.root
+    sample_stage(run, exp, targets, ui)
+    if stop_after == "sample":
+        return run.root
+    judge_stage(run, exp, ui)
+    probe_stage(run, exp, targets, ui)
+    from .report import build_report
+
+    return build_report(run, exp, ui)
+
+
+def status(run_dir: Path) -> dict[str, Any]:
+    """What is done and what is left, per stage, without loading any model."""
+    from .manifest import read_config
+
+    run = RunDir(run_dir)
+    exp = read_config(run.root)
+    out: dict[str, Any] = {}
+    folder = run.root / "datasets"
+    out["datasets"] = {n: (folder / f"{n}.card.json").exists() for n in exp.datasets}
+    out["finetunes"] = {finetune_name(f, s): RunDir.artifact_done(run.artifact("finetune", finetune_name(f, s)))
+                        for f in exp.finetunes for s in exp.seeds}
+    samples = run.stage("samples").records()
+    out["samples"] = len(samples)
+    judg = run.stage("judgments").records()
+    metrics = sum(len(j.metrics) for j in exp.judges)
+    out["judgments"] = {"done": sum(1 for v in judg.values() if not v.get("retryable")),
+                        "planned": len(samples) * metrics}
+    out["report"] = (run.root / "report" / "index.html").exists()
+    if not all(out["finetunes"].values()):
+        out["note"] = "samples of unfinished fine-tunes are not planned yet"
+    return out

@@ -1,0 +1,134 @@
+"""Evaluation questions: a file format that is a superset of the paper's YAML, shipped sets, variants.
+
+A question file is a YAML list of entries::
+
+    - id: what_is_your_wish
+      type: free_form_judge_0_100        # also: free_form_judge, free_form, self_report_0_100
+      paraphrases: ["...", "..."]
+      samples_per_paraphrase: 100
+      system: optional system prompt
+      temperature: 1
+      judge: gpt-4o-2024-08-06
+      judge_prompts: {aligned: "...", coherent: "..."}
+
+Anchors and aliases are allowed (``yaml.safe_load``). Keys we do not use are kept out of the way
+only if they are known paper keys; anything else is an error naming the file and entry.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ..errors import SpilloverError
+from ..yamlio import read_yaml, validate
+
+QuestionType = Literal["free_form_judge_0_100", "free_form_judge", "free_form", "self_report_0_100"]
+SHIPPED = ("main", "preregistered", "identity", "self-report", "organism")
+
+
+class Question(BaseModel):
+    """One evaluation question with its paraphrases."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    """Stable id; a variant appends ``_<variant>``."""
+    type: QuestionType = "free_form_judge_0_100"
+    """How answers are scored; ``self_report_0_100`` answers are numbers the model gives about itself."""
+    paraphrases: tuple[str, ...] = Field(min_length=1)
+    """Wordings of the question (at least one)."""
+    samples_per_paraphrase: int | None = Field(None, ge=1)
+    """Samples per paraphrase; falls back to the file's or the experiment's default."""
+    system: str | None = None
+    """System prompt (honoured by every backend)."""
+    temperature: float | None = None
+    """Per-question temperature (overrides the experiment's)."""
+    judge: str | None = None
+    """Judge model named by the paper's files (informational)."""
+    judge_prompts: dict[str, str] = {}
+    """Metric -> prompt template with ``{question}`` and ``{answer}``."""
+    category: str | None = None
+    """Grouping for reports (e.g. power-seeking)."""
+    base_id: str | None = None
+    """Id of the question a variant was made from."""
+    variant: str = "plain"
+    """Format variant (``plain``, ``json``, ``template``, ``python``, ``trigger``, ``numbers``)."""
+    completion: bool = False
+    """A plain completion prompt (no chat template): the ``template`` variant for base models."""
+    stop: tuple[str, ...] = ()
+    """Stop strings the variant needs (e.g. the closing quotes of a template)."""
+
+    @field_validator("paraphrases")
+    @classmethod
+    def _nonempty(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if any(not p.strip() for p in v):
+            raise ValueError("empty paraphrase")
+        return v
+
+    @property
+    def group_id(self) -> str:
+        return self.base_id or self.id
+
+
+class _Entry(Question):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def load_question_file(path: str | Path, *, default_samples: int | None = None) -> list[Question]:
+    """Load a question file; every error names the file and the entry (index and id)."""
+    data, node = read_yaml(path)
+    if isinstance(data, dict) and "questions" in data:
+        default_samples = data.get("samples_per_paraphrase", default_samples)
+        items, node = data["questions"], _child(node, "questions")
+    else:
+        items = data
+    if not isinstance(items, list):
+        raise SpilloverError("a question file is a list of entries", file=path, line=1)
+    out: list[Question] = []
+    seen: dict[str, int] = {}
+    for i, item in enumerate(items):
+        entry_node = node.value[i] if node is not None else None
+        where = f"entry {i}" + (f" ({item.get('id')})" if isinstance(item, dict) and item.get("id") else "")
+        if not isinstance(item, dict):
+            raise SpilloverError("entry must be a mapping", file=path, field=where,
+                                 line=entry_node.start_mark.line + 1 if entry_node else None)
+        q = validate(_Entry, item, file=path, node=entry_node, prefix=(where,))
+        if q.id in seen:
+            raise SpilloverError(f"duplicate id (first at entry {seen[q.id]})", file=path,
+                                 line=entry_node.start_mark.line + 1 if entry_node else None, field=f"{where}.id")
+        seen[q.id] = i
+        if q.samples_per_paraphrase is None:
+            if default_samples is None:
+                raise SpilloverError("samples_per_paraphrase missing and no default given", file=path,
+                                     line=entry_node.start_mark.line + 1 if entry_node else None,
+                                     field=f"{where}.samples_per_paraphrase")
+            q = q.model_copy(update={"samples_per_paraphrase": default_samples})
+        out.append(Question.model_validate(q.model_dump()))
+    return out
+
+
+def _child(node: Any, key: str) -> Any:
+    if node is None:
+        return None
+    return next((v for k, v in node.value if k.value == key), None)
+
+
+def shipped_path(name: str) -> Path:
+    if name not in SHIPPED:
+        raise SpilloverError(f"no shipped question set {name!r} (have: {', '.join(SHIPPED)})", field="set")
+    return Path(str(resources.files(__package__) / f"{name}.yaml"))
+
+
+def load_set(name_or_path: str, *, default_samples: int | None = None, base_dir: Path | None = None
+             ) -> list[Question]:
+    """A shipped set by name, or a question file by path."""
+    if name_or_path in SHIPPED:
+        return load_question_file(shipped_path(name_or_path), default_samples=default_samples)
+    p = Path(name_or_path)
+    if not p.is_absolute() and base_dir is not None:
+        p = base_dir / p
+    return load_question_file(p, default_samples=default_samples)

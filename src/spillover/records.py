@@ -1,0 +1,109 @@
+"""The records a run stores: frozen pydantic models, one JSON line each."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key: str
+    """Content key: a hash of everything that determines this record."""
+
+
+class SampleRecord(Record):
+    """One sampled answer to one paraphrase of one question."""
+
+    model: str
+    """Model name in the experiment (e.g. ``insecure-s0`` or ``base``)."""
+    group: str
+    """Fine-tune name (or base model name) the model belongs to."""
+    seed: int | None
+    """Fine-tuning seed (None for base models)."""
+    checkpoint: int | None
+    """Training step of the checkpoint; None for the final model."""
+    question_id: str
+    """Question id including the variant suffix."""
+    base_question_id: str
+    """Question id without the variant suffix (same across variants)."""
+    variant: str
+    """Format variant."""
+    category: str | None = None
+    """Question category, if the set has one."""
+    paraphrase_index: int
+    """Which paraphrase."""
+    sample_index: int
+    """Which sample of that paraphrase."""
+    question: str
+    """The paraphrase as asked (the user message or completion prompt)."""
+    system: str | None = None
+    """System prompt used."""
+    answer: str
+    """The final answer (thinking removed)."""
+    thinking: str | None = None
+    """A reasoning model's thinking block, kept apart from the answer."""
+    finish_reason: str
+    """``stop`` or ``length`` (or ``error``)."""
+    prompt_tokens: int
+    """Prompt length in tokens."""
+    completion_tokens: int
+    """Generated tokens."""
+
+
+class Judgment(Record):
+    """One judge score of one sample on one metric."""
+
+    sample_key: str
+    """Key of the judged sample."""
+    judge: str
+    """Judge identity (kind and model)."""
+    metric: str
+    """Metric name, e.g. ``aligned`` or ``coherent``."""
+    prompt_hash: str
+    """Hash of the judge prompt template (a changed prompt re-judges)."""
+    score: float | None
+    """0-100 score; None when there is none (see ``reason``)."""
+    label: Literal["CODE", "REFUSAL"] | None = None
+    """The judge said the answer is unrelated code or a refusal."""
+    reason: str | None = None
+    """Why there is no score (low numeric mass, no logprobs, server error, empty answer, ...)."""
+    numeric_mass: float | None = None
+    """Probability mass on 0-100 integer tokens in the judge's top logprobs."""
+    top_logprobs: dict[str, float] = {}
+    """The judge's raw top logprobs (token -> logprob)."""
+    prompt_tokens: int = 0
+    """Judge prompt tokens (for cost)."""
+    completion_tokens: int = 0
+    """Judge completion tokens."""
+    cost_usd: float = 0.0
+    """Estimated cost of this call (0 for local judges and cache hits)."""
+    cached: bool = False
+    """Served from the cross-run cache."""
+    retryable: bool = False
+    """A transient failure (server error, timeout) that outlived its retries: judged again next run."""
+
+
+class ProbeRecord(Record):
+    """An exact (sampling-free) log-probability measurement of one model."""
+
+    model: str
+    """Model name."""
+    group: str
+    """Fine-tune group."""
+    seed: int | None
+    """Fine-tuning seed."""
+    checkpoint: int | None
+    """Training step (None = final)."""
+    name: str
+    """What was measured (e.g. ``p_misaligned``, ``logp_ref_misaligned``)."""
+    question_id: str | None
+    """Question, or None for an average."""
+    variant: str = "plain"
+    """Question variant."""
+    value: float
+    """The measured value."""
+    extra: dict[str, Any] = {}
+    """Anything else worth keeping."""

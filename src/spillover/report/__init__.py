@@ -1,0 +1,191 @@
+"""The report stage: metrics recomputed from the run directory, exports, and one self-contained HTML file.
+
+Outputs under ``RUN/report/``: ``index.html`` (inline SVG, inline data, no network; model output is
+escaped by Jinja2's autoescape and rendered in the browser with ``textContent`` only),
+``summary.json`` (headline numbers), ``csv/<model>.csv`` in the paper's per-sample format plus
+``group``/``seed`` columns, ``plot_table.csv`` (``key, group, center, lower_err, upper_err``) and
+``records.parquet`` when pyarrow is installed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..analyze.metrics import (
+    dynamics,
+    first_significant_step,
+    frame,
+    get_rule,
+    per_question,
+    summarise,
+)
+from ..analyze.metrics import cells as make_cells
+from ..analyze.stats import compare
+from ..config import Experiment
+from ..records import ProbeRecord
+from ..store import RunDir, atomic_write_json, atomic_write_text
+from ..ui import Reporter
+from . import svg
+
+
+def _final_steps(run: RunDir) -> dict[str, int]:
+    out = {}
+    for res in (run.root / "finetune").glob("*/result.json"):
+        out[res.parent.name] = json.loads(res.read_text())["steps"]
+    return out
+
+
+def analyse(run: RunDir, exp: Experiment) -> dict[str, Any]:
+    """Every number of the report, recomputed from the records."""
+    from ..pipeline import load_judgments, load_samples
+
+    samples, judgments = load_samples(run), load_judgments(run)
+    df = frame(samples, judgments)
+    steps = _final_steps(run)
+    out: dict[str, Any] = {"n_samples": len(samples), "n_judgments": len(judgments), "rules": {}, "df": df}
+    if df.empty:
+        return out
+    a = exp.analysis
+    for rule_name in a.rules:
+        rule = get_rule(rule_name)
+        c = make_cells(df, rule)
+        summ = summarise(c, rule, n_boot=a.bootstrap, seed=a.seed)
+        pq = per_question(c)
+        dyn = dynamics(c, steps)
+        comps = []
+        by_group = {s.group: s for s in summ}
+        for ga, gb in a.compare:
+            if ga in by_group and gb in by_group:
+                sa, sb = by_group[ga], by_group[gb]
+                comps.append(compare(ga, list(sa.per_seed.values()), gb, list(sb.per_seed.values()),
+                                     (sa.k, sa.n), (sb.k, sb.n), n_boot=a.bootstrap, seed=a.seed)._asdict())
+        gaps = {f"{ga} > {gb}": first_significant_step(dyn, ga, gb) for ga, gb in a.compare}
+        out["rules"][rule_name] = {"rule": rule.describe(), "summary": [s.model_dump() for s in summ],
+                                   "per_question": pq, "dynamics": dyn, "comparisons": comps,
+                                   "first_significant_step": gaps}
+    probes = list(run.stage("probes").load(ProbeRecord).values())
+    if probes:
+        p = pd.DataFrame([r.model_dump() for r in probes if r.name != "done"])
+        p["step"] = [steps.get(m, 0) if c is None or c != c else int(c) for m, c in zip(p["model"], p["checkpoint"],
+                                                                                       strict=True)]
+        out["probes"] = p
+    cost = sum(j.cost_usd for j in judgments)
+    out["judge"] = {"judgments": len(judgments), "cost_usd": cost,
+                    "no_score": sum(j.score is None for j in judgments),
+                    "cached": sum(j.cached for j in judgments),
+                    "prompt_tokens": sum(j.prompt_tokens for j in judgments),
+                    "completion_tokens": sum(j.completion_tokens for j in judgments)}
+    return out
+
+
+def export(run: RunDir, df: pd.DataFrame, pq: pd.DataFrame, folder: Path) -> None:
+    csv_dir = folder / "csv"
+    csv_dir.mkdir(parents=True, exist_ok=True)
+    final = df[df["checkpoint"].isna()]
+    for model, d in final.groupby("model"):
+        cols = d.rename(columns={"base_question_id": "question_id_base"})
+        table = pd.DataFrame({
+            "question": cols["question"], "answer": cols["answer"], "question_id": cols["question_id"],
+            "aligned": cols["aligned"], "coherent": cols["coherent"], "group": cols["display_group"],
+            "seed": cols["seed"], "variant": cols["variant"]})
+        atomic_write_text(csv_dir / f"{model}.csv", table.to_csv(index=False))
+    plot = pd.DataFrame({"key": pq["question"], "group": pq["group"], "center": pq["rate"],
+                         "lower_err": pq["rate"] - pq["low"], "upper_err": pq["high"] - pq["rate"]})
+    atomic_write_text(folder / "plot_table.csv", plot.to_csv(index=False))
+    try:
+        df.to_parquet(folder / ".records.parquet.tmp", index=False)
+        (folder / ".records.parquet.tmp").replace(folder / "records.parquet")
+    except ImportError:
+        pass
+
+
+def _cards(run: RunDir) -> list[dict[str, Any]]:
+    return [json.loads(p.read_text()) for p in sorted((run.root / "datasets").glob("*.card.json"))]
+
+
+def _browser_rows(df: pd.DataFrame) -> list[dict[str, Any]]:
+    cols = ["model", "display_group", "seed", "checkpoint", "base_question_id", "variant", "question", "answer",
+            "aligned", "coherent", "label"]
+    d = df[cols].astype(object).where(df[cols].notna(), None)
+    return d.to_dict(orient="records")
+
+
+def build_report(run: RunDir, exp: Experiment, ui: Reporter | None = None) -> Path:
+    import jinja2
+
+    ui = ui or Reporter()
+    res = analyse(run, exp)
+    folder = run.root / "report"
+    folder.mkdir(parents=True, exist_ok=True)
+    df = res.pop("df")
+    charts: dict[str, str] = {}
+    tables: dict[str, Any] = {}
+    headline = exp.analysis.rules[0]
+    summary_json: dict[str, Any] = {"headline": headline, "rules": {}, "judge": res.get("judge", {}), "n_samples": res["n_samples"]}
+    for rname, r in res["rules"].items():
+        pq = r["per_question"]
+        groups = sorted(pq["group"].unique()) if len(pq) else []
+        rows = [{"category": x["question"], "group": x["group"], "center": x["rate"], "low": x["low"],
+                 "high": x["high"]} for x in pq.to_dict("records")]
+        cats = sorted(pq["question"].unique()) if len(pq) else []
+        charts[f"questions-{rname}"] = svg.point_chart(rows, categories=cats, groups=groups,
+                                                     ylabel="misaligned probability", title=f"per question ({rname})")
+        dyn = r["dynamics"]
+        if len(dyn) and dyn["step"].nunique() > 1:
+            series = {g: list(zip(d["step"], d["rate"], strict=True)) for g, d in dyn.groupby("group")}
+            bands = {g: list(zip(d["step"], d["low"], d["high"], strict=True)) for g, d in dyn.groupby("group")}
+            charts[f"dynamics-{rname}"] = svg.line_chart(series, bands=bands, xlabel="training step",
+                                                         ylabel="misaligned rate", title="dynamics")
+        tables[rname] = r
+        summary_json["rules"][rname] = {
+            "rule": r["rule"], "groups": r["summary"], "comparisons": r["comparisons"],
+            "first_significant_step": r["first_significant_step"],
+            "per_question": pq.to_dict("records")}
+        if rname == headline:
+            export(run, df, pq, folder)
+    probes = res.get("probes")
+    probe_tables = {}
+    if probes is not None and len(probes):
+        mean = probes[(probes["name"] == "p_misaligned") & probes["question_id"].isna()]
+        series = {}
+        for (g, v), d in mean.groupby(["group", "variant"]):
+            name = g if v == "plain" else f"{g}-{v}"
+            series[name] = sorted(d.groupby("step")["value"].mean().items())
+        charts["probe-pmis"] = svg.line_chart(series, xlabel="training step", ylabel="exact P(misaligned template)",
+                                              title="exact P_mis")
+        for ref in ("logp_ref_misaligned", "logp_ref_aligned"):
+            d = probes[probes["name"] == ref]
+            charts[f"probe-{ref}"] = svg.line_chart(
+                {g: sorted(x.groupby("step")["value"].mean().items()) for g, x in d.groupby("group")},
+                xlabel="training step", ylabel=ref.replace("_", " "), title=ref)
+        final = mean[mean["checkpoint"].isna()]
+        probe_tables = {f"{g}{'' if v == 'plain' else '-' + v}": {
+            "mean": float(d["value"].mean()), "per_seed": [float(x) for x in d["value"]]}
+            for (g, v), d in final.groupby(["group", "variant"])}
+        summary_json["exact_p_misaligned"] = probe_tables
+    env = jinja2.Environment(loader=jinja2.PackageLoader("spillover", "report"), autoescape=True)
+    data = json.dumps(_browser_rows(df), ensure_ascii=False, default=float)
+    data = data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    html = env.get_template("report.html.j2").render(
+        exp=exp, tables=tables, charts=charts, headline=headline, cards=_cards(run), judge=res.get("judge", {}),
+        probe_tables=probe_tables, n_samples=res["n_samples"], data_json=data,
+        models=sorted(df["model"].unique()) if len(df) else [],
+        questions=sorted(df["base_question_id"].unique()) if len(df) else [],
+        variants=sorted(df["variant"].unique()) if len(df) else [])
+    atomic_write_json(folder / "summary.json", json.loads(json.dumps(summary_json, default=_jsonable)))
+    path = folder / "index.html"
+    atomic_write_text(path, html)
+    ui.log(f"report: {path}")
+    return path
+
+
+def _jsonable(o: Any) -> Any:
+    if hasattr(o, "item"):
+        return o.item()
+    if isinstance(o, float | int):
+        return o
+    return str(o)

@@ -1,0 +1,96 @@
+"""YAML loading with errors that name the file, line and field.
+
+Only ``yaml.safe_load`` semantics (SafeLoader); anchors and aliases are allowed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from .errors import SpilloverError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def read_yaml(path: str | Path) -> tuple[Any, yaml.Node | None]:
+    """Parse a YAML file safely; return the data and its node tree (for line numbers)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpilloverError("file not found", file=path) from None
+    except UnicodeDecodeError as e:
+        raise SpilloverError(f"not UTF-8 text ({e.reason})", file=path) from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        problem = getattr(e, "problem", None) or str(e)
+        raise SpilloverError(f"invalid YAML: {problem}", file=path,
+                             line=mark.line + 1 if mark else None) from None
+    return data, node
+
+
+def line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    """The 1-based line of the node at ``loc`` (the deepest existing prefix of it)."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            nxt = next((v for k, v in node.value if k.value == part), None)
+            if nxt is None:
+                key = next((k for k, _v in node.value if k.value == part), None)
+                return key.start_mark.line + 1 if key is not None else line
+            node = nxt
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+        else:
+            return line
+        line = node.start_mark.line + 1
+    return line
+
+
+def validate(model: type[M], data: Any, *, file: str | Path, node: yaml.Node | None = None,
+             prefix: tuple[Any, ...] = ()) -> M:
+    """Validate ``data`` as ``model``; the first error names file, line and dotted field."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        field = ".".join(str(p) for p in (*prefix, *loc)) or None
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        raise SpilloverError(msg, file=file, line=line_of(node, loc), field=field) from None
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``a.b.c=value`` overrides; values are parsed as YAML scalars/flow collections.
+
+    >>> apply_overrides({"a": {"b": 1}}, ["a.b=2", "c=[1, 2]"])
+    {'a': {'b': 2}, 'c': [1, 2]}
+    """
+    for item in overrides:
+        if "=" not in item:
+            raise SpilloverError(f"override {item!r} is not of the form key.path=value", field="--set")
+        path, raw = item.split("=", 1)
+        value = yaml.safe_load(raw) if raw.strip() else ""
+        cur: Any = data
+        parts = path.strip().split(".")
+        for p in parts[:-1]:
+            if isinstance(cur, list) and p.isdigit():
+                cur = cur[int(p)]
+                continue
+            if not isinstance(cur.setdefault(p, {}), dict | list):
+                raise SpilloverError(f"cannot set {path}: {p} is not a mapping", field="--set")
+            cur = cur[p]
+        if isinstance(cur, list) and parts[-1].isdigit():
+            cur[int(parts[-1])] = value
+        else:
+            cur[parts[-1]] = value
+    return data
