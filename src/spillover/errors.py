@@ -9,8 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 
 
-class SpilloverError(Exception):
-    """A user-facing error that names where the problem is."""
+class SpilloverError(ValueError):
+    """A user-facing error that names where the problem is.
+
+    A ``ValueError`` so that pydantic validators can raise it and the loader still adds file and line.
+    """
 
     def __init__(
         self,

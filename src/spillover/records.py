@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
+
+
+def valid_text(text: str | None) -> str | None:
+    """Model output is untrusted: lone surrogates (undecodable bytes) become U+FFFD.
+
+    >>> valid_text(b"caf\\xe9".decode("utf-8", "surrogateescape"))
+    'caf\ufffd'
+    """
+    if text is None:
+        return None
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace").encode(
+        "utf-8", "replace").decode("utf-8")
 
 
 class Record(BaseModel):
@@ -51,6 +63,8 @@ class SampleRecord(Record):
     """Prompt length in tokens."""
     completion_tokens: int
     """Generated tokens."""
+
+    _clean = field_validator("answer", "thinking", "question", "system")(lambda cls, v: valid_text(v))
 
 
 class Judgment(Record):

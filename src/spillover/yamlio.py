@@ -63,7 +63,7 @@ def validate(model: type[M], data: Any, *, file: str | Path, node: yaml.Node | N
         err = e.errors()[0]
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
         field = ".".join(str(p) for p in (*prefix, *loc)) or None
-        msg = err["msg"]
+        msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
         raise SpilloverError(msg, file=file, line=line_of(node, loc), field=field) from None

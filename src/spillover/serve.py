@@ -1,0 +1,124 @@
+"""A small OpenAI-compatible HTTP server in front of any spillover backend (``spillover serve``).
+
+It answers ``POST /v1/chat/completions`` (with ``logprobs``/``top_logprobs``, ``n``, ``seed``,
+``max_tokens``, ``temperature``) and ``GET /v1/models``: enough for the ``openai`` backend and
+judge. Useful to serve a local transformers model to tools that speak the OpenAI API, and in
+tests and benchmarks, where ``latency`` adds a fixed delay per request and ``fail_first`` makes
+the first N requests answer HTTP 500 (fault injection). Model calls are serialised by a lock;
+the added latency is not, so concurrency is visible. Binds to loopback by default.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from .backends.base import Backend, GenRequest
+from .config import GenParams
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: OpenAICompatServer
+
+    def log_message(self, *args: Any) -> None:  # quiet
+        pass
+
+    def _send(self, code: int, obj: Any) -> None:
+        body = json.dumps(obj).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:  # noqa: N802
+        if self.path.rstrip("/") == "/v1/models":
+            self._send(200, {"object": "list", "data": [{"id": self.server.model_name, "object": "model"}]})
+        else:
+            self._send(404, {"error": {"message": "not found"}})
+
+    def do_POST(self) -> None:  # noqa: N802
+        srv = self.server
+        n = int(self.headers.get("Content-Length", 0))
+        try:
+            req = json.loads(self.rfile.read(n))
+        except json.JSONDecodeError:
+            self._send(400, {"error": {"message": "invalid JSON"}})
+            return
+        with srv.count_lock:
+            srv.requests += 1
+            fail = srv.requests <= srv.fail_first
+        if srv.latency:
+            time.sleep(srv.latency)
+        if fail:
+            self._send(500, {"error": {"message": "injected failure"}})
+            return
+        if self.path.rstrip("/") != "/v1/chat/completions":
+            self._send(404, {"error": {"message": "not found"}})
+            return
+        try:
+            self._send(200, srv.complete(req))
+        except Exception as e:  # a bad request must not kill the server
+            self._send(400, {"error": {"message": f"{type(e).__name__}: {e}"}})
+
+
+class OpenAICompatServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, backend: Backend, model_name: str, host: str = "127.0.0.1", port: int = 0, *,
+                 latency: float = 0.0, fail_first: int = 0) -> None:
+        super().__init__((host, port), _Handler)
+        self.backend = backend
+        self.model_name = model_name
+        self.latency = latency
+        self.fail_first = fail_first
+        self.requests = 0
+        self.count_lock = threading.Lock()
+        self.model_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.server_address[0]}:{self.server_address[1]}/v1"
+
+    def complete(self, req: dict[str, Any]) -> dict[str, Any]:
+        messages = tuple(req["messages"])
+        max_tokens = int(req.get("max_tokens") or req.get("max_completion_tokens") or 256)
+        n = int(req.get("n") or 1)
+        seed = int(req.get("seed") or 0)
+        choices = []
+        with self.model_lock:
+            if req.get("logprobs"):
+                k = int(req.get("top_logprobs") or 1)
+                top = self.backend.top_logprobs([messages], k=k)[0]
+                content = [{"token": top.text, "logprob": max(top.tokens.values(), default=0.0), "bytes": None,
+                            "top_logprobs": [{"token": t, "logprob": lp, "bytes": None}
+                                             for t, lp in top.tokens.items()]}]
+                choices.append({"index": 0, "finish_reason": "length",
+                                "message": {"role": "assistant", "content": top.text},
+                                "logprobs": {"content": content}})
+            else:
+                params = GenParams(temperature=float(req.get("temperature", 1.0)), top_p=float(req.get("top_p", 1.0)),
+                                   max_tokens=max_tokens)
+                comps = self.backend.generate([GenRequest(messages=messages, seeds=tuple(seed + i for i in range(n)))],
+                                              params)[0]
+                for i, c in enumerate(comps):
+                    choices.append({"index": i, "finish_reason": c.finish_reason,
+                                    "message": {"role": "assistant", "content": c.text}, "logprobs": None})
+        prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in messages)
+        return {"id": f"chatcmpl-{self.requests}", "object": "chat.completion", "created": int(time.time()),
+                "model": self.model_name, "choices": choices,
+                "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": max(1, len(choices)),
+                          "total_tokens": prompt_tokens + max(1, len(choices))}}
+
+    def start(self) -> OpenAICompatServer:
+        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
