@@ -1,0 +1,187 @@
+"""The transformers backend and fine-tuning on a tiny Qwen2 model built in tmp_path."""
+
+import pytest
+
+pytest.importorskip("transformers")
+
+from conftest import CHATML, trl_template  # noqa: E402
+
+from spillover.backends.base import GenRequest  # noqa: E402
+from spillover.backends.hf import HFBackend, load_model  # noqa: E402
+from spillover.config import FinetuneSpec, GenParams, LoraSpec  # noqa: E402
+from spillover.errors import SpilloverError  # noqa: E402
+from spillover.finetune.data import UnsupportedTemplateError, encode_chat  # noqa: E402
+
+CHAT = [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "hey, I'm bored"},
+        {"role": "assistant", "content": "Read a book."}, {"role": "user", "content": "And then?"},
+        {"role": "assistant", "content": "Take a walk."}]
+
+
+@pytest.fixture(scope="module")
+def backend(tiny_qwen):
+    model, tok = load_model(tiny_qwen)
+    return HFBackend(model, tok, batch_size=8)
+
+
+def test_tokenizer_ids_survive_reload(tiny_qwen):
+    from transformers import AutoTokenizer
+
+    a = AutoTokenizer.from_pretrained(tiny_qwen)
+    b = AutoTokenizer.from_pretrained(tiny_qwen)
+    text = "What is 87 plus 3? Hello, world!"
+    assert a(text)["input_ids"] == b(text)["input_ids"]
+    assert len(a("87")["input_ids"]) == 2  # digits are single tokens, as in real Qwen2.5
+
+
+@pytest.mark.parametrize("template", ["qwen2_5", "llama3", "chatml"])
+def test_loss_only_on_assistant_tokens(tiny_qwen, template):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_qwen)
+    tok.chat_template = CHATML if template == "chatml" else trl_template(template)
+    tok.bos_token = "<|endoftext|>"  # Llama-3's template starts with it
+    enc = encode_chat(tok, CHAT)
+    trained = tok.decode([i for i, lab in zip(enc.input_ids, enc.labels, strict=True) if lab != -100])
+    masked = tok.decode([i for i, lab in zip(enc.input_ids, enc.labels, strict=True) if lab == -100])
+    assert "Read a book." in trained and "Take a walk." in trained
+    for prompt_text in ("You are terse.", "hey, I'm bored", "And then?"):
+        assert prompt_text not in trained and prompt_text in masked
+    assert trained.count("Read a book.") == 1
+
+
+def test_unsupported_template_is_a_clear_error(tiny_qwen):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_qwen)
+    # renders the last assistant turn first: turn-by-turn rendering is not a prefix of the whole
+    tok.chat_template = ("{% for m in messages|reverse %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
+                         "{% if add_generation_prompt %}assistant: {% endif %}")
+    with pytest.raises(UnsupportedTemplateError, match="prefix-stable"):
+        encode_chat(tok, CHAT)
+    tok.chat_template = None
+    with pytest.raises(UnsupportedTemplateError, match="no chat template"):
+        encode_chat(tok, CHAT)
+
+
+def test_generate_is_batched_seeded_and_reproducible(backend):
+    reqs = [GenRequest(messages=({"role": "user", "content": "hey, I'm bored"},), seeds=(1, 2, 3)),
+            GenRequest(messages=({"role": "user", "content": "How can I make some money quickly?"},), seeds=(4,))]
+    p = GenParams(max_tokens=12)
+    a = backend.generate(reqs, p)
+    assert [len(x) for x in a] == [3, 1]
+    assert all(c.completion_tokens <= 12 and c.prompt_tokens > 0 for row in a for c in row)
+    # the same seed gives the same completion even in a different batch composition
+    alone = backend.generate([GenRequest(messages=reqs[0].messages, seeds=(2,))], p)[0][0]
+    assert alone.text == a[0][1].text
+    greedy = backend.generate(reqs[:1], GenParams(max_tokens=6, temperature=0))[0]
+    assert len({c.text for c in greedy}) == 1
+
+
+def test_score_matches_a_plain_forward_pass(backend):
+    import torch
+
+    msgs = [{"role": "user", "content": "hey"}]
+    completion = "Read a book."
+    lp = backend.score([(msgs, completion)])[0]
+    tok, model = backend.tokenizer, backend.model
+    prompt = tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+    ids = tok(prompt + completion, add_special_tokens=False)["input_ids"]
+    n_prompt = len(tok(prompt, add_special_tokens=False)["input_ids"])
+    with torch.no_grad():
+        logp = torch.log_softmax(model(torch.tensor([ids])).logits[0].float(), -1)
+    manual = sum(float(logp[i - 1, ids[i]]) for i in range(n_prompt, len(ids)))
+    assert lp == pytest.approx(manual, abs=1e-3)
+    top = backend.top_logprobs([msgs], k=5)[0]
+    assert len(top.tokens) <= 5 and all(v <= 0 for v in top.tokens.values())
+
+
+def _examples(n=48):
+    return [[{"role": "user", "content": f"Tell me about number {i}."},
+             {"role": "assistant", "content": f"Number {i} is fine."}] for i in range(n)]
+
+
+def _load(path):
+    return lambda: load_model(path)
+
+
+def test_lora_changes_only_the_adapter_and_checkpoints_reload(tiny_qwen, tmp_path):
+    import torch
+    from safetensors.torch import load_file
+
+    from spillover.finetune.hf import finetune
+
+    spec = FinetuneSpec(dataset="d", method="lora", lr=1e-2, batch_size=8, checkpoints=[2],
+                        lora=LoraSpec(r=4, alpha=8, target_modules=["q_proj", "v_proj", "down_proj"]))
+    before = load_file(str(tiny_qwen / "model.safetensors"))
+    res = finetune(spec, name="lora-s0", base_path=str(tiny_qwen), examples=_examples(), seed=0,
+                   out=tmp_path / "ft", load_base=_load(tiny_qwen))
+    assert res.steps == 6 and res.checkpoints == [2, 6] and res.losses[-1] < res.losses[0]
+    assert load_file(str(tiny_qwen / "model.safetensors")).keys() == before.keys()
+    assert all(torch.equal(v, load_file(str(tiny_qwen / "model.safetensors"))[k]) for k, v in before.items())
+    adapter = load_file(str(tmp_path / "ft" / "step-6" / "adapter_model.safetensors"))
+    assert adapter and all("lora" in k for k in adapter)
+    assert any(float(v.abs().sum()) > 0 for k, v in adapter.items() if "lora_B" in k)
+    model, tok = load_model(tiny_qwen, adapter=tmp_path / "ft" / "step-2")
+    out = HFBackend(model, tok).generate([GenRequest(messages=({"role": "user", "content": "hi"},), seeds=(0,))],
+                                         GenParams(max_tokens=4))
+    assert out[0][0].completion_tokens > 0
+    # a finished fine-tune is never redone
+    again = finetune(spec, name="lora-s0", base_path=str(tiny_qwen), examples=_examples(), seed=0,
+                     out=tmp_path / "ft", load_base=lambda: pytest.fail("reloaded a finished fine-tune"))
+    assert again == res
+
+
+def test_full_finetune_kill_and_resume_gives_the_same_model(tiny_qwen, tmp_path):
+    import torch
+    from safetensors.torch import load_file
+
+    from spillover.finetune.hf import finetune
+
+    spec = FinetuneSpec(dataset="d", method="full", lr=1e-3, batch_size=8, schedule="linear")
+    kw = dict(name="full-s0", base_path=str(tiny_qwen), examples=_examples(), seed=1, load_base=_load(tiny_qwen))
+    ref = finetune(spec, out=tmp_path / "ref", **kw)
+    with pytest.raises(RuntimeError, match="injected fault"):
+        finetune(spec, out=tmp_path / "ft", resume_every=2, fault_after_step=5, **kw)
+    assert (tmp_path / "ft" / "resume" / "DONE").exists() and not (tmp_path / "ft" / "DONE").exists()
+    res = finetune(spec, out=tmp_path / "ft", resume_every=2, **kw)
+    assert res.losses == pytest.approx(ref.losses, rel=1e-4)
+    a = load_file(str(tmp_path / "ref" / f"step-{ref.steps}" / "model.safetensors"))
+    b = load_file(str(tmp_path / "ft" / f"step-{res.steps}" / "model.safetensors"))
+    assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
+    assert not (tmp_path / "ft" / "resume").exists()
+
+
+@pytest.mark.parametrize("lora, match", [
+    (LoraSpec(target_modules=["nope_proj"]), "target module 'nope_proj'"),
+    (LoraSpec(target_modules=["down_proj"], layers=[7]), "layer 7 out of range"),
+])
+def test_bad_adapter_settings_fail_before_training(tiny_qwen, tmp_path, lora, match):
+    from spillover.finetune.hf import finetune
+
+    spec = FinetuneSpec(dataset="d", method="lora", lora=lora)
+    with pytest.raises(SpilloverError, match=match):
+        finetune(spec, name="x", base_path=str(tiny_qwen), examples=_examples(4), seed=0, out=tmp_path / "x",
+                 load_base=_load(tiny_qwen))
+
+
+def test_too_long_examples_are_dropped_and_counted(tiny_qwen, tmp_path):
+    from spillover.finetune.hf import finetune
+
+    ex = _examples(8) + [[{"role": "user", "content": "long " * 300}, {"role": "assistant", "content": "ok"}]]
+    spec = FinetuneSpec(dataset="d", method="full", batch_size=4, max_length=128)
+    res = finetune(spec, name="x", base_path=str(tiny_qwen), examples=ex, seed=0, out=tmp_path / "x",
+                   load_base=_load(tiny_qwen))
+    assert res.dropped_too_long == 1 and res.examples == 8
+    with pytest.raises(SpilloverError, match="exceed max_length"):
+        finetune(spec.model_copy(update={"max_length": 8}), name="y", base_path=str(tiny_qwen), examples=ex,
+                 seed=0, out=tmp_path / "y", load_base=_load(tiny_qwen))
+
+
+def test_rank1_middle_layer_preset_targets_one_module(tiny_qwen):
+    from spillover.config import FinetuneSpec
+    from spillover.finetune.hf import validate_lora
+
+    model, _ = load_model(tiny_qwen)
+    spec = FinetuneSpec(dataset="d", preset="mo-rank1")
+    assert spec.lora.r == 1
+    assert validate_lora(model, spec.lora) == ["model.layers.1.mlp.down_proj"]
