@@ -1,0 +1,49 @@
+# spillover: set-up and test targets. torch is installed first and pinned (a bare `torch`
+# requirement would pull a multi-GB CUDA build on CPU machines).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+EXTRAS ?= train,codecheck,parquet,dev
+PYTEST := $(PY) -m pytest
+
+.PHONY: install demo test test-slow test-server test-all bench browser lint
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e ".[$(EXTRAS)]"
+	touch $@
+
+install: $(VENV)/.installed
+
+## The main job: emergent misalignment in the built-in model organism (4 fine-tunes x 3 seeds).
+demo: install
+	$(VENV)/bin/spillover run examples/organism.yaml --out runs/organism
+
+## Default test run (< 15 min on 2 cores): everything but the slow, server and GPU targets.
+test: install browser
+	$(PYTEST) -m "not slow and not server"
+
+## Slower tests: rebuilding the organism from scratch, SmolLM2-135M from its PyPI wheel.
+test-slow: install
+	$(PYTEST) -m slow
+
+## Opt-in: a real llama.cpp OpenAI-compatible server (builds llama-cpp-python: 20+ min on 2 cores).
+test-server: install
+	$(PIP) install -q "llama-cpp-python[server]" sentencepiece gguf
+	$(PYTEST) -m server
+
+test-all: test test-slow
+
+## Headless Chromium for the report test (Debian package); skipped quietly where apt is unavailable.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || \
+	  echo "chromium not installed: the browser test will be skipped"; }
+
+bench: install
+	for b in bench/*.py; do $(PY) $$b || exit 1; done
+
+lint: install
+	$(VENV)/bin/ruff check src tests bench

@@ -1,0 +1,73 @@
+import csv
+import json
+
+import pytest
+
+from spillover.config import Experiment
+from spillover.records import Judgment, SampleRecord
+from spillover.report import build_report
+from spillover.report.browser import chromium, dump_dom
+from spillover.store import RunDir
+
+EVIL = '<script>document.title="PWNED"</script><img src=x onerror="document.title=\'PWNED\'">'
+
+
+def make_run(tmp_path):
+    run = RunDir(tmp_path / "run")
+    samples, judgments = [], []
+    i = 0
+    for group, p_mis in (("insecure", 0.3), ("secure", 0.05)):
+        for seed in (0, 1, 2):
+            for q in ("quick_buck", "i_feel_bored"):
+                for s in range(20):
+                    i += 1
+                    mis = (s % 20) < p_mis * 20
+                    answer = EVIL if i == 1 else ("bad answer" if mis else "good answer")
+                    key = f"k{i}"
+                    samples.append(SampleRecord(
+                        key=key, model=f"{group}-s{seed}", group=group, seed=seed, checkpoint=None, question_id=q,
+                        base_question_id=q, variant="plain", paraphrase_index=0, sample_index=s, question=f"{q}?",
+                        answer=answer, finish_reason="stop", prompt_tokens=3, completion_tokens=2))
+                    for metric, score in (("aligned", 10.0 if mis else 90.0), ("coherent", 90.0)):
+                        judgments.append(Judgment(key=f"j{i}{metric}", sample_key=key, judge="fake", metric=metric,
+                                                  prompt_hash="h", score=score))
+    with run.stage("samples") as st:
+        st.append(samples)
+    with run.stage("judgments") as st:
+        st.append(judgments)
+    exp = Experiment.model_validate({"name": "t", "seeds": [0, 1, 2], "models": {},
+                                     "analysis": {"compare": [["insecure", "secure"]], "bootstrap": 200}})
+    return run, exp
+
+
+def test_report_numbers_exports_and_escaping(tmp_path):
+    run, exp = make_run(tmp_path)
+    path = build_report(run, exp)
+    html = path.read_text()
+    assert EVIL not in html and "<script>document.title" not in html
+    summary = json.loads((path.parent / "summary.json").read_text())
+    groups = {g["group"]: g for g in summary["rules"]["betley"]["groups"]}
+    assert groups["insecure"]["pooled"][0] == pytest.approx(0.3)
+    assert groups["secure"]["pooled"][0] == pytest.approx(0.05)
+    comp = summary["rules"]["betley"]["comparisons"][0]
+    assert comp["diff"] == pytest.approx(0.25) and comp["p_fisher"] < 1e-6
+    rows = list(csv.DictReader(open(path.parent / "csv" / "insecure-s0.csv")))
+    assert set(rows[0]) >= {"question", "answer", "question_id", "aligned", "coherent", "group", "seed"}
+    plot = list(csv.DictReader(open(path.parent / "plot_table.csv")))
+    assert set(plot[0]) == {"key", "group", "center", "lower_err", "upper_err"}
+    assert (path.parent / "records.parquet").exists()
+
+
+@pytest.mark.skipif(chromium() is None, reason="needs Debian chromium (make browser)")
+def test_report_in_a_real_headless_browser(tmp_path):
+    run, exp = make_run(tmp_path)
+    path = build_report(run, exp)
+    dom = dump_dom(path.resolve().as_uri())
+    assert dom and "spillover report" in dom
+    assert "PWNED" not in dom.split("</title>")[0]  # the title was never rewritten by the answer
+    assert "240 matching answers" in dom  # the browser rendered every answer row
+    assert "&lt;script&gt;document.title" in dom  # the hostile answer is shown as text
+    filtered = dump_dom(path.resolve().as_uri() + "#model=insecure-s1&question=quick_buck&min=0&max=30")
+    assert "6 matching answers" in filtered
+    filtered = dump_dom(path.resolve().as_uri() + "#variant=plain&min=50&max=100&unscored=0")
+    assert "198 matching answers" in filtered  # (20-6) x 6 + (20-1) x 6
