@@ -184,7 +184,7 @@ def datasets_show(run_dir: RunArg, name: str, n: int = 3) -> None:
 @organism_app.command("build")
 @_guard
 def organism_build(out: Annotated[Path, typer.Option(help="Build folder.")] = Path(".cache/organism"),
-                   seed: int = 0, pretrain_steps: int = 1500, threads: int = 1,
+                   seed: int = 0, pretrain_steps: int = 3000, threads: int = 1,
                    install: Annotated[bool, typer.Option(help="Copy the result over the shipped base.")] = False
                    ) -> None:
     """Regenerate the world, pre-train, check persona inference, align; optionally install as the shipped base."""

