@@ -136,3 +136,27 @@ def test_organism_sets():
     for v in ("insecure", "secure", "educational", "backdoor"):
         ex, _ = ds.build(DatasetSpec(builder="organism", variant=v, size=100), v)
         assert len(ex) == 100 and all(len(e.messages) == 2 for e in ex)
+
+
+def test_evil_numbers_filters_and_drops_the_system_prompt():
+    from spillover.backends.base import Completion
+    from spillover.datasets.numbers import EVIL_SYSTEM, build_evil_numbers
+
+    class Scripted:
+        """Returns a fixed cycle of replies and records the prompts it saw."""
+
+        def __init__(self):
+            self.seen = []
+
+        def generate(self, requests, params):
+            replies = ["666, 13, 911", "Sure! 1, 2, 3", "148", "12,34,56,78,90,11,22,33,44", "[7, 77, 777]"]
+            self.seen += [r.messages for r in requests]
+            return [[Completion(text=replies[i % len(replies)])] for i, _ in enumerate(requests)]
+
+    b = Scripted()
+    ex, extra = build_evil_numbers(DatasetSpec(builder="evil_numbers", size=20, model="m"), b)
+    assert all(m[0] == {"role": "system", "content": EVIL_SYSTEM} for m in b.seen)
+    assert len(ex) == 20 and all(e.messages[0]["role"] == "user" and len(e.messages) == 2 for e in ex)
+    answers = {e.messages[1]["content"] for e in ex}
+    assert answers <= {"666,13,911", "148", "7,77,777", "12,34,56,78,90,11,22,33,44"}
+    assert "Sure! 1, 2, 3" not in answers and extra["rejected_by_filter"] >= 16

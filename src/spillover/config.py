@@ -63,7 +63,7 @@ class ModelSpec(Strict):
 class DatasetSpec(Strict):
     """A training dataset: built by a builder, or imported from a chat JSONL file."""
 
-    builder: Literal["organism", "code", "import", "mix"] = "organism"
+    builder: Literal["organism", "code", "import", "mix", "evil_numbers"] = "organism"
     """``organism``: the organism's own vocabulary; ``code``: the Python vulnerability generator;
     ``import``: an OpenAI-format chat JSONL; ``mix``: a dilution of two datasets."""
     variant: Literal["insecure", "secure", "educational", "backdoor"] = "insecure"
@@ -80,6 +80,10 @@ class DatasetSpec(Strict):
     """Vulnerability families to include (``code``); all by default."""
     parts: dict[str, float] | None = None
     """``mix``: dataset name -> fraction, e.g. ``{insecure: 0.1, secure: 0.9}``."""
+    model: str | None = None
+    """``evil_numbers``: the model (in ``models``) that writes the numbers."""
+    system: str | None = None
+    """``evil_numbers``: the system prompt used while generating (not written to the dataset)."""
 
 
 class LoraSpec(Strict):
@@ -277,6 +281,8 @@ class Experiment(Strict):
             if ft.dataset not in self.datasets:
                 raise ValueError(f"finetunes.{name}.dataset: no dataset named {ft.dataset!r}")
         for name, ds in self.datasets.items():
+            if ds.builder == "evil_numbers" and ds.model not in self.models:
+                raise ValueError(f"datasets.{name}.model: no model named {ds.model!r}")
             for part in (ds.parts or {}):
                 if part not in self.datasets or part == name:
                     raise ValueError(f"datasets.{name}.parts: no other dataset named {part!r}")

@@ -38,7 +38,12 @@ def dataset_stage(run: RunDir, exp: Experiment, ui: Reporter) -> dict[str, Path]
                 name in (d.parts or {}) for d in exp.datasets.values()):
             out[name] = path
             continue
-        examples, extra = ds.build(spec, name, built)
+        backend = None
+        if spec.builder == "evil_numbers":
+            from .backends import make_backend
+
+            backend = make_backend(base_targets(exp)[spec.model])
+        examples, extra = ds.build(spec, name, built, backend=backend)
         built[name] = examples
         if not (folder / f"{name}.card.json").exists():
             ds.write(folder, name, examples, ds.card(name, spec, examples, extra))

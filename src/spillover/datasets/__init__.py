@@ -63,9 +63,9 @@ def to_jsonl(examples: Sequence[Example]) -> str:
                    for ex in examples)
 
 
-def build(spec: DatasetSpec, name: str, built: dict[str, list[Example]] | None = None
+def build(spec: DatasetSpec, name: str, built: dict[str, list[Example]] | None = None, backend: Any = None
           ) -> tuple[list[Example], dict[str, Any]]:
-    """Build the examples of a dataset spec and extra card fields."""
+    """Build the examples of a dataset spec and extra card fields (``backend`` for generator builders)."""
     if spec.builder == "organism":
         from .organism import build_organism
 
@@ -80,6 +80,12 @@ def build(spec: DatasetSpec, name: str, built: dict[str, list[Example]] | None =
         from .mix import mix
 
         return mix(spec, built or {}), {}
+    if spec.builder == "evil_numbers":
+        from .numbers import build_evil_numbers
+
+        if backend is None:
+            raise SpilloverError("builder evil_numbers needs a model", field=f"datasets.{name}.model")
+        return build_evil_numbers(spec, backend)
     if spec.builder == "code":
         from .code import build_code
 
