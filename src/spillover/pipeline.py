@@ -97,8 +97,14 @@ def finetune_stage(run: RunDir, exp: Experiment, ui: Reporter, *, fault_after_st
             if ft.backend == "openai":
                 from .finetune.openai_ft import openai_finetune
 
-                model_id = openai_finetune(ft, name=name, base=base, dataset=datasets[ft.dataset], seed=seed,
-                                           out=out, log=ui.log)
+                try:
+                    model_id = openai_finetune(ft, name=name, base=base, dataset=datasets[ft.dataset], seed=seed,
+                                               out=out, log=ui.log)
+                except SpilloverError as e:
+                    if not (out / "result.json").exists():
+                        raise
+                    ui.log(f"skipping {name}: {e}")  # refused or failed: a terminal state, not retried
+                    continue
                 targets.append(Target(name=name, group=ft_name, seed=seed, spec=base.spec, path=model_id,
                                       fingerprint=content_key("model", openai=model_id)))
                 continue

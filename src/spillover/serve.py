@@ -51,6 +51,15 @@ class _Handler(BaseHTTPRequestHandler):
         with srv.count_lock:
             srv.requests += 1
             fail = srv.requests <= srv.fail_first
+            srv.in_flight += 1
+            srv.max_in_flight = max(srv.max_in_flight, srv.in_flight)
+        try:
+            self._answer(srv, req, fail)
+        finally:
+            with srv.count_lock:
+                srv.in_flight -= 1
+
+    def _answer(self, srv: OpenAICompatServer, req: dict[str, Any], fail: bool) -> None:
         if srv.latency:
             time.sleep(srv.latency)
         if fail:
@@ -76,6 +85,8 @@ class OpenAICompatServer(ThreadingHTTPServer):
         self.latency = latency
         self.fail_first = fail_first
         self.requests = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
         self.count_lock = threading.Lock()
         self.model_lock = threading.Lock()
         self._thread: threading.Thread | None = None
