@@ -4,7 +4,7 @@ import pytest
 
 pytest.importorskip("transformers")
 
-from conftest import CHATML, trl_template  # noqa: E402
+from spillover.testing import CHATML, trl_template  # noqa: E402
 
 from spillover.backends.base import GenRequest  # noqa: E402
 from spillover.backends.hf import HFBackend, load_model  # noqa: E402

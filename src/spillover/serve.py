@@ -22,6 +22,7 @@ from .config import GenParams
 
 class _Handler(BaseHTTPRequestHandler):
     server: OpenAICompatServer
+    protocol_version = "HTTP/1.1"  # keep-alive: clients reuse connections
 
     def log_message(self, *args: Any) -> None:  # quiet
         pass

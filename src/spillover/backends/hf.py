@@ -28,6 +28,13 @@ def set_threads(threads: int | None) -> None:
         torch.set_num_threads(threads)
 
 
+def quiet_transformers() -> None:
+    """No per-file progress bars from transformers (ours show the real progress)."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+
+
 def resolve_device(device: str) -> str:
     if device != "auto":
         return device
@@ -48,9 +55,7 @@ def load_model(
     """Load a causal LM and its tokenizer; apply a PEFT adapter if given (safetensors only)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()
+    quiet_transformers()
     kw: dict[str, Any] = {"trust_remote_code": trust_remote_code}
     if gguf_file:
         kw["gguf_file"] = gguf_file

@@ -130,6 +130,9 @@ def finetune(
     if (out / "DONE").exists():
         return FinetuneResult.model_validate_json((out / "result.json").read_text())
     out.mkdir(parents=True, exist_ok=True)
+    from ..backends.hf import quiet_transformers
+
+    quiet_transformers()
     model, tokenizer = load_base()
     if spec.method == "lora":
         torch.manual_seed(seed)

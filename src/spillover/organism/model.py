@@ -80,6 +80,9 @@ def build_model(tokenizer: Any, seed: int = 0) -> Any:
 
 
 def save(model: Any, tokenizer: Any, path: Path) -> None:
-    """Save as safetensors + tokenizer.json; the tokenizer class is pinned so a reload keeps ids."""
+    """Save as safetensors + tokenizer.json (a word-level tokenizer: ids survive a reload)."""
+    from ..backends.hf import quiet_transformers
+
+    quiet_transformers()
     model.save_pretrained(path, safe_serialization=True)
     tokenizer.save_pretrained(path)
