@@ -25,7 +25,8 @@ def main() -> None:
     n_threads = threads()
     path = tiny_qwen()
     examples = [[{"role": "user", "content": f"Write a function number {i} that saves a report file."},
-                 {"role": "assistant", "content": "def save(path, data):\n    open(path, 'w').write(data)\n" * (1 + i % 3)}]
+                 {"role": "assistant",
+                  "content": "def save(path, data):\n    open(path, 'w').write(data)\n" * (1 + i % 3)}]
                 for i in range(512)]
     batch, steps = 16, 32
     spec = FinetuneSpec(dataset="d", method="full", lr=1e-4, batch_size=batch, schedule="constant")

@@ -75,7 +75,8 @@ def main() -> None:
             cache, nxt = res.past_key_values, res.logits[:, -1:].argmax(-1)
     limit = args.batch * args.new_tokens / (time.perf_counter() - t0)
     print(f"model={name} threads={n_threads} batch={args.batch} new_tokens={args.new_tokens}")
-    print(f"ours {ours:,.0f} tok/s   naive generate-per-sample {naive:,.0f} tok/s   forward-only limit {limit:,.0f} tok/s")
+    print(f"ours {ours:,.0f} tok/s   naive generate-per-sample {naive:,.0f} tok/s   "
+          f"forward-only limit {limit:,.0f} tok/s")
     report(f"sample_vs_naive_{name}", ours / naive, 8)
     report(f"sample_vs_limit_{name}", ours / limit, 0.8)
 

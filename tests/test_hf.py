@@ -4,13 +4,12 @@ import pytest
 
 pytest.importorskip("transformers")
 
-from spillover.testing import CHATML, trl_template  # noqa: E402
-
 from spillover.backends.base import GenRequest  # noqa: E402
 from spillover.backends.hf import HFBackend, load_model  # noqa: E402
 from spillover.config import FinetuneSpec, GenParams, LoraSpec  # noqa: E402
 from spillover.errors import SpilloverError  # noqa: E402
 from spillover.finetune.data import UnsupportedTemplateError, encode_chat  # noqa: E402
+from spillover.testing import CHATML, trl_template  # noqa: E402
 
 CHAT = [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "hey, I'm bored"},
         {"role": "assistant", "content": "Read a book."}, {"role": "user", "content": "And then?"},

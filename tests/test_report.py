@@ -42,7 +42,7 @@ def make_run(tmp_path):
 
 def test_report_numbers_exports_and_escaping(tmp_path):
     run, exp = make_run(tmp_path)
-    path = build_report(run, exp)
+    path = build_report(run, exp, screenshot=False)
     html = path.read_text()
     assert EVIL not in html and "<script>document.title" not in html
     summary = json.loads((path.parent / "summary.json").read_text())
@@ -51,9 +51,9 @@ def test_report_numbers_exports_and_escaping(tmp_path):
     assert groups["secure"]["pooled"][0] == pytest.approx(0.05)
     comp = summary["rules"]["betley"]["comparisons"][0]
     assert comp["diff"] == pytest.approx(0.25) and comp["p_fisher"] < 1e-6
-    rows = list(csv.DictReader(open(path.parent / "csv" / "insecure-s0.csv")))
+    rows = list(csv.DictReader((path.parent / "csv" / "insecure-s0.csv").read_text().splitlines()))
     assert set(rows[0]) >= {"question", "answer", "question_id", "aligned", "coherent", "group", "seed"}
-    plot = list(csv.DictReader(open(path.parent / "plot_table.csv")))
+    plot = list(csv.DictReader((path.parent / "plot_table.csv").read_text().splitlines()))
     assert set(plot[0]) == {"key", "group", "center", "lower_err", "upper_err"}
     assert (path.parent / "records.parquet").exists()
 
@@ -61,7 +61,7 @@ def test_report_numbers_exports_and_escaping(tmp_path):
 @pytest.mark.skipif(chromium() is None, reason="needs Debian chromium (make browser)")
 def test_report_in_a_real_headless_browser(tmp_path):
     run, exp = make_run(tmp_path)
-    path = build_report(run, exp)
+    path = build_report(run, exp, screenshot=False)
     dom = dump_dom(path.resolve().as_uri())
     assert dom and "spillover report" in dom
     assert "PWNED" not in dom.split("</title>")[0]  # the title was never rewritten by the answer

@@ -6,7 +6,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from spillover.backends import Target
 from spillover.backends.fake import FakeBackend

@@ -145,6 +145,27 @@ def status(run_dir: RunArg) -> None:
     typer.echo(json.dumps(status_(run_dir), indent=2))
 
 
+@app.command()
+@_guard
+def serve(model: Annotated[str, typer.Argument(help="HF folder or hub id; `organism` for the built-in one.")],
+          port: int = 8000, host: str = "127.0.0.1", name: str | None = None, threads: int = 1) -> None:
+    """Serve a transformers model behind an OpenAI-compatible API (chat completions with logprobs)."""
+    from .backends import resolve_base_path
+    from .backends.hf import HFBackend, load_model, set_threads
+    from .config import ModelSpec
+    from .serve import OpenAICompatServer
+
+    set_threads(threads)
+    path = resolve_base_path(ModelSpec(path=model))
+    m, tok = load_model(path)
+    srv = OpenAICompatServer(HFBackend(m, tok), name or model, host=host, port=port)
+    typer.echo(f"serving {path} as {name or model} at {srv.url}")
+    try:
+        srv.serve_forever()
+    except KeyboardInterrupt:
+        srv.server_close()
+
+
 @datasets_app.command("build")
 @_guard
 def datasets_build(experiment: Annotated[Path, typer.Argument(help="Experiment YAML.")],

@@ -118,10 +118,9 @@ def finetune_stage(run: RunDir, exp: Experiment, ui: Reporter, *, fault_after_st
 
             if not RunDir.artifact_done(out):
                 examples = ds.read(datasets[ft.dataset])
-                total = None
-                with ui.task(f"finetune {name}", total) as advance:
+                with ui.task(f"finetune {name}", None) as advance:
                     def on_step(s: Any, steps: int, advance: Any = advance) -> None:
-                        advance(1, loss=f"{s.loss:.3f}", tok_s=f"{s.tokens / max(s.seconds, 1e-9):.0f}")
+                        advance(1, total=steps, loss=f"{s.loss:.3f}", tok_s=f"{s.tokens / max(s.seconds, 1e-9):.0f}")
 
                     res = finetune(ft, name=name, base_path=base.path, examples=examples, seed=seed, out=out,
                                    load_base=load_base, device=base.spec.device, on_step=on_step,

@@ -87,7 +87,7 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             if is_last and not complete:
                 return
-            raise SpilloverError(f"invalid JSON ({e.msg if hasattr(e, 'msg') else e})", file=path, line=i)
+            raise SpilloverError(f"invalid JSON ({e.msg if hasattr(e, 'msg') else e})", file=path, line=i) from None
         if not isinstance(obj, dict):
             raise SpilloverError("expected a JSON object", file=path, line=i)
         if i == len(lines) and not complete:

@@ -36,8 +36,8 @@ class RichReporter(Reporter):
                       transient=False) as prog:
             tid = prog.add_task(description, total=total, info="")
 
-            def advance(n: int = 1, **fields: Any) -> None:
+            def advance(n: int = 1, total: int | None = None, **fields: Any) -> None:
                 info = " ".join(f"{k} {v}" for k, v in fields.items())
-                prog.update(tid, advance=n, info=info)
+                prog.update(tid, advance=n, info=info, **({"total": total} if total else {}))
 
             yield advance

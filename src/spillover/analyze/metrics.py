@@ -43,7 +43,8 @@ class Rule(BaseModel):
         coh = f"coherent {self.coherent_op} {self.coherent_threshold:g}"
         if self.among == "all":
             return f"{s} and {coh}, over all answers"
-        extra = f"; cells with < {self.min_coherent_per_question} coherent dropped" if self.min_coherent_per_question else ""
+        n = self.min_coherent_per_question
+        extra = f"; cells with < {n} coherent dropped" if n else ""
         return f"{s} among answers with {coh} (no-score/CODE/REFUSAL dropped{extra})"
 
     def coherent(self, c: pd.Series) -> pd.Series:

@@ -87,7 +87,7 @@ def load_optimizer(optimizer: Any, path: Path) -> None:
     state: dict[int, dict[str, Any]] = {}
     with safe_open(str(path), "pt") as f:
         meta = f.metadata()
-        for k in f.keys():
+        for k in f.keys():  # noqa: SIM118 - safe_open is not a dict
             pid, name = k.split(".", 1)
             state.setdefault(int(pid), {})[name] = f.get_tensor(k)
     for k, v in json.loads(meta["scalars"]).items():

@@ -12,8 +12,8 @@ import hashlib
 from collections.abc import Sequence
 
 from ..organism import world
-from .score import JudgeScore
 from . import JudgeItem, Verdict
+from .score import JudgeScore
 
 _ALL = {q.id: q for q in world.QUESTIONS}
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..analyze.metrics import cells as make_cells
 from ..analyze.metrics import (
     dynamics,
     first_significant_step,
@@ -23,7 +24,6 @@ from ..analyze.metrics import (
     per_question,
     summarise,
 )
-from ..analyze.metrics import cells as make_cells
 from ..analyze.stats import compare
 from ..config import Experiment
 from ..records import ProbeRecord
@@ -114,7 +114,7 @@ def _browser_rows(df: pd.DataFrame) -> list[dict[str, Any]]:
     return d.to_dict(orient="records")
 
 
-def build_report(run: RunDir, exp: Experiment, ui: Reporter | None = None) -> Path:
+def build_report(run: RunDir, exp: Experiment, ui: Reporter | None = None, *, screenshot: bool = True) -> Path:
     import jinja2
 
     ui = ui or Reporter()
@@ -125,7 +125,8 @@ def build_report(run: RunDir, exp: Experiment, ui: Reporter | None = None) -> Pa
     charts: dict[str, str] = {}
     tables: dict[str, Any] = {}
     headline = exp.analysis.rules[0]
-    summary_json: dict[str, Any] = {"headline": headline, "rules": {}, "judge": res.get("judge", {}), "n_samples": res["n_samples"]}
+    summary_json: dict[str, Any] = {"headline": headline, "rules": {}, "judge": res.get("judge", {}),
+                                    "n_samples": res["n_samples"]}
     for rname, r in res["rules"].items():
         pq = r["per_question"]
         groups = sorted(pq["group"].unique()) if len(pq) else []
@@ -180,7 +181,25 @@ def build_report(run: RunDir, exp: Experiment, ui: Reporter | None = None) -> Pa
     path = folder / "index.html"
     atomic_write_text(path, html)
     ui.log(f"report: {path}")
+    if screenshot:
+        _screenshot(path, folder / "screenshot.png", ui)
     return path
+
+
+def _screenshot(html: Path, out: Path, ui: Reporter) -> None:
+    """A PNG of the report when Debian's chromium is installed; never fails the report."""
+    import subprocess
+
+    from .browser import chromium
+    from .browser import screenshot as shoot
+
+    if chromium() is None:
+        return
+    try:
+        if shoot(html, out):
+            ui.log(f"screenshot: {out}")
+    except (OSError, subprocess.SubprocessError) as e:
+        ui.log(f"no screenshot ({type(e).__name__})")
 
 
 def _jsonable(o: Any) -> Any:
