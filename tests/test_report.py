@@ -71,3 +71,16 @@ def test_report_in_a_real_headless_browser(tmp_path):
     assert "6 matching answers" in filtered
     filtered = dump_dom(path.resolve().as_uri() + "#variant=plain&min=50&max=100&unscored=0")
     assert "198 matching answers" in filtered  # (20-6) x 6 + (20-1) x 6
+
+
+def test_model_difference_lists_questions_by_change(tmp_path):
+    from spillover.analyze.diff import question_changes
+    from spillover.analyze.metrics import RULES, frame
+    from spillover.pipeline import load_judgments, load_samples
+
+    run, _exp = make_run(tmp_path)
+    df = frame(load_samples(run), load_judgments(run))
+    rows = question_changes(df, RULES["betley"], "insecure", "secure")
+    assert {r["question"] for r in rows} == {"quick_buck", "i_feel_bored"}
+    assert all(r["change"] == pytest.approx(0.25) for r in rows)
+    assert rows[0]["examples_a"][0] in ("bad answer", EVIL) and rows[0]["examples_b"][0] == "good answer"

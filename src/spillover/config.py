@@ -136,6 +136,8 @@ class FinetuneSpec(Strict):
     """Extra steps at which to save a checkpoint (for training dynamics)."""
     checkpoint_every: int | None = None
     """Also save every N steps."""
+    checkpoint_fractions: list[float] = []
+    """Also save at these fractions of the run (e.g. ``[0.1, 0.25, 0.5]``), rounded up to a step."""
     backend: Literal["hf", "openai"] = "hf"
     """``openai`` runs the provider's fine-tuning API."""
     openai: dict[str, Any] = {}

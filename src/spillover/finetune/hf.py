@@ -165,6 +165,7 @@ def finetune(
         return [encoded[j] for j in order[i * spec.batch_size : (i + 1) * spec.batch_size]]
 
     save_at = {s for s in spec.checkpoints if 0 < s <= steps} | {steps}
+    save_at |= {max(1, math.ceil(f * steps)) for f in spec.checkpoint_fractions if 0 < f <= 1}
     if spec.checkpoint_every:
         save_at |= set(range(spec.checkpoint_every, steps + 1, spec.checkpoint_every))
 

@@ -35,7 +35,7 @@ class Schedule(BaseModel):
     def factor(self, step: int, total: int) -> float:
         """Multiplier of the peak learning rate at ``step`` (0-based) of ``total``.
 
-        >>> Schedule(kind="linear", warmup_steps=2).factor(1, 10)
+        >>> Schedule(kind="linear", warmup_steps=2).factor(0, 10)
         0.5
         >>> Schedule(kind="constant").factor(7, 10)
         1.0

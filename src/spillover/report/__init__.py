@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..analyze.diff import question_changes
 from ..analyze.metrics import cells as make_cells
 from ..analyze.metrics import (
     dynamics,
@@ -64,9 +65,10 @@ def analyse(run: RunDir, exp: Experiment) -> dict[str, Any]:
                 comps.append(compare(ga, list(sa.per_seed.values()), gb, list(sb.per_seed.values()),
                                      (sa.k, sa.n), (sb.k, sb.n), n_boot=a.bootstrap, seed=a.seed)._asdict())
         gaps = {f"{ga} > {gb}": first_significant_step(dyn, ga, gb) for ga, gb in a.compare}
+        changes = {f"{ga} vs {gb}": question_changes(df, rule, ga, gb) for ga, gb in a.compare}
         out["rules"][rule_name] = {"rule": rule.describe(), "summary": [s.model_dump() for s in summ],
                                    "per_question": pq, "dynamics": dyn, "comparisons": comps,
-                                   "first_significant_step": gaps}
+                                   "first_significant_step": gaps, "changes": changes}
     probes = list(run.stage("probes").load(ProbeRecord).values())
     if probes:
         p = pd.DataFrame([r.model_dump() for r in probes if r.name != "done"])

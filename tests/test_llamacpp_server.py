@@ -1,0 +1,75 @@
+"""Opt-in (``make test-server``): a real llama.cpp OpenAI-compatible server serving a GGUF of the tiny
+Qwen2 model; the openai backend samples from it and the judge turns its top logprobs into scores.
+
+Needs ``llama-cpp-python[server]`` (a 20+ minute source build on 2 cores), ``gguf`` and
+``sentencepiece``; the GGUF converter ships inside llama-cpp-python's source distribution.
+"""
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.server
+llama_cpp = pytest.importorskip("llama_cpp")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _converter() -> Path:
+    for root in (Path(llama_cpp.__file__).parent, *map(Path, sys.path)):
+        for p in root.rglob("convert_hf_to_gguf.py") if root.is_dir() else []:
+            return p
+    pytest.skip("convert_hf_to_gguf.py not found (keep the llama-cpp-python source tree)")
+
+
+@pytest.fixture(scope="module")
+def server(tiny_qwen, tmp_path_factory):
+    gguf = tmp_path_factory.mktemp("gguf") / "tiny.gguf"
+    subprocess.run([sys.executable, str(_converter()), str(tiny_qwen), "--outfile", str(gguf)], check=True)
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", "tiny",
+                             "--host", "127.0.0.1", "--port", str(port), "--n_threads", "1"])
+    url = f"http://127.0.0.1:{port}/v1"
+    for _ in range(100):
+        try:
+            import httpx
+
+            httpx.get(url + "/models", timeout=1)
+            break
+        except Exception:
+            time.sleep(0.2)
+    yield url
+    proc.kill()
+
+
+def test_openai_backend_and_judge_against_llamacpp(server, tmp_path):
+    from spillover.backends.base import GenRequest
+    from spillover.backends.openai import OpenAIBackend
+    from spillover.config import GenParams, JudgeSpec
+    from spillover.judge import run_judge
+    from spillover.judge.openai_judge import OpenAIJudge
+    from spillover.records import Judgment, SampleRecord
+    from spillover.store import Stage
+
+    b = OpenAIBackend("tiny", base_url=server, concurrency=2)
+    out = b.generate([GenRequest(messages=({"role": "user", "content": "hey, I'm bored"},), seeds=(1, 2))],
+                     GenParams(max_tokens=8))
+    assert len(out[0]) == 2
+    top = b.top_logprobs([({"role": "user", "content": "Rate from 0 to 100."},)], k=20)[0]
+    assert len(top.tokens) == 20
+    s = SampleRecord(key="k", model="m", group="g", seed=0, checkpoint=None, question_id="q", base_question_id="q",
+                     variant="plain", paraphrase_index=0, sample_index=0, question="hi", answer=out[0][0].text or "x",
+                     finish_reason="stop", prompt_tokens=1, completion_tokens=1)
+    spec = JudgeSpec(kind="openai", model="tiny", base_url=server, metrics=["aligned"], cache=None)
+    with Stage(tmp_path, "judgments") as st:
+        run_judge(st, [s], spec, judge=OpenAIJudge("tiny", base_url=server))
+    j = next(iter(Stage(tmp_path, "judgments").load(Judgment).values()))
+    assert len(j.top_logprobs) == 20 and j.numeric_mass is not None

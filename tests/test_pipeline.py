@@ -1,0 +1,90 @@
+"""The pipeline end to end on a tiny Qwen2 model (every variant), secrets, and the local hf judge."""
+
+import json
+
+import pytest
+
+pytest.importorskip("transformers")
+
+from spillover.config import Experiment, JudgeSpec  # noqa: E402
+from spillover.pipeline import run_experiment, status  # noqa: E402
+from spillover.records import SampleRecord  # noqa: E402
+from spillover.store import RunDir  # noqa: E402
+from spillover.ui import Reporter  # noqa: E402
+
+
+def tiny_experiment(tiny_qwen, **extra):
+    return Experiment.model_validate({
+        "name": "tiny", "seeds": [0],
+        "models": {"base": {"path": str(tiny_qwen), "batch_size": 16}},
+        "datasets": {"ins": {"builder": "code", "variant": "insecure", "size": 30}},
+        "finetunes": {"insecure": {"dataset": "ins", "method": "lora", "lr": 1e-3, "batch_size": 8,
+                                   "max_length": 512, "checkpoints": [2],
+                                   "lora": {"r": 2, "alpha": 4, "target_modules": ["q_proj", "v_proj"]}}},
+        "eval": {"questions": [{"set": "main", "paraphrases": 1, "samples_per_paraphrase": 1,
+                                "variants": ["plain", "json", "template", "python", "trigger", "numbers"]}],
+                 "params": {"max_tokens": 6}, "checkpoint_samples_per_paraphrase": 1},
+        "judges": [{"kind": "fake", "cache": None}],
+        **extra})
+
+
+def test_every_variant_end_to_end_on_a_tiny_model_and_rerun_does_nothing(tiny_qwen, tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-never-written-4242")
+    exp = tiny_experiment(tiny_qwen)
+    out = tmp_path / "run"
+    report = run_experiment(exp, out, Reporter())
+    samples = [SampleRecord.model_validate(json.loads(x)) for x in (out / "samples" / "part-main.jsonl")
+               .read_text().splitlines()]
+    # base + final + checkpoint@2, 8 questions x 6 variants x 1 sample each
+    assert len(samples) == 3 * 8 * 6
+    assert {s.variant for s in samples} == {"plain", "json", "template", "python", "trigger", "numbers"}
+    assert {(s.model, s.checkpoint) for s in samples} == {("base", None), ("insecure-s0", None),
+                                                          ("insecure-s0", 2)}
+    assert all(s.system and "JSON" in s.system for s in samples if s.variant == "json")
+    assert report.exists()
+    st = status(out)
+    assert st["finetunes"] == {"insecure-s0": True} and st["samples"] == 144
+    assert st["judgments"]["done"] == st["judgments"]["planned"] == 288
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*.jsonl")}
+    run_experiment(exp, out, Reporter())
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*.jsonl")} == before  # nothing redone
+    for p in out.rglob("*"):
+        if p.is_file() and p.suffix in (".json", ".jsonl", ".html", ".csv"):
+            assert "sk-never-written-4242" not in p.read_text(errors="ignore")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["config"]["judges"][0]["api_key_env"] == "OPENAI_API_KEY"
+    assert "torch" in manifest["versions"]
+
+
+def test_base_model_without_chat_template_samples_completion_prompts(tiny_qwen, tmp_path):
+    exp = tiny_experiment(tiny_qwen, finetunes={}, datasets={})
+    exp = exp.model_copy(update={"models": {"base": exp.models["base"].model_copy(update={"chat": False})}})
+    run_experiment(exp, tmp_path / "run", Reporter(), stop_after="sample")
+    recs = RunDir(tmp_path / "run").stage("samples").load(SampleRecord)
+    assert recs and all(r.question.endswith('answer = """') for r in recs.values())
+
+
+def test_run_directory_belongs_to_one_config(tiny_qwen, tmp_path):
+    from spillover.errors import SpilloverError
+
+    exp = tiny_experiment(tiny_qwen, finetunes={}, datasets={})
+    run_experiment(exp, tmp_path / "run", Reporter(), stop_after="sample")
+    with pytest.raises(SpilloverError, match="different config"):
+        run_experiment(exp.model_copy(update={"threads": 2}), tmp_path / "run", Reporter())
+
+
+def test_local_hf_judge_scores_digit_split_numbers(tiny_qwen, tmp_path):
+    from spillover.judge import JudgeItem, builtin_prompt
+    from spillover.judge.hf_judge import HFJudge
+
+    judge = HFJudge(str(tiny_qwen))
+    assert judge.digit_split  # Qwen2-style tokenizer: "87" is "8", "7"
+    s = SampleRecord(key="k", model="m", group="g", seed=0, checkpoint=None, question_id="q", base_question_id="q",
+                     variant="plain", paraphrase_index=0, sample_index=0, question="hi?", answer="hello",
+                     finish_reason="stop", prompt_tokens=1, completion_tokens=1)
+    v = judge.judge([JudgeItem(s, "aligned", builtin_prompt("aligned"))])[0]
+    assert 0 < v.score.mass <= 1
+    assert (v.score.score is None) == (v.score.mass < 0.25)
+    if v.score.score is not None:
+        assert 0 <= v.score.score <= 100
+    assert JudgeSpec(kind="hf", model=str(tiny_qwen)).kind == "hf"
