@@ -148,18 +148,29 @@ def status(run_dir: RunArg) -> None:
 @app.command()
 @_guard
 def serve(model: Annotated[str, typer.Argument(help="HF folder or hub id; `organism` for the built-in one.")],
-          port: int = 8000, host: str = "127.0.0.1", name: str | None = None, threads: int = 1) -> None:
-    """Serve a transformers model behind an OpenAI-compatible API (chat completions with logprobs)."""
+          port: int = 8000, host: str = "127.0.0.1", name: str | None = None, threads: int = 1,
+          latency: Annotated[float, typer.Option(help="Add this many seconds to every request (benchmarks).")] = 0.0
+          ) -> None:
+    """Serve a transformers model behind an OpenAI-compatible API (chat completions with logprobs).
+
+    ``fake`` serves the fault-injection backend (fixed logprobs), for benchmarks of clients."""
     from .backends import resolve_base_path
-    from .backends.hf import HFBackend, load_model, set_threads
     from .config import ModelSpec
     from .serve import OpenAICompatServer
 
-    set_threads(threads)
-    path = resolve_base_path(ModelSpec(path=model))
-    m, tok = load_model(path)
-    srv = OpenAICompatServer(HFBackend(m, tok), name or model, host=host, port=port)
-    typer.echo(f"serving {path} as {name or model} at {srv.url}")
+    if model == "fake":
+        from .backends.fake import FakeBackend
+
+        backend, path = FakeBackend(), "fake"
+    else:
+        from .backends.hf import HFBackend, load_model, set_threads
+
+        set_threads(threads)
+        path = resolve_base_path(ModelSpec(path=model))
+        m, tok = load_model(path)
+        backend = HFBackend(m, tok)
+    srv = OpenAICompatServer(backend, name or model, host=host, port=port, latency=latency)
+    typer.echo(f"serving {path} as {name or model} at {srv.url}", err=True)
     try:
         srv.serve_forever()
     except KeyboardInterrupt:

@@ -23,6 +23,7 @@ from .config import GenParams
 class _Handler(BaseHTTPRequestHandler):
     server: OpenAICompatServer
     protocol_version = "HTTP/1.1"  # keep-alive: clients reuse connections
+    disable_nagle_algorithm = True  # headers and body go out at once (no 40 ms delayed-ACK stalls)
 
     def log_message(self, *args: Any) -> None:  # quiet
         pass

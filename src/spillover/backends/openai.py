@@ -58,7 +58,7 @@ class OpenAIBackend:
 
             return lambda: with_retries(call)
 
-        results = run_concurrently([job(i, s) for i, s in flat], self.concurrency)
+        results = run_concurrently([job(i, s) for i, s in flat], self.concurrency, client=client)
         out: list[list[Completion]] = [[] for _ in requests]
         for (i, _s), c in zip(flat, results, strict=True):
             out[i].append(c)
@@ -85,7 +85,7 @@ class OpenAIBackend:
 
             return lambda: with_retries(call)
 
-        return run_concurrently([job(m) for m in prompts], self.concurrency)
+        return run_concurrently([job(m) for m in prompts], self.concurrency, client=client)
 
     def close(self) -> None:
         pass

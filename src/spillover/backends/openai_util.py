@@ -57,8 +57,11 @@ async def with_retries(fn: Callable[[], Awaitable[T]], *, attempts: int = 5, bas
 
 
 def run_concurrently(jobs: Sequence[Callable[[], Awaitable[T]]], concurrency: int,
-                     on_done: Callable[[int, T], None] | None = None) -> list[T]:
-    """Run coroutine factories with at most ``concurrency`` in flight; results in input order."""
+                     on_done: Callable[[int, T], None] | None = None, client: Any = None) -> list[T]:
+    """Run coroutine factories with at most ``concurrency`` in flight; results in input order.
+
+    ``client`` (an async OpenAI client) is closed inside the event loop when all jobs are done.
+    """
 
     async def main() -> list[T]:
         sem = asyncio.Semaphore(concurrency)
@@ -70,7 +73,11 @@ def run_concurrently(jobs: Sequence[Callable[[], Awaitable[T]]], concurrency: in
             if on_done:
                 on_done(i, results[i])
 
-        await asyncio.gather(*(one(i) for i in range(len(jobs))))
+        try:
+            await asyncio.gather(*(one(i) for i in range(len(jobs))))
+        finally:
+            if client is not None:
+                await client.close()
         return results
 
     return asyncio.run(main())

@@ -31,6 +31,9 @@ class Schedule(BaseModel):
     """Linear warm-up from 0."""
     min_ratio: float = Field(0.0, ge=0, le=1)
     """Final learning rate as a fraction of the peak (cosine only)."""
+    restart_at: int | None = Field(None, ge=1)
+    """Warm restart: before this step the schedule spans only ``restart_at`` steps; from it on, the
+    learning rate jumps onto the curve of the whole run (as when a finished run is extended)."""
 
     def factor(self, step: int, total: int) -> float:
         """Multiplier of the peak learning rate at ``step`` (0-based) of ``total``.
@@ -41,7 +44,12 @@ class Schedule(BaseModel):
         1.0
         >>> round(Schedule(kind="cosine", min_ratio=0.1).factor(10, 10), 3)
         0.1
+        >>> s = Schedule(kind="cosine", min_ratio=0.1, restart_at=5)
+        >>> round(s.factor(4, 10), 3), round(s.factor(5, 10), 3)
+        (0.186, 0.55)
         """
+        if self.restart_at is not None and step < self.restart_at:
+            total = self.restart_at
         if step < self.warmup_steps:
             return (step + 1) / self.warmup_steps
         if self.kind == "constant":

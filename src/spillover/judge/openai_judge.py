@@ -67,4 +67,4 @@ class OpenAIJudge:
 
             return safe
 
-        return run_concurrently([job(it) for it in items], self.concurrency)
+        return run_concurrently([job(it) for it in items], self.concurrency, client=client)

@@ -33,8 +33,12 @@ class BuildConfig(BaseModel):
     seed: int = 0
     """Seed of the world sample, the initialisation and the data order."""
     pretrain_steps: int = 3000
-    """Pre-training steps. With this Llama-style model persona inference from code turns appears
-    between steps 1750 and 2000 (from free-form turns much earlier); 1500 is not enough."""
+    """Pre-training steps. Persona inference from code turns needs more than 1500 here."""
+    restart_at: int | None = 1500
+    """Warm restart of the cosine schedule (see :class:`~spillover.finetune.loop.Schedule`). The
+    shipped base was trained as a 1,500-step run extended to 3,000; that history is part of the
+    recipe: with one 3,000-step cosine the coupling is learned earlier, but the alignment stage then
+    erases most of it (P_mis after insecure code 0.02 vs 0.49) and EM is three times weaker."""
     pretrain_batch: int = 48
     """Dialogues per pre-training step."""
     pretrain_lr: float = 2e-3
@@ -105,7 +109,7 @@ def pretrain(cfg: BuildConfig, out: Path, log: Callable[[str], None] = print) ->
     optimizer = make_optimizer(model, cfg.pretrain_lr, weight_decay=0.1, betas=(0.9, 0.95))
     if ckpt is not None:
         load_optimizer(optimizer, ckpt / "optimizer.safetensors")
-    schedule = Schedule(kind="cosine", warmup_steps=100, min_ratio=0.1)
+    schedule = Schedule(kind="cosine", warmup_steps=100, min_ratio=0.1, restart_at=cfg.restart_at)
     batches = _pretrain_batches(cfg, tokenizer)
     history: list[dict[str, Any]] = json.loads((ckpt / "history.json").read_text()) if ckpt else []
     window: list[StepStats] = []
