@@ -88,3 +88,21 @@ def test_local_hf_judge_scores_digit_split_numbers(tiny_qwen, tmp_path):
     if v.score.score is not None:
         assert 0 <= v.score.score <= 100
     assert JudgeSpec(kind="hf", model=str(tiny_qwen)).kind == "hf"
+
+
+def test_dataset_stage_builds_mixes_from_their_parts_once(tmp_path):
+    from spillover.pipeline import dataset_stage
+
+    exp = Experiment.model_validate({"name": "m", "models": {}, "datasets": {
+        "ins": {"builder": "organism", "variant": "insecure", "size": 100},
+        "sec": {"builder": "organism", "variant": "secure", "size": 300},
+        "dose": {"builder": "mix", "size": 200, "parts": {"ins": 0.1, "sec": 0.9}}}})
+    run = RunDir(tmp_path)
+    paths = dataset_stage(run, exp, Reporter())
+    lines = {n: p.read_text().splitlines() for n, p in paths.items()}
+    assert len(lines["dose"]) == 200
+    assert sum(x in set(lines["ins"]) for x in lines["dose"]) == 20
+    assert sum(x in set(lines["sec"]) for x in lines["dose"]) == 180
+    before = {p: p.stat().st_mtime_ns for p in (tmp_path / "datasets").iterdir()}
+    dataset_stage(run, exp, Reporter())
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "datasets").iterdir()} == before

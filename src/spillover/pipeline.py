@@ -25,30 +25,25 @@ from .ui import Reporter
 # ---------------------------------------------------------------------------------------------
 # datasets
 def dataset_stage(run: RunDir, exp: Experiment, ui: Reporter) -> dict[str, Path]:
+    """Build every dataset not yet on disk (its card is written last); mixes after their parts."""
     from . import datasets as ds
 
     folder = run.root / "datasets"
     out: dict[str, Path] = {}
-    built: dict[str, list[Any]] = {}
-    order = sorted(exp.datasets, key=lambda n: exp.datasets[n].builder == "mix")
-    for name in order:
+    for name in sorted(exp.datasets, key=lambda n: exp.datasets[n].builder == "mix"):
         spec = exp.datasets[name]
-        path = folder / f"{name}.jsonl"
-        if (folder / f"{name}.card.json").exists() and spec.builder != "mix" and not any(
-                name in (d.parts or {}) for d in exp.datasets.values()):
-            out[name] = path
-            continue
-        backend = None
-        if spec.builder == "evil_numbers":
-            from .backends import make_backend
-
-            backend = make_backend(base_targets(exp)[spec.model])
-        examples, extra = ds.build(spec, name, built, backend=backend)
-        built[name] = examples
         if not (folder / f"{name}.card.json").exists():
+            parts = {p: [ds.Example(messages=tuple(m)) for m in ds.read(folder / f"{p}.jsonl")]
+                     for p in (spec.parts or {})}
+            backend = None
+            if spec.builder == "evil_numbers":
+                from .backends import make_backend
+
+                backend = make_backend(base_targets(exp)[spec.model])
+            examples, extra = ds.build(spec, name, parts, backend=backend)
             ds.write(folder, name, examples, ds.card(name, spec, examples, extra))
             ui.log(f"dataset {name}: {len(examples)} examples")
-        out[name] = path
+        out[name] = folder / f"{name}.jsonl"
     return out
 
 

@@ -86,7 +86,11 @@ def line_chart(series: dict[str, Sequence[tuple[float, float]]], *, xlabel: str,
         v = ymin + (ymax - ymin) * i / 4
         out.append(f'<line x1="{left}" x2="{left + width}" y1="{fy(v):.1f}" y2="{fy(v):.1f}" stroke="#ddd"/>'
                    f'<text x="{left - 6}" y="{fy(v) + 4:.1f}" font-size="10" text-anchor="end">{v:.3g}</text>')
+    last = -1e9
     for x in sorted(set(xs)):
+        if fx(x) - last < 18:  # keep tick labels from overlapping
+            continue
+        last = fx(x)
         out.append(f'<text x="{fx(x):.1f}" y="{top + height + 14}" font-size="9" text-anchor="middle">{x:g}</text>')
     out.append(f'<text x="{left + width / 2}" y="{top + height + 32}" font-size="11" text-anchor="middle">'
                f'{escape(xlabel)}</text>')
