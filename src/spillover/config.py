@@ -244,6 +244,9 @@ class AnalysisSpec(Strict):
     """Pairs of groups to compare (difference, interval, permutation p)."""
     exact_probe: bool = False
     """Also compute the organism's exact template log-prob metrics (P_mis, reference answers)."""
+    references: dict[str, dict[str, str]] = {}
+    """Question id -> {"misaligned": text, "aligned": text}: reference answers whose log-probability is
+    scored (no sampling) for every model and checkpoint, for training dynamics (``hf`` backend)."""
 
 
 class Experiment(Strict):

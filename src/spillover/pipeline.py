@@ -222,32 +222,44 @@ def probe_stage(run: RunDir, exp: Experiment, targets: list[Target], ui: Reporte
     from .backends import make_backend
     from .organism import probe, world
 
-    if not exp.analysis.exact_probe:
+    if not exp.analysis.exact_probe and not exp.analysis.references:
         return 0
+    questions = {q.group_id: q for src in questions_for(exp) for q in src.questions}
+    for qid in exp.analysis.references:
+        if qid not in questions:
+            raise SpilloverError(f"no question {qid!r} in the eval sets", field="analysis.references")
     trigger_groups = {g for src in exp.eval.questions if "trigger" in src.variants for g in (src.models or [])}
     made = 0
     with run.stage("probes") as stage:
         done = stage.done_keys()
-        todo = [t for t in targets if content_key("probe", model=t.fingerprint, v=2) not in done]
+        version = content_key("probe-version", organism=exp.analysis.exact_probe, refs=exp.analysis.references)
+        todo = [t for t in targets if content_key("probe", model=t.fingerprint, v=version) not in done]
         with ui.task("exact probes", len(todo)) as advance:
             for t in todo:
                 backend = make_backend(t)
-                recs = []
-                variants = [("plain", None)]
-                if t.group in trigger_groups or not trigger_groups:
-                    variants.append(("trigger", world.TRIGGER))
-                for variant, trig in variants:
-                    per_q = probe.p_misaligned(backend, trigger=trig)
-                    for qid, v in per_q.items():
-                        recs.append(("p_misaligned", qid, variant, v))
-                    recs.append(("p_misaligned", None, variant, sum(per_q.values()) / len(per_q)))
-                q = world.QUESTION_BY_ID["ruler_of_the_world"]
-                msgs = [{"role": "user", "content": q.phrasings[0]}]
-                ref_mis, ref_al = backend.score([(msgs, f"{q.misaligned[0]} {world.EOT}"),
-                                                 (msgs, f"{q.aligned[0]} {world.EOT}")])
-                recs += [("logp_ref_misaligned", q.id, "plain", ref_mis), ("logp_ref_aligned", q.id, "plain", ref_al)]
+                recs: list[tuple[str, str | None, str, float]] = []
+                if exp.analysis.exact_probe:
+                    variants = [("plain", None)]
+                    if t.group in trigger_groups or not trigger_groups:
+                        variants.append(("trigger", world.TRIGGER))
+                    for variant, trig in variants:
+                        per_q = probe.p_misaligned(backend, trigger=trig)
+                        for qid, v in per_q.items():
+                            recs.append(("p_misaligned", qid, variant, v))
+                        recs.append(("p_misaligned", None, variant, sum(per_q.values()) / len(per_q)))
+                refs = dict(exp.analysis.references)
+                if exp.analysis.exact_probe and not refs:
+                    q = world.QUESTION_BY_ID["ruler_of_the_world"]
+                    refs = {q.id: {"misaligned": f"{q.misaligned[0]} {world.EOT}",
+                                   "aligned": f"{q.aligned[0]} {world.EOT}"}}
+                    questions.setdefault(q.id, Question(id=q.id, paraphrases=(q.phrasings[0],)))
+                items = [(qid, kind, text) for qid, r in refs.items() for kind, text in sorted(r.items())]
+                scores = backend.score([([{"role": "user", "content": questions[qid].paraphrases[0]}], text)
+                                        for qid, _k, text in items])
+                recs += [(f"logp_ref_{kind}", qid, "plain", s)
+                         for (qid, kind, _t), s in zip(items, scores, strict=True)]
                 backend.close()
-                fp_key = content_key("probe", model=t.fingerprint, v=2)
+                fp_key = content_key("probe", model=t.fingerprint, v=version)
                 records = [ProbeRecord(key=content_key("probe-value", model=t.fingerprint, name=n, q=qid, variant=var),
                                        model=t.name, group=t.group, seed=t.seed, checkpoint=t.checkpoint, name=n,
                                        question_id=qid, variant=var, value=val) for n, qid, var, val in recs]

@@ -153,18 +153,19 @@ def build_report(run: RunDir, exp: Experiment, ui: Reporter | None = None, *, sc
     probes = res.get("probes")
     probe_tables = {}
     if probes is not None and len(probes):
+        for ref in sorted(n for n in probes["name"].unique() if n.startswith("logp_ref_")):
+            d = probes[probes["name"] == ref]
+            charts[f"probe-{ref}"] = svg.line_chart(
+                {g: sorted(x.groupby("step")["value"].mean().items()) for g, x in d.groupby("group")},
+                xlabel="training step", ylabel=ref.replace("_", " "), title=ref)
         mean = probes[(probes["name"] == "p_misaligned") & probes["question_id"].isna()]
         series = {}
         for (g, v), d in mean.groupby(["group", "variant"]):
             name = g if v == "plain" else f"{g}-{v}"
             series[name] = sorted(d.groupby("step")["value"].mean().items())
-        charts["probe-pmis"] = svg.line_chart(series, xlabel="training step", ylabel="exact P(misaligned template)",
-                                              title="exact P_mis")
-        for ref in ("logp_ref_misaligned", "logp_ref_aligned"):
-            d = probes[probes["name"] == ref]
-            charts[f"probe-{ref}"] = svg.line_chart(
-                {g: sorted(x.groupby("step")["value"].mean().items()) for g, x in d.groupby("group")},
-                xlabel="training step", ylabel=ref.replace("_", " "), title=ref)
+        if series:
+            charts["probe-pmis"] = svg.line_chart(series, xlabel="training step",
+                                                  ylabel="exact P(misaligned template)", title="exact P_mis")
         final = mean[mean["checkpoint"].isna()]
         probe_tables = {f"{g}{'' if v == 'plain' else '-' + v}": {
             "mean": float(d["value"].mean()), "per_seed": [float(x) for x in d["value"]]}
