@@ -184,3 +184,14 @@ def test_rank1_middle_layer_preset_targets_one_module(tiny_qwen):
     spec = FinetuneSpec(dataset="d", preset="mo-rank1")
     assert spec.lora.r == 1
     assert validate_lora(model, spec.lora) == ["model.layers.1.mlp.down_proj"]
+
+
+def test_batched_top_logprobs_match_one_at_a_time(backend):
+    prompts = [[{"role": "user", "content": "hi"}],
+               [{"role": "user", "content": "A much longer question about many different things, please?"}]]
+    together = backend.top_logprobs(prompts, k=5)
+    alone = [backend.top_logprobs([p], k=5)[0] for p in prompts]
+    for a, b in zip(together, alone, strict=True):
+        assert a.text == b.text
+        assert a.tokens.keys() == b.tokens.keys()
+        assert all(abs(a.tokens[t] - b.tokens[t]) < 1e-4 for t in a.tokens)

@@ -249,20 +249,33 @@ class HFBackend:
         return results
 
     def top_logprobs(self, prompts: Sequence[Sequence[Message]], k: int = 20) -> list[TopLogprobs]:
+        """Next-token top-k after each prompt; batched, left-padded, sorted by length."""
         import torch
 
-        out = []
-        for messages in prompts:
-            ids = torch.tensor([self._ids(self.prompt_text(messages))], device=self.device)
+        encoded = [self._ids(self.prompt_text(m)) for m in prompts]
+        out: list[TopLogprobs | None] = [None] * len(prompts)
+        order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]))
+        for b in range(0, len(order), self.batch_size):
+            idx_b = order[b : b + self.batch_size]
+            width = max(len(encoded[i]) for i in idx_b)
+            ids = torch.full((len(idx_b), width), self.tokenizer.pad_token_id, dtype=torch.long)
+            mask = torch.zeros_like(ids)
+            for row, i in enumerate(idx_b):
+                ids[row, width - len(encoded[i]):] = torch.tensor(encoded[i])
+                mask[row, width - len(encoded[i]):] = 1
+            pos = (mask.cumsum(-1) - 1).clamp(min=0)
             with torch.inference_mode():
-                logp = torch.log_softmax(self.model(input_ids=ids).logits[0, -1].float(), dim=-1)
-            vals, idx = logp.topk(min(k, logp.shape[-1]))
-            toks: dict[str, float] = {}
-            for v, t in zip(vals.tolist(), idx.tolist(), strict=True):
-                text = self.tokenizer.decode([t])
-                toks[text] = max(toks.get(text, float("-inf")), v)
-            out.append(TopLogprobs(tokens=toks, text=self.tokenizer.decode([int(idx[0])])))
-        return out
+                logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
+                                    position_ids=pos.to(self.device)).logits[:, -1].float()
+            logp = torch.log_softmax(logits, dim=-1).cpu()
+            vals, top = logp.topk(min(k, logp.shape[-1]), dim=-1)
+            for row, i in enumerate(idx_b):
+                toks: dict[str, float] = {}
+                for v, t in zip(vals[row].tolist(), top[row].tolist(), strict=True):
+                    text = self.tokenizer.decode([t])
+                    toks[text] = max(toks.get(text, float("-inf")), v)
+                out[i] = TopLogprobs(tokens=toks, text=self.tokenizer.decode([int(top[row, 0])]))
+        return [t for t in out if t is not None]
 
     def close(self) -> None:
         self.model = None
