@@ -66,6 +66,12 @@ def load_model(
     if adapter is not None:
         from peft import PeftModel
 
+        from ..errors import SpilloverError
+
+        if not (Path(adapter) / "adapter_model.safetensors").exists():
+            raise SpilloverError("adapter has no adapter_model.safetensors (pickled weights are never loaded)",
+                                 file=adapter)
+
         model = PeftModel.from_pretrained(model, str(adapter))
         model = model.merge_and_unload()
     model.to(resolve_device(device))
