@@ -31,9 +31,15 @@ test-slow: install
 	$(PYTEST) -m slow
 
 ## Opt-in: a real llama.cpp OpenAI-compatible server (builds llama-cpp-python: 20+ min on 2 cores).
+LLAMA_SRC := .cache/llama-cpp
 test-server: install
-	$(PIP) install -q "llama-cpp-python[server]" sentencepiece gguf
-	$(PYTEST) -m server
+	mkdir -p $(LLAMA_SRC)
+	ls $(LLAMA_SRC)/llama_cpp_python-*.tar.gz >/dev/null 2>&1 || \
+	  $(PIP) download -q --no-deps --no-binary :all: -d $(LLAMA_SRC) llama-cpp-python
+	cd $(LLAMA_SRC) && tar -xzf llama_cpp_python-*.tar.gz
+	$(PY) -c "import llama_cpp.server" 2>/dev/null || \
+	  $(PIP) install -q "$$(ls $(LLAMA_SRC)/llama_cpp_python-*.tar.gz)[server]" sentencepiece gguf
+	LLAMA_CPP_SRC="$$(ls -d $(LLAMA_SRC)/llama_cpp_python-*/)" $(PYTEST) -m server
 
 test-all: test test-slow
 

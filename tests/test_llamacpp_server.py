@@ -5,6 +5,7 @@ Needs ``llama-cpp-python[server]`` (a 20+ minute source build on 2 cores), ``ggu
 ``sentencepiece``; the GGUF converter ships inside llama-cpp-python's source distribution.
 """
 
+import os
 import socket
 import subprocess
 import sys
@@ -17,6 +18,21 @@ pytestmark = pytest.mark.server
 llama_cpp = pytest.importorskip("llama_cpp")
 
 
+CONVERT = """
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("convert_hf_to_gguf", {conv!r})
+conv = importlib.util.module_from_spec(spec)
+sys.modules["convert_hf_to_gguf"] = conv
+spec.loader.exec_module(conv)
+for name in ("TextModel", "Model"):
+    cls = getattr(conv, name, None)
+    if cls is not None and hasattr(cls, "get_vocab_base_pre"):
+        cls.get_vocab_base_pre = lambda self, tokenizer: "qwen2"
+sys.argv = ["convert_hf_to_gguf.py", {model!r}, "--outfile", {out!r}]
+conv.main()
+"""
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -24,16 +40,21 @@ def _free_port() -> int:
 
 
 def _converter() -> Path:
-    for root in (Path(llama_cpp.__file__).parent, *map(Path, sys.path)):
-        for p in root.rglob("convert_hf_to_gguf.py") if root.is_dir() else []:
-            return p
-    pytest.skip("convert_hf_to_gguf.py not found (keep the llama-cpp-python source tree)")
+    """The HF-to-GGUF converter shipped in llama-cpp-python's source distribution (LLAMA_CPP_SRC)."""
+    src = os.environ.get("LLAMA_CPP_SRC")
+    found = sorted(Path(src).rglob("convert_hf_to_gguf.py")) if src else []
+    if not found:
+        pytest.skip("set LLAMA_CPP_SRC to an unpacked llama-cpp-python source tree (make test-server does)")
+    return found[0]
 
 
 @pytest.fixture(scope="module")
 def server(tiny_qwen, tmp_path_factory):
     gguf = tmp_path_factory.mktemp("gguf") / "tiny.gguf"
-    subprocess.run([sys.executable, str(_converter()), str(tiny_qwen), "--outfile", str(gguf)], check=True)
+    wrapper = gguf.parent / "convert.py"
+    # the converter only knows published vocabularies; ours is locally trained with Qwen2's pre-tokeniser
+    wrapper.write_text(CONVERT.format(conv=str(_converter()), model=str(tiny_qwen), out=str(gguf)))
+    subprocess.run([sys.executable, str(wrapper)], check=True)
     port = _free_port()
     proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", "tiny",
                              "--host", "127.0.0.1", "--port", str(port), "--n_threads", "1"])
