@@ -50,7 +50,7 @@ def test_every_variant_end_to_end_on_a_tiny_model_and_rerun_does_nothing(tiny_qw
     assert len(refs_scored) == 3 * 2 and all(p.value < 0 for p in probes if p.name.startswith("logp_ref_"))
     assert "Log-probability of reference answers" in report.read_text()
     st = status(out)
-    assert st["finetunes"] == {"insecure-s0": True} and st["samples"] == 144
+    assert st["finetunes"] == {"insecure-s0": True} and st["samples"] == {"done": 144, "planned": 144}
     assert st["judgments"]["done"] == st["judgments"]["planned"] == 288
     before = {p: p.stat().st_mtime_ns for p in out.rglob("*.jsonl")}
     run_experiment(exp, out, Reporter())

@@ -199,7 +199,8 @@ def datasets_build(experiment: Annotated[Path, typer.Argument(help="Experiment Y
 
 @datasets_app.command("show")
 @_guard
-def datasets_show(run_dir: RunArg, name: str, n: int = 3) -> None:
+def datasets_show(run_dir: RunArg, name: str,
+                  n: Annotated[int, typer.Option("-n", "--n", help="How many examples to print.")] = 3) -> None:
     """Print a dataset's card and a few examples."""
     from .errors import check_name
 

@@ -21,6 +21,9 @@ def _default(obj: Any) -> Any:
 def content_key(kind: str, **parts: Any) -> str:
     """A 20-hex-digit key for ``kind`` determined by ``parts`` (order-independent).
 
+    Callers hash configs with ``exclude_defaults=True``, so a new option added with a default in a
+    later version of spillover keeps existing keys (and finished work) valid.
+
     >>> content_key("sample", model="m", index=0) == content_key("sample", index=0, model="m")
     True
     >>> content_key("sample", model="m", index=0) == content_key("sample", model="m", index=1)

@@ -58,7 +58,12 @@ def write_manifest(path: Path, exp: Experiment, source: str | None, overrides: l
         import json
 
         old = json.loads(path.read_text())
-        if old.get("config") != resolved:
+        try:
+            same = Experiment.model_validate(old.get("config")).model_dump(mode="json", exclude_defaults=True) == \
+                exp.model_dump(mode="json", exclude_defaults=True)
+        except ValueError:
+            same = False
+        if not same:
             raise SpilloverError("this run directory was made with a different config; use a new --out",
                                  file=path, field="config")
         return old

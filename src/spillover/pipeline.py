@@ -126,17 +126,42 @@ def finetune_stage(run: RunDir, exp: Experiment, ui: Reporter, *, fault_after_st
                 from .finetune.hf import FinetuneResult
 
                 res = FinetuneResult.model_validate_json((out / "result.json").read_text())
-            ft_fp = content_key("finetune", base=base.fingerprint, data=data_fp,
-                                spec=ft.model_dump(mode="json"), seed=seed)
-            for step in res.checkpoints:
-                ck = out / f"step-{step}"
-                final = step == res.steps
-                lora = ft.method == "lora"
-                targets.append(Target(
-                    name=name, group=ft_name, seed=seed, checkpoint=None if final else step, spec=base.spec,
-                    path=base.path if lora else str(ck), adapter=str(ck) if lora else None,
-                    fingerprint=content_key("model", finetune=ft_fp, step=step)))
+            targets += checkpoint_targets(ft_name, ft, seed, base, res, data_fp, out)
     return targets
+
+
+def checkpoint_targets(ft_name: str, ft: Any, seed: int, base: Target, res: Any, data_fp: str, out: Path
+                       ) -> list[Target]:
+    """One target per saved checkpoint of a finished fine-tune (the last one is the final model)."""
+    spec = ft.model_dump(mode="json", exclude_defaults=True)
+    ft_fp = content_key("finetune", base=base.fingerprint, data=data_fp, spec=spec, seed=seed)
+    lora = ft.method == "lora"
+    out_targets = []
+    for step in res.checkpoints:
+        ck = out / f"step-{step}"
+        out_targets.append(Target(
+            name=finetune_name(ft_name, seed), group=ft_name, seed=seed, checkpoint=None if step == res.steps else step,
+            spec=base.spec, path=base.path if lora else str(ck), adapter=str(ck) if lora else None,
+            fingerprint=content_key("model", finetune=ft_fp, step=step)))
+    return out_targets
+
+
+def finished_targets(run: RunDir, exp: Experiment) -> list[Target]:
+    """Targets of base models and of fine-tunes that are already done; trains nothing."""
+    from .finetune.hf import FinetuneResult
+
+    bases = base_targets(exp)
+    out = list(bases.values())
+    for ft_name, ft in exp.finetunes.items():
+        data = run.root / "datasets" / f"{ft.dataset}.jsonl"
+        for seed in exp.seeds:
+            folder = run.artifact("finetune", finetune_name(ft_name, seed))
+            if ft.backend != "hf" or not RunDir.artifact_done(folder) or not data.exists():
+                continue
+            res = FinetuneResult.model_validate_json((folder / "result.json").read_text())
+            data_fp = hashlib.sha256(data.read_bytes()).hexdigest()[:20]
+            out += checkpoint_targets(ft_name, ft, seed, bases[ft.base], res, data_fp, folder)
+    return out
 
 
 def all_targets(run: RunDir, exp: Experiment, ui: Reporter, **kw: Any) -> list[Target]:
@@ -307,13 +332,24 @@ def status(run_dir: Path) -> dict[str, Any]:
     out["datasets"] = {n: (folder / f"{n}.card.json").exists() for n in exp.datasets}
     out["finetunes"] = {finetune_name(f, s): RunDir.artifact_done(run.artifact("finetune", finetune_name(f, s)))
                         for f in exp.finetunes for s in exp.seeds}
+    from .sample import plan
+
     samples = run.stage("samples").records()
-    out["samples"] = len(samples)
+    wanted = exp.eval.models
+    planned: set[str] = set()
+    for t in finished_targets(run, exp):
+        if (wanted != "all" and t.group not in wanted) or (t.checkpoint is not None and not exp.eval.checkpoints):
+            continue
+        n = exp.eval.checkpoint_samples_per_paraphrase if t.checkpoint is not None else None
+        qs = [q for src in questions_for(exp, chat=t.spec.chat) if src.models is None or t.group in src.models
+              or t.name in src.models for q in src.questions]
+        planned |= {p.key for p in plan(t, qs, exp.eval.params, n)}
+    out["samples"] = {"done": len(samples.keys() & planned), "planned": len(planned)}
     judg = run.stage("judgments").records()
     metrics = sum(len(j.metrics) for j in exp.judges)
     out["judgments"] = {"done": sum(1 for v in judg.values() if not v.get("retryable")),
-                        "planned": len(samples) * metrics}
+                        "planned": len(planned) * metrics}
     out["report"] = (run.root / "report" / "index.html").exists()
     if not all(out["finetunes"].values()):
-        out["note"] = "samples of unfinished fine-tunes are not planned yet"
+        out["note"] = "samples of unfinished fine-tunes are not counted as planned yet"
     return out

@@ -61,7 +61,7 @@ def plan(target: Target, questions: Sequence[Question], params: GenParams,
                 messages, prompt = tuple(msgs), None
             for si in range(n):
                 key = content_key("sample", model=target.fingerprint, messages=messages, prompt=prompt,
-                                  index=si, params=p.model_dump(mode="json"))
+                                  index=si, params=p.model_dump(mode="json", exclude_defaults=True))
                 out.append(Planned(key, q, pi, si, p, messages, prompt))
     return out
 
