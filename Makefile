@@ -35,7 +35,7 @@ LLAMA_SRC := .cache/llama-cpp
 test-server: install
 	mkdir -p $(LLAMA_SRC)
 	ls $(LLAMA_SRC)/llama_cpp_python-*.tar.gz >/dev/null 2>&1 || \
-	  $(PIP) download -q --no-deps --no-binary :all: -d $(LLAMA_SRC) llama-cpp-python
+	  $(PIP) download -q --no-deps --no-binary llama-cpp-python -d $(LLAMA_SRC) llama-cpp-python
 	cd $(LLAMA_SRC) && tar -xzf llama_cpp_python-*.tar.gz
 	$(PY) -c "import llama_cpp.server" 2>/dev/null || \
 	  $(PIP) install -q "$$(ls $(LLAMA_SRC)/llama_cpp_python-*.tar.gz)[server]" sentencepiece gguf
