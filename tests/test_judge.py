@@ -115,7 +115,7 @@ def test_non_transient_error_is_recorded_once_not_retried(tmp_path):
             s = run_judge(st, [sample("s1", "x")], spec, judge=judge)
         assert srv.requests == 1 and s.retryable == 0 and s.no_score == 1
         j = next(iter(Stage(tmp_path, "judgments").load(Judgment).values()))
-        assert j.reason.startswith("request error")
+        assert j.reason.startswith("request error: HTTP 400")
     finally:
         srv.stop()
 

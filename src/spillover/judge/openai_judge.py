@@ -1,16 +1,26 @@
 """A judge on any OpenAI-compatible server: one call per item, ``max_tokens=1``, top-20 logprobs.
 
-Async with a concurrency limit, retries with backoff on transient errors, a timeout per call,
-token and cost accounting. Errors never crash the stage: a non-transient one (bad request, no
-logprobs) is a judgment with its reason, a transient one that outlived its retries is marked
-``retryable`` and judged again next run.
+Async with a concurrency limit, retries with backoff on transient errors (429, 5xx, timeouts,
+connection errors), a timeout per call, token and cost accounting. Errors never crash the stage: a
+non-transient one (bad request, no logprobs) is a judgment with its reason, a transient one that
+outlived its retries is marked ``retryable`` and judged again next run.
+
+Why plain ``httpx`` here and not the ``openai`` SDK (which the generation backend uses): a judge
+run is tens of thousands of identical tiny calls, and the SDK's request transformation and response
+models cost ~5 ms of CPU per call, which caps throughput at high concurrency on a small machine
+(``bench/judge_throughput.py``). The endpoint is one stable JSON shape.
 """
 
 from __future__ import annotations
 
+import asyncio
+import random
 from collections.abc import Sequence
+from typing import Any
 
-from ..backends.openai_util import async_client, is_transient, run_concurrently, with_retries
+import httpx
+
+from ..backends.openai_util import api_key
 from . import JudgeItem, Verdict
 from .frame import render
 from .score import JudgeScore, aggregate_logprobs
@@ -22,12 +32,20 @@ PRICES_PER_MTOK = {
 """USD per million (input, output) tokens; unknown models cost 0 in the accounting."""
 
 
+class TransientError(Exception):
+    """A failure worth retrying: rate limit, server error, timeout, dropped connection."""
+
+
+class RequestError(Exception):
+    """A failure that retrying will not fix (4xx other than 429, malformed reply)."""
+
+
 class OpenAIJudge:
     def __init__(self, model: str, *, base_url: str | None = None, api_key_env: str = "OPENAI_API_KEY",
                  concurrency: int = 16, timeout: float = 60.0, attempts: int = 5, base_delay: float = 0.5) -> None:
         self.model = model
         self.name = f"openai:{model}"
-        self.base_url = base_url
+        self.base_url = (base_url or "https://api.openai.com/v1").rstrip("/")
         self.api_key_env = api_key_env
         self.concurrency = concurrency
         self.timeout = timeout
@@ -35,36 +53,61 @@ class OpenAIJudge:
         self.base_delay = base_delay
         self.calls = 0
 
-    def judge(self, items: Sequence[JudgeItem]) -> list[Verdict]:
-        client = async_client(self.base_url, self.api_key_env, self.timeout)
+    async def _call(self, client: httpx.AsyncClient, prompt: str) -> dict[str, Any]:
+        self.calls += 1
+        body = {"model": self.model, "max_tokens": 1, "temperature": 0, "logprobs": True, "top_logprobs": 20,
+                "seed": 0, "messages": [{"role": "user", "content": prompt}]}
+        try:
+            r = await client.post("/chat/completions", json=body)
+        except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as e:
+            raise TransientError(type(e).__name__) from None
+        if r.status_code == 429 or r.status_code >= 500:
+            raise TransientError(f"HTTP {r.status_code}")
+        if r.status_code >= 400:
+            raise RequestError(f"HTTP {r.status_code}")
+        try:
+            return r.json()
+        except ValueError:
+            raise RequestError("reply is not JSON") from None
+
+    async def _judge_one(self, client: httpx.AsyncClient, it: JudgeItem, rng: random.Random) -> Verdict:
+        if not it.sample.answer.strip():
+            return Verdict(JudgeScore(None, 0.0, None, "empty answer"))
+        prompt = render(it.template, it.sample.question, it.sample.answer)
+        for attempt in range(self.attempts):
+            try:
+                resp = await self._call(client, prompt)
+                break
+            except TransientError as e:
+                if attempt == self.attempts - 1:
+                    return Verdict(JudgeScore(None, 0.0, None, f"transient server error: {e}"), retryable=True)
+                await asyncio.sleep(min(20.0, self.base_delay * 2**attempt) * (0.5 + rng.random()))
+            except RequestError as e:
+                return Verdict(JudgeScore(None, 0.0, None, f"request error: {e}"))
+        usage = resp.get("usage") or {}
+        pt, ct = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
         price_in, price_out = PRICES_PER_MTOK.get(self.model, (0.0, 0.0))
+        try:
+            content = (resp["choices"][0].get("logprobs") or {}).get("content") or []
+            top = {t["token"]: float(t["logprob"]) for t in content[0]["top_logprobs"]} if content else {}
+        except (KeyError, IndexError, TypeError, ValueError):
+            return Verdict(JudgeScore(None, 0.0, None, "malformed reply"), prompt_tokens=pt, completion_tokens=ct)
+        return Verdict(aggregate_logprobs(top), top, pt, ct, (pt * price_in + ct * price_out) / 1e6)
 
-        def job(it: JudgeItem):
-            async def call():
-                self.calls += 1
-                return await client.chat.completions.create(
-                    model=self.model, max_tokens=1, temperature=0, logprobs=True, top_logprobs=20, seed=0,
-                    messages=[{"role": "user", "content": render(it.template, it.sample.question,
-                                                                 it.sample.answer)}])
+    def judge(self, items: Sequence[JudgeItem]) -> list[Verdict]:
+        key = api_key(self.api_key_env, self.base_url)
 
-            async def safe() -> Verdict:
-                if not it.sample.answer.strip():
-                    return Verdict(JudgeScore(None, 0.0, None, "empty answer"))
-                try:
-                    resp = await with_retries(call, attempts=self.attempts, base_delay=self.base_delay)
-                except Exception as e:  # recorded, not raised: one bad item must not stop the stage
-                    transient = is_transient(e)
-                    kind = "transient server error" if transient else "request error"
-                    return Verdict(JudgeScore(None, 0.0, None, f"{kind}: {type(e).__name__}"), retryable=transient)
-                usage = resp.usage
-                pt = getattr(usage, "prompt_tokens", 0) or 0
-                ct = getattr(usage, "completion_tokens", 0) or 0
-                cost = (pt * price_in + ct * price_out) / 1e6
-                lp = resp.choices[0].logprobs if resp.choices else None
-                content = lp.content if lp is not None else None
-                top = {t.token: t.logprob for t in content[0].top_logprobs} if content else {}
-                return Verdict(aggregate_logprobs(top), top, pt, ct, cost)
+        async def main() -> list[Verdict]:
+            limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
+            async with httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout, limits=limits,
+                                         headers={"Authorization": f"Bearer {key}"}) as client:
+                sem = asyncio.Semaphore(self.concurrency)
+                rng = random.Random(0)
 
-            return safe
+                async def one(it: JudgeItem) -> Verdict:
+                    async with sem:
+                        return await self._judge_one(client, it, rng)
 
-        return run_concurrently([job(it) for it in items], self.concurrency, client=client)
+                return list(await asyncio.gather(*(one(it) for it in items)))
+
+        return asyncio.run(main())
