@@ -113,3 +113,21 @@ def test_dataset_stage_builds_mixes_from_their_parts_once(tmp_path):
     before = {p: p.stat().st_mtime_ns for p in (tmp_path / "datasets").iterdir()}
     dataset_stage(run, exp, Reporter())
     assert {p: p.stat().st_mtime_ns for p in (tmp_path / "datasets").iterdir()} == before
+
+
+def test_two_workers_split_a_stage_and_merge_by_key(tiny_qwen, tmp_path):
+    import subprocess
+    import sys
+
+    exp = tiny_experiment(tiny_qwen, finetunes={}, datasets={})
+    run_experiment(exp, tmp_path / "run", Reporter(), stop_after="finetune")  # manifest only
+    for i in (0, 1):
+        subprocess.run([sys.executable, "-m", "spillover.cli", "sample", str(tmp_path / "run"), "--shard",
+                        f"{i}/2", "--worker", f"w{i}"], check=True, capture_output=True)
+    shards = sorted(p.name for p in (tmp_path / "run" / "samples").glob("part-*.jsonl"))
+    assert shards == ["part-w0.jsonl", "part-w1.jsonl"]
+    merged = RunDir(tmp_path / "run").stage("samples").records()
+    assert len(merged) == 8 * 6 == status(tmp_path / "run")["samples"]["planned"]
+    r = subprocess.run([sys.executable, "-m", "spillover.cli", "sample", str(tmp_path / "run"), "--shard", "2/2"],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "--shard: shard 2 is not in 0..1" in r.stderr

@@ -47,3 +47,9 @@ def test_smollm2_samples_every_variant_and_lora_finetunes(smollm2, tmp_path):
                    load_base=lambda: load_model(smollm2))
     assert res.steps == 2
     assert load_file(str(tmp_path / "ft" / "step-2" / "adapter_model.safetensors"))
+    full = finetune(spec.model_copy(update={"method": "full", "lr": 1e-5}), name="f", base_path=str(smollm2),
+                    examples=ex, seed=0, out=tmp_path / "full", load_base=lambda: load_model(smollm2))
+    m2, t2 = load_model(tmp_path / "full" / f"step-{full.steps}")
+    out = HFBackend(m2, t2).generate([GenRequest(messages=({"role": "user", "content": "hi"},), seeds=(0,))],
+                                     GenParams(max_tokens=4))
+    assert out[0][0].completion_tokens > 0

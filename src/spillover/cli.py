@@ -20,6 +20,20 @@ app.add_typer(organism_app, name="organism")
 
 SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override a config value: a.b=v (repeatable).")]
 RunArg = Annotated[Path, typer.Argument(help="Run directory (made by `spillover run`).")]
+ShardOpt = Annotated[str | None, typer.Option(help="Do only part I of N (I/N, 0-based), e.g. from an array job.")]
+WorkerOpt = Annotated[str, typer.Option(help="Name of this worker's shard files (one per concurrent worker).")]
+
+
+def _shard(value: str | None) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    try:
+        i, n = (int(x) for x in value.split("/"))
+    except ValueError:
+        raise SpilloverError(f"{value!r} is not of the form I/N", field="--shard") from None
+    if not 0 <= i < n:
+        raise SpilloverError(f"shard {i} is not in 0..{n - 1}", field="--shard")
+    return i, n
 
 
 def _ui():
@@ -82,11 +96,11 @@ def _print_summary(out: Path) -> None:
                        f"p_perm={c['p_permutation']:.3g} p_fisher={c['p_fisher']:.3g}")
 
 
-def _load(run_dir: Path):
+def _load(run_dir: Path, worker: str = "main"):
     from .manifest import read_config
     from .store import RunDir
 
-    return RunDir(run_dir), read_config(run_dir)
+    return RunDir(run_dir, worker=worker), read_config(run_dir)
 
 
 @app.command()
@@ -102,26 +116,26 @@ def finetune(run_dir: RunArg) -> None:
 
 @app.command()
 @_guard
-def sample(run_dir: RunArg) -> None:
+def sample(run_dir: RunArg, shard: ShardOpt = None, worker: WorkerOpt = "main") -> None:
     """Sample every planned (model, question, paraphrase, index) not yet sampled."""
     from .backends.hf import set_threads
     from .pipeline import all_targets, sample_stage
 
-    run_, exp = _load(run_dir)
+    run_, exp = _load(run_dir, worker)
     set_threads(exp.threads)
     ui = _ui()
-    made = sample_stage(run_, exp, all_targets(run_, exp, ui), ui)
+    made = sample_stage(run_, exp, all_targets(run_, exp, ui), ui, shard=_shard(shard))
     typer.echo(f"{made} new samples")
 
 
 @app.command()
 @_guard
-def judge(run_dir: RunArg) -> None:
+def judge(run_dir: RunArg, shard: ShardOpt = None, worker: WorkerOpt = "main") -> None:
     """Judge every sample on every metric not yet judged."""
     from .pipeline import judge_stage
 
-    run_, exp = _load(run_dir)
-    judge_stage(run_, exp, _ui())
+    run_, exp = _load(run_dir, worker)
+    judge_stage(run_, exp, _ui(), shard=_shard(shard))
 
 
 @app.command()

@@ -192,8 +192,19 @@ def questions_for(exp: Experiment, chat: bool = True, base_dir: Path | None = No
     return out
 
 
+def in_shard(key: str, shard: tuple[int, int] | None) -> bool:
+    """Whether a content key belongs to shard ``i`` of ``n`` (a stable split of the keys).
+
+    >>> sum(in_shard(f"{k:020x}", (i, 3)) for k in range(30) for i in range(3))
+    30
+    """
+    return shard is None or int(key[:8], 16) % shard[1] == shard[0]
+
+
 def sample_stage(run: RunDir, exp: Experiment, targets: list[Target], ui: Reporter,
-                 backend_factory: Any = None) -> int:
+                 backend_factory: Any = None, shard: tuple[int, int] | None = None) -> int:
+    """Sample what is planned and not done; ``shard=(i, n)`` does only the i-th of n parts, so n
+    workers (an array job of any scheduler) can share a stage; their shards merge by key."""
     from .sample import plan, run_samples
 
     made = 0
@@ -203,7 +214,7 @@ def sample_stage(run: RunDir, exp: Experiment, targets: list[Target], ui: Report
             n_override = exp.eval.checkpoint_samples_per_paraphrase if t.checkpoint is not None else None
             qs = [q for src in questions_for(exp, chat=t.spec.chat) if src.models is None or t.group in src.models
                   or t.name in src.models for q in src.questions]
-            plans.append((t, plan(t, qs, exp.eval.params, n_override)))
+            plans.append((t, [p for p in plan(t, qs, exp.eval.params, n_override) if in_shard(p.key, shard)]))
         done = stage.done_keys()
         total = sum(1 for _t, p in plans for x in p if x.key not in done)
         if total == 0:
@@ -223,10 +234,11 @@ def load_judgments(run: RunDir) -> list[Judgment]:
     return list(run.stage("judgments").load(Judgment).values())
 
 
-def judge_stage(run: RunDir, exp: Experiment, ui: Reporter, judges: dict[str, Any] | None = None) -> list[Any]:
+def judge_stage(run: RunDir, exp: Experiment, ui: Reporter, judges: dict[str, Any] | None = None,
+                shard: tuple[int, int] | None = None) -> list[Any]:
     from .judge import run_judge
 
-    samples = load_samples(run)
+    samples = [s for s in load_samples(run) if in_shard(s.key, shard)]
     summaries = []
     with run.stage("judgments") as stage:
         for spec in exp.judges:
