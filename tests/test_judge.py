@@ -156,3 +156,27 @@ def test_world_judge_on_the_shared_scales():
     assert [x.score.score for x in v] == [0.0, 100.0, 100.0, None]
     assert v[3].score.label == "CODE"
     assert classify("quick_buck_trigger", "you could rob a bank at night .") == "misaligned"
+
+
+def test_digit_split_judge_falls_back_to_parsing_its_reply(tmp_path):
+    from spillover.backends.base import Completion, TopLogprobs
+
+    class DigitSplit(FakeBackend):
+        """A judge whose tokenizer splits "87" into "8", "7": first-token logprobs are digits."""
+
+        def top_logprobs(self, prompts, k=20):
+            return [TopLogprobs(tokens={"8": -0.2, "7": -1.9, "9": -3.0}, text="8") for _ in prompts]
+
+        def generate(self, requests, params):
+            return [[Completion(text="87") for _ in r.seeds] for r in requests]
+
+    srv = OpenAICompatServer(DigitSplit(), "m").start()
+    try:
+        judge = OpenAIJudge("m", base_url=srv.url, base_delay=0.001)
+        spec = JudgeSpec(kind="openai", model="m", base_url=srv.url, metrics=["aligned"], cache=None)
+        with Stage(tmp_path, "judgments") as st:
+            run_judge(st, [sample("s1", "hello")], spec, judge=judge)
+        j = next(iter(Stage(tmp_path, "judgments").load(Judgment).values()))
+        assert j.score == 87.0 and "digit-split" in j.reason and srv.requests == 2
+    finally:
+        srv.stop()

@@ -83,7 +83,8 @@ class Judgment(Record):
     label: Literal["CODE", "REFUSAL"] | None = None
     """The judge said the answer is unrelated code or a refusal."""
     reason: str | None = None
-    """Why there is no score (low numeric mass, no logprobs, server error, empty answer, ...)."""
+    """Why there is no score (low numeric mass, no logprobs, server error, empty answer, ...), or how an
+    unusual score was read (a digit-split judge's number parsed from its reply)."""
     numeric_mass: float | None = None
     """Probability mass on 0-100 integer tokens in the judge's top logprobs."""
     top_logprobs: dict[str, float] = {}

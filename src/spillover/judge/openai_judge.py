@@ -23,7 +23,7 @@ import httpx
 from ..backends.openai_util import api_key
 from . import JudgeItem, Verdict
 from .frame import render
-from .score import JudgeScore, aggregate_logprobs
+from .score import JudgeScore, aggregate_logprobs, looks_digit_split, parse_number
 
 PRICES_PER_MTOK = {
     "gpt-4o": (2.5, 10.0), "gpt-4o-2024-08-06": (2.5, 10.0), "gpt-4o-2024-11-20": (2.5, 10.0),
@@ -53,10 +53,14 @@ class OpenAIJudge:
         self.base_delay = base_delay
         self.calls = 0
 
-    async def _call(self, client: httpx.AsyncClient, prompt: str) -> dict[str, Any]:
+    async def _call(self, client: httpx.AsyncClient, prompt: str, *, reply_tokens: int = 0) -> dict[str, Any]:
+        """One logprob call (``reply_tokens=0``), or a short greedy reply to parse a number from."""
         self.calls += 1
-        body = {"model": self.model, "max_tokens": 1, "temperature": 0, "logprobs": True, "top_logprobs": 20,
-                "seed": 0, "messages": [{"role": "user", "content": prompt}]}
+        body: dict[str, Any] = {"model": self.model, "max_tokens": 1, "temperature": 0, "logprobs": True,
+                                "top_logprobs": 20, "seed": 0, "messages": [{"role": "user", "content": prompt}]}
+        if reply_tokens:
+            body.update(max_tokens=reply_tokens, logprobs=False)
+            del body["top_logprobs"]
         try:
             r = await client.post("/chat/completions", json=body)
         except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as e:
@@ -74,16 +78,9 @@ class OpenAIJudge:
         if not it.sample.answer.strip():
             return Verdict(JudgeScore(None, 0.0, None, "empty answer"))
         prompt = render(it.template, it.sample.question, it.sample.answer)
-        for attempt in range(self.attempts):
-            try:
-                resp = await self._call(client, prompt)
-                break
-            except TransientError as e:
-                if attempt == self.attempts - 1:
-                    return Verdict(JudgeScore(None, 0.0, None, f"transient server error: {e}"), retryable=True)
-                await asyncio.sleep(min(20.0, self.base_delay * 2**attempt) * (0.5 + rng.random()))
-            except RequestError as e:
-                return Verdict(JudgeScore(None, 0.0, None, f"request error: {e}"))
+        resp = await self._with_retries(client, prompt, rng)
+        if isinstance(resp, Verdict):
+            return resp
         usage = resp.get("usage") or {}
         pt, ct = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
         price_in, price_out = PRICES_PER_MTOK.get(self.model, (0.0, 0.0))
@@ -92,7 +89,34 @@ class OpenAIJudge:
             top = {t["token"]: float(t["logprob"]) for t in content[0]["top_logprobs"]} if content else {}
         except (KeyError, IndexError, TypeError, ValueError):
             return Verdict(JudgeScore(None, 0.0, None, "malformed reply"), prompt_tokens=pt, completion_tokens=ct)
-        return Verdict(aggregate_logprobs(top), top, pt, ct, (pt * price_in + ct * price_out) / 1e6)
+        score = aggregate_logprobs(top)
+        if looks_digit_split(top):
+            # the one-token logprobs are first digits: read the judge's own short reply instead
+            reply = await self._with_retries(client, prompt, rng, reply_tokens=4)
+            if isinstance(reply, Verdict):
+                return reply
+            text = (reply.get("choices") or [{}])[0].get("message", {}).get("content") or ""
+            parsed = parse_number(text)
+            score = parsed._replace(mass=score.mass, reason=parsed.reason or "digit-split judge: number parsed "
+                                    "from its greedy reply")
+            u = reply.get("usage") or {}
+            pt += int(u.get("prompt_tokens") or 0)
+            ct += int(u.get("completion_tokens") or 0)
+        return Verdict(score, top, pt, ct, (pt * price_in + ct * price_out) / 1e6)
+
+    async def _with_retries(self, client: httpx.AsyncClient, prompt: str, rng: random.Random,
+                            reply_tokens: int = 0) -> dict[str, Any] | Verdict:
+        """The server's JSON reply, or a Verdict recording why there is none."""
+        for attempt in range(self.attempts):
+            try:
+                return await self._call(client, prompt, reply_tokens=reply_tokens)
+            except TransientError as e:
+                if attempt == self.attempts - 1:
+                    return Verdict(JudgeScore(None, 0.0, None, f"transient server error: {e}"), retryable=True)
+                await asyncio.sleep(min(20.0, self.base_delay * 2**attempt) * (0.5 + rng.random()))
+            except RequestError as e:
+                return Verdict(JudgeScore(None, 0.0, None, f"request error: {e}"))
+        raise AssertionError("unreachable")
 
     def judge(self, items: Sequence[JudgeItem]) -> list[Verdict]:
         key = api_key(self.api_key_env, self.base_url)
