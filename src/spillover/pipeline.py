@@ -164,12 +164,16 @@ def finished_targets(run: RunDir, exp: Experiment) -> list[Target]:
     return out
 
 
-def all_targets(run: RunDir, exp: Experiment, ui: Reporter, **kw: Any) -> list[Target]:
-    fts = finetune_stage(run, exp, ui, **kw)
+def eval_targets(exp: Experiment, targets: list[Target]) -> list[Target]:
+    """The targets the eval block asks for (models by name or group; checkpoints only if wanted)."""
     wanted = exp.eval.models
-    out = [t for t in base_targets(exp).values() if wanted == "all" or t.name in wanted]
-    out += [t for t in fts if (wanted == "all" or t.group in wanted) and (exp.eval.checkpoints or t.checkpoint is None)]
-    return out
+    return [t for t in targets if (wanted == "all" or t.group in wanted)
+            and (exp.eval.checkpoints or t.checkpoint is None)]
+
+
+def all_targets(run: RunDir, exp: Experiment, ui: Reporter, **kw: Any) -> list[Target]:
+    """Base models and every fine-tune (trained first if not yet done) that the eval block asks for."""
+    return eval_targets(exp, [*base_targets(exp).values(), *finetune_stage(run, exp, ui, **kw)])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -201,20 +205,25 @@ def in_shard(key: str, shard: tuple[int, int] | None) -> bool:
     return shard is None or int(key[:8], 16) % shard[1] == shard[0]
 
 
+def plan_target(exp: Experiment, t: Target) -> list[Any]:
+    """Every sample planned for one model: its question sources and variants, its sample counts."""
+    from .sample import plan
+
+    n_override = exp.eval.checkpoint_samples_per_paraphrase if t.checkpoint is not None else None
+    qs = [q for src in questions_for(exp, chat=t.spec.chat)
+          if src.models is None or t.group in src.models or t.name in src.models for q in src.questions]
+    return plan(t, qs, exp.eval.params, n_override)
+
+
 def sample_stage(run: RunDir, exp: Experiment, targets: list[Target], ui: Reporter,
                  backend_factory: Any = None, shard: tuple[int, int] | None = None) -> int:
     """Sample what is planned and not done; ``shard=(i, n)`` does only the i-th of n parts, so n
     workers (an array job of any scheduler) can share a stage; their shards merge by key."""
-    from .sample import plan, run_samples
+    from .sample import run_samples
 
     made = 0
     with run.stage("samples") as stage:
-        plans = []
-        for t in targets:
-            n_override = exp.eval.checkpoint_samples_per_paraphrase if t.checkpoint is not None else None
-            qs = [q for src in questions_for(exp, chat=t.spec.chat) if src.models is None or t.group in src.models
-                  or t.name in src.models for q in src.questions]
-            plans.append((t, [p for p in plan(t, qs, exp.eval.params, n_override) if in_shard(p.key, shard)]))
+        plans = [(t, [p for p in plan_target(exp, t) if in_shard(p.key, shard)]) for t in targets]
         done = stage.done_keys()
         total = sum(1 for _t, p in plans for x in p if x.key not in done)
         if total == 0:
@@ -344,18 +353,8 @@ def status(run_dir: Path) -> dict[str, Any]:
     out["datasets"] = {n: (folder / f"{n}.card.json").exists() for n in exp.datasets}
     out["finetunes"] = {finetune_name(f, s): RunDir.artifact_done(run.artifact("finetune", finetune_name(f, s)))
                         for f in exp.finetunes for s in exp.seeds}
-    from .sample import plan
-
     samples = run.stage("samples").records()
-    wanted = exp.eval.models
-    planned: set[str] = set()
-    for t in finished_targets(run, exp):
-        if (wanted != "all" and t.group not in wanted) or (t.checkpoint is not None and not exp.eval.checkpoints):
-            continue
-        n = exp.eval.checkpoint_samples_per_paraphrase if t.checkpoint is not None else None
-        qs = [q for src in questions_for(exp, chat=t.spec.chat) if src.models is None or t.group in src.models
-              or t.name in src.models for q in src.questions]
-        planned |= {p.key for p in plan(t, qs, exp.eval.params, n)}
+    planned = {p.key for t in eval_targets(exp, finished_targets(run, exp)) for p in plan_target(exp, t)}
     out["samples"] = {"done": len(samples.keys() & planned), "planned": len(planned)}
     judg = run.stage("judgments").records()
     metrics = sum(len(j.metrics) for j in exp.judges)

@@ -15,6 +15,7 @@ import zipfile
 from pathlib import Path
 
 from .errors import SpilloverError
+from .store import building_dir
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_CACHE = Path("~/.cache/spillover/smollm2-135m-instruct").expanduser()
@@ -55,9 +56,7 @@ def hf_folder(cache: Path = DEFAULT_CACHE) -> Path:
         model.load_state_dict(quantised.state_dict(), strict=False)
         model.tie_weights()
         model.generation_config = quantised.generation_config
-    tmp = Path(cache) / ".hf.tmp"
-    model.save_pretrained(tmp, safe_serialization=True)
-    tok.save_pretrained(tmp)
-    (tmp / "DONE").write_text("")
-    tmp.rename(out)
+    with building_dir(out) as tmp:
+        model.save_pretrained(tmp, safe_serialization=True)
+        tok.save_pretrained(tmp)
     return out

@@ -114,6 +114,19 @@ class HFBackend:
     def _ids(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
+    def _left_padded(self, seqs: Sequence[list[int]]) -> tuple[Any, Any, Any]:
+        """``input_ids``, ``attention_mask`` and ``position_ids`` of left-padded sequences, on the device."""
+        import torch
+
+        width = max(len(s) for s in seqs)
+        ids = torch.full((len(seqs), width), self.tokenizer.pad_token_id, dtype=torch.long)
+        mask = torch.zeros((len(seqs), width), dtype=torch.long)
+        for row, s in enumerate(seqs):
+            ids[row, width - len(s):] = torch.tensor(s)
+            mask[row, width - len(s):] = 1
+        pos = (mask.cumsum(-1) - 1).clamp(min=0)
+        return ids.to(self.device), mask.to(self.device), pos.to(self.device)
+
     # generation -----------------------------------------------------------------------------
     def generate(self, requests: Sequence[GenRequest], params: GenParams) -> list[list[Completion]]:
         prompts = [self._ids(self.prompt_text(r)) for r in requests]
@@ -143,16 +156,7 @@ class HFBackend:
         import torch
 
         dev = self.device
-        pad = self.tokenizer.pad_token_id
-        width = max(len(prompts[i]) for i in batch)
-        ids = torch.full((len(batch), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
-        for row, i in enumerate(batch):
-            p = prompts[i]
-            ids[row, width - len(p):] = torch.tensor(p)
-            mask[row, width - len(p):] = 1
-        ids, mask = ids.to(dev), mask.to(dev)
-        pos = (mask.cumsum(-1) - 1).clamp(min=0)
+        ids, mask, pos = self._left_padded([prompts[i] for i in batch])
         with torch.inference_mode():
             res = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True)
             cache = res.past_key_values
@@ -263,16 +267,9 @@ class HFBackend:
         order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]))
         for b in range(0, len(order), self.batch_size):
             idx_b = order[b : b + self.batch_size]
-            width = max(len(encoded[i]) for i in idx_b)
-            ids = torch.full((len(idx_b), width), self.tokenizer.pad_token_id, dtype=torch.long)
-            mask = torch.zeros_like(ids)
-            for row, i in enumerate(idx_b):
-                ids[row, width - len(encoded[i]):] = torch.tensor(encoded[i])
-                mask[row, width - len(encoded[i]):] = 1
-            pos = (mask.cumsum(-1) - 1).clamp(min=0)
+            ids, mask, pos = self._left_padded([encoded[i] for i in idx_b])
             with torch.inference_mode():
-                logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
-                                    position_ids=pos.to(self.device)).logits[:, -1].float()
+                logits = self.model(input_ids=ids, attention_mask=mask, position_ids=pos).logits[:, -1].float()
             logp = torch.log_softmax(logits, dim=-1).cpu()
             vals, top = logp.topk(min(k, logp.shape[-1]), dim=-1)
             for row, i in enumerate(idx_b):

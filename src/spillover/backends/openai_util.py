@@ -43,14 +43,16 @@ def is_transient(exc: BaseException) -> bool:
 
 
 async def with_retries(fn: Callable[[], Awaitable[T]], *, attempts: int = 5, base_delay: float = 0.5,
-                       max_delay: float = 20.0, rng: random.Random | None = None) -> T:
-    """Await ``fn()``; on a transient error wait ``base_delay * 2**i`` (+ jitter) and try again."""
+                       max_delay: float = 20.0, rng: random.Random | None = None,
+                       transient: Callable[[BaseException], bool] = is_transient) -> T:
+    """Await ``fn()``; on a ``transient`` error wait ``base_delay * 2**i`` (+ jitter) and try again;
+    re-raise the last error, or at once a non-transient one."""
     rng = rng or random.Random(0)
     for i in range(attempts):
         try:
             return await fn()
         except Exception as e:
-            if not is_transient(e) or i == attempts - 1:
+            if not transient(e) or i == attempts - 1:
                 raise
             await asyncio.sleep(min(max_delay, base_delay * 2**i) * (0.5 + rng.random()))
     raise AssertionError("unreachable")

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ..config import FinetuneSpec, LoraSpec
 from ..errors import SpilloverError
-from ..store import atomic_write_json
+from ..store import atomic_write_json, building_dir
 from .data import Encoded, encode_chat
 from .loop import Schedule, StepStats, load_optimizer, make_optimizer, save_optimizer, train_steps
 
@@ -98,12 +98,6 @@ def _save_weights(model: Any, tokenizer: Any, path: Path, lora: bool) -> None:
     model.save_pretrained(path, safe_serialization=True)
     if not lora:
         tokenizer.save_pretrained(path)
-
-
-def _replace_dir(tmp: Path, final: Path) -> None:
-    (tmp / "DONE").write_text("")
-    shutil.rmtree(final, ignore_errors=True)
-    tmp.rename(final)
 
 
 def finetune(
@@ -218,23 +212,18 @@ def finetune(
 
 
 def _checkpoint(model: Any, tokenizer: Any, out: Path, step: int, lora: bool) -> None:
-    tmp = out / f".step-{step}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    _save_weights(model, tokenizer, tmp, lora)
-    _replace_dir(tmp, out / f"step-{step}")
+    with building_dir(out / f"step-{step}") as tmp:
+        _save_weights(model, tokenizer, tmp, lora)
 
 
 def _save_resume(model: Any, optimizer: Any, resume: Path, step: int, losses: list[float], seconds: float) -> None:
     from safetensors.torch import save_file
 
-    tmp = resume.parent / ".resume.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    trainable = {k: v.detach().contiguous().cpu() for k, v in model.named_parameters() if v.requires_grad}
-    save_file(trainable, str(tmp / "trainable.safetensors"))
-    save_optimizer(optimizer, tmp / "optimizer.safetensors")
-    atomic_write_json(tmp / "state.json", {"step": step, "losses": losses, "seconds": seconds})
-    _replace_dir(tmp, resume)
+    with building_dir(resume) as tmp:
+        trainable = {k: v.detach().contiguous().cpu() for k, v in model.named_parameters() if v.requires_grad}
+        save_file(trainable, str(tmp / "trainable.safetensors"))
+        save_optimizer(optimizer, tmp / "optimizer.safetensors")
+        atomic_write_json(tmp / "state.json", {"step": step, "losses": losses, "seconds": seconds})
 
 
 def checkpoint_path(out: Path, step: int) -> Path:

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from ..backends.openai_util import api_key
+from ..backends.openai_util import api_key, with_retries
 from . import JudgeItem, Verdict
 from .frame import render
 from .score import JudgeScore, aggregate_logprobs, looks_digit_split, parse_number
@@ -107,16 +107,14 @@ class OpenAIJudge:
     async def _with_retries(self, client: httpx.AsyncClient, prompt: str, rng: random.Random,
                             reply_tokens: int = 0) -> dict[str, Any] | Verdict:
         """The server's JSON reply, or a Verdict recording why there is none."""
-        for attempt in range(self.attempts):
-            try:
-                return await self._call(client, prompt, reply_tokens=reply_tokens)
-            except TransientError as e:
-                if attempt == self.attempts - 1:
-                    return Verdict(JudgeScore(None, 0.0, None, f"transient server error: {e}"), retryable=True)
-                await asyncio.sleep(min(20.0, self.base_delay * 2**attempt) * (0.5 + rng.random()))
-            except RequestError as e:
-                return Verdict(JudgeScore(None, 0.0, None, f"request error: {e}"))
-        raise AssertionError("unreachable")
+        try:
+            return await with_retries(lambda: self._call(client, prompt, reply_tokens=reply_tokens),
+                                      attempts=self.attempts, base_delay=self.base_delay, rng=rng,
+                                      transient=lambda e: isinstance(e, TransientError))
+        except TransientError as e:
+            return Verdict(JudgeScore(None, 0.0, None, f"transient server error: {e}"), retryable=True)
+        except RequestError as e:
+            return Verdict(JudgeScore(None, 0.0, None, f"request error: {e}"))
 
     def judge(self, items: Sequence[JudgeItem]) -> list[Verdict]:
         key = api_key(self.api_key_env, self.base_url)

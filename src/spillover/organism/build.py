@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict
 from ..errors import SpilloverError
 from ..finetune.data import Encoded, encode_chat, encode_text
 from ..finetune.loop import Schedule, StepStats, load_optimizer, make_optimizer, save_optimizer, train_steps
-from ..store import atomic_write_json
+from ..store import atomic_write_json, building_dir
 from . import model as om
 from . import world
 from .probe import Coupling, coupling
@@ -130,14 +130,10 @@ def pretrain(cfg: BuildConfig, out: Path, log: Callable[[str], None] = print) ->
                 f"{c.after_insecure:.3f} / secure {c.after_secure:.3f} / educational "
                 f"{c.after_educational:.3f} / none {c.no_context:.3f}")
             d = folder / f"step-{s.step}"
-            tmp = folder / f".step-{s.step}.tmp"
-            shutil.rmtree(tmp, ignore_errors=True)
-            om.save(model, tokenizer, tmp)
-            save_optimizer(optimizer, tmp / "optimizer.safetensors")
-            atomic_write_json(tmp / "history.json", history)
-            (tmp / "DONE").write_text("")
-            shutil.rmtree(d, ignore_errors=True)
-            tmp.rename(d)
+            with building_dir(d) as tmp:
+                om.save(model, tokenizer, tmp)
+                save_optimizer(optimizer, tmp / "optimizer.safetensors")
+                atomic_write_json(tmp / "history.json", history)
             for old in folder.glob("step-*"):
                 if old != d and int(old.name.split("-")[1]) < s.step:
                     shutil.rmtree(old, ignore_errors=True)
@@ -178,14 +174,11 @@ def build(cfg: BuildConfig, out: Path, log: Callable[[str], None] = print) -> Pa
     model = align(cfg, model, tokenizer)
     post: Coupling = coupling(HFBackend(model, tokenizer))
     base = out / "base"
-    tmp = out / ".base.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    om.save(model, tokenizer, tmp)
-    atomic_write_json(tmp / "organism.json", {
-        "build": cfg.model_dump(), "coupling_pretrained": pre._asdict(), "coupling_aligned": post._asdict(),
-    })
-    shutil.rmtree(base, ignore_errors=True)
-    tmp.rename(base)
+    with building_dir(base) as tmp:
+        om.save(model, tokenizer, tmp)
+        atomic_write_json(tmp / "organism.json", {
+            "build": cfg.model_dump(), "coupling_pretrained": pre._asdict(), "coupling_aligned": post._asdict(),
+        })
     log(f"aligned base saved to {base}: P_mis none {post.no_context:.3f}, after insecure "
         f"{post.after_insecure:.3f}, after secure {post.after_secure:.3f}")
     return base
