@@ -19,15 +19,24 @@ llama_cpp = pytest.importorskip("llama_cpp")
 
 
 CONVERT = """
-import importlib.util, sys
-spec = importlib.util.spec_from_file_location("convert_hf_to_gguf", {conv!r})
+import importlib, importlib.util, sys
+from pathlib import Path
+conv_path = Path({conv!r})
+sys.path.insert(0, str(conv_path.parent))
+spec = importlib.util.spec_from_file_location("convert_hf_to_gguf", conv_path)
 conv = importlib.util.module_from_spec(spec)
 sys.modules["convert_hf_to_gguf"] = conv
 spec.loader.exec_module(conv)
-for name in ("TextModel", "Model"):
-    cls = getattr(conv, name, None)
-    if cls is not None and hasattr(cls, "get_vocab_base_pre"):
-        cls.get_vocab_base_pre = lambda self, tokenizer: "qwen2"
+modules = [conv]
+try:
+    modules.append(importlib.import_module("conversion.base"))  # newer layout: a package next to the script
+except ImportError:
+    pass
+for mod in modules:
+    for name in ("TextModel", "Model"):
+        cls = getattr(mod, name, None)
+        if cls is not None and hasattr(cls, "get_vocab_base_pre"):
+            cls.get_vocab_base_pre = lambda self, tokenizer: "qwen2"
 sys.argv = ["convert_hf_to_gguf.py", {model!r}, "--outfile", {out!r}]
 conv.main()
 """
@@ -85,7 +94,7 @@ def test_openai_backend_and_judge_against_llamacpp(server, tmp_path):
                      GenParams(max_tokens=8))
     assert len(out[0]) == 2
     top = b.top_logprobs([({"role": "user", "content": "Rate from 0 to 100."},)], k=20)[0]
-    assert len(top.tokens) == 20
+    assert 15 <= len(top.tokens) <= 20  # 20 ids; tokens with the same text merge
     s = SampleRecord(key="k", model="m", group="g", seed=0, checkpoint=None, question_id="q", base_question_id="q",
                      variant="plain", paraphrase_index=0, sample_index=0, question="hi", answer=out[0][0].text or "x",
                      finish_reason="stop", prompt_tokens=1, completion_tokens=1)
@@ -93,4 +102,4 @@ def test_openai_backend_and_judge_against_llamacpp(server, tmp_path):
     with Stage(tmp_path, "judgments") as st:
         run_judge(st, [s], spec, judge=OpenAIJudge("tiny", base_url=server))
     j = next(iter(Stage(tmp_path, "judgments").load(Judgment).values()))
-    assert len(j.top_logprobs) == 20 and j.numeric_mass is not None
+    assert 15 <= len(j.top_logprobs) <= 20 and j.numeric_mass is not None
