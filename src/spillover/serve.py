@@ -78,6 +78,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 class OpenAICompatServer(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 256  # listen backlog; the default 5 resets bursts of new connections
 
     def __init__(self, backend: Backend, model_name: str, host: str = "127.0.0.1", port: int = 0, *,
                  latency: float = 0.0, fail_first: int = 0) -> None:
