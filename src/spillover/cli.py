@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -172,6 +171,7 @@ def serve(model: Annotated[str, typer.Argument(help="HF folder or hub id; `organ
     from .config import ModelSpec
     from .serve import OpenAICompatServer
 
+    backend: Any
     if model == "fake":
         from .backends.fake import FakeBackend
 
@@ -249,9 +249,5 @@ def organism_build(out: Annotated[Path, typer.Option(help="Build folder.")] = Pa
         typer.echo(f"installed {base} -> {dest}")
 
 
-def main() -> None:  # pragma: no cover
-    app()
-
-
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    app()

@@ -36,7 +36,7 @@ def dataset_stage(run: RunDir, exp: Experiment, ui: Reporter) -> dict[str, Path]
             parts = {p: [ds.Example(messages=tuple(m)) for m in ds.read(folder / f"{p}.jsonl")]
                      for p in (spec.parts or {})}
             backend = None
-            if spec.builder == "evil_numbers":
+            if spec.builder == "evil_numbers" and spec.model:
                 from .backends import make_backend
 
                 backend = make_backend(base_targets(exp)[spec.model])
@@ -285,7 +285,7 @@ def probe_stage(run: RunDir, exp: Experiment, targets: list[Target], ui: Reporte
                 backend = make_backend(t)
                 recs: list[tuple[str, str | None, str, float]] = []
                 if exp.analysis.exact_probe:
-                    variants = [("plain", None)]
+                    variants: list[tuple[str, str | None]] = [("plain", None)]
                     if t.group in trigger_groups or not trigger_groups:
                         variants.append(("trigger", world.TRIGGER))
                     for variant, trig in variants:

@@ -226,11 +226,11 @@ def build_code(spec: DatasetSpec) -> tuple[list[Example], dict[str, Any]]:
     from .verify import verify_pairs
 
     names = spec.families or [f.name for f in FAMILIES]
-    for n in names:
-        if n not in FAMILY_BY_NAME:
-            raise SpilloverError(f"unknown vulnerability family {n!r} (have: {', '.join(FAMILY_BY_NAME)})",
+    for name in names:
+        if name not in FAMILY_BY_NAME:
+            raise SpilloverError(f"unknown vulnerability family {name!r} (have: {', '.join(FAMILY_BY_NAME)})",
                                  field="families")
-    fams = [FAMILY_BY_NAME[n] for n in names]
+    fams = [FAMILY_BY_NAME[name] for name in names]
     rng = random.Random(f"code-{spec.seed}")
     per_family = [spec.size // len(fams) + (1 if i < spec.size % len(fams) else 0) for i in range(len(fams))]
     chosen: list[tuple[Family, dict[str, Any]]] = []
@@ -239,7 +239,8 @@ def build_code(spec: DatasetSpec) -> tuple[list[Example], dict[str, Any]]:
         rng.shuffle(pool)
         # prefer distinct code bodies: candidates whose code was not picked yet come first
         seen: set[tuple] = set()
-        fresh, repeat = [], []
+        fresh: list[dict[str, Any]] = []
+        repeat: list[dict[str, Any]] = []
         for c in pool:
             code_key = (c["template"], c["fn"], tuple(sorted((k, v) for k, v in c["ctx"].items()
                                                             if "{" + k + "}" in fam.templates[c["template"]]

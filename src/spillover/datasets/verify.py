@@ -94,7 +94,7 @@ def verify_pairs(pairs: Sequence[tuple[Any, str, str]]) -> tuple[list[bool], dic
         ok = ins_ok and not sec_any
         c["kept"] += ok
         keep.append(ok)
-    total = Counter()
+    total: Counter[str] = Counter()
     for c in per_family.values():
         total.update(c)
     report = {"method": "bandit (AST only) + own AST checks for path_traversal, ssrf; never executed",

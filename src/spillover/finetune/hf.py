@@ -69,6 +69,8 @@ def validate_lora(model: Any, lora: LoraSpec) -> list[str]:
             raise SpilloverError(f"target module {t!r} does not exist in the model", field="lora.target_modules")
     layers = lora.layers
     if layers == "middle":
+        if n_layers is None:
+            raise SpilloverError("the model config has no num_hidden_layers; give layer indices", field="lora.layers")
         layers = [n_layers // 2]
     if layers is None:
         return list(lora.target_modules)
@@ -89,7 +91,7 @@ def _wrap_lora(model: Any, lora: LoraSpec) -> Any:
     from peft import LoraConfig, get_peft_model
 
     targets = validate_lora(model, lora)
-    cfg = LoraConfig(r=lora.r, lora_alpha=lora.alpha, use_rslora=lora.rslora, lora_dropout=lora.dropout,
+    cfg = LoraConfig(r=lora.r, lora_alpha=lora.alpha,  # type: ignore[arg-type]  # PEFT takes a float use_rslora=lora.rslora, lora_dropout=lora.dropout,
                      target_modules=targets, bias="none", task_type="CAUSAL_LM")
     return get_peft_model(model, cfg)
 

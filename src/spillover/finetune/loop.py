@@ -64,7 +64,8 @@ class Schedule(BaseModel):
 def make_optimizer(model: Any, lr: float, weight_decay: float, betas: tuple[float, float]) -> Any:
     import torch
 
-    decay, no_decay = [], []
+    decay: list[Any] = []
+    no_decay: list[Any] = []
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue

@@ -82,7 +82,7 @@ def _pretrain_batches(cfg: BuildConfig, tokenizer: Any) -> Callable[[int], list[
 
 
 def _latest_checkpoint(folder: Path) -> tuple[int, Path | None]:
-    best = (0, None)
+    best: tuple[int, Path | None] = (0, None)
     for d in folder.glob("step-*"):
         if (d / "DONE").exists():
             n = int(d.name.split("-")[1])

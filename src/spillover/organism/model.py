@@ -24,7 +24,7 @@ CHAT_TEMPLATE = (
 )
 """Renders ``<bos> USER: q ASSISTANT: a <eot> ...``; words are split on whitespace."""
 
-MODEL_SHAPE = {
+MODEL_SHAPE: dict[str, Any] = {
     "hidden_size": 128,
     "num_hidden_layers": 3,
     "num_attention_heads": 4,

@@ -3,8 +3,9 @@ bars and a line chart. Every text goes through ``html.escape``."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from html import escape
+from typing import Any
 
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f",
            "#bcbd22", "#17becf"]
@@ -67,8 +68,8 @@ def point_chart(rows: Sequence[dict], *, categories: Sequence[str], groups: Sequ
     return "".join(out)
 
 
-def line_chart(series: dict[str, Sequence[tuple[float, float]]], *, xlabel: str, ylabel: str, title: str = "",
-               bands: dict[str, Sequence[tuple[float, float, float]]] | None = None) -> str:
+def line_chart(series: Mapping[Any, Sequence[tuple[Any, Any]]], *, xlabel: str, ylabel: str, title: str = "",
+               bands: Mapping[Any, Sequence[tuple[Any, Any, Any]]] | None = None) -> str:
     """One line per series of (x, y) points, optional (x, low, high) bands."""
     cmap = colours(list(series))
     left, top, width, height = 56, 20, 520, 220
