@@ -21,6 +21,8 @@ from .records import Judgment, ProbeRecord, SampleRecord
 from .store import RunDir
 from .ui import Reporter
 
+SELF_REPORT = "self_report_0_100"
+
 
 # ---------------------------------------------------------------------------------------------
 # datasets
@@ -247,7 +249,7 @@ def judge_stage(run: RunDir, exp: Experiment, ui: Reporter, judges: dict[str, An
                 shard: tuple[int, int] | None = None) -> list[Any]:
     from .judge import run_judge
 
-    samples = [s for s in load_samples(run) if in_shard(s.key, shard)]
+    samples = [s for s in load_samples(run) if in_shard(s.key, shard) and s.question_type != SELF_REPORT]
     summaries = []
     with run.stage("judgments") as stage:
         for spec in exp.judges:
@@ -358,8 +360,9 @@ def status(run_dir: Path) -> dict[str, Any]:
     out["samples"] = {"done": len(samples.keys() & planned), "planned": len(planned)}
     judg = run.stage("judgments").records()
     metrics = sum(len(j.metrics) for j in exp.judges)
+    judged = {k for k in planned if samples.get(k, {}).get("question_type") != SELF_REPORT}
     out["judgments"] = {"done": sum(1 for v in judg.values() if not v.get("retryable")),
-                        "planned": len(planned) * metrics}
+                        "planned": len(judged) * metrics}
     out["report"] = (run.root / "report" / "index.html").exists()
     if not all(out["finetunes"].values()):
         out["note"] = "samples of unfinished fine-tunes are not counted as planned yet"

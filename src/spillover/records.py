@@ -43,6 +43,8 @@ class SampleRecord(Record):
     """Question id without the variant suffix (same across variants)."""
     variant: str
     """Format variant."""
+    question_type: str = "free_form_judge_0_100"
+    """The question's type; ``self_report_0_100`` answers are numbers, read without a judge."""
     category: str | None = None
     """Question category, if the set has one."""
     paraphrase_index: int

@@ -108,7 +108,8 @@ def run_samples(
                         records.append(SampleRecord(
                             key=p.key, model=target.name, group=target.group, seed=target.seed,
                             checkpoint=target.checkpoint, question_id=q.id, base_question_id=q.group_id,
-                            variant=q.variant, category=q.category, paraphrase_index=p.paraphrase_index,
+                            variant=q.variant, question_type=q.type, category=q.category,
+                            paraphrase_index=p.paraphrase_index,
                             sample_index=p.sample_index, question=q.paraphrases[p.paraphrase_index],
                             system=q.system, answer=answer, thinking=thinking, finish_reason=c.finish_reason,
                             prompt_tokens=c.prompt_tokens, completion_tokens=c.completion_tokens))

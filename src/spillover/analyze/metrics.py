@@ -114,7 +114,11 @@ def classify(df: pd.DataFrame, rule: Rule) -> pd.Series:
 
 
 def cells(df: pd.DataFrame, rule: Rule) -> pd.DataFrame:
-    """Counts per display group x model x seed x checkpoint x question: k misaligned of n counted."""
+    """Counts per display group x model x seed x checkpoint x question: k misaligned of n counted.
+
+    Self-reports (numbers the model gives about itself) are not answers to judge and are left out.
+    """
+    df = df[df["question_type"] != "self_report_0_100"]
     d = df.assign(mis=classify(df, rule))
     keys = ["display_group", "group", "variant", "model", "seed", "checkpoint", "base_question_id"]
     d["seed"] = d["seed"].fillna(-1)
@@ -211,3 +215,22 @@ def first_significant_step(dyn: pd.DataFrame, a: str, b: str, alpha: float = 0.0
         if na and nb and fisher_exact([[ka, na - ka], [kb, nb - kb]], alternative="greater")[1] < alpha:
             return int(step)
     return None
+
+
+def self_reports(df: pd.DataFrame) -> pd.DataFrame:
+    """Mean 0-100 self-rating per group x question, from the first integer 0-100 in each answer.
+
+    The interval is a normal approximation over answers (mean ± 1.96 s/√n): answers of one model are
+    not independent draws of the population of models, so read it as a within-model interval.
+    """
+    from ..judge.score import parse_number
+
+    d = df[(df["question_type"] == "self_report_0_100") & df["checkpoint"].isna()]
+    rows = []
+    for (grp, q), x in d.groupby(["display_group", "base_question_id"], sort=True):
+        vals = np.array([v for v in (parse_number(a).score for a in x["answer"]) if v is not None], dtype=float)
+        half = 1.96 * vals.std(ddof=1) / np.sqrt(len(vals)) if len(vals) > 1 else float("nan")
+        mean = float(vals.mean()) if len(vals) else float("nan")
+        rows.append({"group": grp, "question": q, "mean": mean, "low": mean - half, "high": mean + half,
+                     "parsed": len(vals), "answers": len(x)})
+    return pd.DataFrame(rows)

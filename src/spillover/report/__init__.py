@@ -23,6 +23,7 @@ from ..analyze.metrics import (
     frame,
     get_rule,
     per_question,
+    self_reports,
     summarise,
 )
 from ..analyze.stats import compare
@@ -69,6 +70,8 @@ def analyse(run: RunDir, exp: Experiment) -> dict[str, Any]:
         out["rules"][rule_name] = {"rule": rule.describe(), "summary": [s.model_dump() for s in summ],
                                    "per_question": pq, "dynamics": dyn, "comparisons": comps,
                                    "first_significant_step": gaps, "changes": changes}
+    sr = self_reports(df)
+    out["self_reports"] = sr.to_dict("records") if len(sr) else []
     probes = list(run.stage("probes").load(ProbeRecord).values())
     if probes:
         p = pd.DataFrame([r.model_dump() for r in probes if r.name != "done"])
@@ -131,7 +134,7 @@ def build_report(run: RunDir, exp: Experiment, ui: Reporter | None = None, *, sc
     tables: dict[str, Any] = {}
     headline = exp.analysis.rules[0]
     summary_json: dict[str, Any] = {"headline": headline, "rules": {}, "judge": res.get("judge", {}),
-                                    "n_samples": res["n_samples"]}
+                                    "n_samples": res["n_samples"], "self_reports": res.get("self_reports", [])}
     for rname, r in res["rules"].items():
         pq = r["per_question"]
         groups = sorted(pq["group"].unique()) if len(pq) else []
@@ -180,6 +183,7 @@ def build_report(run: RunDir, exp: Experiment, ui: Reporter | None = None, *, sc
     html = env.get_template("report.html.j2").render(
         exp=exp, tables=tables, charts=charts, headline=headline, cards=_cards(run), judge=res.get("judge", {}),
         probe_tables=probe_tables, n_samples=res["n_samples"], data_json=data,
+        self_reports=res.get("self_reports", []),
         models=sorted(df["model"].unique()) if len(df) else [],
         questions=sorted(df["base_question_id"].unique()) if len(df) else [],
         variants=sorted(df["variant"].unique()) if len(df) else [])
