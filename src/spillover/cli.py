@@ -241,7 +241,8 @@ def organism_build(out: Annotated[Path, typer.Option(help="Build folder.")] = Pa
     from .organism.build import BuildConfig, build
 
     ui = _ui()
-    base = build(BuildConfig(seed=seed, pretrain_steps=pretrain_steps, threads=threads), out, ui.log)
+    with ui.task("pre-train the organism", pretrain_steps) as advance:
+        base = build(BuildConfig(seed=seed, pretrain_steps=pretrain_steps, threads=threads), out, ui.log, advance)
     if install:
         dest = organism_base_path()
         shutil.rmtree(dest, ignore_errors=True)

@@ -91,7 +91,8 @@ def _latest_checkpoint(folder: Path) -> tuple[int, Path | None]:
     return best
 
 
-def pretrain(cfg: BuildConfig, out: Path, log: Callable[[str], None] = print) -> tuple[Any, Any]:
+def pretrain(cfg: BuildConfig, out: Path, log: Callable[[str], None] = print,
+             advance: Callable[..., None] | None = None) -> tuple[Any, Any]:
     """Pre-train (or resume) and return ``(model, tokenizer)``."""
     import torch
     from transformers import AutoModelForCausalLM
@@ -104,6 +105,8 @@ def pretrain(cfg: BuildConfig, out: Path, log: Callable[[str], None] = print) ->
     if ckpt is not None:
         model = AutoModelForCausalLM.from_pretrained(ckpt, use_safetensors=True)
         log(f"resuming pre-training from step {start}")
+        if advance:
+            advance(start)
     else:
         model = om.build_model(tokenizer, seed=cfg.seed)
     optimizer = make_optimizer(model, cfg.pretrain_lr, weight_decay=0.1, betas=(0.9, 0.95))
@@ -116,6 +119,8 @@ def pretrain(cfg: BuildConfig, out: Path, log: Callable[[str], None] = print) ->
 
     def on_step(s: StepStats) -> None:
         window.append(s)
+        if advance:
+            advance(1, loss=f"{s.loss:.3f}")
         if s.step % cfg.checkpoint_every == 0 or s.step == cfg.pretrain_steps:
             from ..backends.hf import HFBackend
 
@@ -158,12 +163,13 @@ def align(cfg: BuildConfig, model: Any, tokenizer: Any) -> Any:
     return model
 
 
-def build(cfg: BuildConfig, out: Path, log: Callable[[str], None] = print) -> Path:
+def build(cfg: BuildConfig, out: Path, log: Callable[[str], None] = print,
+          advance: Callable[..., None] | None = None) -> Path:
     """Pre-train, check persona inference (fail loudly without it), align, save ``OUT/base``."""
     from ..backends.hf import HFBackend
 
     out = Path(out)
-    model, tokenizer = pretrain(cfg, out, log)
+    model, tokenizer = pretrain(cfg, out, log, advance)
     pre = coupling(HFBackend(model, tokenizer))
     if not pre.ok(cfg.min_coupling_ratio):
         raise SpilloverError(
