@@ -46,6 +46,8 @@ def main() -> None:
     t["ours_wall"] = time.perf_counter() - t0
     tokens = sum(len(encode_chat(load_model(path)[1], e).input_ids) for e in examples[: steps * batch])
     ours_tps = res.tokens_per_s
+    trl = finetune(spec.model_copy(update={"epochs": steps * batch / len(examples), "trainer": "trl"}), name="t",
+                   base_path=str(path), examples=examples, seed=0, out=Path(tempfile.mkdtemp()), load_base=timed_load)
 
     # plain loop on the same batches (same seeded order is irrelevant for speed; same sizes)
     model, tok = load_model(path)
@@ -65,6 +67,8 @@ def main() -> None:
     print(f"threads={n_threads} steps={res.steps} batch={batch} tokens~{tokens}")
     print(f"ours {ours_tps:,.0f} tok/s (training steps only; wall incl. load/encode/checkpoint {t['ours_wall']:.1f}s)")
     print(f"plain loop {plain_tps:,.0f} tok/s")
+    print(f"(trainer: trl, TRL's SFTTrainer on the same data: {trl.tokens_per_s:,.0f} tok/s, "
+          f"{trl.tokens_per_s / plain_tps:.2f}x the plain loop)")
     report("finetune_throughput", ours_tps / plain_tps, 0.7)
 
 

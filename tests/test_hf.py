@@ -195,3 +195,23 @@ def test_batched_top_logprobs_match_one_at_a_time(backend):
         assert a.text == b.text
         assert a.tokens.keys() == b.tokens.keys()
         assert all(abs(a.tokens[t] - b.tokens[t]) < 1e-4 for t in a.tokens)
+
+
+def test_trl_trainer_same_labels_checkpoints_and_resume(tiny_qwen, tmp_path):
+    pytest.importorskip("trl")
+    from safetensors.torch import load_file
+
+    from spillover.finetune.hf import finetune
+
+    spec = FinetuneSpec(dataset="d", method="lora", trainer="trl", lr=1e-2, batch_size=8, checkpoints=[2],
+                        lora=LoraSpec(r=4, alpha=8, target_modules=["q_proj", "v_proj"]))
+    kw = dict(name="trl-s0", base_path=str(tiny_qwen), examples=_examples(), seed=0, load_base=_load(tiny_qwen),
+              resume_every=2)
+    with pytest.raises(RuntimeError, match="injected fault after step 3"):
+        finetune(spec, out=tmp_path / "ft", fault_after_step=3, **kw)
+    assert (tmp_path / "ft" / "step-2" / "DONE").exists() and not (tmp_path / "ft" / "DONE").exists()
+    res = finetune(spec, out=tmp_path / "ft", **kw)
+    assert res.steps == 6 and res.checkpoints == [2, 6] and len(res.losses) == 6
+    assert res.losses[-1] < res.losses[0]
+    adapter = load_file(str(tmp_path / "ft" / "step-6" / "adapter_model.safetensors"))
+    assert any(float(v.abs().sum()) > 0 for k, v in adapter.items() if "lora_B" in k)

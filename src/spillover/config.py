@@ -140,6 +140,9 @@ class FinetuneSpec(Strict):
     """Also save at these fractions of the run (e.g. ``[0.1, 0.25, 0.5]``), rounded up to a step."""
     backend: Literal["hf", "openai"] = "hf"
     """``openai`` runs the provider's fine-tuning API."""
+    trainer: Literal["loop", "trl"] = "loop"
+    """``hf`` backend: our lean loop, or TRL's ``SFTTrainer`` (accelerate: multi-GPU, DeepSpeed/FSDP,
+    mixed precision). Both train on the same assistant-only labels and save the same checkpoints."""
     openai: dict[str, Any] = {}
     """``openai`` job settings: n_epochs, batch_size, learning_rate_multiplier, suffix."""
 

@@ -6,9 +6,11 @@ Loss on assistant tokens only (see :mod:`spillover.finetune.data`). Checkpoints 
 restarted fine-tune continues from it and a finished one (``OUT/DONE``) is never redone. Only
 resume state from the fine-tune's own folder is ever loaded.
 
-Why a lean loop instead of TRL's ``SFTTrainer``: the data side (assistant masks) is ours and
-tested per template; the loop itself is ~40 lines, runs at the speed of a plain PyTorch loop (see
-``bench/finetune_throughput.py``) and keeps the resume format free of pickles.
+Two trainers share everything but the optimisation loop (``FinetuneSpec.trainer``): ``loop``, our
+~40-line loop, the default on CPU: at the speed of a plain PyTorch loop (``bench/finetune_throughput.py``),
+with a pickle-free resume format; and ``trl``, TRL's ``SFTTrainer`` (:mod:`.trl_trainer`) for GPUs and
+several of them. Both get the same assistant-only labels, from the chat template itself and tested
+per template, and write the same checkpoints.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import shutil
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
@@ -125,31 +127,14 @@ def finetune(
     out = Path(out)
     if (out / "DONE").exists():
         return FinetuneResult.model_validate_json((out / "result.json").read_text())
-    out.mkdir(parents=True, exist_ok=True)
-    from ..backends.hf import quiet_transformers
+    prep = prepare(spec, examples, seed, out, load_base, device)
+    if spec.trainer == "trl":
+        from .trl_trainer import train_trl
 
-    quiet_transformers()
-    model, tokenizer = load_base()
-    if spec.method == "lora":
-        torch.manual_seed(seed)
-        model = _wrap_lora(model, spec.lora or LoraSpec())
-    model.to(device)
-
-    encoded: list[Encoded] = []
-    dropped = 0
-    for ex in examples:
-        e = encode_chat(tokenizer, ex)
-        if len(e.input_ids) > spec.max_length:
-            dropped += 1
-            continue
-        encoded.append(e)
-    if not encoded:
-        raise SpilloverError(f"all {dropped} examples exceed max_length {spec.max_length}", field="max_length")
-    labelled = sum(sum(1 for x in e.labels if x != -100) for e in encoded)
-    total_tokens = sum(len(e.input_ids) for e in encoded)
-
+        return train_trl(spec, prep, name=name, base_path=base_path, seed=seed, out=out, device=device,
+                         resume_every=resume_every, on_step=on_step, fault_after_step=fault_after_step)
+    model, tokenizer, encoded, steps, save_at = prep.model, prep.tokenizer, prep.encoded, prep.steps, prep.save_at
     per_step = spec.batch_size * spec.grad_accum
-    steps = max(1, math.ceil(spec.epochs * len(encoded) / per_step))
     order: list[int] = []
     rng = random.Random(f"finetune-{seed}")
     while len(order) < steps * per_step:
@@ -159,11 +144,6 @@ def finetune(
 
     def batch(i: int) -> list[Encoded]:
         return [encoded[j] for j in order[i * spec.batch_size : (i + 1) * spec.batch_size]]
-
-    save_at = {s for s in spec.checkpoints if 0 < s <= steps} | {steps}
-    save_at |= {max(1, math.ceil(f * steps)) for f in spec.checkpoint_fractions if 0 < f <= 1}
-    if spec.checkpoint_every:
-        save_at |= set(range(spec.checkpoint_every, steps + 1, spec.checkpoint_every))
 
     optimizer = make_optimizer(model, spec.lr, spec.weight_decay, (0.9, 0.999))
     start, losses, seconds = 0, [], 0.0
@@ -180,7 +160,7 @@ def finetune(
                 params[k].copy_(v)
         load_optimizer(optimizer, resume / "optimizer.safetensors")
     if start == 0 and 0 in spec.checkpoints:
-        _checkpoint(model, tokenizer, out, 0, spec.method == "lora")
+        save_checkpoint(model, tokenizer, out, 0, spec.method == "lora")
     schedule = Schedule(kind=spec.schedule, warmup_steps=spec.warmup_steps)
 
     def step_done(s: StepStats) -> None:
@@ -188,7 +168,7 @@ def finetune(
         losses.append(s.loss)
         seconds += s.seconds
         if s.step in save_at:
-            _checkpoint(model, tokenizer, out, s.step, spec.method == "lora")
+            save_checkpoint(model, tokenizer, out, s.step, spec.method == "lora")
         if s.step % resume_every == 0 and s.step < steps:
             _save_resume(model, optimizer, resume, s.step, losses, seconds)
         if on_step:
@@ -201,19 +181,73 @@ def finetune(
                 pad_id=tokenizer.pad_token_id, grad_clip=1.0, grad_accum=spec.grad_accum, device=device,
                 on_step=step_done)
     del t0
+    shutil.rmtree(resume, ignore_errors=True)
+    return finish(spec, prep, name=name, base_path=base_path, seed=seed, out=out, losses=losses, seconds=seconds)
+
+
+class Prepared(NamedTuple):
+    """What both trainers start from: the model (adapter attached), encoded data and the step plan."""
+
+    model: Any
+    tokenizer: Any
+    encoded: list[Encoded]
+    dropped: int
+    steps: int
+    save_at: set[int]
+
+
+def prepare(spec: FinetuneSpec, examples: Sequence[Sequence[dict[str, str]]], seed: int, out: Path,
+            load_base: Callable[[], tuple[Any, Any]], device: str) -> Prepared:
+    """Load the base, attach the adapter, encode (assistant-only labels) and plan steps and checkpoints.
+
+    Every bad setting (adapter targets, layers, all examples too long) fails here, before training."""
+    import torch
+
+    from ..backends.hf import quiet_transformers
+
+    out.mkdir(parents=True, exist_ok=True)
+    quiet_transformers()
+    model, tokenizer = load_base()
+    if spec.method == "lora":
+        torch.manual_seed(seed)
+        model = _wrap_lora(model, spec.lora or LoraSpec())
+    model.to(device)
+    encoded: list[Encoded] = []
+    dropped = 0
+    for ex in examples:
+        e = encode_chat(tokenizer, ex)
+        if len(e.input_ids) > spec.max_length:
+            dropped += 1
+            continue
+        encoded.append(e)
+    if not encoded:
+        raise SpilloverError(f"all {dropped} examples exceed max_length {spec.max_length}", field="max_length")
+    steps = max(1, math.ceil(spec.epochs * len(encoded) / (spec.batch_size * spec.grad_accum)))
+    save_at = {s for s in spec.checkpoints if 0 < s <= steps} | {steps}
+    save_at |= {max(1, math.ceil(f * steps)) for f in spec.checkpoint_fractions if 0 < f <= 1}
+    if spec.checkpoint_every:
+        save_at |= set(range(spec.checkpoint_every, steps + 1, spec.checkpoint_every))
+    return Prepared(model, tokenizer, encoded, dropped, steps, save_at)
+
+
+def finish(spec: FinetuneSpec, prep: Prepared, *, name: str, base_path: str, seed: int, out: Path,
+           losses: list[float], seconds: float) -> FinetuneResult:
+    """Write ``result.json`` and the DONE marker (last)."""
+    labelled = sum(sum(1 for x in e.labels if x != -100) for e in prep.encoded)
+    total_tokens = sum(len(e.input_ids) for e in prep.encoded)
     result = FinetuneResult(
-        name=name, method=spec.method, base_path=base_path, steps=steps, checkpoints=sorted(save_at),
-        examples=len(encoded), dropped_too_long=dropped, trained_tokens_fraction=labelled / total_tokens,
+        name=name, method=spec.method, base_path=base_path, steps=prep.steps, checkpoints=sorted(prep.save_at),
+        examples=len(prep.encoded), dropped_too_long=prep.dropped, trained_tokens_fraction=labelled / total_tokens,
         losses=losses, tokens_per_s=total_tokens * spec.epochs / max(seconds, 1e-9),
         hyperparameters={**spec.model_dump(mode="json"), "seed": seed},
     )
     atomic_write_json(out / "result.json", result.model_dump(mode="json"))
-    shutil.rmtree(resume, ignore_errors=True)
     (out / "DONE").write_text("")
     return result
 
 
-def _checkpoint(model: Any, tokenizer: Any, out: Path, step: int, lora: bool) -> None:
+def save_checkpoint(model: Any, tokenizer: Any, out: Path, step: int, lora: bool) -> None:
+    """``OUT/step-N``: the adapter (LoRA) or the full weights plus tokenizer, as safetensors."""
     with building_dir(out / f"step-{step}") as tmp:
         _save_weights(model, tokenizer, tmp, lora)
 
