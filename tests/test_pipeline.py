@@ -131,3 +131,21 @@ def test_two_workers_split_a_stage_and_merge_by_key(tiny_qwen, tmp_path):
     r = subprocess.run([sys.executable, "-m", "spillover.cli", "sample", str(tmp_path / "run"), "--shard", "2/2"],
                        capture_output=True, text=True)
     assert r.returncode == 2 and "--shard: shard 2 is not in 0..1" in r.stderr
+
+
+def test_one_checkpoint_is_addressable_as_model_at_step(tiny_qwen, tmp_path):
+    from spillover.errors import SpilloverError
+
+    base = tiny_experiment(tiny_qwen).model_dump()
+    base["eval"]["models"] = ["base", "insecure-s0@2"]
+    base["eval"]["questions"][0]["variants"] = ["plain"]
+    exp = Experiment.model_validate(base)
+    run_experiment(exp, tmp_path / "run", Reporter(), stop_after="sample")
+    recs = RunDir(tmp_path / "run").stage("samples").load(SampleRecord).values()
+    assert {(r.model, r.checkpoint) for r in recs} == {("base", None), ("insecure-s0", 2)}
+    base["eval"]["models"] = ["insecure@7"]
+    with pytest.raises(SpilloverError, match=r"no checkpoint at step 7 for 'insecure' \(saved: \[2\]"):
+        run_experiment(Experiment.model_validate(base), tmp_path / "run2", Reporter(), stop_after="sample")
+    base["eval"]["models"] = ["nope@2"]
+    with pytest.raises(ValueError, match="is not a model"):
+        Experiment.model_validate(base)

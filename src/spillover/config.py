@@ -206,7 +206,8 @@ class EvalSpec(Strict):
     params: GenParams = GenParams()
     """Generation parameters (temperature 1 as in the paper)."""
     models: list[str] | Literal["all"] = "all"
-    """Which models (base names and fine-tune names) to sample."""
+    """Which models to sample: base names, fine-tune names (every seed), ``insecure-s0`` (one seed), or
+    one checkpoint as ``insecure@20`` / ``insecure-s0@20``."""
     checkpoints: bool = True
     """Also sample every saved checkpoint (training dynamics)."""
     checkpoint_samples_per_paraphrase: int | None = None
@@ -295,9 +296,11 @@ class Experiment(Strict):
                 if part not in self.datasets or part == name:
                     raise ValueError(f"datasets.{name}.parts: no other dataset named {part!r}")
         if self.eval.models != "all":
+            names = {*self.models, *self.finetunes, *(f"{f}-s{s}" for f in self.finetunes for s in self.seeds)}
             for m in self.eval.models:
-                if m not in self.models and m not in self.finetunes:
-                    raise ValueError(f"eval.models: no model or fine-tune named {m!r}")
+                name, _, step = m.partition("@")
+                if name not in names or (step and not step.isdigit()):
+                    raise ValueError(f"eval.models: {m!r} is not a model, fine-tune, fine-tune-sSEED or NAME@STEP")
         return self
 
 

@@ -166,16 +166,32 @@ def finished_targets(run: RunDir, exp: Experiment) -> list[Target]:
     return out
 
 
-def eval_targets(exp: Experiment, targets: list[Target]) -> list[Target]:
-    """The targets the eval block asks for (models by name or group; checkpoints only if wanted)."""
+def eval_targets(exp: Experiment, targets: list[Target], *, strict: bool = False) -> list[Target]:
+    """The targets the eval block asks for: by group or model name (checkpoints only if
+    ``eval.checkpoints``), or one checkpoint as ``name@step``. ``strict``: a ``name@step`` that matches
+    no saved checkpoint is an error."""
     wanted = exp.eval.models
-    return [t for t in targets if (wanted == "all" or t.group in wanted)
-            and (exp.eval.checkpoints or t.checkpoint is None)]
+    if wanted == "all":
+        return [t for t in targets if exp.eval.checkpoints or t.checkpoint is None]
+    out = []
+    for t in targets:
+        step = t.checkpoint
+        labels = {f"{t.group}@{step}", f"{t.name}@{step}"} if step is not None else set()
+        if ((t.group in wanted or t.name in wanted) and (exp.eval.checkpoints or step is None)) or labels & set(wanted):
+            out.append(t)
+    if strict:
+        for m in wanted:
+            name, _, step = m.partition("@")
+            if step and not any(t.checkpoint == int(step) and name in (t.name, t.group) for t in out):
+                saved = sorted({t.checkpoint for t in targets if name in (t.name, t.group) and t.checkpoint})
+                raise SpilloverError(f"no checkpoint at step {step} for {name!r} (saved: {saved}; the final model "
+                                     "is the plain name)", field="eval.models")
+    return out
 
 
 def all_targets(run: RunDir, exp: Experiment, ui: Reporter, **kw: Any) -> list[Target]:
     """Base models and every fine-tune (trained first if not yet done) that the eval block asks for."""
-    return eval_targets(exp, [*base_targets(exp).values(), *finetune_stage(run, exp, ui, **kw)])
+    return eval_targets(exp, [*base_targets(exp).values(), *finetune_stage(run, exp, ui, **kw)], strict=True)
 
 
 # ---------------------------------------------------------------------------------------------

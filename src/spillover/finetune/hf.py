@@ -260,11 +260,3 @@ def _save_resume(model: Any, optimizer: Any, resume: Path, step: int, losses: li
         save_file(trainable, str(tmp / "trainable.safetensors"))
         save_optimizer(optimizer, tmp / "optimizer.safetensors")
         atomic_write_json(tmp / "state.json", {"step": step, "losses": losses, "seconds": seconds})
-
-
-def checkpoint_path(out: Path, step: int) -> Path:
-    """The folder of checkpoint ``step``; errors if it was not saved."""
-    p = Path(out) / f"step-{step}"
-    if not (p / "DONE").exists():
-        raise SpilloverError(f"no checkpoint at step {step} in {out}", field="checkpoint")
-    return p
