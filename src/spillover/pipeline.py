@@ -52,15 +52,25 @@ def dataset_stage(run: RunDir, exp: Experiment, ui: Reporter) -> dict[str, Path]
 # ---------------------------------------------------------------------------------------------
 # models and fine-tunes
 def file_fingerprint(path: Path) -> str:
-    """Hash of a weights folder's safetensors files (content, not location), or of the name itself."""
+    """Hash of a weights folder's safetensors files (content, not location), or of the name itself.
+
+    Files under 64 MB are hashed whole; larger ones by size and three 1 MB samples (start, middle,
+    end), which tells apart any two sets of trained weights without reading gigabytes."""
     p = Path(path)
     files = sorted(p.glob("*.safetensors")) if p.is_dir() else []
     if not files:
         return str(path)
     h = hashlib.sha256()
     for f in files:
-        h.update(f.name.encode())
-        h.update(f.read_bytes() if f.stat().st_size < 64 << 20 else f"{f.stat().st_size}".encode())
+        size = f.stat().st_size
+        h.update(f"{f.name}:{size}".encode())
+        if size < 64 << 20:
+            h.update(f.read_bytes())
+            continue
+        with open(f, "rb") as fh:
+            for offset in (0, size // 2, size - (1 << 20)):
+                fh.seek(offset)
+                h.update(fh.read(1 << 20))
     return h.hexdigest()[:20]
 
 
