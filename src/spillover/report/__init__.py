@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ..analyze.diff import question_changes
@@ -34,11 +35,14 @@ from ..ui import Reporter
 from . import svg
 
 
+def _finetune_results(run: RunDir) -> dict[str, dict[str, Any]]:
+    """Every finished fine-tune's result.json (steps, checkpoints, loss curve, hyper-parameters)."""
+    return {res.parent.name: json.loads(res.read_text())
+            for res in sorted((run.root / "finetune").glob("*/result.json")) if (res.parent / "DONE").exists()}
+
+
 def _final_steps(run: RunDir) -> dict[str, int]:
-    out = {}
-    for res in (run.root / "finetune").glob("*/result.json"):
-        out[res.parent.name] = json.loads(res.read_text())["steps"]
-    return out
+    return {name: r["steps"] for name, r in _finetune_results(run).items() if "steps" in r}
 
 
 def analyse(run: RunDir, exp: Experiment) -> dict[str, Any]:
@@ -177,6 +181,18 @@ def build_report(run: RunDir, exp: Experiment, ui: Reporter | None = None, *, sc
             "mean": float(d["value"].mean()), "per_seed": [float(x) for x in d["value"]]}
             for (g, v), d in final.groupby(["group", "variant"])}
         summary_json["exact_p_misaligned"] = probe_tables
+    fts = {n: r for n, r in _finetune_results(run).items() if r.get("losses")}
+    if fts:
+        by_group: dict[str, list[list[float]]] = {}
+        for n, r in fts.items():
+            by_group.setdefault(n.rsplit("-s", 1)[0], []).append(r["losses"])
+        curves = {g: list(enumerate(np.mean([c[: min(map(len, cs))] for c in cs], axis=0).tolist(), start=1))
+                  for g, cs in by_group.items()}
+        charts["losses"] = svg.line_chart(curves, xlabel="training step", ylabel="loss (mean over seeds)",
+                                          title="training loss")
+    summary_json["finetunes"] = {n: {k: r.get(k) for k in ("steps", "checkpoints", "examples", "dropped_too_long",
+                                                            "trained_tokens_fraction", "tokens_per_s",
+                                                            "hyperparameters", "losses")} for n, r in fts.items()}
     env = jinja2.Environment(loader=jinja2.PackageLoader("spillover", "report"), autoescape=True)
     data = json.dumps(_browser_rows(df), ensure_ascii=False, default=float)
     data = data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
