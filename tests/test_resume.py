@@ -100,3 +100,10 @@ def test_kill_minus_9_mid_stage_then_rerun(tmp_path):
     assert int(out.stdout.strip()) == 160 - partial
     keys = [json.loads(x)["key"] for x in shard.read_text().splitlines() if x.strip()]
     assert len(keys) == len(set(keys)) == 160
+
+
+def test_question_temperature_zero_is_honoured():
+    q = questions(1)[0].model_copy(update={"temperature": 0.0})
+    planned = plan(TARGET, [q], GenParams(temperature=1.0))
+    assert {p.params.temperature for p in planned} == {0.0}
+    assert planned[0].key != plan(TARGET, [q.model_copy(update={"temperature": None})], GenParams())[0].key

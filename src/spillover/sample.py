@@ -49,8 +49,13 @@ def plan(target: Target, questions: Sequence[Question], params: GenParams,
          samples_override: int | None = None) -> list[Planned]:
     out = []
     for q in questions:
-        p = params.model_copy(update={k: v for k, v in {
-            "temperature": q.temperature, "stop": tuple(params.stop) + tuple(q.stop) or None}.items() if v})
+        update: dict = {}
+        if q.temperature is not None:
+            update["temperature"] = q.temperature
+        if q.stop:
+            update["stop"] = tuple(params.stop) + tuple(q.stop)
+        p = params.model_copy(update=update)
+        params_json = p.model_dump(mode="json", exclude_defaults=True)
         n = samples_override or q.samples_per_paraphrase or 1
         for pi, text in enumerate(q.paraphrases):
             if q.completion:
@@ -61,7 +66,7 @@ def plan(target: Target, questions: Sequence[Question], params: GenParams,
                 messages, prompt = tuple(msgs), None
             for si in range(n):
                 key = content_key("sample", model=target.fingerprint, messages=messages, prompt=prompt,
-                                  index=si, params=p.model_dump(mode="json", exclude_defaults=True))
+                                  index=si, params=params_json)
                 out.append(Planned(key, q, pi, si, p, messages, prompt))
     return out
 
