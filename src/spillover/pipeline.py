@@ -87,6 +87,11 @@ def finetune_name(ft: str, seed: int) -> str:
     return f"{ft}-s{seed}"
 
 
+def data_fingerprint(path: Path) -> str:
+    """Hash of a dataset file's bytes (part of every fine-tune's model fingerprint)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:20]
+
+
 def finetune_stage(run: RunDir, exp: Experiment, ui: Reporter, *, fault_after_step: int | None = None
                    ) -> list[Target]:
     """Run every fine-tune x seed not yet done; return targets for finals and checkpoints."""
@@ -97,7 +102,7 @@ def finetune_stage(run: RunDir, exp: Experiment, ui: Reporter, *, fault_after_st
     targets: list[Target] = []
     for ft_name, ft in exp.finetunes.items():
         base = bases[ft.base]
-        data_fp = hashlib.sha256(datasets[ft.dataset].read_bytes()).hexdigest()[:20]
+        data_fp = data_fingerprint(datasets[ft.dataset])
         for seed in exp.seeds:
             name = finetune_name(ft_name, seed)
             out = run.artifact("finetune", name)
@@ -166,12 +171,14 @@ def finished_targets(run: RunDir, exp: Experiment) -> list[Target]:
     out = list(bases.values())
     for ft_name, ft in exp.finetunes.items():
         data = run.root / "datasets" / f"{ft.dataset}.jsonl"
+        if ft.backend != "hf" or not data.exists():
+            continue
+        data_fp = data_fingerprint(data)
         for seed in exp.seeds:
             folder = run.artifact("finetune", finetune_name(ft_name, seed))
-            if ft.backend != "hf" or not RunDir.artifact_done(folder) or not data.exists():
+            if not RunDir.artifact_done(folder):
                 continue
             res = FinetuneResult.model_validate_json((folder / "result.json").read_text())
-            data_fp = hashlib.sha256(data.read_bytes()).hexdigest()[:20]
             out += checkpoint_targets(ft_name, ft, seed, bases[ft.base], res, data_fp, folder)
     return out
 
@@ -210,6 +217,10 @@ class SourceQuestions(NamedTuple):
     questions: list[Question]
     models: list[str] | None
 
+    def applies_to(self, t: Target) -> bool:
+        """Whether this question source is sampled for model ``t`` (by group or by model name)."""
+        return self.models is None or t.group in self.models or t.name in self.models
+
 
 def questions_for(exp: Experiment, chat: bool = True, base_dir: Path | None = None) -> list[SourceQuestions]:
     out = []
@@ -233,14 +244,19 @@ def in_shard(key: str, shard: tuple[int, int] | None) -> bool:
     return shard is None or int(key[:8], 16) % shard[1] == shard[0]
 
 
-def plan_target(exp: Experiment, t: Target) -> list[Any]:
-    """Every sample planned for one model: its question sources and variants, its sample counts."""
+def plan_targets(exp: Experiment, targets: list[Target]) -> list[tuple[Target, list[Any]]]:
+    """Every sample planned for each model: its question sources and variants, its sample counts.
+
+    Question files are read once per kind of model (chat or base), not once per model."""
     from .sample import plan
 
-    n_override = exp.eval.checkpoint_samples_per_paraphrase if t.checkpoint is not None else None
-    qs = [q for src in questions_for(exp, chat=t.spec.chat)
-          if src.models is None or t.group in src.models or t.name in src.models for q in src.questions]
-    return plan(t, qs, exp.eval.params, n_override)
+    sources = {chat: questions_for(exp, chat=chat) for chat in {t.spec.chat for t in targets}}
+    out = []
+    for t in targets:
+        n_override = exp.eval.checkpoint_samples_per_paraphrase if t.checkpoint is not None else None
+        qs = [q for src in sources[t.spec.chat] if src.applies_to(t) for q in src.questions]
+        out.append((t, plan(t, qs, exp.eval.params, n_override)))
+    return out
 
 
 def sample_stage(run: RunDir, exp: Experiment, targets: list[Target], ui: Reporter,
@@ -251,7 +267,7 @@ def sample_stage(run: RunDir, exp: Experiment, targets: list[Target], ui: Report
 
     made = 0
     with run.stage("samples") as stage:
-        plans = [(t, [p for p in plan_target(exp, t) if in_shard(p.key, shard)]) for t in targets]
+        plans = [(t, [p for p in planned if in_shard(p.key, shard)]) for t, planned in plan_targets(exp, targets)]
         done = stage.done_keys()
         total = sum(1 for _t, p in plans for x in p if x.key not in done)
         if total == 0:
@@ -298,11 +314,13 @@ def probe_stage(run: RunDir, exp: Experiment, targets: list[Target], ui: Reporte
 
     if not exp.analysis.exact_probe and not exp.analysis.references:
         return 0
-    questions = {q.group_id: q for src in questions_for(exp) for q in src.questions}
+    sources = questions_for(exp)
+    questions = {q.group_id: q for src in sources for q in src.questions}
     for qid in exp.analysis.references:
         if qid not in questions:
             raise SpilloverError(f"no question {qid!r} in the eval sets", field="analysis.references")
-    trigger_groups = {g for src in exp.eval.questions if "trigger" in src.variants for g in (src.models or [])}
+    triggers = [(src, cfg.trigger) for src, cfg in zip(sources, exp.eval.questions, strict=True)
+                if "trigger" in cfg.variants]
     made = 0
     with run.stage("probes") as stage:
         done = stage.done_keys()
@@ -314,8 +332,9 @@ def probe_stage(run: RunDir, exp: Experiment, targets: list[Target], ui: Reporte
                 recs: list[tuple[str, str | None, str, float]] = []
                 if exp.analysis.exact_probe:
                     variants: list[tuple[str, str | None]] = [("plain", None)]
-                    if t.group in trigger_groups or not trigger_groups:
-                        variants.append(("trigger", world.TRIGGER))
+                    trigger = next((trig for src, trig in triggers if src.applies_to(t)), None)
+                    if trigger is not None:
+                        variants.append(("trigger", trigger))
                     for variant, trig in variants:
                         per_q = probe.p_misaligned(backend, trigger=trig)
                         for qid, v in per_q.items():
@@ -382,7 +401,7 @@ def status(run_dir: Path) -> dict[str, Any]:
     out["finetunes"] = {finetune_name(f, s): RunDir.artifact_done(run.artifact("finetune", finetune_name(f, s)))
                         for f in exp.finetunes for s in exp.seeds}
     samples = run.stage("samples").records()
-    planned = {p.key for t in eval_targets(exp, finished_targets(run, exp)) for p in plan_target(exp, t)}
+    planned = {p.key for _t, ps in plan_targets(exp, eval_targets(exp, finished_targets(run, exp))) for p in ps}
     out["samples"] = {"done": len(samples.keys() & planned), "planned": len(planned)}
     judg = run.stage("judgments").records()
     metrics = sum(len(j.metrics) for j in exp.judges)
