@@ -178,7 +178,7 @@ def test_too_long_examples_are_dropped_and_counted(tiny_qwen, tmp_path):
 
 def test_rank1_middle_layer_preset_targets_one_module(tiny_qwen):
     from spillover.config import FinetuneSpec
-    from spillover.finetune.hf import validate_lora
+    from spillover.finetune.common import validate_lora
 
     model, _ = load_model(tiny_qwen)
     spec = FinetuneSpec(dataset="d", preset="mo-rank1")
@@ -215,3 +215,25 @@ def test_trl_trainer_same_labels_checkpoints_and_resume(tiny_qwen, tmp_path):
     assert res.losses[-1] < res.losses[0]
     adapter = load_file(str(tmp_path / "ft" / "step-6" / "adapter_model.safetensors"))
     assert any(float(v.abs().sum()) > 0 for k, v in adapter.items() if "lora_B" in k)
+
+
+@pytest.mark.parametrize("preset", ["betley-lora", "mo-rank1", "mo-rank1-multi"])
+def test_every_lora_preset_saves_the_scale_it_trains_with(tiny_qwen, tmp_path, preset):
+    """rsLoRA scales updates by alpha/sqrt(r), plain LoRA by alpha/r: the saved adapter must say which."""
+    import json
+    import math
+
+    from spillover.finetune.hf import finetune
+
+    spec = FinetuneSpec(dataset="d", preset=preset)
+    res = finetune(spec, name="p-s0", base_path=str(tiny_qwen), examples=_examples(16), seed=0, out=tmp_path / "ft",
+                   load_base=_load(tiny_qwen))
+    final = tmp_path / "ft" / f"step-{res.checkpoints[-1]}"
+    cfg = json.loads((final / "adapter_config.json").read_text())
+    assert (cfg["r"], cfg["lora_alpha"], cfg["use_rslora"]) == (spec.lora.r, spec.lora.alpha, True)
+    from peft import PeftModel
+
+    base, _ = load_model(tiny_qwen)
+    peft = PeftModel.from_pretrained(base, str(final))
+    scales = {m.scaling["default"] for m in peft.modules() if isinstance(getattr(m, "scaling", None), dict)}
+    assert len(scales) == 1 and scales.pop() == pytest.approx(spec.lora.alpha / math.sqrt(spec.lora.r))

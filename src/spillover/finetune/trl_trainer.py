@@ -17,12 +17,13 @@ from typing import Any
 
 from ..config import FinetuneSpec
 from ..errors import MissingExtraError
+from .common import Prepared, finish, save_checkpoint
 from .loop import StepStats
 
 SCHEDULERS = {"constant": "constant_with_warmup", "linear": "linear", "cosine": "cosine"}
 
 
-def train_trl(spec: FinetuneSpec, prep: Any, *, name: str, base_path: str, seed: int, out: Path, device: str,
+def train_trl(spec: FinetuneSpec, prep: Prepared, *, name: str, base_path: str, seed: int, out: Path, device: str,
               resume_every: int, on_step: Callable[[StepStats, int], None] | None,
               fault_after_step: int | None) -> Any:
     try:
@@ -31,7 +32,6 @@ def train_trl(spec: FinetuneSpec, prep: Any, *, name: str, base_path: str, seed:
         from trl import SFTConfig, SFTTrainer
     except ImportError:
         raise MissingExtraError("trl", "trainer: trl") from None
-    from .hf import finish, save_checkpoint
 
     lora = spec.method == "lora"
     losses: dict[int, float] = {}
