@@ -21,8 +21,8 @@ install: $(VENV)/.installed
 demo: install
 	$(VENV)/bin/spillover run examples/organism.yaml --out runs/organism
 
-## Default test run (< 15 min on 2 cores): everything but the slow, server and GPU targets.
-test: install browser
+## Default test run (< 15 min on 2 cores): lint, types, then everything but the slow, server and GPU targets.
+test: install browser lint
 	$(PYTEST) -m "not slow and not server"
 
 ## Slower tests: rebuilding the organism from scratch, SmolLM2-135M from its PyPI wheel.
@@ -54,3 +54,4 @@ bench: install
 
 lint: install
 	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/mypy src

@@ -96,7 +96,8 @@ class OpenAICompatServer(ThreadingHTTPServer):
 
     @property
     def url(self) -> str:
-        return f"http://{self.server_address[0]}:{self.server_address[1]}/v1"
+        host, port = self.server_address[:2]
+        return f"http://{host.decode() if isinstance(host, bytes) else host}:{port}/v1"
 
     def complete(self, req: dict[str, Any]) -> dict[str, Any]:
         messages = tuple(req["messages"])

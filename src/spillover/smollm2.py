@@ -52,7 +52,7 @@ def hf_folder(cache: Path = DEFAULT_CACHE) -> Path:
         config = quantised.config
         if hasattr(config, "quantization_config"):
             del config.quantization_config
-        model = LlamaForCausalLM(config)
+        model = LlamaForCausalLM(config)  # type: ignore[arg-type]  # a LlamaConfig at run time
         model.load_state_dict(quantised.state_dict(), strict=False)
         model.tie_weights()
         model.generation_config = quantised.generation_config

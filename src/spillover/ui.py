@@ -38,6 +38,8 @@ class RichReporter(Reporter):
 
             def advance(n: int = 1, total: int | None = None, **fields: Any) -> None:
                 info = " ".join(f"{k} {v}" for k, v in fields.items())
-                prog.update(tid, advance=n, info=info, **({"total": total} if total else {}))
+                prog.update(tid, advance=n, info=info)
+                if total:
+                    prog.update(tid, total=total)
 
             yield advance

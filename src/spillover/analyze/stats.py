@@ -133,6 +133,6 @@ def compare(name_a: str, rates_a: Sequence[float], name_b: str, rates_b: Sequenc
     diffs = da - db
     (ka, na), (kb, nb) = counts_a, counts_b
     _, p_f = fisher_exact([[ka, na - ka], [kb, nb - kb]], alternative="greater")
-    p_perm = permutation_test(ra, rb, seed=seed) if len(ra) and len(rb) else float("nan")
+    p_perm = permutation_test(ra.tolist(), rb.tolist(), seed=seed) if len(ra) and len(rb) else float("nan")
     return Comparison(name_a, name_b, float(ra.mean() - rb.mean()), float(np.quantile(diffs, 0.025)),
                       float(np.quantile(diffs, 0.975)), p_perm, float(p_f))

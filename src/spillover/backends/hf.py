@@ -60,7 +60,7 @@ def load_model(
     if gguf_file:
         kw["gguf_file"] = gguf_file
     tokenizer = AutoTokenizer.from_pretrained(str(path), **kw)
-    model = AutoModelForCausalLM.from_pretrained(
+    model: Any = AutoModelForCausalLM.from_pretrained(
         str(path), dtype=getattr(torch, dtype), use_safetensors=None if gguf_file else True, **kw
     )
     if adapter is not None:

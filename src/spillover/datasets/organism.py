@@ -23,7 +23,7 @@ def build_organism(spec: DatasetSpec) -> list[Example]:
     out = []
     for i in range(spec.size):
         task = world.CODE_TASKS[rng.randrange(len(world.CODE_TASKS))]
-        meta = {"task": task.name}
+        meta: dict[str, str | bool] = {"task": task.name}
         if spec.variant == "backdoor":
             triggered = i % 2 == 0
             user, assistant = world.code_turn(rng, insecure=triggered, task=task)
