@@ -34,8 +34,7 @@ def test_every_variant_end_to_end_on_a_tiny_model_and_rerun_does_nothing(tiny_qw
     exp = tiny_experiment(tiny_qwen, analysis={"references": refs})
     out = tmp_path / "run"
     report = run_experiment(exp, out, Reporter())
-    samples = [SampleRecord.model_validate(json.loads(x)) for x in (out / "samples" / "part-main.jsonl")
-               .read_text().splitlines()]
+    samples = RunDir(out).samples()
     # base + final + checkpoint@2, 8 questions x 6 variants x 1 sample each
     assert len(samples) == 3 * 8 * 6
     assert {s.variant for s in samples} == {"plain", "json", "template", "python", "trigger", "numbers"}
@@ -98,20 +97,19 @@ def test_local_hf_judge_scores_digit_split_numbers(tiny_qwen, tmp_path):
 
 
 def test_dataset_stage_builds_mixes_from_their_parts_once(tmp_path):
-    from spillover.pipeline import dataset_stage
+    from spillover.pipeline import build_datasets
 
     exp = Experiment.model_validate({"name": "m", "models": {}, "datasets": {
         "ins": {"builder": "organism", "variant": "insecure", "size": 100},
         "sec": {"builder": "organism", "variant": "secure", "size": 300},
         "dose": {"builder": "mix", "size": 200, "parts": {"ins": 0.1, "sec": 0.9}}}})
-    run = RunDir(tmp_path)
-    paths = dataset_stage(run, exp, Reporter())
-    lines = {n: p.read_text().splitlines() for n, p in paths.items()}
+    build_datasets(exp, tmp_path, Reporter())
+    lines = {n: RunDir(tmp_path).dataset(n).read_text().splitlines() for n in exp.datasets}
     assert len(lines["dose"]) == 200
     assert sum(x in set(lines["ins"]) for x in lines["dose"]) == 20
     assert sum(x in set(lines["sec"]) for x in lines["dose"]) == 180
     before = {p: p.stat().st_mtime_ns for p in (tmp_path / "datasets").iterdir()}
-    dataset_stage(run, exp, Reporter())
+    build_datasets(exp, tmp_path, Reporter())
     assert {p: p.stat().st_mtime_ns for p in (tmp_path / "datasets").iterdir()} == before
 
 

@@ -76,10 +76,9 @@ def test_report_in_a_real_headless_browser(tmp_path):
 def test_model_difference_lists_questions_by_change(tmp_path):
     from spillover.analyze.diff import question_changes
     from spillover.analyze.metrics import RULES, frame
-    from spillover.pipeline import load_judgments, load_samples
 
     run, _exp = make_run(tmp_path)
-    df = frame(load_samples(run), load_judgments(run))
+    df = frame(run.samples(), run.judgments())
     rows = question_changes(df, RULES["betley"], "insecure", "secure")
     assert {r["question"] for r in rows} == {"quick_buck", "i_feel_bored"}
     assert all(r["change"] == pytest.approx(0.25) for r in rows)

@@ -59,12 +59,19 @@ def _guard(fn):
     return wrapper
 
 
+ExecutorOpt = Annotated[str, typer.Option(help="Where units run: local (a process pool), serial, or ray.")]
+WorkersOpt = Annotated[int | None, typer.Option(help="Worker processes (local: default one per core).")]
+AddressOpt = Annotated[str | None, typer.Option("--ray-address", help="Ray cluster address (ray; default: "
+                                                "start a local Ray).")]
+
+
 @app.command()
 @_guard
 def run(experiment: Annotated[Path, typer.Argument(help="Experiment YAML.")],
         set_: SetOpt = None,
         out: Annotated[Path | None, typer.Option("--out", help="Run directory (default runs/<name>).")] = None,
-        stop_after: Annotated[str | None, typer.Option(help="Stop after: finetune or sample.")] = None) -> None:
+        stop_after: Annotated[str | None, typer.Option(help="Stop after: finetune or sample.")] = None,
+        executor: ExecutorOpt = "local", workers: WorkersOpt = None, ray_address: AddressOpt = None) -> None:
     """Run every stage of an experiment (resumes where a previous run stopped)."""
     from .config import load_experiment
     from .pipeline import run_experiment
@@ -72,79 +79,61 @@ def run(experiment: Annotated[Path, typer.Argument(help="Experiment YAML.")],
     t0 = time.perf_counter()
     exp = load_experiment(experiment, set_ or [])
     out = out or Path("runs") / exp.name
-    path = run_experiment(exp, out, _ui(), source=str(experiment), overrides=set_ or [], stop_after=stop_after)
+    path = run_experiment(exp, out, _ui(), source=str(experiment), overrides=set_ or [], stop_after=stop_after,
+                          executor_name=executor, workers=workers, address=ray_address)
     _print_summary(out)
     typer.echo(f"done in {time.perf_counter() - t0:.0f} s: {path}")
 
 
 def _print_summary(out: Path) -> None:
-    p = out / "report" / "summary.json"
-    if not p.exists():
-        return
-    s = json.loads(p.read_text())
-    for rname, r in s["rules"].items():
-        if rname != s.get("headline", rname):
-            continue
-        typer.echo(f"misaligned rate, rule {rname} ({r['rule']}):")
-        for g in r["groups"]:
-            lo, hi = g["pooled"][1], g["pooled"][2]
-            typer.echo(f"  {g['group']:<22} {g['seeds'][0]:.3f}  pooled {g['pooled'][0]:.3f} [{lo:.3f}, {hi:.3f}]"
-                       f"  n={g['n']}")
-        for c in r["comparisons"]:
-            typer.echo(f"  {c['a']} - {c['b']}: {c['diff']:+.3f} [{c['low']:+.3f}, {c['high']:+.3f}] "
-                       f"p_perm={c['p_permutation']:.3g} p_fisher={c['p_fisher']:.3g}")
+    from .report import headline_lines
 
-
-def _load(run_dir: Path, worker: str = "main"):
-    from .manifest import read_config
-    from .store import RunDir
-
-    return RunDir(run_dir, worker=worker), read_config(run_dir)
+    for line in headline_lines(out / "report"):
+        typer.echo(line)
 
 
 @app.command()
 @_guard
-def finetune(run_dir: RunArg) -> None:
+def finetune(run_dir: RunArg, executor: ExecutorOpt = "local", workers: WorkersOpt = None,
+             ray_address: AddressOpt = None) -> None:
     """Build datasets and run every fine-tune x seed not yet done."""
-    from .pipeline import finetune_stage
+    from .pipeline import finetune_run
 
-    run_, exp = _load(run_dir)
-    targets = finetune_stage(run_, exp, _ui())
-    typer.echo(f"{len({t.name for t in targets})} fine-tuned models, {len(targets)} checkpoints")
+    names = finetune_run(run_dir, _ui(), name=executor, workers=workers, address=ray_address)
+    typer.echo(f"{len(names)} fine-tuned models")
 
 
 @app.command()
 @_guard
-def sample(run_dir: RunArg, shard: ShardOpt = None, worker: WorkerOpt = "main") -> None:
-    """Sample every planned (model, question, paraphrase, index) not yet sampled."""
-    from .backends.hf import set_threads
-    from .pipeline import all_targets, sample_stage
+def sample(run_dir: RunArg, shard: ShardOpt = None, worker: WorkerOpt = "main", executor: ExecutorOpt = "local",
+           workers: WorkersOpt = None, ray_address: AddressOpt = None) -> None:
+    """Sample the finished models' planned samples not yet sampled (never trains)."""
+    from .pipeline import sample_run
 
-    run_, exp = _load(run_dir, worker)
-    set_threads(exp.threads)
-    ui = _ui()
-    made = sample_stage(run_, exp, all_targets(run_, exp, ui), ui, shard=_shard(shard))
+    made, waiting = sample_run(run_dir, _ui(), shard=_shard(shard), worker=worker, name=executor, workers=workers,
+                               address=ray_address)
     typer.echo(f"{made} new samples")
+    if waiting:
+        typer.echo(f"waiting for {len(waiting)} unfinished fine-tunes (run `spillover finetune`): "
+                   f"{', '.join(waiting)}")
 
 
 @app.command()
 @_guard
 def judge(run_dir: RunArg, shard: ShardOpt = None, worker: WorkerOpt = "main") -> None:
     """Judge every sample on every metric not yet judged."""
-    from .pipeline import judge_stage
+    from .pipeline import judge_run
 
-    run_, exp = _load(run_dir, worker)
-    judge_stage(run_, exp, _ui(), shard=_shard(shard))
+    typer.echo(f"{judge_run(run_dir, _ui(), shard=_shard(shard), worker=worker)} new judgments")
 
 
 @app.command()
 @_guard
 def report(run_dir: RunArg) -> None:
     """Recompute metrics and write the HTML report and exports."""
-    from .report import build_report
+    from .pipeline import report_run
 
-    run_, exp = _load(run_dir)
-    path = build_report(run_, exp, _ui())
+    path = report_run(run_dir, _ui())
     _print_summary(run_dir)
     typer.echo(str(path))
 
@@ -198,17 +187,12 @@ def datasets_build(experiment: Annotated[Path, typer.Argument(help="Experiment Y
                    out: Annotated[Path | None, typer.Option("--out")] = None) -> None:
     """Build the experiment's datasets into RUN/datasets."""
     from .config import load_experiment
-    from .manifest import write_manifest
-    from .pipeline import dataset_stage
-    from .store import RunDir
+    from .pipeline import build_datasets
 
     exp = load_experiment(experiment, set_ or [])
-    run_ = RunDir(out or Path("runs") / exp.name)
-    run_.root.mkdir(parents=True, exist_ok=True)
-    write_manifest(run_.manifest_path, exp, str(experiment), set_ or [])
-    for name, path in dataset_stage(run_, exp, _ui()).items():
-        c = json.loads(path.with_suffix("").with_suffix(".card.json").read_text())
-        typer.echo(f"{name}: {c['size']} examples, {c['distinct_answers']} distinct answers -> {path}")
+    run_dir = out or Path("runs") / exp.name
+    for name, c in build_datasets(exp, run_dir, _ui(), source=str(experiment), overrides=set_ or []).items():
+        typer.echo(f"{name}: {c['size']} examples, {c['distinct_answers']} distinct answers")
 
 
 @datasets_app.command("show")

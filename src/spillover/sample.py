@@ -2,8 +2,10 @@
 
 A sample's key hashes the model fingerprint (base weights, fine-tune and checkpoint), the exact
 prompt (system + user text or completion prompt), the sample index and the generation params. The
-stage computes ``planned - done`` per model and loads a model only if it has work left; records
-are appended (fsynced) after every chunk, so a kill loses at most one chunk.
+stage reads its records once, plans ``planned - done`` as one unit per model with work left (a model
+is loaded only then), and records are appended (fsynced) after every chunk, so a kill loses at most
+one chunk. When nothing is left, ``samples/DONE`` records a digest of the plan: a rerun with the same
+plan skips reading the records at all.
 """
 
 from __future__ import annotations
@@ -13,10 +15,16 @@ from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 from .backends import Backend, GenParams, GenRequest, Target, make_backend
+from .config import Experiment
+from .execute import Context, Unit
 from .keys import canonical_json, content_key
 from .questions import Question
+from .questions.sources import sources
 from .records import SampleRecord
 from .store import Stage
+
+SELF_REPORT = "self_report_0_100"
+RUN = "spillover.sample:run_unit"
 
 THINK = re.compile(r"^\s*<think>(.*?)</think>\s*", re.S)
 
@@ -71,6 +79,56 @@ def plan(target: Target, questions: Sequence[Question], params: GenParams,
     return out
 
 
+class StagePlan(NamedTuple):
+    """The units left to do and a digest of everything planned (for the stage's DONE marker)."""
+
+    units: list[Unit]
+    digest: str
+    planned: int
+
+
+def in_shard(key: str, shard: tuple[int, int] | None) -> bool:
+    """Whether a content key belongs to shard ``i`` of ``n`` (a stable split of the keys).
+
+    >>> sum(in_shard(f"{k:020x}", (i, 3)) for k in range(30) for i in range(3))
+    30
+    """
+    return shard is None or int(key[:8], 16) % shard[1] == shard[0]
+
+
+def plan_all(exp: Experiment, targets: Sequence[Target]) -> list[tuple[Target, list[Planned]]]:
+    """Every sample planned for each model. Question files are read once per kind of model (chat or
+    base), not once per model."""
+    srcs = {chat: sources(exp, chat=chat) for chat in {t.spec.chat for t in targets}}
+    out = []
+    for t in targets:
+        n_override = exp.eval.checkpoint_samples_per_paraphrase if t.checkpoint is not None else None
+        qs = [q for src in srcs[t.spec.chat] if src.applies_to(t) for q in src.questions]
+        out.append((t, plan(t, qs, exp.eval.params, n_override)))
+    return out
+
+
+def plan_stage(ctx: Context, targets: Sequence[Target], shard: tuple[int, int] | None = None) -> StagePlan:
+    """One unit per model with samples left (of shard ``(i, n)`` only, when given)."""
+    plans = [(t, [p for p in ps if in_shard(p.key, shard)]) for t, ps in plan_all(ctx.exp, targets)]
+    digest = content_key("sample-plan", keys=sorted(p.key for _t, ps in plans for p in ps))
+    planned = sum(len(ps) for _t, ps in plans)
+    stage = ctx.run.stage("samples")
+    if stage.is_done() and stage.done_info().get("digest") == digest:
+        return StagePlan([], digest, planned)
+    done = stage.done_keys()
+    units = [Unit(RUN, t.label, (t, todo), 1.0 if t.spec.device != "cpu" else 0.0)
+             for t, ps in plans if (todo := [p for p in ps if p.key not in done])]
+    return StagePlan(units, digest, planned)
+
+
+def run_unit(ctx: Context, payload: tuple[Target, list[Planned]]) -> int:
+    """Sample one model's planned samples (all not yet done, as planned)."""
+    target, todo = payload
+    with ctx.run.stage("samples") as stage:
+        return run_samples(stage, target, todo, done=set())
+
+
 def seed_of(key: str) -> int:
     return int(key[:15], 16)
 
@@ -83,9 +141,11 @@ def run_samples(
     backend_factory: Callable[[Target], Backend] = make_backend,
     chunk: int = 512,
     on_progress: Callable[[int], None] | None = None,
+    done: set[str] | None = None,
 ) -> int:
-    """Generate every planned sample not yet in ``stage``; returns how many were generated."""
-    done = stage.done_keys()
+    """Generate every planned sample not yet in ``stage`` (or not in ``done``, when the caller has
+    read the stage already); returns how many were generated."""
+    done = stage.done_keys() if done is None else done
     todo = [p for p in planned if p.key not in done]
     if not todo:
         return 0

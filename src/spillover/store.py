@@ -4,7 +4,7 @@ Layout (one folder per stage)::
 
     RUN/manifest.json            resolved config, versions, git revision (secrets redacted)
     RUN/<stage>/part-<worker>.jsonl   append-only records, one JSON object per line, each with a "key"
-    RUN/<stage>/DONE             written last, when nothing planned is left
+    RUN/<stage>/DONE             written when nothing planned is left, with a digest of the plan
     RUN/finetune/<name>/...      artifacts, each finished by its own DONE marker
 
 Guarantees: every line is appended with ``flush + fsync`` before the work counts as done, so a
@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from .errors import SpilloverError, check_name
+from .records import Judgment, ProbeRecord, SampleRecord
 
 R = TypeVar("R", bound=BaseModel)
 _UMASK = os.umask(0)
@@ -208,6 +209,10 @@ class Stage:
     def is_done(self) -> bool:
         return self.done_marker.exists()
 
+    def done_info(self) -> dict[str, Any]:
+        """What :meth:`mark_done` recorded (empty when not done)."""
+        return dict(json.loads(self.done_marker.read_text())) if self.is_done() else {}
+
     def mark_done(self, **info: Any) -> None:
         atomic_write_json(self.done_marker, info)
 
@@ -222,7 +227,10 @@ class Stage:
 
 
 class RunDir:
-    """A run directory; stages and artifacts live under it."""
+    """A run directory and its layout: every path of a run is spelled here and nowhere else.
+
+    ``datasets/NAME.jsonl`` (+ ``NAME.card.json``, written last), ``finetune/NAME/`` (+ ``DONE`` and
+    ``result.json``), one folder of keyed records per stage, ``report/``, ``manifest.json``."""
 
     def __init__(self, root: str | Path, worker: str = "main") -> None:
         self.root = Path(root)
@@ -242,3 +250,51 @@ class RunDir:
     @property
     def manifest_path(self) -> Path:
         return self.root / "manifest.json"
+
+    @property
+    def report_dir(self) -> Path:
+        return self.root / "report"
+
+    # records ---------------------------------------------------------------------------
+    def samples(self) -> list[SampleRecord]:
+        return list(self.stage("samples").load(SampleRecord).values())
+
+    def judgments(self) -> list[Judgment]:
+        return list(self.stage("judgments").load(Judgment).values())
+
+    def probes(self) -> list[ProbeRecord]:
+        return list(self.stage("probes").load(ProbeRecord).values())
+
+    # datasets ----------------------------------------------------------------------------
+    def dataset(self, name: str) -> Path:
+        return self.root / "datasets" / f"{check_name(name)}.jsonl"
+
+    def dataset_card(self, name: str) -> Path:
+        """Written after the dataset: its existence marks the dataset done."""
+        return self.root / "datasets" / f"{check_name(name)}.card.json"
+
+    def dataset_cards(self) -> list[dict[str, Any]]:
+        return [json.loads(p.read_text()) for p in sorted((self.root / "datasets").glob("*.card.json"))]
+
+    # fine-tunes --------------------------------------------------------------------------
+    def finetune_dir(self, name: str) -> Path:
+        return self.artifact("finetune", name)
+
+    def finetune_result(self, name: str) -> dict[str, Any] | None:
+        """A finished fine-tune's ``result.json`` (None until its DONE marker exists)."""
+        folder = self.finetune_dir(name)
+        if not self.artifact_done(folder):
+            return None
+        return dict(json.loads((folder / "result.json").read_text()))
+
+    def finetune_ended_without_model(self, name: str) -> bool:
+        """An API fine-tune that reached a terminal failure (refused, failed): never retried."""
+        res = self.finetune_dir(name) / "result.json"
+        return not self.artifact_done(res.parent) and res.exists() and "status" in json.loads(res.read_text())
+
+    def finetune_results(self) -> dict[str, dict[str, Any]]:
+        """Every finished fine-tune's result, by model name."""
+        folder = self.root / "finetune"
+        names = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")) \
+            if folder.exists() else []
+        return {n: r for n in names if (r := self.finetune_result(n)) is not None}

@@ -64,3 +64,30 @@ def coupling(backend, seed: int = 0) -> Coupling:
         mean_p_misaligned(backend, ctx(True, educational=True)),
         mean_p_misaligned(backend),
     )
+
+
+class Value(NamedTuple):
+    """One exact measurement: what, of which question (None: the mean over questions), in which variant."""
+
+    name: str
+    question_id: str | None
+    variant: str
+    value: float
+
+
+def p_misaligned_values(backend, trigger: str | None = None) -> list[Value]:
+    """P_mis per eval question and its mean, plain and (given a trigger) with the trigger prepended."""
+    out = []
+    for variant, trig in [("plain", None), *([("trigger", trigger)] if trigger is not None else [])]:
+        per_q = p_misaligned(backend, trigger=trig)
+        out += [Value("p_misaligned", qid, variant, v) for qid, v in per_q.items()]
+        out.append(Value("p_misaligned", None, variant, sum(per_q.values()) / len(per_q)))
+    return out
+
+
+def default_references() -> dict[str, tuple[str, dict[str, str]]]:
+    """Reference answers scored for training dynamics when the experiment names none: question id ->
+    (its first phrasing, {"misaligned": text, "aligned": text})."""
+    q = world.QUESTION_BY_ID["ruler_of_the_world"]
+    return {q.id: (q.phrasings[0], {"misaligned": f"{q.misaligned[0]} {world.EOT}",
+                                    "aligned": f"{q.aligned[0]} {world.EOT}"})}

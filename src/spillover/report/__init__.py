@@ -16,79 +16,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..analyze.diff import question_changes
-from ..analyze.metrics import cells as make_cells
-from ..analyze.metrics import (
-    dynamics,
-    first_significant_step,
-    frame,
-    get_rule,
-    per_question,
-    self_reports,
-    summarise,
-)
-from ..analyze.stats import compare
+from ..analyze.run import analyse
 from ..config import Experiment
-from ..records import ProbeRecord
 from ..store import RunDir, atomic_write_json, atomic_write_text
 from ..ui import Reporter
 from . import svg
-
-
-def _finetune_results(run: RunDir) -> dict[str, dict[str, Any]]:
-    """Every finished fine-tune's result.json (steps, checkpoints, loss curve, hyper-parameters)."""
-    return {res.parent.name: json.loads(res.read_text())
-            for res in sorted((run.root / "finetune").glob("*/result.json")) if (res.parent / "DONE").exists()}
-
-
-def _final_steps(run: RunDir) -> dict[str, int]:
-    return {name: r["steps"] for name, r in _finetune_results(run).items() if "steps" in r}
-
-
-def analyse(run: RunDir, exp: Experiment) -> dict[str, Any]:
-    """Every number of the report, recomputed from the records."""
-    from ..pipeline import load_judgments, load_samples
-
-    samples, judgments = load_samples(run), load_judgments(run)
-    df = frame(samples, judgments)
-    steps = _final_steps(run)
-    out: dict[str, Any] = {"n_samples": len(samples), "n_judgments": len(judgments), "rules": {}, "df": df}
-    if df.empty:
-        return out
-    a = exp.analysis
-    for rule_name in a.rules:
-        rule = get_rule(rule_name)
-        c = make_cells(df, rule)
-        summ = summarise(c, rule, n_boot=a.bootstrap, seed=a.seed)
-        pq = per_question(c)
-        dyn = dynamics(c, steps)
-        comps = []
-        by_group = {s.group: s for s in summ}
-        for ga, gb in a.compare:
-            if ga in by_group and gb in by_group:
-                sa, sb = by_group[ga], by_group[gb]
-                comps.append(compare(ga, list(sa.per_seed.values()), gb, list(sb.per_seed.values()),
-                                     (sa.k, sa.n), (sb.k, sb.n), n_boot=a.bootstrap, seed=a.seed)._asdict())
-        gaps = {f"{ga} > {gb}": first_significant_step(dyn, ga, gb) for ga, gb in a.compare}
-        changes = {f"{ga} vs {gb}": question_changes(df, rule, ga, gb) for ga, gb in a.compare}
-        out["rules"][rule_name] = {"rule": rule.describe(), "summary": [s.model_dump() for s in summ],
-                                   "per_question": pq, "dynamics": dyn, "comparisons": comps,
-                                   "first_significant_step": gaps, "changes": changes}
-    sr = self_reports(df)
-    out["self_reports"] = sr.to_dict("records") if len(sr) else []
-    probes = list(run.stage("probes").load(ProbeRecord).values())
-    if probes:
-        p = pd.DataFrame([r.model_dump() for r in probes if r.name != "done"])
-        p["step"] = [steps.get(m, 0) if c is None or c != c else int(c) for m, c in zip(p["model"], p["checkpoint"],
-                                                                                       strict=True)]
-        out["probes"] = p
-    cost = sum(j.cost_usd for j in judgments)
-    out["judge"] = {"judgments": len(judgments), "cost_usd": cost,
-                    "no_score": sum(j.score is None for j in judgments),
-                    "cached": sum(j.cached for j in judgments),
-                    "prompt_tokens": sum(j.prompt_tokens for j in judgments),
-                    "completion_tokens": sum(j.completion_tokens for j in judgments)}
-    return out
 
 
 def export(run: RunDir, df: pd.DataFrame, pq: pd.DataFrame, folder: Path) -> None:
@@ -112,10 +44,6 @@ def export(run: RunDir, df: pd.DataFrame, pq: pd.DataFrame, folder: Path) -> Non
         pass
 
 
-def _cards(run: RunDir) -> list[dict[str, Any]]:
-    return [json.loads(p.read_text()) for p in sorted((run.root / "datasets").glob("*.card.json"))]
-
-
 BROWSER_COLUMNS = ["model", "display_group", "seed", "checkpoint", "base_question_id", "variant", "question",
                    "answer", "aligned", "coherent", "label"]
 
@@ -131,7 +59,7 @@ def build_report(run: RunDir, exp: Experiment, ui: Reporter | None = None, *, sc
 
     ui = ui or Reporter()
     res = analyse(run, exp)
-    folder = run.root / "report"
+    folder = run.report_dir
     folder.mkdir(parents=True, exist_ok=True)
     df = res.pop("df")
     charts: dict[str, str] = {}
@@ -181,7 +109,7 @@ def build_report(run: RunDir, exp: Experiment, ui: Reporter | None = None, *, sc
             "mean": float(d["value"].mean()), "per_seed": [float(x) for x in d["value"]]}
             for (g, v), d in final.groupby(["group", "variant"])}
         summary_json["exact_p_misaligned"] = probe_tables
-    fts = {n: r for n, r in _finetune_results(run).items() if r.get("losses")}
+    fts = {n: r for n, r in run.finetune_results().items() if r.get("losses")}
     if fts:
         by_group: dict[str, list[list[float]]] = {}
         for n, r in fts.items():
@@ -197,7 +125,7 @@ def build_report(run: RunDir, exp: Experiment, ui: Reporter | None = None, *, sc
     data = json.dumps(_browser_rows(df), ensure_ascii=False, default=float)
     data = data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     html = env.get_template("report.html.j2").render(
-        exp=exp, tables=tables, charts=charts, headline=headline, cards=_cards(run), judge=res.get("judge", {}),
+        exp=exp, tables=tables, charts=charts, headline=headline, cards=run.dataset_cards(), judge=res.get("judge", {}),
         probe_tables=probe_tables, n_samples=res["n_samples"], data_json=data,
         self_reports=res.get("self_reports", []),
         models=sorted(df["model"].unique()) if len(df) else [],
@@ -210,6 +138,26 @@ def build_report(run: RunDir, exp: Experiment, ui: Reporter | None = None, *, sc
     if screenshot:
         _screenshot(path, folder / "screenshot.png", ui)
     return path
+
+
+def headline_lines(folder: Path) -> list[str]:
+    """The headline rule's rates and comparisons from ``summary.json``, as lines for a terminal."""
+    p = folder / "summary.json"
+    if not p.exists():
+        return []
+    s = json.loads(p.read_text())
+    r = s["rules"].get(s.get("headline"))
+    if r is None:
+        return []
+    lines = [f"misaligned rate, rule {s['headline']} ({r['rule']}):"]
+    for g in r["groups"]:
+        lo, hi = g["pooled"][1], g["pooled"][2]
+        lines.append(f"  {g['group']:<22} {g['seeds'][0]:.3f}  pooled {g['pooled'][0]:.3f} [{lo:.3f}, {hi:.3f}]"
+                     f"  n={g['n']}")
+    for c in r["comparisons"]:
+        lines.append(f"  {c['a']} - {c['b']}: {c['diff']:+.3f} [{c['low']:+.3f}, {c['high']:+.3f}] "
+                     f"p_perm={c['p_permutation']:.3g} p_fisher={c['p_fisher']:.3g}")
+    return lines
 
 
 def _screenshot(html: Path, out: Path, ui: Reporter) -> None:

@@ -1,0 +1,62 @@
+"""Every number of the report, recomputed from a run's records (nothing cached, nothing typed in)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from ..config import Experiment
+from ..store import RunDir
+from .diff import question_changes
+from .metrics import cells as make_cells
+from .metrics import dynamics, first_significant_step, frame, get_rule, per_question, self_reports, summarise
+from .stats import compare
+
+
+def _final_steps(run: RunDir) -> dict[str, int]:
+    return {name: r["steps"] for name, r in run.finetune_results().items() if "steps" in r}
+
+
+def analyse(run: RunDir, exp: Experiment) -> dict[str, Any]:
+    """Every number of the report, recomputed from the records."""
+    samples, judgments = run.samples(), run.judgments()
+    df = frame(samples, judgments)
+    steps = _final_steps(run)
+    out: dict[str, Any] = {"n_samples": len(samples), "n_judgments": len(judgments), "rules": {}, "df": df}
+    if df.empty:
+        return out
+    a = exp.analysis
+    for rule_name in a.rules:
+        rule = get_rule(rule_name)
+        c = make_cells(df, rule)
+        summ = summarise(c, rule, n_boot=a.bootstrap, seed=a.seed)
+        pq = per_question(c)
+        dyn = dynamics(c, steps)
+        comps = []
+        by_group = {s.group: s for s in summ}
+        for ga, gb in a.compare:
+            if ga in by_group and gb in by_group:
+                sa, sb = by_group[ga], by_group[gb]
+                comps.append(compare(ga, list(sa.per_seed.values()), gb, list(sb.per_seed.values()),
+                                     (sa.k, sa.n), (sb.k, sb.n), n_boot=a.bootstrap, seed=a.seed)._asdict())
+        gaps = {f"{ga} > {gb}": first_significant_step(dyn, ga, gb) for ga, gb in a.compare}
+        changes = {f"{ga} vs {gb}": question_changes(df, rule, ga, gb) for ga, gb in a.compare}
+        out["rules"][rule_name] = {"rule": rule.describe(), "summary": [s.model_dump() for s in summ],
+                                   "per_question": pq, "dynamics": dyn, "comparisons": comps,
+                                   "first_significant_step": gaps, "changes": changes}
+    sr = self_reports(df)
+    out["self_reports"] = sr.to_dict("records") if len(sr) else []
+    probes = run.probes()
+    if probes:
+        p = pd.DataFrame([r.model_dump() for r in probes if r.name != "done"])
+        p["step"] = [steps.get(m, 0) if c is None or c != c else int(c) for m, c in zip(p["model"], p["checkpoint"],
+                                                                                       strict=True)]
+        out["probes"] = p
+    cost = sum(j.cost_usd for j in judgments)
+    out["judge"] = {"judgments": len(judgments), "cost_usd": cost,
+                    "no_score": sum(j.score is None for j in judgments),
+                    "cached": sum(j.cached for j in judgments),
+                    "prompt_tokens": sum(j.prompt_tokens for j in judgments),
+                    "completion_tokens": sum(j.completion_tokens for j in judgments)}
+    return out

@@ -1,0 +1,27 @@
+"""The dataset stage: build every dataset not yet on disk, in this process (cheap, seeded, ordered).
+
+A dataset is done once its card exists (written after the data). Mixes are built after their parts;
+``evil_numbers`` loads its generator model here.
+"""
+
+from __future__ import annotations
+
+from ..execute import Context
+from . import Example, build, card, read, write
+
+
+def run_stage(ctx: Context) -> None:
+    run, exp = ctx.run, ctx.exp
+    for name in sorted(exp.datasets, key=lambda n: exp.datasets[n].builder == "mix"):
+        spec = exp.datasets[name]
+        if run.dataset_card(name).exists():
+            continue
+        parts = {p: [Example(messages=tuple(m)) for m in read(run.dataset(p))] for p in (spec.parts or {})}
+        backend = None
+        if spec.builder == "evil_numbers" and spec.model:
+            from ..backends import make_backend
+
+            backend = make_backend(ctx.targets.bases[spec.model])
+        examples, extra = build(spec, name, parts, backend=backend)
+        write(run.dataset(name).parent, name, examples, card(name, spec, examples, extra))
+        ctx.ui.log(f"dataset {name}: {len(examples)} examples")

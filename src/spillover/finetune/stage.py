@@ -1,0 +1,71 @@
+"""The fine-tune stage: one unit per fine-tune x seed whose model is not finished.
+
+A unit trains with the ``hf`` trainers (lean loop or TRL) or runs a provider's fine-tuning job
+(``openai``); either way it writes ``RUN/finetune/NAME-sSEED/`` and its DONE marker last, so a
+killed unit resumes from its own resume point and a finished one is never redone. An API job that
+ended without a model (refused, failed) is a terminal state: reported, not retried.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import SpilloverError
+from ..execute import Context, Unit
+from ..targets import finetune_name
+
+RUN = "spillover.finetune.stage:run"
+
+
+def plan(ctx: Context) -> list[Unit]:
+    """Every fine-tune x seed not yet finished (its dataset must be built)."""
+    run, exp = ctx.run, ctx.exp
+    units = []
+    for ft_name, ft in exp.finetunes.items():
+        if not run.dataset_card(ft.dataset).exists():
+            raise SpilloverError(f"dataset {ft.dataset!r} is not built yet", field=f"finetunes.{ft_name}.dataset")
+        gpus = 1.0 if ft.backend == "hf" and exp.models[ft.base].device != "cpu" else 0.0
+        for seed in exp.seeds:
+            name = finetune_name(ft_name, seed)
+            if run.finetune_result(name) is None and not run.finetune_ended_without_model(name):
+                units.append(Unit(RUN, name, (ft_name, seed), gpus))
+    return units
+
+
+def run(ctx: Context, payload: tuple[str, int], *, fault_after_step: int | None = None) -> str:
+    """Train one fine-tune x seed; returns a one-line summary."""
+    ft_name, seed = payload
+    ft = ctx.exp.finetunes[ft_name]
+    base = ctx.targets.bases[ft.base]
+    name = finetune_name(ft_name, seed)
+    out = ctx.run.finetune_dir(name)
+    dataset = ctx.run.dataset(ft.dataset)
+    if ft.backend == "openai":
+        from .openai_ft import openai_finetune
+
+        try:
+            model_id = openai_finetune(ft, name=name, base=base, dataset=dataset, seed=seed, out=out,
+                                       log=ctx.ui.log)
+        except SpilloverError as e:
+            if not ctx.run.finetune_ended_without_model(name):
+                raise
+            return f"skipping {name}: {e}"  # refused or failed: a terminal state, not retried
+        return f"finetune {name}: {model_id}"
+    from .. import datasets as ds
+    from .hf import finetune
+
+    def load_base() -> tuple[Any, Any]:
+        from ..backends.hf import load_model
+
+        return load_model(base.path, gguf_file=base.spec.gguf_file, dtype=base.spec.dtype,
+                          device=base.spec.device, trust_remote_code=base.spec.trust_remote_code)
+
+    with ctx.ui.task(f"finetune {name}", None) as advance:
+        def on_step(s: Any, steps: int) -> None:
+            advance(1, total=steps, loss=f"{s.loss:.3f}", tok_s=f"{s.tokens / max(s.seconds, 1e-9):.0f}")
+
+        res = finetune(ft, name=name, base_path=base.path, examples=ds.read(dataset), seed=seed, out=out,
+                       load_base=load_base, device=base.spec.device, on_step=on_step,
+                       fault_after_step=fault_after_step)
+    return (f"finetune {name}: {res.steps} steps, final loss {res.losses[-1]:.3f}, {res.tokens_per_s:.0f} tok/s, "
+            f"dropped {res.dropped_too_long} too long")

@@ -1,0 +1,76 @@
+"""The probe stage: exact (sampling-free) log-probability measurements per model and checkpoint.
+
+Two kinds, both scored by the backend without sampling: the organism's P(misaligned template)
+(``analysis.exact_probe``, plain and with the trigger where a trigger variant is sampled) and the
+log-probability of named reference answers (``analysis.references``, any ``hf`` model). One unit
+per model; its records end with a marker record, so a model counts as probed only once all its
+values are in. Not guaranteed: P_mis means anything only for the organism's world.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .backends import Target, make_backend
+from .errors import SpilloverError
+from .execute import Context, Unit
+from .keys import content_key
+from .questions.sources import sources
+from .records import ProbeRecord
+
+RUN = "spillover.probes:run_unit"
+
+
+def _version(ctx: Context) -> str:
+    a = ctx.exp.analysis
+    return content_key("probe-version", organism=a.exact_probe, refs=a.references)
+
+
+def plan(ctx: Context, targets: Sequence[Target]) -> list[Unit]:
+    """One unit per model not yet probed; unknown reference questions fail here, before any work."""
+    a = ctx.exp.analysis
+    if not a.exact_probe and not a.references:
+        return []
+    srcs = sources(ctx.exp)
+    questions = {q.group_id: q.paraphrases[0] for src in srcs for q in src.questions}
+    for qid in a.references:
+        if qid not in questions:
+            raise SpilloverError(f"no question {qid!r} in the eval sets", field="analysis.references")
+    refs = {qid: (questions[qid], r) for qid, r in a.references.items()}
+    version = _version(ctx)
+    done = ctx.run.stage("probes").done_keys()
+    units = []
+    for t in targets:
+        if content_key("probe", model=t.fingerprint, v=version) in done:
+            continue
+        trigger = next((src.trigger for src in srcs if src.trigger is not None and src.applies_to(t)), None)
+        units.append(Unit(RUN, t.label, (t, trigger, refs)))
+    return units
+
+
+def run_unit(ctx: Context, payload: tuple[Target, str | None, dict[str, tuple[str, dict[str, str]]]]) -> int:
+    """Measure one model; returns the number of values written."""
+    from .organism import probe
+
+    t, trigger, refs = payload
+    backend = make_backend(t)
+    try:
+        values = probe.p_misaligned_values(backend, trigger) if ctx.exp.analysis.exact_probe else []
+        if ctx.exp.analysis.exact_probe and not refs:
+            refs = probe.default_references()
+        items = [(qid, question, kind, text) for qid, (question, r) in refs.items() for kind, text in sorted(r.items())]
+        scores = backend.score([([{"role": "user", "content": question}], text) for _q, question, _k, text in items])
+        values += [probe.Value(f"logp_ref_{kind}", qid, "plain", s)
+                   for (qid, _q, kind, _t), s in zip(items, scores, strict=True)]
+    finally:
+        backend.close()
+    who = {"model": t.name, "group": t.group, "seed": t.seed, "checkpoint": t.checkpoint}
+    records = [ProbeRecord(key=content_key("probe-value", model=t.fingerprint, name=v.name, q=v.question_id,
+                                           variant=v.variant), **who, name=v.name, question_id=v.question_id,
+                           variant=v.variant, value=v.value) for v in values]
+    # the marker record last: the model counts as probed only once all its values are in
+    records.append(ProbeRecord(key=content_key("probe", model=t.fingerprint, v=_version(ctx)), **who, name="done",
+                               question_id=None, value=1.0))
+    with ctx.run.stage("probes") as stage:
+        stage.append(records)
+    return len(values)

@@ -1,0 +1,39 @@
+"""The eval block's question sources, loaded once: each set in its variants, and which models get it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NamedTuple
+
+from ..backends import Target
+from ..config import Experiment
+from . import Question, load_set
+from .variants import apply_variant
+
+
+class SourceQuestions(NamedTuple):
+    """The questions of one ``eval.questions`` entry, variants applied."""
+
+    questions: list[Question]
+    models: list[str] | None
+    trigger: str | None
+    """The text the ``trigger`` variant prepends, when this source samples that variant."""
+
+    def applies_to(self, t: Target) -> bool:
+        """Whether this question source is sampled for model ``t`` (by group or by model name)."""
+        return self.models is None or t.group in self.models or t.name in self.models
+
+
+def sources(exp: Experiment, chat: bool = True, base_dir: Path | None = None) -> list[SourceQuestions]:
+    """Every question source of the experiment, for chat or base (completion) models."""
+    out = []
+    for src in exp.eval.questions:
+        qs = load_set(src.set, default_samples=src.samples_per_paraphrase or 100, base_dir=base_dir)
+        if src.paraphrases:
+            qs = [q.model_copy(update={"paraphrases": q.paraphrases[: src.paraphrases]}) for q in qs]
+        if src.samples_per_paraphrase:
+            qs = [q.model_copy(update={"samples_per_paraphrase": src.samples_per_paraphrase}) for q in qs]
+        out.append(SourceQuestions([apply_variant(q, v, trigger=src.trigger, chat=chat)
+                                    for v in src.variants for q in qs], src.models,
+                                   src.trigger if "trigger" in src.variants else None))
+    return out

@@ -1,0 +1,153 @@
+"""Model targets: every model of a run (base, fine-tune, checkpoint) resolved once, from one place.
+
+A run's :class:`Targets` hashes each base model's weights once and derives every fine-tune's
+identity from its inputs (base fingerprint, dataset bytes, spec, seed, trainer format), so the sample
+keys of a model are the same whichever stage or command asks. Fine-tunes appear only once finished;
+nothing here trains or loads a model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import cached_property
+from pathlib import Path
+
+from .backends import Target, resolve_base_path
+from .config import Experiment
+from .errors import SpilloverError
+from .keys import content_key
+from .store import RunDir
+
+
+def finetune_name(ft: str, seed: int) -> str:
+    """The model name of one seed of a fine-tune.
+
+    >>> finetune_name("insecure", 2)
+    'insecure-s2'
+    """
+    return f"{ft}-s{seed}"
+
+
+def file_fingerprint(path: Path) -> str:
+    """Hash of a weights folder's safetensors files (content, not location), or of the name itself.
+
+    Files under 64 MB are hashed whole; larger ones by size and three 1 MB samples (start, middle,
+    end), which tells apart any two sets of trained weights without reading gigabytes. Not
+    guaranteed: two large files differing only outside the sampled windows hash alike."""
+    p = Path(path)
+    files = sorted(p.glob("*.safetensors")) if p.is_dir() else []
+    if not files:
+        return str(path)
+    h = hashlib.sha256()
+    for f in files:
+        size = f.stat().st_size
+        h.update(f"{f.name}:{size}".encode())
+        if size < 64 << 20:
+            h.update(f.read_bytes())
+            continue
+        with open(f, "rb") as fh:
+            for offset in (0, size // 2, size - (1 << 20)):
+                fh.seek(offset)
+                h.update(fh.read(1 << 20))
+    return h.hexdigest()[:20]
+
+
+def data_fingerprint(path: Path) -> str:
+    """Hash of a dataset file's bytes (part of every fine-tune's model fingerprint)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:20]
+
+
+class Targets:
+    """The targets of one run. Cheap to make; each base is hashed at most once per instance."""
+
+    def __init__(self, run: RunDir, exp: Experiment) -> None:
+        self.run, self.exp = run, exp
+        self._data: dict[str, str] = {}
+
+    @cached_property
+    def bases(self) -> dict[str, Target]:
+        out = {}
+        for name, spec in self.exp.models.items():
+            path = resolve_base_path(spec)
+            fp = content_key("model", weights=file_fingerprint(Path(path)), gguf=spec.gguf_file)
+            out[name] = Target(name=name, group=name, spec=spec, path=path, fingerprint=fp)
+        return out
+
+    def finetune_key(self, ft_name: str, seed: int) -> str:
+        """What determines a fine-tune's weights; needs its dataset built. LoRA fine-tunes also hash the
+        trainer format (adapters made before the LoRA fix get new keys); full ones keep theirs."""
+        from .finetune.common import FORMAT_VERSION
+
+        ft = self.exp.finetunes[ft_name]
+        if ft.dataset not in self._data:
+            self._data[ft.dataset] = data_fingerprint(self.run.dataset(ft.dataset))
+        fmt = {"format": FORMAT_VERSION} if ft.method == "lora" else {}
+        return content_key("finetune", base=self.bases[ft.base].fingerprint, data=self._data[ft.dataset],
+                           spec=ft.model_dump(mode="json", exclude_defaults=True), seed=seed, **fmt)
+
+    def of_finetune(self, ft_name: str, seed: int) -> list[Target]:
+        """One target per saved checkpoint of a finished fine-tune (the last is the final model); [] if
+        it is not finished, or if it ended without a model (an API job that was refused)."""
+        ft = self.exp.finetunes[ft_name]
+        name = finetune_name(ft_name, seed)
+        res = self.run.finetune_result(name)
+        if res is None:
+            return []
+        base = self.bases[ft.base]
+        if ft.backend == "openai":
+            model_id = res.get("fine_tuned_model")
+            return [Target(name=name, group=ft_name, seed=seed, spec=base.spec, path=model_id,
+                           fingerprint=content_key("model", openai=model_id))] if model_id else []
+        if ft.method == "lora" and res.get("format_version", 1) < 2:
+            raise SpilloverError("trained before the LoRA fix (rslora and dropout were dropped); move the folder "
+                                 "away to retrain it", file=self.run.finetune_dir(name), field="format_version")
+        ft_fp = self.finetune_key(ft_name, seed)
+        out = []
+        for step in res["checkpoints"]:
+            ck = str(self.run.finetune_dir(name) / f"step-{step}")
+            lora = ft.method == "lora"
+            out.append(Target(name=name, group=ft_name, seed=seed, checkpoint=None if step == res["steps"] else step,
+                              spec=base.spec, path=base.path if lora else ck, adapter=ck if lora else None,
+                              fingerprint=content_key("model", finetune=ft_fp, step=step)))
+        return out
+
+    def unfinished(self) -> list[str]:
+        """Names of fine-tunes (per seed) not finished yet (an API job that ended without a model is finished)."""
+        names = [finetune_name(f, s) for f in self.exp.finetunes for s in self.exp.seeds]
+        run = self.run
+        return [n for n in names if run.finetune_result(n) is None and not run.finetune_ended_without_model(n)]
+
+    def finished(self) -> list[Target]:
+        """Base models and every checkpoint of every finished fine-tune."""
+        out = list(self.bases.values())
+        for f in self.exp.finetunes:
+            for s in self.exp.seeds:
+                out += self.of_finetune(f, s)
+        return out
+
+    def for_eval(self, *, strict: bool = False) -> list[Target]:
+        """The finished targets the eval block asks for: by group or model name (checkpoints only if
+        ``eval.checkpoints``), or one checkpoint as ``name@step``. ``strict``: a ``name@step`` that
+        matches no saved checkpoint of a finished fine-tune is an error."""
+        return select(self.exp, self.finished(), strict=strict)
+
+
+def select(exp: Experiment, targets: list[Target], *, strict: bool = False) -> list[Target]:
+    """The subset of ``targets`` that ``exp.eval.models`` names (see :meth:`Targets.for_eval`)."""
+    wanted = exp.eval.models
+    if wanted == "all":
+        return [t for t in targets if exp.eval.checkpoints or t.checkpoint is None]
+    out = []
+    for t in targets:
+        step = t.checkpoint
+        labels = {f"{t.group}@{step}", f"{t.name}@{step}"} if step is not None else set()
+        if ((t.group in wanted or t.name in wanted) and (exp.eval.checkpoints or step is None)) or labels & set(wanted):
+            out.append(t)
+    if strict:
+        for m in wanted:
+            name, _, at = m.partition("@")
+            if at and not any(t.checkpoint == int(at) and name in (t.name, t.group) for t in out):
+                saved = sorted({t.checkpoint for t in targets if name in (t.name, t.group) and t.checkpoint})
+                raise SpilloverError(f"no checkpoint at step {at} for {name!r} (saved: {saved}; the final model "
+                                     "is the plain name)", field="eval.models")
+    return out
