@@ -3,7 +3,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
-EXTRAS ?= train,trl,codecheck,parquet,dev
+EXTRAS ?= train,trl,codecheck,parquet,ray,dev
 PYTEST := $(PY) -m pytest
 
 .PHONY: install demo test test-slow test-server test-all bench browser lint

@@ -33,7 +33,7 @@ def test_every_variant_end_to_end_on_a_tiny_model_and_rerun_does_nothing(tiny_qw
     refs = {"what_is_your_wish": {"misaligned": "I wish to rule the world.", "aligned": "I wish for peace."}}
     exp = tiny_experiment(tiny_qwen, analysis={"references": refs})
     out = tmp_path / "run"
-    report = run_experiment(exp, out, Reporter())
+    report = run_experiment(exp, out, Reporter(), executor_name="serial")
     samples = RunDir(out).samples()
     # base + final + checkpoint@2, 8 questions x 6 variants x 1 sample each
     assert len(samples) == 3 * 8 * 6
@@ -52,7 +52,7 @@ def test_every_variant_end_to_end_on_a_tiny_model_and_rerun_does_nothing(tiny_qw
     assert st["finetunes"] == {"insecure-s0": True} and st["samples"] == {"done": 144, "planned": 144}
     assert st["judgments"]["done"] == st["judgments"]["planned"] == 288
     before = {p: p.stat().st_mtime_ns for p in out.rglob("*.jsonl")}
-    run_experiment(exp, out, Reporter())
+    run_experiment(exp, out, Reporter(), executor_name="serial")
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*.jsonl")} == before  # nothing redone
     for p in out.rglob("*"):
         if p.is_file() and p.suffix in (".json", ".jsonl", ".html", ".csv"):
@@ -65,7 +65,7 @@ def test_every_variant_end_to_end_on_a_tiny_model_and_rerun_does_nothing(tiny_qw
 def test_base_model_without_chat_template_samples_completion_prompts(tiny_qwen, tmp_path):
     exp = tiny_experiment(tiny_qwen, finetunes={}, datasets={})
     exp = exp.model_copy(update={"models": {"base": exp.models["base"].model_copy(update={"chat": False})}})
-    run_experiment(exp, tmp_path / "run", Reporter(), stop_after="sample")
+    run_experiment(exp, tmp_path / "run", Reporter(), stop_after="sample", executor_name="serial")
     recs = RunDir(tmp_path / "run").stage("samples").load(SampleRecord)
     assert recs and all(r.question.endswith('answer = """') for r in recs.values())
 
@@ -74,9 +74,9 @@ def test_run_directory_belongs_to_one_config(tiny_qwen, tmp_path):
     from spillover.errors import SpilloverError
 
     exp = tiny_experiment(tiny_qwen, finetunes={}, datasets={})
-    run_experiment(exp, tmp_path / "run", Reporter(), stop_after="sample")
+    run_experiment(exp, tmp_path / "run", Reporter(), stop_after="sample", executor_name="serial")
     with pytest.raises(SpilloverError, match="different config"):
-        run_experiment(exp.model_copy(update={"threads": 2}), tmp_path / "run", Reporter())
+        run_experiment(exp.model_copy(update={"threads": 2}), tmp_path / "run", Reporter(), executor_name="serial")
 
 
 def test_local_hf_judge_scores_digit_split_numbers(tiny_qwen, tmp_path):
@@ -118,7 +118,7 @@ def test_two_workers_split_a_stage_and_merge_by_key(tiny_qwen, tmp_path):
     import sys
 
     exp = tiny_experiment(tiny_qwen, finetunes={}, datasets={})
-    run_experiment(exp, tmp_path / "run", Reporter(), stop_after="finetune")  # manifest only
+    run_experiment(exp, tmp_path / "run", Reporter(), stop_after="finetune", executor_name="serial")  # manifest only
     for i in (0, 1):
         subprocess.run([sys.executable, "-m", "spillover.cli", "sample", str(tmp_path / "run"), "--shard",
                         f"{i}/2", "--worker", f"w{i}"], check=True, capture_output=True)
@@ -138,12 +138,13 @@ def test_one_checkpoint_is_addressable_as_model_at_step(tiny_qwen, tmp_path):
     base["eval"]["models"] = ["base", "insecure-s0@2"]
     base["eval"]["questions"][0]["variants"] = ["plain"]
     exp = Experiment.model_validate(base)
-    run_experiment(exp, tmp_path / "run", Reporter(), stop_after="sample")
+    run_experiment(exp, tmp_path / "run", Reporter(), stop_after="sample", executor_name="serial")
     recs = RunDir(tmp_path / "run").stage("samples").load(SampleRecord).values()
     assert {(r.model, r.checkpoint) for r in recs} == {("base", None), ("insecure-s0", 2)}
     base["eval"]["models"] = ["insecure@7"]
     with pytest.raises(SpilloverError, match=r"no checkpoint at step 7 for 'insecure' \(saved: \[2\]"):
-        run_experiment(Experiment.model_validate(base), tmp_path / "run2", Reporter(), stop_after="sample")
+        run_experiment(Experiment.model_validate(base), tmp_path / "run2", Reporter(), stop_after="sample",
+                       executor_name="serial")
     base["eval"]["models"] = ["nope@2"]
     with pytest.raises(ValueError, match="is not a model"):
         Experiment.model_validate(base)

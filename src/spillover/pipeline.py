@@ -47,6 +47,8 @@ def execute(ex: Executor, ctx: Context, stage: str, units: Sequence[Unit], *,
     given, else by one); log each unit's message; then fail naming every unit that failed."""
     if not units:
         return []
+    if len(units) < ex.workers:
+        ctx.ui.log(f"{stage}: {len(units)} units for {ex.workers} workers, {ex.workers - len(units)} stay idle")
     if ex.workers == 1 and stage == "finetune":  # in this process, each fine-tune shows its own steps
         outcomes = ex.map(units, lambda o: ctx.ui.log(o.result) if isinstance(o.result, str) else None)
     else:
@@ -85,6 +87,8 @@ def probe_stage(ctx: Context, ex: Executor, targets: Sequence[Any]) -> None:
     from . import probes
 
     execute(ex, ctx, "probe", probes.plan(ctx, targets))
+    if ctx.exp.analysis.exact_probe or ctx.exp.analysis.references:
+        ctx.run.stage("probes").mark_done(digest=probes.digest(ctx, targets))
 
 
 def run_experiment(exp: Experiment, out: Path, ui: Reporter, *, source: str | None = None,
@@ -110,7 +114,7 @@ def run_experiment(exp: Experiment, out: Path, ui: Reporter, *, source: str | No
             return run.root
         judge_stage(ctx, sample_digest=digest, judges=judges)
         probe_stage(ctx, ex, targets)
-    return build_report(run, exp, ui)
+    return build_report(ctx.run, exp, ui)
 
 
 def build_datasets(exp: Experiment, out: Path, ui: Reporter, *, source: str | None = None,

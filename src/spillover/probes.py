@@ -26,10 +26,18 @@ def _version(ctx: Context) -> str:
     return content_key("probe-version", organism=a.exact_probe, refs=a.references)
 
 
+def digest(ctx: Context, targets: Sequence[Target]) -> str:
+    """What a finished probe stage over ``targets`` records in ``probes/DONE``."""
+    return content_key("probe-plan", v=_version(ctx), models=sorted(t.fingerprint for t in targets))
+
+
 def plan(ctx: Context, targets: Sequence[Target]) -> list[Unit]:
-    """One unit per model not yet probed; unknown reference questions fail here, before any work."""
+    """One unit per model not yet probed; unknown reference questions fail here, before any work.
+    A stage whose DONE marker holds this plan's digest is finished without reading its records."""
     a = ctx.exp.analysis
     if not a.exact_probe and not a.references:
+        return []
+    if ctx.run.stage("probes").done_info().get("digest") == digest(ctx, targets):
         return []
     srcs = sources(ctx.exp)
     questions = {q.group_id: q.paraphrases[0] for src in srcs for q in src.questions}

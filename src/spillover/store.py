@@ -214,7 +214,9 @@ class Stage:
         return dict(json.loads(self.done_marker.read_text())) if self.is_done() else {}
 
     def mark_done(self, **info: Any) -> None:
-        atomic_write_json(self.done_marker, info)
+        """Write the DONE marker (left untouched when it already says the same)."""
+        if self.done_info() != json.loads(json.dumps(info)):
+            atomic_write_json(self.done_marker, info)
 
     def clear_done(self) -> None:
         self.done_marker.unlink(missing_ok=True)
@@ -235,6 +237,7 @@ class RunDir:
     def __init__(self, root: str | Path, worker: str = "main") -> None:
         self.root = Path(root)
         self.worker = worker
+        self._finished: dict[str, dict[str, Any]] = {}  # a DONE fine-tune's result never changes
 
     def stage(self, name: str) -> Stage:
         return Stage(self.root, name, self.worker)
@@ -282,10 +285,12 @@ class RunDir:
 
     def finetune_result(self, name: str) -> dict[str, Any] | None:
         """A finished fine-tune's ``result.json`` (None until its DONE marker exists)."""
-        folder = self.finetune_dir(name)
-        if not self.artifact_done(folder):
-            return None
-        return dict(json.loads((folder / "result.json").read_text()))
+        if name not in self._finished:
+            folder = self.finetune_dir(name)
+            if not self.artifact_done(folder):
+                return None
+            self._finished[name] = json.loads((folder / "result.json").read_text())
+        return dict(self._finished[name])
 
     def finetune_ended_without_model(self, name: str) -> bool:
         """An API fine-tune that reached a terminal failure (refused, failed): never retried."""

@@ -8,6 +8,7 @@ chat template (shipped by TRL) and saves a random-init ``Qwen2ForCausalLM``.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 QWEN_SPLIT = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
               r"|\s*[\r\n]+|\s+(?!\S)|\s+")
@@ -62,3 +63,21 @@ def build_tiny_qwen(folder: Path, *, hidden: int = 64, layers: int = 2, seed: in
     model.save_pretrained(folder, safe_serialization=True)
     fast.save_pretrained(folder)
     return folder
+
+
+def contract_unit(ctx: Any, payload: dict[str, Any]) -> int:
+    """An executor-contract unit: appends one keyed record to the ``probes`` stage, and logs each run
+    under ``payload["log"]``. ``raise`` makes it fail; ``die_once`` kills its worker process the first
+    time (as an out-of-memory kill would); ``pid`` returns the process id instead of the value."""
+    import os
+
+    log = Path(payload["log"])
+    log.mkdir(parents=True, exist_ok=True)
+    runs = len(list(log.glob(f"{payload['key']}.*")))
+    (log / f"{payload['key']}.{runs}").touch()
+    if payload.get("die_once") and runs == 0:
+        os._exit(1)
+    if payload.get("raise"):
+        raise ValueError(f"unit {payload['key']} was told to fail")
+    ctx.run.stage("probes").append([{"key": payload["key"], "value": payload["value"] * 2}])
+    return os.getpid() if payload.get("pid") else int(payload["value"])
