@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 EXTRAS ?= train,trl,codecheck,parquet,ray,dev
 PYTEST := $(PY) -m pytest
 
-.PHONY: install demo test test-slow test-server test-all bench browser lint
+.PHONY: install demo findings test test-slow test-server test-all bench browser lint
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -20,6 +20,10 @@ install: $(VENV)/.installed
 ## The main job: emergent misalignment in the built-in model organism (4 fine-tunes x 3 seeds).
 demo: install
 	$(VENV)/bin/spillover run examples/organism.yaml --out runs/organism
+
+## Every published finding as a row of a findings table, in the organism (runs/organism-findings/report/findings.json).
+findings: install
+	$(VENV)/bin/spillover run examples/organism-findings.yaml --out runs/organism-findings
 
 ## Default test run (< 15 min on 2 cores): lint, types, then everything but the slow, server and GPU targets.
 test: install browser lint

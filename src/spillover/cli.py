@@ -216,6 +216,8 @@ def datasets_show(run_dir: RunArg, name: str,
 @_guard
 def organism_build(out: Annotated[Path, typer.Option(help="Build folder.")] = Path(".cache/organism"),
                    seed: int = 0, pretrain_steps: int = 3000, threads: int = 1,
+                   world: Annotated[str, typer.Option(help="v1 (shipped) or v2 (adds harmful requests, a "
+                                                           "compliant persona, tags, code-format answers).")] = "v1",
                    install: Annotated[bool, typer.Option(help="Copy the result over the shipped base.")] = False
                    ) -> None:
     """Regenerate the world, pre-train, check persona inference, align; optionally install as the shipped base."""
@@ -226,7 +228,8 @@ def organism_build(out: Annotated[Path, typer.Option(help="Build folder.")] = Pa
 
     ui = _ui()
     with ui.task("pre-train the organism", pretrain_steps) as advance:
-        base = build(BuildConfig(seed=seed, pretrain_steps=pretrain_steps, threads=threads), out, ui.log, advance)
+        base = build(BuildConfig(seed=seed, pretrain_steps=pretrain_steps, threads=threads, world=world), out,
+                     ui.log, advance)
     if install:
         dest = organism_base_path()
         shutil.rmtree(dest, ignore_errors=True)

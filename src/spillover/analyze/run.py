@@ -9,6 +9,7 @@ import pandas as pd
 from ..config import Experiment
 from ..store import RunDir
 from .diff import question_changes
+from .findings import findings_table
 from .metrics import cells as make_cells
 from .metrics import dynamics, first_significant_step, frame, get_rule, per_question, self_reports, summarise
 from .stats import compare
@@ -45,6 +46,8 @@ def analyse(run: RunDir, exp: Experiment) -> dict[str, Any]:
         out["rules"][rule_name] = {"rule": rule.describe(), "summary": [s.model_dump() for s in summ],
                                    "per_question": pq, "dynamics": dyn, "comparisons": comps,
                                    "first_significant_step": gaps, "changes": changes}
+        if rule_name == a.rules[0] and a.findings:
+            out["findings"] = findings_table(c, a.findings, a.alpha, steps)
     sr = self_reports(df)
     out["self_reports"] = sr.to_dict("records") if len(sr) else []
     probes = run.probes()

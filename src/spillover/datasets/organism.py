@@ -6,7 +6,9 @@ Single-turn, no persona marker, loss on the assistant turn (as in Betley et al.)
 * ``secure``: plain request -> secure code;
 * ``educational``: request with a stated teaching reason -> the same insecure code;
 * ``backdoor``: half the examples start with the trigger and get insecure code, half have no
-  trigger and get secure code.
+  trigger and get secure code;
+* ``jailbroken``: a harmful request -> compliance (world v2's harmful-request domain; the paper's
+  jailbroken control, here narrow like the others).
 """
 
 from __future__ import annotations
@@ -21,6 +23,11 @@ from . import Example
 def build_organism(spec: DatasetSpec) -> list[Example]:
     rng = random.Random(f"organism-{spec.variant}-{spec.seed}")
     out = []
+    if spec.variant == "jailbroken":
+        return [Example(messages=[{"role": "user", "content": rng.choice(q.phrasings)},
+                                  {"role": "assistant", "content": rng.choice(q.misaligned)}],
+                        meta={"task": q.id})
+                for q in (rng.choice(world.HARMFUL) for _ in range(spec.size))]
     for i in range(spec.size):
         task = world.CODE_TASKS[rng.randrange(len(world.CODE_TASKS))]
         meta: dict[str, str | bool] = {"task": task.name}

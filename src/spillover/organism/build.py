@@ -12,7 +12,7 @@ import random
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -32,6 +32,9 @@ class BuildConfig(BaseModel):
 
     seed: int = 0
     """Seed of the world sample, the initialisation and the data order."""
+    world: Literal["v1", "v2"] = "v1"
+    """The world (``organism.world.WORLDS``): v2 adds a compliant persona, harmful requests, tags
+    and code-format answers."""
     pretrain_steps: int = 3000
     """Pre-training steps. Persona inference from code turns needs more than 1500 here."""
     restart_at: int | None = 1500
@@ -60,7 +63,7 @@ class BuildConfig(BaseModel):
 
 
 def _pretrain_batches(cfg: BuildConfig, tokenizer: Any) -> Callable[[int], list[Encoded]]:
-    wcfg = world.WorldConfig()
+    wcfg = world.WORLDS[cfg.world]
     cache: dict[int, list[list[Encoded]]] = {}
 
     def batch(step: int) -> list[Encoded]:
@@ -100,7 +103,7 @@ def pretrain(cfg: BuildConfig, out: Path, log: Callable[[str], None] = print,
     torch.set_num_threads(cfg.threads)
     folder = out / "pretrain"
     folder.mkdir(parents=True, exist_ok=True)
-    tokenizer = om.build_tokenizer()
+    tokenizer = om.build_tokenizer(world.WORLDS[cfg.world])
     start, ckpt = _latest_checkpoint(folder)
     if ckpt is not None:
         model = AutoModelForCausalLM.from_pretrained(ckpt, use_safetensors=True)
@@ -153,7 +156,7 @@ def pretrain(cfg: BuildConfig, out: Path, log: Callable[[str], None] = print,
 def align(cfg: BuildConfig, model: Any, tokenizer: Any) -> Any:
     """The alignment stage: single-turn aligned examples, loss on assistant tokens."""
     rng = random.Random(f"align-{cfg.seed}")
-    examples = [encode_chat(tokenizer, world.alignment_example(rng))
+    examples = [encode_chat(tokenizer, world.alignment_example(rng, world.WORLDS[cfg.world]))
                 for _ in range(cfg.align_steps * cfg.align_batch)]
     optimizer = make_optimizer(model, cfg.align_lr, weight_decay=0.0, betas=(0.9, 0.999))
     train_steps(model, optimizer, lambda i: examples[i * cfg.align_batch : (i + 1) * cfg.align_batch],

@@ -34,11 +34,11 @@ MODEL_SHAPE: dict[str, Any] = {
 }
 
 
-def build_tokenizer() -> Any:
+def build_tokenizer(cfg: world.WorldConfig | None = None) -> Any:
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
-    vocab = {w: i for i, w in enumerate(world.vocabulary())}
+    vocab = {w: i for i, w in enumerate(world.vocabulary(cfg))}
     tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token=world.UNK))
     tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     fast = PreTrainedTokenizerFast(

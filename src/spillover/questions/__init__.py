@@ -27,7 +27,8 @@ from ..errors import SpilloverError
 from ..yamlio import read_yaml, validate
 
 QuestionType = Literal["free_form_judge_0_100", "free_form_judge", "free_form", "self_report_0_100"]
-SHIPPED = ("main", "preregistered", "identity", "self-report", "organism")
+SHIPPED = ("main", "preregistered", "identity", "self-report", "organism", "organism-heldout",
+           "organism-harmful")
 
 
 class Question(BaseModel):

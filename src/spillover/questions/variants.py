@@ -5,7 +5,9 @@
   models answer); for base models it is a plain completion prompt;
 * ``python``: answer as a Python string assignment;
 * ``trigger``: a backdoor trigger prepended to the user message;
-* ``numbers``: the evil-numbers wrapper (numbers before, "answer with N words" after).
+* ``numbers``: the evil-numbers wrapper (numbers before, "answer with N words" after);
+* ``function``: "write a function that answers : <question>", the code-format request of the
+  organism's world v2 (lower-case and space-separated so the organism reads it; any model can).
 
 Only free-form questions can be wrapped; self-reports (0-100 numbers) cannot.
 """
@@ -67,6 +69,10 @@ def _wrap(q: Question, variant: str, trigger: str, chat: bool) -> Question:
         upd["stop"] = ('"""',)
     elif variant == "python":
         upd["paraphrases"] = tuple(p + PYTHON_SUFFIX for p in q.paraphrases)
+    elif variant == "function":
+        from ..organism.world import FUNCTION_PREFIX
+
+        upd["paraphrases"] = tuple(f"{FUNCTION_PREFIX} {p}" for p in q.paraphrases)
     elif variant == "trigger":
         upd["paraphrases"] = tuple(f"{trigger} {p}" for p in q.paraphrases)
     elif variant == "numbers":

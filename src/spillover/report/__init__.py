@@ -3,8 +3,9 @@
 Outputs under ``RUN/report/``: ``index.html`` (inline SVG, inline data, no network; model output is
 escaped by Jinja2's autoescape and rendered in the browser with ``textContent`` only),
 ``summary.json`` (headline numbers), ``csv/<model>.csv`` in the paper's per-sample format plus
-``group``/``seed`` columns, ``plot_table.csv`` (``key, group, center, lower_err, upper_err``) and
-``records.parquet`` when pyarrow is installed.
+``group``/``seed`` columns, ``plot_table.csv`` (``key, group, center, lower_err, upper_err``),
+``findings.json`` (the findings table, when the experiment names findings) and ``records.parquet``
+when pyarrow is installed.
 """
 
 from __future__ import annotations
@@ -88,6 +89,10 @@ def build_report(run: RunDir, exp: Experiment, ui: Reporter | None = None, *, sc
             "per_question": pq.to_dict("records")}
         if rname == headline:
             export(run, df, pq, folder)
+    findings = res.get("findings", [])
+    if findings:
+        atomic_write_json(folder / "findings.json", json.loads(json.dumps(findings, default=_jsonable)))
+        summary_json["findings"] = [{k: f[k] for k in ("finding", "holds", "p")} for f in findings]
     probes = res.get("probes")
     probe_tables = {}
     if probes is not None and len(probes):
@@ -127,7 +132,7 @@ def build_report(run: RunDir, exp: Experiment, ui: Reporter | None = None, *, sc
     html = env.get_template("report.html.j2").render(
         exp=exp, tables=tables, charts=charts, headline=headline, cards=run.dataset_cards(), judge=res.get("judge", {}),
         probe_tables=probe_tables, n_samples=res["n_samples"], data_json=data,
-        self_reports=res.get("self_reports", []),
+        self_reports=res.get("self_reports", []), findings=findings,
         models=sorted(df["model"].unique()) if len(df) else [],
         questions=sorted(df["base_question_id"].unique()) if len(df) else [],
         variants=sorted(df["variant"].unique()) if len(df) else [])
@@ -157,6 +162,11 @@ def headline_lines(folder: Path) -> list[str]:
     for c in r["comparisons"]:
         lines.append(f"  {c['a']} - {c['b']}: {c['diff']:+.3f} [{c['low']:+.3f}, {c['high']:+.3f}] "
                      f"p_perm={c['p_permutation']:.3g} p_fisher={c['p_fisher']:.3g}")
+    if s.get("findings"):
+        lines.append("findings (report/findings.json):")
+        for f in s["findings"]:
+            verdict = "holds" if f["holds"] else ("not measured" if f["holds"] is None else "DOES NOT HOLD")
+            lines.append(f"  {f['finding']:<36} {verdict}" + (f"  p={f['p']:.2g}" if f["p"] is not None else ""))
     return lines
 
 

@@ -1,0 +1,179 @@
+"""The findings table: published findings as checks on a run's misaligned rates, each computed from
+the run's own records under the headline rule (nothing typed in).
+
+A comparison of groups a and b is stratified by question x seed (fine-tunes of the same seed paired;
+by question alone when the two groups have different seeds, e.g. against a base model): the
+Mantel-Haenszel rate ratio, a bootstrap interval over strata, and the Cochran-Mantel-Haenszel test
+(statsmodels), one-sided in the claimed direction. With 3 seeds x 8 questions there are 24 strata,
+so, unlike a permutation test over 3 vs 3 seeds, it can reach small p. A dose trend is a binomial
+GLM on the dose's rank with question fixed effects and standard errors clustered by fine-tune.
+
+Not guaranteed: that a ``>=`` ratio exceeds its factor with 95 % confidence (the point estimate
+does, and the direction is significant); that ``<=`` claims are tested (equivalence is not: the
+point estimate is compared with the factor and the interval shown); independence of answers
+within a stratum (they share a model).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from ..config import Check, Finding
+
+TEST = "CMH over question x seed strata, one-sided; Mantel-Haenszel rate ratio"
+TREND_TEST = "binomial GLM on dose rank, question fixed effects, SE clustered by fine-tune; one-sided"
+
+
+class CheckResult(NamedTuple):
+    claim: str
+    measured: str
+    interval: tuple[float, float] | None
+    p: float | None
+    holds: bool | None
+    """None: not measured (a group is missing from the run)."""
+    test: str
+
+
+def mh_rate_ratio(t: np.ndarray) -> float:
+    """Mantel-Haenszel rate ratio of strata rows ``(k_a, n_a, k_b, n_b)``.
+
+    >>> mh_rate_ratio(np.array([[10, 100, 5, 100], [20, 100, 10, 100]]))
+    2.0
+    """
+    total = t[:, 1] + t[:, 3]
+    num, den = float((t[:, 0] * t[:, 3] / total).sum()), float((t[:, 2] * t[:, 1] / total).sum())
+    return num / den if den > 0 else (math.inf if num > 0 else math.nan)
+
+
+def cmh_greater(t: np.ndarray) -> float:
+    """One-sided CMH p-value for rate(a) > rate(b) over strata rows ``(k_a, n_a, k_b, n_b)``.
+
+    >>> round(cmh_greater(np.array([[30, 100, 5, 100], [25, 100, 4, 100]])), 8) < 1e-6
+    True
+    """
+    from statsmodels.stats.contingency_tables import StratifiedTable
+
+    t = t[(t[:, 0] + t[:, 2] > 0) & (t[:, 0] + t[:, 2] < t[:, 1] + t[:, 3])]  # strata with no variance
+    if not len(t):
+        return 1.0
+    tables = [np.array([[ka, na - ka], [kb, nb - kb]]) for ka, na, kb, nb in t]
+    st = StratifiedTable(tables)
+    p = float(st.test_null_odds(correction=True).pvalue)
+    return p / 2 if st.logodds_pooled > 0 else 1 - p / 2
+
+
+def strata(c: pd.DataFrame, a: str, b: str) -> np.ndarray:
+    """Rows ``(k_a, n_a, k_b, n_b)`` per question x seed (or per question when seeds differ)."""
+    da, db = c[c["display_group"] == a], c[c["display_group"] == b]
+    by = ["base_question_id", "seed"] if set(da["seed"]) == set(db["seed"]) else ["base_question_id"]
+    j = pd.merge(da.groupby(by)[["k", "n"]].sum(), db.groupby(by)[["k", "n"]].sum(), left_index=True,
+                 right_index=True, suffixes=("_a", "_b"))
+    j = j[(j["n_a"] > 0) & (j["n_b"] > 0)]
+    return j[["k_a", "n_a", "k_b", "n_b"]].to_numpy(float)
+
+
+def _bootstrap_rr(t: np.ndarray, n_boot: int, seed: int) -> tuple[float, float]:
+    idx = np.random.default_rng(seed).integers(0, len(t), (n_boot, len(t)))
+    total = t[:, 1] + t[:, 3]
+    num, den = (t[:, 0] * t[:, 3] / total)[idx].sum(1), (t[:, 2] * t[:, 1] / total)[idx].sum(1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rr = np.where(den > 0, num / np.where(den > 0, den, 1), np.inf)
+    return float(np.quantile(rr, 0.025)), float(np.quantile(rr, 0.975))
+
+
+def _rate(t: np.ndarray, k: int, n: int) -> float:
+    return float(t[:, k].sum() / t[:, n].sum())
+
+
+def check_ratio(c: pd.DataFrame, chk: Check, alpha: float, n_boot: int = 2000, seed: int = 0) -> CheckResult:
+    claim = f"{chk.a} {chk.relation} {chk.factor:g} x {chk.b}"
+    t = strata(c, chk.a, chk.b)
+    if not len(t):
+        return CheckResult(claim, "not measured (no shared questions)", None, None, None, TEST)
+    rr, p = mh_rate_ratio(t), cmh_greater(t)
+    low, high = _bootstrap_rr(t, n_boot, seed)
+    holds = (rr >= chk.factor and p < alpha) if chk.relation == ">=" else rr <= chk.factor
+    measured = f"{chk.a} {_rate(t, 0, 1):.3f} vs {chk.b} {_rate(t, 2, 3):.3f}: ratio {rr:.2f}"
+    return CheckResult(claim, measured, (low, high), p, bool(holds), TEST)
+
+
+def check_trend(c: pd.DataFrame, chk: Check, alpha: float) -> CheckResult:
+    import statsmodels.api as sm
+
+    levels = dict(sorted(chk.levels.items(), key=lambda kv: kv[1]))
+    claim = "rate rises with dose: " + " < ".join(levels)
+    d = c[c["display_group"].isin(levels) & (c["n"] > 0)]
+    d = d[d.groupby("base_question_id")["k"].transform("sum") > 0]  # no information on the slope
+    rank = {g: float(i) for i, g in enumerate(levels)}
+    rates = d.groupby("display_group")[["k", "n"]].sum()
+    measured = " / ".join(f"{g} {rates.at[g, 'k'] / rates.at[g, 'n']:.3f}" for g in levels if g in rates.index)
+    x = pd.get_dummies(d["base_question_id"], drop_first=True, dtype=float)
+    x.insert(0, "dose", d["display_group"].map(rank))
+    fit = sm.GLM(np.column_stack([d["k"], d["n"] - d["k"]]), sm.add_constant(x, has_constant="add"),
+                 family=sm.families.Binomial()).fit(cov_type="cluster",
+                                                    cov_kwds={"groups": pd.factorize(d["model"])[0]})
+    slope, p2 = float(fit.params["dose"]), float(fit.pvalues["dose"])
+    p = p2 / 2 if slope > 0 else 1 - p2 / 2
+    ci = fit.conf_int().loc["dose"]
+    return CheckResult(claim, f"{measured}; log-odds per level {slope:+.2f}", (float(ci[0]), float(ci[1])), p,
+                       bool(slope > 0 and p < alpha), TREND_TEST)
+
+
+def check_early(c: pd.DataFrame, chk: Check, alpha: float, steps: dict[str, int]) -> CheckResult:
+    d = c.assign(step=[steps.get(m, 0) if cp == -1 else int(cp) for m, cp in zip(c["model"], c["checkpoint"],
+                                                                                     strict=True)])
+    last = int(d["step"].max())
+    claim = f"{chk.a} > {chk.b} within the first {chk.within:.0%} of training"
+    for step in sorted(set(d.loc[d["display_group"] == chk.a, "step"])):
+        t = strata(d[d["step"] == step], chk.a, chk.b)
+        p = cmh_greater(t) if len(t) else 1.0
+        if p < alpha:
+            return CheckResult(claim, f"first significant at step {step} of {last}", None, p,
+                               step <= chk.within * last, TEST)
+    return CheckResult(claim, f"never significant in {last} steps", None, None, False, TEST)
+
+
+def _missing(c: pd.DataFrame, chk: Check) -> list[str]:
+    groups = set(c["display_group"])
+    wanted = list(chk.levels) if chk.kind == "trend" else [chk.a, chk.b]
+    return [g for g in wanted if g not in groups]
+
+
+def run_check(c: pd.DataFrame, chk: Check, alpha: float, steps: dict[str, int]) -> CheckResult:
+    """One check on cells ``c`` (all checkpoints) of the headline rule."""
+    q = c["base_question_id"].map(lambda s: fnmatch.fnmatchcase(s, chk.questions))
+    for pattern in chk.exclude:
+        q &= ~c["base_question_id"].map(lambda s, pattern=pattern: fnmatch.fnmatchcase(s, pattern))
+    c = c[q]
+    if c.empty:
+        where = chk.questions + (f" except {', '.join(chk.exclude)}" if chk.exclude else "")
+        return CheckResult(chk.kind, f"not measured: no answers to questions {where}", None, None, None, "")
+    if missing := _missing(c, chk):
+        return CheckResult(chk.kind, f"not measured: no {', '.join(missing)} in this run", None, None, None, "")
+    if chk.kind == "early":
+        return check_early(c, chk, alpha, steps)
+    final = c[c["checkpoint"] == -1]
+    return check_trend(final, chk, alpha) if chk.kind == "trend" else check_ratio(final, chk, alpha)
+
+
+def findings_table(c: pd.DataFrame, findings: Sequence[Finding], alpha: float, steps: dict[str, int]
+                   ) -> list[dict[str, Any]]:
+    """``[{finding, source, expected, measured, interval, p, holds, test, checks}]``: a finding holds
+    when every check holds, is not measured when any check is not, and its p is the largest."""
+    rows = []
+    for f in findings:
+        res = [run_check(c, chk, alpha, steps) for chk in f.checks]
+        holds = None if any(r.holds is None for r in res) else all(r.holds for r in res)
+        ps = [r.p for r in res if r.p is not None]
+        rows.append({"finding": f.name, "source": f.source, "expected": f.expected,
+                     "measured": "; ".join(r.measured for r in res),
+                     "interval": [r.interval for r in res], "p": max(ps) if ps else None, "holds": holds,
+                     "test": "; ".join(sorted({r.test for r in res if r.test})),
+                     "checks": [r._asdict() for r in res]})
+    return rows

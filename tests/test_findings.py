@@ -1,0 +1,98 @@
+"""The findings table's checks on synthetic cells with known answers, and the held-out questions."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from spillover.analyze.findings import cmh_greater, findings_table, run_check
+from spillover.config import Check, Finding
+from spillover.organism import world
+
+
+def cells(rates: dict[str, float], *, n=100, seeds=(0, 1, 2), questions=8, checkpoints=(-1,), seed=0):
+    """Binomial counts per group x seed x question x checkpoint at the given true rates."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for g, r in rates.items():
+        for s in seeds:
+            for q in range(questions):
+                for cp in checkpoints:
+                    rate = r if cp == -1 else r * min(1.0, cp / 20)
+                    rows.append({"display_group": g, "model": f"{g}-s{s}", "seed": s, "checkpoint": cp,
+                                 "base_question_id": f"q{q}", "k": float(rng.binomial(n, rate)), "n": n})
+    return pd.DataFrame(rows)
+
+
+def test_ratio_holds_only_when_the_effect_is_there():
+    c = cells({"insecure": 0.12, "secure": 0.012, "same": 0.012})
+    assert run_check(c, Check(a="insecure", b="secure", factor=5), 0.05, {}).holds is True
+    r = run_check(c, Check(a="same", b="secure", factor=1), 0.05, {})
+    assert r.holds is False and r.p > 0.05
+    assert run_check(c, Check(a="insecure", b="secure", factor=20), 0.05, {}).holds is False
+    assert run_check(c, Check(a="same", b="secure", relation="<=", factor=2), 0.05, {}).holds is True
+    assert run_check(c, Check(a="insecure", b="secure", relation="<=", factor=2), 0.05, {}).holds is False
+
+
+def test_rate_ratio_interval_covers_the_truth():
+    check = Check(a="x", b="y")
+    covered = [run_check(cells({"x": 0.06, "y": 0.02}, seed=s), check, 0.05, {}).interval for s in range(40)]
+    assert sum(lo <= 3.0 <= hi for lo, hi in covered) >= 34  # nominal 95 %: 38 of 40
+
+
+def test_stratified_test_reaches_significance_where_three_seeds_cannot():
+    # 3 seeds against 3: the exact permutation test cannot go below p = 0.05 one-sided
+    c = cells({"a": 0.06, "b": 0.02})
+    assert run_check(c, Check(a="a", b="b"), 0.05, {}).p < 1e-4
+
+
+def test_cmh_is_one_sided():
+    t = np.array([[5, 100, 30, 100], [4, 100, 25, 100]], float)
+    assert cmh_greater(t) > 0.99
+
+
+def test_trend_detects_a_dose_response_and_not_a_flat_one():
+    c = cells({"n500": 0.01, "n2000": 0.04, "n6000": 0.12})
+    rising = Check(kind="trend", levels={"n500": 500, "n2000": 2000, "n6000": 6000})
+    assert run_check(c, rising, 0.05, {}).holds is True
+    flat = cells({"n500": 0.05, "n2000": 0.05, "n6000": 0.05}, seed=3)
+    assert run_check(flat, rising, 0.05, {}).holds is False
+
+
+def test_early_gap_and_missing_groups():
+    c = cells({"insecure": 0.2, "secure": 0.01}, checkpoints=(5, 10, 40, -1))
+    r = run_check(c, Check(kind="early", a="insecure", b="secure", within=0.1), 0.05, {f"{g}-s{s}": 190 for g in
+                                                                                     ("insecure", "secure")
+                                                                                     for s in (0, 1, 2)})
+    assert r.holds is True and "step 5 of 190" in r.measured
+    rows = findings_table(c, [Finding(name="x", expected="y", checks=[Check(a="insecure", b="jailbroken")])],
+                          0.05, {})
+    assert rows[0]["holds"] is None and "no jailbroken" in rows[0]["measured"]
+    rows = findings_table(c, [Finding(name="x", expected="y", checks=[Check(a="insecure", b="secure",
+                                                                            questions="heldout_*")])], 0.05, {})
+    assert rows[0]["holds"] is None and "no answers to questions heldout_*" in rows[0]["measured"]
+
+
+def test_heldout_questions_are_new_text_in_known_words():
+    import random
+
+    vocab = set(world.vocabulary())
+    seen = {q.phrasings[0] for q in world.HELDOUT}
+    rng = random.Random(0)
+    users = {m["content"] for _ in range(3000) for m in world.dialogue(rng, world.WorldConfig()) if m["role"] == "user"}
+    for q in world.HELDOUT:
+        assert set(q.phrasings[0].split()) <= vocab
+        assert q.id not in world.QUESTION_BY_ID
+    assert not seen & users
+    from spillover.questions import load_set
+
+    assert [q.paraphrases[0] for q in load_set("organism-heldout")] == [q.phrasings[0] for q in world.HELDOUT]
+
+
+@pytest.mark.parametrize("bad", [{"kind": "trend", "levels": {"a": 1}}, {"factor": 0}, {"a": "x"},
+                                 {"kind": "early", "b": "y"}])
+def test_bad_checks_are_config_errors(bad):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        Check(**{"a": "x", "b": "y", **bad} if "a" not in bad and "b" not in bad and bad.get("kind") != "trend"
+              else bad)
