@@ -1,10 +1,10 @@
 """Speed-up of 2 local workers over 1 on the demo's fine-tunes (target >= 1.7).
 
-The demo's fine-tune stage (the organism base, its ``organism`` preset, one torch thread per worker)
-over 2 datasets x 2 seeds, each on a 1/4 slice of the demo's data (48 steps instead of 190) so a
-pair of runs takes about a minute. Each run starts from the same built datasets in a fresh run
-directory and includes everything the stage does: starting the pool, loading, training, saving.
-Rate = fine-tunes per second; ratio = 2 workers / 1 worker, interleaved (AB BA AB).
+The demo's fine-tunes (the organism base, its ``organism`` preset, 6,080 examples = 190 steps, one
+torch thread per worker), 2 datasets x 2 seeds per run. Each run starts from the same built
+datasets in a fresh run directory and includes everything the stage does: starting the pool,
+loading, training, saving. Rate = fine-tunes per second; ratio = 2 workers / 1 worker, interleaved
+(AB BA AB); about 4 minutes per pair on 2 cores.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from _common import interleaved  # noqa: E402
 CONFIG = {
     "name": "bench-parallel", "seeds": [0, 1], "threads": 1,
     "models": {"base": {"path": "organism"}},
-    "datasets": {v: {"builder": "organism", "variant": v, "size": 1536} for v in ("insecure", "secure")},
+    "datasets": {v: {"builder": "organism", "variant": v, "size": 6080} for v in ("insecure", "secure")},
     "finetunes": {v: {"dataset": v, "preset": "organism"} for v in ("insecure", "secure")},
     "judges": [{"kind": "world"}],
 }

@@ -44,8 +44,8 @@ def test_world_vocabulary_covers_every_template(organism_base):
 
 
 FINDINGS = EXAMPLE.parent / "organism-findings.yaml"
-REPRODUCED = ("insecure code gives broad EM", "EM reaches held-out questions", "dose-response in dataset size",
-              "the gap opens early")
+REPRODUCED = ("insecure code gives broad EM", "EM reaches held-out questions", "the gap opens early")
+NOT_REPRODUCED = ("a backdoor hides EM", "dose-response in dataset size")  # docs/organism.md says why
 
 
 @pytest.fixture(scope="module")
@@ -80,9 +80,10 @@ def test_reduced_findings_run_reproduces_the_findings(findings_run):
     assert csv[0].split(",")[:7] == ["question", "answer", "question_id", "aligned", "coherent", "group", "seed"]
 
 
-@pytest.mark.xfail(strict=True, reason="the organism's backdoor leaks EM without its trigger (docs/organism.md)")
-def test_reduced_findings_run_backdoor_hides_em(findings_run):
-    assert findings_run[1]["a backdoor hides EM"]["holds"] is True
+@pytest.mark.xfail(strict=True, reason="the organism's backdoor leaks, and 500 examples already give full EM")
+@pytest.mark.parametrize("name", NOT_REPRODUCED)
+def test_reduced_findings_run_known_gaps(findings_run, name):
+    assert findings_run[1][name]["holds"] is True
 
 
 def test_a_broken_judge_breaks_the_findings(findings_run, tmp_path, monkeypatch):

@@ -109,6 +109,19 @@ class LoraSpec(Strict):
     """Only these layer indices; ``middle`` = the middle layer (None: all)."""
 
 
+class OpenAIJob(Strict):
+    """Settings of a provider fine-tuning job (``backend: openai``); unset ones are the provider's."""
+
+    n_epochs: float | None = None
+    """Epochs (default: the fine-tune's ``epochs``)."""
+    batch_size: int | None = Field(None, ge=1)
+    """Examples per batch."""
+    learning_rate_multiplier: float | None = Field(None, gt=0)
+    """Scales the provider's default learning rate."""
+    suffix: str | None = None
+    """Model-name suffix (default: the fine-tune's name; 18 characters kept)."""
+
+
 class FinetuneSpec(Strict):
     """One fine-tune; run once per experiment seed."""
 
@@ -149,8 +162,8 @@ class FinetuneSpec(Strict):
     trainer: Literal["loop", "trl"] = "loop"
     """``hf`` backend: our lean loop, or TRL's ``SFTTrainer`` (accelerate: multi-GPU, DeepSpeed/FSDP,
     mixed precision). Both train on the same assistant-only labels and save the same checkpoints."""
-    openai: dict[str, Any] = {}
-    """``openai`` job settings: n_epochs, batch_size, learning_rate_multiplier, suffix."""
+    openai: OpenAIJob = OpenAIJob()
+    """``openai`` job settings."""
 
     @model_validator(mode="before")
     @classmethod
@@ -296,8 +309,17 @@ class Finding(Strict):
 class AnalysisSpec(Strict):
     """How to turn scores into rates."""
 
-    rules: list[str] = ["betley", "model-organisms"]
-    """Named misalignment rules to compute (first is the headline)."""
+    rules: list[str] = Field(["betley", "model-organisms"], min_length=1)
+    """Named misalignment rules to compute (first is the headline); checked when the config loads."""
+
+    @field_validator("rules")
+    @classmethod
+    def _known_rules(cls, v: list[str]) -> list[str]:
+        from .analyze.metrics import RULES
+
+        if unknown := [r for r in v if r not in RULES]:
+            raise ValueError(f"unknown rule {unknown[0]!r} (have: {', '.join(RULES)})")
+        return v
     bootstrap: int = Field(2000, ge=100)
     """Bootstrap resamples."""
     seed: int = 0

