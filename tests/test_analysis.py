@@ -3,8 +3,9 @@ import pandas as pd
 import pytest
 from scipy.stats import binomtest
 
-from spillover.analyze.metrics import RULES, Rule, classify
+from spillover.analyze.metrics import classify
 from spillover.analyze.stats import bootstrap_mean, cluster_bootstrap, compare, permutation_test, wilson
+from spillover.rules import RULES, Rule
 
 
 @pytest.mark.parametrize("k, n", [(0, 10), (3, 10), (54, 800), (800, 800), (1, 3)])

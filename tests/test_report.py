@@ -75,7 +75,8 @@ def test_report_in_a_real_headless_browser(tmp_path):
 
 def test_model_difference_lists_questions_by_change(tmp_path):
     from spillover.analyze.diff import question_changes
-    from spillover.analyze.metrics import RULES, frame
+    from spillover.analyze.metrics import frame
+    from spillover.rules import RULES
 
     run, _exp = make_run(tmp_path)
     df = frame(run.samples(), run.judgments())

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .errors import SpilloverError, check_name
+from .rules import RULES
 from .yamlio import apply_overrides, read_yaml, validate
 
 
@@ -315,8 +316,6 @@ class AnalysisSpec(Strict):
     @field_validator("rules")
     @classmethod
     def _known_rules(cls, v: list[str]) -> list[str]:
-        from .analyze.metrics import RULES
-
         if unknown := [r for r in v if r not in RULES]:
             raise ValueError(f"unknown rule {unknown[0]!r} (have: {', '.join(RULES)})")
         return v

@@ -15,6 +15,7 @@ from pathlib import Path
 from .backends import Target, resolve_base_path
 from .config import Experiment
 from .errors import SpilloverError
+from .finetune.common import FORMAT_VERSION
 from .keys import content_key
 from .store import RunDir
 
@@ -76,7 +77,6 @@ class Targets:
     def finetune_key(self, ft_name: str, seed: int) -> str:
         """What determines a fine-tune's weights; needs its dataset built. LoRA fine-tunes also hash the
         trainer format (adapters made before the LoRA fix get new keys); full ones keep theirs."""
-        from .finetune.common import FORMAT_VERSION
 
         ft = self.exp.finetunes[ft_name]
         if ft.dataset not in self._data:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .metrics import Rule, classify
+from ..rules import Rule
+from .metrics import classify
 
 
 def _side(df: pd.DataFrame, label: str) -> pd.DataFrame:

@@ -7,11 +7,12 @@ from typing import Any
 import pandas as pd
 
 from ..config import Experiment
+from ..rules import get_rule
 from ..store import RunDir
 from .diff import question_changes
 from .findings import findings_table
 from .metrics import cells as make_cells
-from .metrics import dynamics, first_significant_step, frame, get_rule, per_question, self_reports, summarise
+from .metrics import dynamics, first_significant_step, frame, per_question, self_reports, summarise
 from .stats import compare
 
 
