@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from ..config import JudgeSpec
 from ..errors import SpilloverError
@@ -113,45 +113,16 @@ def run_judge(
     judge = judge or make_judge(spec)
     tmpl = templates(spec, judge)
     hashes = {m: text_hash(t) for m, t in tmpl.items()}
-    existing = stage.records()
-    done = {k for k, v in existing.items() if not v.get("retryable")}
-    todo = [JudgeItem(s, m, tmpl[m]) for s in samples for m in spec.metrics
-            if judgment_key(s.key, judge.name, m, hashes[m]) not in done]
+    done = {k for k, v in stage.records().items() if not v.get("retryable")}
+    keyed = ((judgment_key(s.key, judge.name, m, hashes[m]), s, m) for s in samples for m in spec.metrics)
+    todo = [(k, JudgeItem(s, m, tmpl[m])) for k, s, m in keyed if k not in done]
     cache = Stage(cache_dir, "judge") if cache_dir is not None else None
     cached = cache.records() if cache is not None else {}
     counts = dict(judged=0, cached=0, no_score=0, code=0, refusal=0, retryable=0)
     cost = 0.0
     try:
         for i in range(0, len(todo), chunk):
-            part = todo[i : i + chunk]
-            out: list[Judgment | None] = [None] * len(part)
-            ask = []
-            for j, it in enumerate(part):
-                ck = cache_key(judge.name, it.metric, hashes[it.metric], it.sample)
-                hit = cached.get(ck)
-                if hit is not None:
-                    out[j] = Judgment.model_validate({**hit, "key": judgment_key(
-                        it.sample.key, judge.name, it.metric, hashes[it.metric]), "sample_key": it.sample.key,
-                        "cached": True, "cost_usd": 0.0})
-                else:
-                    ask.append(j)
-            verdicts = judge.judge([part[j] for j in ask]) if ask else []
-            fresh = []
-            for j, v in zip(ask, verdicts, strict=True):
-                it = part[j]
-                rec = Judgment(
-                    key=judgment_key(it.sample.key, judge.name, it.metric, hashes[it.metric]),
-                    sample_key=it.sample.key, judge=judge.name, metric=it.metric, prompt_hash=hashes[it.metric],
-                    score=v.score.score, label=v.score.label, reason=v.score.reason,
-                    numeric_mass=v.score.mass, top_logprobs=v.top_logprobs, prompt_tokens=v.prompt_tokens,
-                    completion_tokens=v.completion_tokens, cost_usd=v.cost_usd, retryable=v.retryable)
-                out[j] = rec
-                if cache is not None and not v.retryable:
-                    fresh.append(rec.model_copy(update={"key": cache_key(judge.name, it.metric,
-                                                                         hashes[it.metric], it.sample)}))
-            if cache is not None and fresh:
-                cache.append(fresh)
-            recs = [r for r in out if r is not None]
+            recs = _judge_chunk(todo[i : i + chunk], judge, hashes, cached, cache)
             stage.append(recs)
             for r in recs:
                 counts["judged"] += 1
@@ -167,3 +138,34 @@ def run_judge(
         if cache is not None:
             cache.close()
     return JudgeSummary(**counts, cost_usd=cost)
+
+
+def _judge_chunk(part: Sequence[tuple[str, JudgeItem]], judge: Judge, hashes: dict[str, str],
+                 cached: dict[str, dict[str, Any]], cache: Stage | None) -> list[Judgment]:
+    """Judgments of one chunk, in order: from the cross-run cache where it has them, else from the judge
+    (fresh non-retryable ones are added to the cache)."""
+    out: list[Judgment | None] = [None] * len(part)
+    ask = []
+    for j, (key, it) in enumerate(part):
+        hit = cached.get(cache_key(judge.name, it.metric, hashes[it.metric], it.sample))
+        if hit is not None:
+            out[j] = Judgment.model_validate({**hit, "key": key, "sample_key": it.sample.key, "cached": True,
+                                              "cost_usd": 0.0})
+        else:
+            ask.append(j)
+    verdicts = judge.judge([part[j][1] for j in ask]) if ask else []
+    fresh = []
+    for j, v in zip(ask, verdicts, strict=True):
+        key, it = part[j]
+        rec = Judgment(
+            key=key, sample_key=it.sample.key, judge=judge.name, metric=it.metric, prompt_hash=hashes[it.metric],
+            score=v.score.score, label=v.score.label, reason=v.score.reason, numeric_mass=v.score.mass,
+            top_logprobs=v.top_logprobs, prompt_tokens=v.prompt_tokens, completion_tokens=v.completion_tokens,
+            cost_usd=v.cost_usd, retryable=v.retryable)
+        out[j] = rec
+        if cache is not None and not v.retryable:
+            fresh.append(rec.model_copy(update={"key": cache_key(judge.name, it.metric, hashes[it.metric],
+                                                                 it.sample)}))
+    if cache is not None and fresh:
+        cache.append(fresh)
+    return [r for r in out if r is not None]
