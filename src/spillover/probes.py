@@ -72,7 +72,7 @@ def run_unit(ctx: Context, payload: tuple[Target, str | None, dict[str, tuple[st
                    for (qid, _q, kind, _t), s in zip(items, scores, strict=True)]
     finally:
         backend.close()
-    who = {"model": t.name, "group": t.group, "seed": t.seed, "checkpoint": t.checkpoint}
+    who = t.identity().model_dump()
     records = [ProbeRecord(key=content_key("probe-value", model=t.fingerprint, name=v.name, q=v.question_id,
                                            variant=v.variant), **who, name=v.name, question_id=v.question_id,
                            variant=v.variant, value=v.value) for v in values]

@@ -26,8 +26,10 @@ class Record(BaseModel):
     """Content key: a hash of everything that determines this record."""
 
 
-class SampleRecord(Record):
-    """One sampled answer to one paraphrase of one question."""
+class ModelIdentity(BaseModel):
+    """Which model a record is about; shared by every per-model record."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     model: str
     """Model name in the experiment (e.g. ``insecure-s0`` or ``base``)."""
@@ -37,6 +39,11 @@ class SampleRecord(Record):
     """Fine-tuning seed (None for base models)."""
     checkpoint: int | None
     """Training step of the checkpoint; None for the final model."""
+
+
+class SampleRecord(Record, ModelIdentity):
+    """One sampled answer to one paraphrase of one question."""
+
     question_id: str
     """Question id including the variant suffix."""
     base_question_id: str
@@ -103,17 +110,9 @@ class Judgment(Record):
     """A transient failure (server error, timeout) that outlived its retries: judged again next run."""
 
 
-class ProbeRecord(Record):
+class ProbeRecord(Record, ModelIdentity):
     """An exact (sampling-free) log-probability measurement of one model."""
 
-    model: str
-    """Model name."""
-    group: str
-    """Fine-tune group."""
-    seed: int | None
-    """Fine-tuning seed."""
-    checkpoint: int | None
-    """Training step (None = final)."""
     name: str
     """What was measured (e.g. ``p_misaligned``, ``logp_ref_misaligned``)."""
     question_id: str | None

@@ -150,6 +150,7 @@ def run_samples(
     if not todo:
         return 0
     backend = backend_factory(target)
+    who = target.identity().model_dump()
     made = 0
     try:
         # group by params (temperature/stop differ per question) and prompt
@@ -171,8 +172,7 @@ def run_samples(
                         answer, thinking = split_thinking(c.text)
                         q = p.question
                         records.append(SampleRecord(
-                            key=p.key, model=target.name, group=target.group, seed=target.seed,
-                            checkpoint=target.checkpoint, question_id=q.id, base_question_id=q.group_id,
+                            key=p.key, **who, question_id=q.id, base_question_id=q.group_id,
                             variant=q.variant, question_type=q.type, category=q.category,
                             paraphrase_index=p.paraphrase_index,
                             sample_index=p.sample_index, question=q.paraphrases[p.paraphrase_index],

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ..config import ModelSpec
 from ..errors import MissingExtraError
+from ..records import ModelIdentity
 from .base import Backend, Completion, GenParams, GenRequest, TopLogprobs
 
 __all__ = ["BACKENDS", "Backend", "Completion", "GenParams", "GenRequest", "Target", "TopLogprobs", "make_backend"]
@@ -43,6 +44,10 @@ class Target(BaseModel):
     @property
     def label(self) -> str:
         return self.name if self.checkpoint is None else f"{self.name}@{self.checkpoint}"
+
+    def identity(self) -> ModelIdentity:
+        """The fields every record about this model carries."""
+        return ModelIdentity(model=self.name, group=self.group, seed=self.seed, checkpoint=self.checkpoint)
 
 
 def _hf(t: Target) -> Backend:
