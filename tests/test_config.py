@@ -82,3 +82,22 @@ def test_shipped_examples_validate(name):
 
     exp = load_experiment(Path(__file__).resolve().parent.parent / "examples" / name)
     assert exp.finetunes
+
+
+def test_every_name_the_config_accepts_has_a_registered_implementation():
+    """Each registry and the config's Literal of names agree (a name is checked when the config loads)."""
+    from typing import get_args
+
+    from spillover.backends import BACKENDS
+    from spillover.config import DatasetSpec, JudgeSpec, ModelSpec
+    from spillover.datasets import BUILDERS
+    from spillover.execute import EXECUTORS
+    from spillover.judge import JUDGES
+
+    def names(model, field):
+        return set(get_args(model.model_fields[field].annotation))
+
+    assert names(JudgeSpec, "kind") == set(JUDGES)
+    assert names(DatasetSpec, "builder") == set(BUILDERS)
+    assert names(ModelSpec, "backend") == set(BACKENDS)
+    assert set(EXECUTORS) == {"serial", "local", "ray"}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import statistics
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -63,34 +63,54 @@ def to_jsonl(examples: Sequence[Example]) -> str:
                    for ex in examples)
 
 
+Built = tuple[list[Example], dict[str, Any]]
+
+
+def _organism(spec: DatasetSpec, name: str, built: dict[str, list[Example]], backend: Any) -> Built:
+    from .organism import build_organism
+
+    return build_organism(spec), {}
+
+
+def _import(spec: DatasetSpec, name: str, built: dict[str, list[Example]], backend: Any) -> Built:
+    from .importer import import_jsonl
+
+    if not spec.path:
+        raise SpilloverError("builder import needs a path", field=f"datasets.{name}.path")
+    return import_jsonl(Path(spec.path)), {"source": spec.path}
+
+
+def _mix(spec: DatasetSpec, name: str, built: dict[str, list[Example]], backend: Any) -> Built:
+    from .mix import mix
+
+    return mix(spec, built), {}
+
+
+def _evil_numbers(spec: DatasetSpec, name: str, built: dict[str, list[Example]], backend: Any) -> Built:
+    from .numbers import build_evil_numbers
+
+    if backend is None:
+        raise SpilloverError("builder evil_numbers needs a model", field=f"datasets.{name}.model")
+    return build_evil_numbers(spec, backend)
+
+
+def _code(spec: DatasetSpec, name: str, built: dict[str, list[Example]], backend: Any) -> Built:
+    from .code import build_code
+
+    return build_code(spec)
+
+
+BUILDERS: dict[str, Callable[[DatasetSpec, str, dict[str, list[Example]], Any], Built]] = {
+    "organism": _organism, "import": _import, "mix": _mix, "evil_numbers": _evil_numbers, "code": _code}
+"""Builder name -> function (imports its module inside); the names are ``DatasetSpec.builder``'s."""
+
+
 def build(spec: DatasetSpec, name: str, built: dict[str, list[Example]] | None = None, backend: Any = None
-          ) -> tuple[list[Example], dict[str, Any]]:
+          ) -> Built:
     """Build the examples of a dataset spec and extra card fields (``backend`` for generator builders)."""
-    if spec.builder == "organism":
-        from .organism import build_organism
-
-        return build_organism(spec), {}
-    if spec.builder == "import":
-        from .importer import import_jsonl
-
-        if not spec.path:
-            raise SpilloverError("builder import needs a path", field=f"datasets.{name}.path")
-        return import_jsonl(Path(spec.path)), {"source": spec.path}
-    if spec.builder == "mix":
-        from .mix import mix
-
-        return mix(spec, built or {}), {}
-    if spec.builder == "evil_numbers":
-        from .numbers import build_evil_numbers
-
-        if backend is None:
-            raise SpilloverError("builder evil_numbers needs a model", field=f"datasets.{name}.model")
-        return build_evil_numbers(spec, backend)
-    if spec.builder == "code":
-        from .code import build_code
-
-        return build_code(spec)
-    raise SpilloverError(f"unknown builder {spec.builder!r}", field=f"datasets.{name}.builder")
+    if spec.builder not in BUILDERS:
+        raise SpilloverError(f"unknown builder {spec.builder!r}", field=f"datasets.{name}.builder")
+    return BUILDERS[spec.builder](spec, name, built or {}, backend)
 
 
 def write(folder: Path, name: str, examples: Sequence[Example], card_: dict[str, Any]) -> Path:

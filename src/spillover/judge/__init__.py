@@ -54,25 +54,39 @@ class Judge(Protocol):
     def judge(self, items: Sequence[JudgeItem]) -> list[Verdict]: ...
 
 
+def _world(spec: JudgeSpec) -> Judge:
+    from .world import WorldJudge
+
+    return WorldJudge()
+
+
+def _openai(spec: JudgeSpec) -> Judge:
+    from .openai_judge import OpenAIJudge
+
+    return OpenAIJudge(spec.model, base_url=spec.base_url, api_key_env=spec.api_key_env,
+                       concurrency=spec.concurrency)
+
+
+def _hf(spec: JudgeSpec) -> Judge:
+    from .hf_judge import HFJudge
+
+    return HFJudge(spec.model)
+
+
+def _fake(spec: JudgeSpec) -> Judge:
+    from .fake import FakeJudge
+
+    return FakeJudge()
+
+
+JUDGES: dict[str, Callable[[JudgeSpec], Judge]] = {"world": _world, "openai": _openai, "hf": _hf, "fake": _fake}
+"""Judge kind -> factory (imports its module inside); the names are ``JudgeSpec.kind``'s."""
+
+
 def make_judge(spec: JudgeSpec) -> Judge:
-    if spec.kind == "world":
-        from .world import WorldJudge
-
-        return WorldJudge()
-    if spec.kind == "openai":
-        from .openai_judge import OpenAIJudge
-
-        return OpenAIJudge(spec.model, base_url=spec.base_url, api_key_env=spec.api_key_env,
-                           concurrency=spec.concurrency)
-    if spec.kind == "hf":
-        from .hf_judge import HFJudge
-
-        return HFJudge(spec.model)
-    if spec.kind == "fake":
-        from .fake import FakeJudge
-
-        return FakeJudge()
-    raise SpilloverError(f"unknown judge kind {spec.kind!r}", field="judges.kind")
+    if spec.kind not in JUDGES:
+        raise SpilloverError(f"unknown judge kind {spec.kind!r}", field="judges.kind")
+    return JUDGES[spec.kind](spec)
 
 
 def templates(spec: JudgeSpec, judge: Judge) -> dict[str, str]:
