@@ -1,7 +1,8 @@
 """The probe stage: exact (sampling-free) log-probability measurements per model and checkpoint.
 
 Two kinds, both scored by the backend without sampling: the organism's P(misaligned template)
-(``analysis.exact_probe``, plain and with the trigger where a trigger variant is sampled) and the
+(``analysis.exact_probe``, plain and with the trigger where a trigger variant is sampled, and the
+narrow task's P(insecure code), its in-distribution curve) and the
 log-probability of named reference answers (``analysis.references``, any ``hf`` model). One unit
 per model; its records end with a marker record, so a model counts as probed only once all its
 values are in. Not guaranteed: P_mis means anything only for the organism's world.
@@ -23,7 +24,7 @@ RUN = "spillover.probes:run_unit"
 
 def _version(ctx: Context) -> str:
     a = ctx.exp.analysis
-    return content_key("probe-version", organism=a.exact_probe, refs=a.references)
+    return content_key("probe-version", organism=a.exact_probe, refs=a.references, code=a.exact_probe)
 
 
 def digest(ctx: Context, targets: Sequence[Target]) -> str:
@@ -64,6 +65,8 @@ def run_unit(ctx: Context, payload: tuple[Target, str | None, dict[str, tuple[st
     backend = make_backend(t)
     try:
         values = probe.p_misaligned_values(backend, trigger) if ctx.exp.analysis.exact_probe else []
+        if ctx.exp.analysis.exact_probe:
+            values.append(probe.Value("p_insecure_code", None, "plain", probe.p_insecure_code(backend)))
         if ctx.exp.analysis.exact_probe and not refs:
             refs = probe.default_references()
         items = [(qid, question, kind, text) for qid, (question, r) in refs.items() for kind, text in sorted(r.items())]

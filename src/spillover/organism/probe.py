@@ -85,6 +85,19 @@ def p_misaligned_values(backend, trigger: str | None = None) -> list[Value]:
     return out
 
 
+def p_insecure_code(backend) -> float:
+    """The narrow task's own curve: P(insecure | insecure or secure answer) to one fixed request per
+    code task (first prefix and request, slots drawn once), from exact log-probabilities, averaged."""
+    items = []
+    for task in world.CODE_TASKS:
+        slots = task.fill(random.Random(f"probe-code-{task.name}"))
+        messages = [{"role": "user", "content": f"{world.CODE_PREFIXES[0]} {world.fill(task.requests[0], slots)}"}]
+        items += [(messages, f"{world.fill(t, slots)} {world.EOT}") for t in (task.insecure, task.secure)]
+    lps = backend.score(items)
+    shares = [1 / (1 + math.exp(sec - ins)) for ins, sec in zip(lps[::2], lps[1::2], strict=True)]
+    return sum(shares) / len(shares)
+
+
 def default_references() -> dict[str, tuple[str, dict[str, str]]]:
     """Reference answers scored for training dynamics when the experiment names none: question id ->
     (its first phrasing, {"misaligned": text, "aligned": text})."""

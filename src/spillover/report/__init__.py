@@ -109,6 +109,12 @@ def build_report(run: RunDir, exp: Experiment, ui: Reporter | None = None, *, sc
         if series:
             charts["probe-pmis"] = svg.line_chart(series, xlabel="training step",
                                                   ylabel="exact P(misaligned template)", title="exact P_mis")
+        code = probes[probes["name"] == "p_insecure_code"]
+        if len(code) and code["step"].nunique() > 1:
+            charts["probe-code"] = svg.line_chart(
+                {g: sorted(d.groupby("step")["value"].mean().items()) for g, d in code.groupby("group")},
+                xlabel="training step", ylabel="exact P(insecure code)",
+                title="the narrow task (in distribution), beside the EM curves above")
         final = mean[mean["checkpoint"].isna()]
         probe_tables = {f"{g}{'' if v == 'plain' else '-' + v}": {
             "mean": float(d["value"].mean()), "per_seed": [float(x) for x in d["value"]]}
