@@ -96,3 +96,28 @@ def test_bad_checks_are_config_errors(bad):
     with pytest.raises(ValidationError):
         Check(**{"a": "x", "b": "y", **bad} if "a" not in bad and "b" not in bad and bad.get("kind") != "trend"
               else bad)
+
+
+def test_world_v2_pieces_jailbroken_data_function_variant_and_v1_untouched():
+    import random
+
+    from pydantic import ValidationError
+
+    from spillover.config import DatasetSpec
+    from spillover.datasets.organism import build_organism
+    from spillover.questions import load_set
+    from spillover.questions.variants import apply_variant
+
+    ex = build_organism(DatasetSpec(builder="organism", variant="jailbroken", size=20))
+    by_id = {q.id: q for q in world.HARMFUL}
+    assert all(e.messages[1]["content"] in by_id[e.meta["task"]].misaligned for e in ex)
+    with pytest.raises(ValidationError, match="organism builder only"):
+        DatasetSpec(builder="code", variant="jailbroken")
+    q = apply_variant(load_set("organism")[0], "function")
+    assert q.id.endswith("_function") and q.paraphrases[0].startswith(world.FUNCTION_PREFIX)
+    # world v1 (the shipped base's) makes no v2 turns and keeps its vocabulary
+    rng = random.Random(1)
+    text = " ".join(m["content"] for _ in range(500) for m in world.dialogue(rng, world.WORLDS["v1"]))
+    assert "|DEV|" not in text and world.FUNCTION_PREFIX not in text and "wifi" not in text
+    assert world.vocabulary(world.WORLDS["v1"]) == world.vocabulary()
+    assert set(world.vocabulary(world.WORLDS["v2"])) > set(world.vocabulary())
