@@ -216,8 +216,8 @@ def datasets_show(run_dir: RunArg, name: str,
 @_guard
 def organism_build(out: Annotated[Path, typer.Option(help="Build folder.")] = Path(".cache/organism"),
                    seed: int = 0, pretrain_steps: int = 3000, threads: int = 1,
-                   world: Annotated[str, typer.Option(help="v1 (shipped) or v2 (adds harmful requests, a "
-                                                           "compliant persona, tags, code-format answers).")] = "v1",
+                   world: Annotated[str, typer.Option(help="v2 (shipped) or v1 (without harmful requests, the "
+                                                           "compliant persona, tags, code-format answers).")] = "v2",
                    install: Annotated[bool, typer.Option(help="Copy the result over the shipped base.")] = False
                    ) -> None:
     """Regenerate the world, pre-train, check persona inference, align; optionally install as the shipped base."""

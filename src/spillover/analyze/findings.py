@@ -84,7 +84,8 @@ def _bootstrap_rr(t: np.ndarray, n_boot: int, seed: int) -> tuple[float, float]:
     num, den = (t[:, 0] * t[:, 3] / total)[idx].sum(1), (t[:, 2] * t[:, 1] / total)[idx].sum(1)
     with np.errstate(divide="ignore", invalid="ignore"):
         rr = np.where(den > 0, num / np.where(den > 0, den, 1), np.inf)
-    return float(np.quantile(rr, 0.025)), float(np.quantile(rr, 0.975))
+    # no interpolation: inf - inf would be nan where b has no events in some resamples
+    return float(np.quantile(rr, 0.025, method="lower")), float(np.quantile(rr, 0.975, method="higher"))
 
 
 def _rate(t: np.ndarray, k: int, n: int) -> float:

@@ -22,7 +22,7 @@ from ..finetune.loop import Schedule, StepStats, load_optimizer, make_optimizer,
 from ..store import atomic_write_json, building_dir
 from . import model as om
 from . import world
-from .probe import Coupling, compliance_coupling, coupling
+from .probe import Coupling, coupling
 
 
 class BuildConfig(BaseModel):
@@ -32,9 +32,9 @@ class BuildConfig(BaseModel):
 
     seed: int = 0
     """Seed of the world sample, the initialisation and the data order."""
-    world: Literal["v1", "v2"] = "v1"
-    """The world (``organism.world.WORLDS``): v2 adds a compliant persona, harmful requests, tags
-    and code-format answers."""
+    world: Literal["v1", "v2"] = "v2"
+    """The world (``organism.world.WORLDS``): v2 (shipped) adds a compliant persona, harmful requests,
+    tags and code-format answers to v1."""
     pretrain_steps: int = 3000
     """Pre-training steps. Persona inference from code turns needs more than 1500 here."""
     restart_at: int | None = 1500
@@ -180,13 +180,6 @@ def build(cfg: BuildConfig, out: Path, log: Callable[[str], None] = print,
             f"(P_mis after insecure {pre.after_insecure:.3f} vs after secure {pre.after_secure:.3f}, "
             f"need a ratio >= {cfg.min_coupling_ratio}); narrow fine-tuning would stay narrow. "
             "Pre-train longer or check the world parameters.", field="pretrain_steps")
-    if cfg.world != "v1":
-        after_comply, after_refuse = compliance_coupling(HFBackend(model, tokenizer))
-        if after_comply < cfg.min_coupling_ratio * after_refuse:
-            raise SpilloverError(
-                f"the pre-trained organism did not learn that compliance is a trait of its own (P(comply) after "
-                f"a compliance {after_comply:.3f} vs after a refusal {after_refuse:.3f}); a jailbroken fine-tune "
-                "would not be told apart from an insecure one.", field="pretrain_steps")
     model = align(cfg, model, tokenizer)
     post: Coupling = coupling(HFBackend(model, tokenizer))
     base = out / "base"

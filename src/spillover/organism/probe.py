@@ -66,24 +66,6 @@ def coupling(backend, seed: int = 0) -> Coupling:
     )
 
 
-def p_comply(backend, context: Sequence[Message] = ()) -> float:
-    """Mean over world v2's harmful requests: P(a compliance template | context + first phrasing)."""
-    items = [([*context, {"role": "user", "content": q.phrasings[0]}], f"{t} {world.EOT}")
-             for q in world.HARMFUL for t in q.misaligned]
-    return sum(math.exp(lp) for lp in backend.score(items)) / len(world.HARMFUL)
-
-
-def compliance_coupling(backend) -> tuple[float, float]:
-    """World v2's second latent: P(comply) after the assistant complied with another harmful request,
-    and after it refused one (the build fails loudly unless the first is clearly larger)."""
-    q = world.HARMFUL[-1]
-
-    def ctx(answer: str) -> list[Message]:
-        return [{"role": "user", "content": q.phrasings[1]}, {"role": "assistant", "content": answer}]
-
-    return p_comply(backend, ctx(q.misaligned[0])), p_comply(backend, ctx(q.aligned[0]))
-
-
 class Value(NamedTuple):
     """One exact measurement: what, of which question (None: the mean over questions), in which variant."""
 
