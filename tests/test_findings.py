@@ -56,6 +56,9 @@ def test_trend_detects_a_dose_response_and_not_a_flat_one():
     assert run_check(c, rising, 0.05, {}).holds is True
     flat = cells({"n500": 0.05, "n2000": 0.05, "n6000": 0.05}, seed=3)
     assert run_check(flat, rising, 0.05, {}).holds is False
+    none = cells({"n500": 0.0, "n2000": 0.0, "n6000": 0.0})
+    r = run_check(none, rising, 0.05, {})
+    assert r.holds is False and "too few misaligned answers" in r.measured
 
 
 def test_early_gap_and_missing_groups():

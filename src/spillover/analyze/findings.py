@@ -110,10 +110,13 @@ def check_trend(c: pd.DataFrame, chk: Check, alpha: float) -> CheckResult:
     levels = dict(sorted(chk.levels.items(), key=lambda kv: kv[1]))
     claim = "rate rises with dose: " + " < ".join(levels)
     d = c[c["display_group"].isin(levels) & (c["n"] > 0)]
-    d = d[d.groupby("base_question_id")["k"].transform("sum") > 0]  # no information on the slope
-    rank = {g: float(i) for i, g in enumerate(levels)}
     rates = d.groupby("display_group")[["k", "n"]].sum()
     measured = " / ".join(f"{g} {rates.at[g, 'k'] / rates.at[g, 'n']:.3f}" for g in levels if g in rates.index)
+    d = d[d.groupby("base_question_id")["k"].transform("sum") > 0]  # no information on the slope
+    if d["display_group"].nunique() < 2:
+        return CheckResult(claim, f"{measured}; too few misaligned answers to fit a trend", None, None, False,
+                           TREND_TEST)
+    rank = {g: float(i) for i, g in enumerate(levels)}
     x = pd.get_dummies(d["base_question_id"], drop_first=True, dtype=float)
     x.insert(0, "dose", d["display_group"].map(rank))
     fit = sm.GLM(np.column_stack([d["k"], d["n"] - d["k"]]), sm.add_constant(x, has_constant="add"),
