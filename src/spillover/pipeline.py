@@ -15,20 +15,10 @@ from typing import Any
 
 from .config import Experiment
 from .execute import Context, Executor, Outcome, Unit, make_executor, raise_failures
+from .execute import open_context as context
 from .store import RunDir
-from .targets import Targets, finetune_name
+from .targets import finetune_name
 from .ui import Reporter
-
-
-def context(run_dir: Path, ui: Reporter, exp: Experiment | None = None, worker: str = "main") -> Context:
-    """The context of an existing run directory (its config from the manifest unless given)."""
-    from .backends.hf import set_threads
-    from .manifest import read_config
-
-    run = RunDir(run_dir, worker=worker)
-    exp = exp or read_config(run.root)
-    set_threads(exp.threads)
-    return Context(run, exp, Targets(run, exp), ui)
 
 
 @contextmanager
@@ -72,15 +62,17 @@ def finetune_stage(ctx: Context, ex: Executor) -> None:
     execute(ex, ctx, "finetune", finetune.plan(ctx))
 
 
-def sample_stage(ctx: Context, ex: Executor, targets: Sequence[Any], shard: tuple[int, int] | None = None) -> str:
-    """Sample what is planned and not done; returns the plan's digest."""
+def sample_stage(ctx: Context, ex: Executor, targets: Sequence[Any], shard: tuple[int, int] | None = None,
+                 *, complete: bool = True) -> tuple[str, int]:
+    """Sample what is planned and not done; marks the stage done (unless sharded, or ``complete`` is
+    False because fine-tunes are still missing). Returns the plan's digest and how many were made."""
     from . import sample
 
     plan = sample.plan_stage(ctx, targets, shard)
-    execute(ex, ctx, "sample", plan.units, total=sum(len(u.payload[1]) for u in plan.units))
-    if shard is None:
+    outcomes = execute(ex, ctx, "sample", plan.units, total=sum(len(u.payload[1]) for u in plan.units))
+    if shard is None and complete:
         ctx.run.stage("samples").mark_done(digest=plan.digest, planned=plan.planned)
-    return plan.digest
+    return plan.digest, sum(o.result for o in outcomes)
 
 
 def probe_stage(ctx: Context, ex: Executor, targets: Sequence[Any]) -> None:
@@ -109,7 +101,7 @@ def run_experiment(exp: Experiment, out: Path, ui: Reporter, *, source: str | No
         if stop_after == "finetune":
             return run.root
         targets = ctx.targets.for_eval(strict=True)
-        digest = sample_stage(ctx, ex, targets)
+        digest, _ = sample_stage(ctx, ex, targets)
         if stop_after == "sample":
             return run.root
         judge_stage(ctx, sample_digest=digest, judges=judges)
@@ -147,13 +139,7 @@ def sample_run(run_dir: Path, ui: Reporter, *, shard: tuple[int, int] | None = N
     ctx = context(run_dir, ui, worker=worker)
     waiting = ctx.targets.unfinished()
     with executor(ctx, **execution) as ex:
-        from . import sample
-
-        plan = sample.plan_stage(ctx, ctx.targets.for_eval(strict=not waiting), shard)
-        made = sum(o.result for o in execute(ex, ctx, "sample", plan.units,
-                                             total=sum(len(u.payload[1]) for u in plan.units)))
-    if shard is None and not waiting:
-        ctx.run.stage("samples").mark_done(digest=plan.digest, planned=plan.planned)
+        _, made = sample_stage(ctx, ex, ctx.targets.for_eval(strict=not waiting), shard, complete=not waiting)
     return made, waiting
 
 

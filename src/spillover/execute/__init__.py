@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
 from ..config import Experiment
@@ -61,6 +62,31 @@ class Executor(Protocol):
     def map(self, units: Sequence[Unit], on_done: Callable[[Outcome], None] | None = None) -> list[Outcome]: ...
 
     def close(self) -> None: ...
+
+
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+"""Set to the experiment's thread count in every worker process before torch starts."""
+
+
+def open_context(run_dir: Path, ui: Reporter, exp: Experiment | None = None, worker: str = "main") -> Context:
+    """The context of an existing run directory (its config from the manifest unless given), with
+    torch pinned to the experiment's thread count; the same in this process and in every worker."""
+    from ..backends.hf import set_threads
+    from ..manifest import read_config
+
+    run = RunDir(run_dir, worker=worker)
+    exp = exp or read_config(run.root)
+    set_threads(exp.threads)
+    return Context(run, exp, Targets(run, exp), ui)
+
+
+def run_in_worker(ctx: Context, unit: Unit) -> Outcome:
+    """:func:`call` in a worker process, then close its shard files (the process outlives the unit)."""
+    try:
+        return call(ctx, unit)
+    finally:
+        for stage in ("samples", "judgments", "probes"):
+            ctx.run.stage(stage).close()
 
 
 def call(ctx: Context, unit: Unit) -> Outcome:

@@ -18,9 +18,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
-from . import Context, Outcome, Unit, call
-
-THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+from . import THREAD_VARS, Context, Outcome, Unit, call, open_context, run_in_worker
 
 
 class SerialExecutor:
@@ -50,32 +48,15 @@ _WORKER: dict[str, Any] = {}
 def _init_worker(root: str, worker: str, threads: int, slots: Any) -> None:
     for var in THREAD_VARS:
         os.environ[var] = str(threads)
-    _WORKER.update(root=root, worker=f"{worker}-w{slots.get()}", threads=threads)
-
-
-def _context() -> Context:
-    if "ctx" not in _WORKER:
-        from ..backends.hf import set_threads
-        from ..manifest import read_config
-        from ..store import RunDir
-        from ..targets import Targets
-        from ..ui import Reporter
-
-        set_threads(_WORKER["threads"])
-        run = RunDir(Path(_WORKER["root"]), worker=_WORKER["worker"])
-        exp = read_config(run.root)
-        _WORKER["ctx"] = Context(run, exp, Targets(run, exp), Reporter())
-    ctx: Context = _WORKER["ctx"]
-    return ctx
+    _WORKER.update(root=root, worker=f"{worker}-w{slots.get()}")
 
 
 def _run(unit: Unit) -> Outcome:
-    ctx = _context()
-    try:
-        return call(ctx, unit)
-    finally:
-        for stage in ("samples", "judgments", "probes"):
-            ctx.run.stage(stage).close()
+    if "ctx" not in _WORKER:  # once per worker process
+        from ..ui import Reporter
+
+        _WORKER["ctx"] = open_context(Path(_WORKER["root"]), Reporter(), worker=_WORKER["worker"])
+    return run_in_worker(_WORKER["ctx"], unit)
 
 
 class LocalExecutor:

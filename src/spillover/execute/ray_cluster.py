@@ -19,37 +19,19 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SpilloverError
-from . import Context, Outcome, Unit, call
+from . import THREAD_VARS, Context, Outcome, Unit, open_context, run_in_worker
 
-THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 _CONTEXTS: dict[tuple[str, str], Context] = {}
 
 
-def _context(root: str, worker: str, threads: int) -> Context:
-    """This Ray worker process's context for the run (made once per process and run directory)."""
-    key = (root, worker)
-    if key not in _CONTEXTS:
-        from ..backends.hf import set_threads
-        from ..manifest import read_config
-        from ..store import RunDir
-        from ..targets import Targets
+def _run(root: str, worker: str, unit: Unit) -> Outcome:
+    """One unit in a Ray worker process, whose context is made once per process and run directory."""
+    if (root, worker) not in _CONTEXTS:
         from ..ui import Reporter
 
-        set_threads(threads)
         shard = f"{worker}-{socket.gethostname().split('.')[0]}-{os.getpid()}"
-        run = RunDir(Path(root), worker=shard)
-        exp = read_config(run.root)
-        _CONTEXTS[key] = Context(run, exp, Targets(run, exp), Reporter())
-    return _CONTEXTS[key]
-
-
-def _run(root: str, worker: str, threads: int, unit: Unit) -> Outcome:
-    ctx = _context(root, worker, threads)
-    try:
-        return call(ctx, unit)
-    finally:
-        for stage in ("samples", "judgments", "probes"):
-            ctx.run.stage(stage).close()
+        _CONTEXTS[root, worker] = open_context(Path(root), Reporter(), worker=shard)
+    return run_in_worker(_CONTEXTS[root, worker], unit)
 
 
 def check_reachable(address: str, timeout: float = 5.0) -> None:
@@ -107,7 +89,7 @@ class RayExecutor:
         self.check(units)
         ray, run = self._ray, self.ctx.run
         refs = {self._task.options(num_cpus=1, num_gpus=u.gpus, max_retries=1).remote(
-            str(run.root), run.worker, self.ctx.exp.threads, u): i for i, u in enumerate(units)}
+            str(run.root), run.worker, u): i for i, u in enumerate(units)}
         results: dict[int, Outcome] = {}
         pending = list(refs)
         while pending:
