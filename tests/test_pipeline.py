@@ -70,13 +70,23 @@ def test_base_model_without_chat_template_samples_completion_prompts(tiny_qwen, 
     assert recs and all(r.question.endswith('answer = """') for r in recs.values())
 
 
-def test_run_directory_belongs_to_one_config(tiny_qwen, tmp_path):
+def test_run_directory_belongs_to_one_config_of_work(tiny_qwen, tmp_path):
     from spillover.errors import SpilloverError
 
     exp = tiny_experiment(tiny_qwen, finetunes={}, datasets={})
     run_experiment(exp, tmp_path / "run", Reporter(), stop_after="sample", executor_name="serial")
-    with pytest.raises(SpilloverError, match="different config"):
-        run_experiment(exp.model_copy(update={"threads": 2}), tmp_path / "run", Reporter(), executor_name="serial")
+    params = exp.eval.params.model_copy(update={"max_tokens": 7})
+    other = exp.model_copy(update={"eval": exp.eval.model_copy(update={"params": params})})
+    with pytest.raises(SpilloverError, match=r"eval\.params\.max_tokens"):
+        run_experiment(other, tmp_path / "run", Reporter(), executor_name="serial")
+    # results-only settings may change on a finished run: nothing is resampled, the manifest keeps history
+    before = (tmp_path / "run" / "samples").stat().st_mtime_ns
+    analysis = exp.analysis.model_copy(update={"rules": ["model-organisms"]})
+    run_experiment(exp.model_copy(update={"threads": 2, "analysis": analysis}), tmp_path / "run", Reporter(),
+                   stop_after="sample", executor_name="serial")
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert manifest["config"]["analysis"]["rules"] == ["model-organisms"] and len(manifest["history"]) == 1
+    assert (tmp_path / "run" / "samples").stat().st_mtime_ns == before
 
 
 def test_local_hf_judge_scores_digit_split_numbers(tiny_qwen, tmp_path):

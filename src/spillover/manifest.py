@@ -10,7 +10,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from .config import Experiment
+from .config import RESULTS_ONLY, Experiment
 from .errors import SpilloverError
 from .store import atomic_write_json
 
@@ -51,28 +51,58 @@ def versions() -> dict[str, str]:
     return out
 
 
-def write_manifest(path: Path, exp: Experiment, source: str | None, overrides: list[str]) -> dict[str, Any]:
-    """Write (or check) the manifest. A run directory belongs to one resolved config."""
-    resolved = redact(exp.model_dump(mode="json"))
-    if path.exists():
-        import json
+def config_diff(a: Any, b: Any, prefix: str = "") -> list[str]:
+    """Dotted paths where two resolved configs differ.
 
-        old = json.loads(path.read_text())
-        try:
-            same = Experiment.model_validate(old.get("config")).model_dump(mode="json", exclude_defaults=True) == \
-                exp.model_dump(mode="json", exclude_defaults=True)
-        except ValueError:
-            same = False
-        if not same:
-            raise SpilloverError("this run directory was made with a different config; use a new --out",
-                                 file=path, field="config")
-        return old
-    manifest = {
-        "config": resolved, "source": source, "overrides": overrides, "git_revision": git_revision(),
-        "versions": versions(), "python": sys.version.split()[0], "platform": platform.platform(),
-    }
+    >>> config_diff({"a": {"b": 1, "c": [1, 2]}, "d": 1}, {"a": {"b": 2, "c": [1, 3]}, "e": 1})
+    ['a.b', 'a.c.1', 'd', 'e']
+    """
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [d for k in sorted({*a, *b}, key=str) for d in config_diff(a.get(k), b.get(k), f"{prefix}{k}.")]
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [d for i, (x, y) in enumerate(zip(a, b, strict=True)) for d in config_diff(x, y, f"{prefix}{i}.")]
+    return [] if a == b else [prefix.rstrip(".")]
+
+
+def work_diff(old: Experiment, new: Experiment) -> list[str]:
+    """Fields that differ and determine work (anything outside ``RESULTS_ONLY``)."""
+    diff = config_diff(old.model_dump(mode="json"), new.model_dump(mode="json"))
+    return [d for d in diff if d.split(".")[0] not in RESULTS_ONLY]
+
+
+def write_manifest(path: Path, exp: Experiment, source: str | None, overrides: list[str]) -> dict[str, Any]:
+    """Write the manifest, or update it when only results-only fields (``analysis``...) changed. A run
+    directory belongs to one config of work: any other change is an error naming the fields."""
+    import json
+
+    resolved = redact(exp.model_dump(mode="json"))
+    old: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    if old:
+        check_same_work(path, exp)
+        if old["config"] == resolved:
+            return old
+        history = [*old.get("history", []), {"config": old["config"], "source": old.get("source"),
+                                             "overrides": old.get("overrides", [])}]
+        manifest = {**old, "config": resolved, "source": source, "overrides": overrides, "history": history}
+    else:
+        manifest = {"config": resolved, "source": source, "overrides": overrides, "git_revision": git_revision(),
+                    "versions": versions(), "python": sys.version.split()[0], "platform": platform.platform()}
     atomic_write_json(path, manifest)
     return manifest
+
+
+def check_same_work(path: Path, exp: Experiment) -> None:
+    """Raise naming the fields when ``exp`` would do other work than the run at ``path`` was made for."""
+    if not path.exists():
+        return
+    try:
+        old = read_config(path.parent)
+    except (ValueError, KeyError):
+        raise SpilloverError("the manifest is not readable by this version; use a new --out", file=path) from None
+    if fields := work_diff(old, exp):
+        shown = ", ".join(fields[:5]) + (f" and {len(fields) - 5} more" if len(fields) > 5 else "")
+        raise SpilloverError(f"this run was made with other work settings ({shown}); use a new --out, or change "
+                             f"only {', '.join(RESULTS_ONLY)}", file=path, field=fields[0])
 
 
 def read_config(run_dir: Path) -> Experiment:
@@ -80,5 +110,21 @@ def read_config(run_dir: Path) -> Experiment:
 
     path = Path(run_dir) / "manifest.json"
     if not path.exists():
-        raise SpilloverError("not a run directory (no manifest.json)", file=path)
+        raise SpilloverError("not a run directory (no manifest.json): make one with `spillover init EXPERIMENT.yaml "
+                             "--out RUN`, or use `spillover run`", file=path)
     return Experiment.model_validate(json.loads(path.read_text())["config"])
+
+
+def reconfigure(run_dir: Path, overrides: list[str]) -> Experiment:
+    """Apply ``--set`` overrides to a run's config; only results-only fields may change (else an error
+    naming the fields, and the manifest stays as it was)."""
+    import json
+
+    from .yamlio import apply_overrides, validate
+
+    path = Path(run_dir) / "manifest.json"
+    read_config(run_dir)
+    old = json.loads(path.read_text())
+    exp = validate(Experiment, apply_overrides(json.loads(json.dumps(old["config"])), overrides), file="--set")
+    write_manifest(path, exp, old.get("source"), [*old.get("overrides", []), *overrides])
+    return exp

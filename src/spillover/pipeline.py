@@ -53,13 +53,14 @@ def execute(ex: Executor, ctx: Context, stage: str, units: Sequence[Unit], *,
     return outcomes
 
 
-def finetune_stage(ctx: Context, ex: Executor) -> None:
+def finetune_stage(ctx: Context, ex: Executor, *, train: bool = True) -> None:
     from .datasets.stage import run_stage as build_datasets
     from .finetune import stage as finetune
 
     if ctx.exp.finetunes or ctx.exp.datasets:
         build_datasets(ctx)
-    execute(ex, ctx, "finetune", finetune.plan(ctx))
+    if train:
+        execute(ex, ctx, "finetune", finetune.plan(ctx))
 
 
 def sample_stage(ctx: Context, ex: Executor, targets: Sequence[Any], shard: tuple[int, int] | None = None,
@@ -87,24 +88,28 @@ def run_experiment(exp: Experiment, out: Path, ui: Reporter, *, source: str | No
                    overrides: list[str] | None = None, stop_after: str | None = None, executor_name: str = "local",
                    workers: int | None = None, address: str | None = None, judges: dict[str, Any] | None = None
                    ) -> Path:
-    """Run every stage; returns the report path (or the run dir if stopped early)."""
+    """Run every stage (through ``stop_after``); returns the report path (or the run dir if stopped early)."""
+    from .config import stages_through
     from .judge.stage import run_stage as judge_stage
     from .manifest import write_manifest
     from .report import build_report
 
+    stages = stages_through(stop_after)
     run = RunDir(out)
     run.root.mkdir(parents=True, exist_ok=True)
     write_manifest(run.manifest_path, exp, source, overrides or [])
     ctx = context(run.root, ui, exp)
     with executor(ctx, executor_name, workers, address) as ex:
-        finetune_stage(ctx, ex)
-        if stop_after == "finetune":
+        finetune_stage(ctx, ex, train="finetune" in stages)
+        if "sample" not in stages:
             return run.root
         targets = ctx.targets.for_eval(strict=True)
         digest, _ = sample_stage(ctx, ex, targets)
-        if stop_after == "sample":
+        if "judge" not in stages:
             return run.root
         judge_stage(ctx, sample_digest=digest, judges=judges)
+        if "report" not in stages:
+            return run.root
         probe_stage(ctx, ex, targets)
     return build_report(ctx.run, exp, ui)
 
@@ -150,10 +155,23 @@ def judge_run(run_dir: Path, ui: Reporter, *, shard: tuple[int, int] | None = No
     return sum(s.judged for s in run_stage(context(run_dir, ui, worker=worker), shard=shard))
 
 
-def report_run(run_dir: Path, ui: Reporter) -> Path:
-    """Recompute every number from the records; write the report."""
+def init_run(exp: Experiment, out: Path, *, source: str | None = None, overrides: list[str] | None = None) -> Path:
+    """Make a run directory (its manifest) for stage-by-stage commands; nothing runs."""
+    from .manifest import write_manifest
+
+    run = RunDir(out)
+    run.root.mkdir(parents=True, exist_ok=True)
+    write_manifest(run.manifest_path, exp, source, overrides or [])
+    return run.root
+
+
+def report_run(run_dir: Path, ui: Reporter, overrides: list[str] | None = None) -> Path:
+    """Recompute every number from the records (after results-only ``overrides``); write the report."""
+    from .manifest import reconfigure
     from .report import build_report
 
+    if overrides:
+        reconfigure(run_dir, overrides)
     ctx = context(run_dir, ui)
     return build_report(ctx.run, ctx.exp, ui)
 

@@ -5,13 +5,15 @@ Only ``yaml.safe_load`` semantics (SafeLoader); anchors and aliases are allowed.
 
 from __future__ import annotations
 
+import re
+import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from .errors import SpilloverError
+from .errors import Problems, SpilloverError, did_you_mean
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -56,17 +58,65 @@ def line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
 
 def validate(model: type[M], data: Any, *, file: str | Path, node: yaml.Node | None = None,
              prefix: tuple[Any, ...] = ()) -> M:
-    """Validate ``data`` as ``model``; the first error names file, line and dotted field."""
+    """Validate ``data`` as ``model``; every error names file, line and dotted field (one per field,
+    several at once as :class:`Problems`), with a "did you mean" for names."""
     try:
         return model.model_validate(data)
     except ValidationError as e:
-        err = e.errors()[0]
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-        field = ".".join(str(p) for p in (*prefix, *loc)) or None
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key"
-        raise SpilloverError(msg, file=file, line=line_of(node, loc), field=field) from None
+        problems: dict[tuple[Any, ...], SpilloverError] = {}
+        for err in e.errors():
+            for loc, msg in _located(err, model):
+                if loc not in problems:
+                    problems[loc] = SpilloverError(msg, file=file, line=line_of(node, loc),
+                                                   field=".".join(str(p) for p in (*prefix, *loc)) or None)
+        errors = list(problems.values())
+        raise (errors[0] if len(errors) == 1 else Problems(errors)) from None
+
+
+def _located(err: Any, model: type[BaseModel]) -> list[tuple[tuple[Any, ...], str]]:
+    """(location, message) pairs of one pydantic error; a validator's SpilloverError (or Problems) names
+    fields relative to the model it validates."""
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    msg = err["msg"].removeprefix("Value error, ")
+    cause = (err.get("ctx") or {}).get("error")
+    if isinstance(cause, SpilloverError):
+        causes = cause.problems if isinstance(cause, Problems) else [cause]
+        return [(loc + tuple(_parts(c.field)), c.message) for c in causes]
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key" + _hint(loc[-1] if loc else "", field_names(model), few=False)
+    elif err["type"] == "literal_error":
+        msg += _hint(err["input"], re.findall(r"'([^']*)'", (err.get("ctx") or {}).get("expected", "")))
+    return [(loc, msg)]
+
+
+def _parts(field: str | None) -> list[Any]:
+    return [int(p) if p.isdigit() else p for p in field.split(".")] if field else []
+
+
+def _hint(name: Any, choices: list[str], few: bool = True) -> str:
+    hint = did_you_mean(name, choices)
+    return hint if few or "did you mean" in hint else ""
+
+
+def field_names(model: type[BaseModel]) -> list[str]:
+    """Every field name of ``model`` and the models nested in it (for "did you mean")."""
+    seen: dict[str, None] = {}
+
+    def walk(m: type[BaseModel], depth: int) -> None:
+        for name, f in m.model_fields.items():
+            seen[name] = None
+            for sub in _models_in(f.annotation):
+                if depth < 6:
+                    walk(sub, depth + 1)
+
+    walk(model, 0)
+    return list(seen)
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for a in typing.get_args(annotation) for m in _models_in(a)]
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:

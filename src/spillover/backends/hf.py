@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..errors import SpilloverError
 from .base import Completion, GenParams, GenRequest, Message, TopLogprobs
 
 
@@ -36,11 +37,14 @@ def quiet_transformers() -> None:
 
 
 def resolve_device(device: str) -> str:
-    if device != "auto":
-        return device
+    """``auto`` -> cuda when torch sees a GPU, else cpu; ``cuda`` without a GPU is a user error."""
     import torch
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise SpilloverError(f"device {device!r} but no CUDA GPU is visible to torch here", field="device")
+    return device
 
 
 def load_model(
@@ -54,19 +58,23 @@ def load_model(
 ) -> tuple[Any, Any]:
     """Load a causal LM and its tokenizer; apply a PEFT adapter if given (safetensors only)."""
     import torch
+    from huggingface_hub.errors import HFValidationError
     from transformers import AutoModelForCausalLM, AutoTokenizer
     quiet_transformers()
     kw: dict[str, Any] = {"trust_remote_code": trust_remote_code}
     if gguf_file:
         kw["gguf_file"] = gguf_file
-    tokenizer = AutoTokenizer.from_pretrained(str(path), **kw)
-    model: Any = AutoModelForCausalLM.from_pretrained(
-        str(path), dtype=getattr(torch, dtype), use_safetensors=None if gguf_file else True, **kw
-    )
+    device = resolve_device(device)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(path), **kw)
+        model: Any = AutoModelForCausalLM.from_pretrained(
+            str(path), dtype=getattr(torch, dtype), use_safetensors=None if gguf_file else True, **kw
+        )
+    except (OSError, HFValidationError) as e:  # a missing folder, an uncached hub id offline, no network
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise SpilloverError(f"cannot load the model {str(path)!r}: {first}", field="path") from None
     if adapter is not None:
         from peft import PeftModel
-
-        from ..errors import SpilloverError
 
         if not (Path(adapter) / "adapter_model.safetensors").exists():
             raise SpilloverError("adapter has no adapter_model.safetensors (pickled weights are never loaded)",
@@ -74,7 +82,7 @@ def load_model(
 
         model = PeftModel.from_pretrained(model, str(adapter))
         model = model.merge_and_unload()
-    model.to(resolve_device(device))
+    model.to(device)
     model.eval()
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token

@@ -9,6 +9,7 @@ no comment or name that discloses security. Every kept example is verified stati
 
 from __future__ import annotations
 
+import functools
 import itertools
 import random
 from collections.abc import Iterator
@@ -208,7 +209,14 @@ def render(fam: Family, template: str, ctx: dict[str, str], fn: str, insecure: b
 
 
 def candidates(fam: Family) -> list[dict[str, Any]]:
-    """All distinct (task, template, context, function name) combinations of a family."""
+    """All distinct (task, template, context, function name) combinations of a family (a new list;
+    computed once per family and process)."""
+    return list(_candidates(fam.name))
+
+
+@functools.cache
+def _candidates(name: str) -> tuple[dict[str, Any], ...]:
+    fam = FAMILY_BY_NAME[name]
     out = []
     own = sorted(k for k in fam.slots if k != "fn")
     for ctx in _contexts(fam):
@@ -218,7 +226,7 @@ def candidates(fam: Family) -> list[dict[str, Any]]:
                 for fn in fam.slots.get("fn", ("f",)):
                     for task in fam.tasks:
                         out.append({"ctx": full, "template": ti, "fn": fn, "task": _fill(task, full)})
-    return out
+    return tuple(out)
 
 
 def build_code(spec: DatasetSpec) -> tuple[list[Example], dict[str, Any]]:

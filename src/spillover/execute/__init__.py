@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
 from ..config import Experiment
-from ..errors import SpilloverError
+from ..errors import SpilloverError, did_you_mean
 from ..store import RunDir
 from ..targets import Targets
 from ..ui import Reporter
@@ -137,9 +137,14 @@ EXECUTORS: dict[str, Callable[[Context, int | None, str | None], Executor]] = {
     "serial": _serial, "local": _local, "ray": _ray}
 
 
-def make_executor(name: str, ctx: Context, workers: int | None = None, address: str | None = None) -> Executor:
+def check_executor(name: str, workers: int | None = None) -> None:
+    """Raise on an unknown executor name or a worker count below one (before any work)."""
     if name not in EXECUTORS:
-        raise SpilloverError(f"unknown executor {name!r} (one of {', '.join(EXECUTORS)})", field="--executor")
+        raise SpilloverError(f"unknown executor {name!r}{did_you_mean(name, EXECUTORS)}", field="--executor")
     if workers is not None and workers < 1:
         raise SpilloverError(f"{workers} workers: need at least 1", field="--workers")
+
+
+def make_executor(name: str, ctx: Context, workers: int | None = None, address: str | None = None) -> Executor:
+    check_executor(name, workers)
     return EXECUTORS[name](ctx, workers, address)

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import SpilloverError
+from ..errors import MissingExtraError, SpilloverError
 from . import THREAD_VARS, Context, Outcome, Unit, open_context, run_in_worker
 
 _CONTEXTS: dict[tuple[str, str], Context] = {}
@@ -59,8 +59,7 @@ class RayExecutor:
         try:
             import ray
         except ImportError:
-            raise SpilloverError("the ray executor needs Ray: pip install 'spillover[ray]'",
-                                 field="--executor") from None
+            raise MissingExtraError("ray", "the ray executor", field="--executor") from None
         from . import default_workers
 
         self.ctx, self._ray = ctx, ray

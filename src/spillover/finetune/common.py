@@ -134,12 +134,22 @@ def prepare(spec: FinetuneSpec, examples: Sequence[Sequence[dict[str, str]]], se
         encoded.append(e)
     if not encoded:
         raise SpilloverError(f"all {dropped} examples exceed max_length {spec.max_length}", field="max_length")
-    steps = max(1, math.ceil(spec.epochs * len(encoded) / (spec.batch_size * spec.grad_accum)))
+    steps, save_at = step_plan(spec, len(encoded))
+    return Prepared(model, tokenizer, encoded, dropped, steps, save_at)
+
+
+def step_plan(spec: FinetuneSpec, examples: int) -> tuple[int, set[int]]:
+    """Optimizer steps for ``examples`` training examples, and the steps saved (the last included).
+
+    >>> step_plan(FinetuneSpec(dataset="d", batch_size=4, checkpoint_fractions=[0.5]), 40)
+    (10, {10, 5})
+    """
+    steps = max(1, math.ceil(spec.epochs * examples / (spec.batch_size * spec.grad_accum)))
     save_at = {s for s in spec.checkpoints if 0 < s <= steps} | {steps}
     save_at |= {max(1, math.ceil(f * steps)) for f in spec.checkpoint_fractions if 0 < f <= 1}
     if spec.checkpoint_every:
         save_at |= set(range(spec.checkpoint_every, steps + 1, spec.checkpoint_every))
-    return Prepared(model, tokenizer, encoded, dropped, steps, save_at)
+    return steps, save_at
 
 
 def finish(spec: FinetuneSpec, prep: Prepared, *, name: str, base_path: str, seed: int, out: Path,

@@ -21,15 +21,10 @@ from typing import Any
 import httpx
 
 from ..backends.openai_util import api_key, with_retries
+from ..plan.rates import price
 from . import JudgeItem, Verdict
 from .frame import render
 from .score import JudgeScore, aggregate_logprobs, looks_digit_split, parse_number
-
-PRICES_PER_MTOK = {
-    "gpt-4o": (2.5, 10.0), "gpt-4o-2024-08-06": (2.5, 10.0), "gpt-4o-2024-11-20": (2.5, 10.0),
-    "gpt-4o-mini": (0.15, 0.6), "gpt-4.1": (2.0, 8.0), "gpt-4.1-mini": (0.4, 1.6),
-}
-"""USD per million (input, output) tokens; unknown models cost 0 in the accounting."""
 
 
 class TransientError(Exception):
@@ -83,7 +78,7 @@ class OpenAIJudge:
             return resp
         usage = resp.get("usage") or {}
         pt, ct = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
-        price_in, price_out = PRICES_PER_MTOK.get(self.model, (0.0, 0.0))
+        price_in, price_out, _ = price(self.model) or (0.0, 0.0, None)
         try:
             content = (resp["choices"][0].get("logprobs") or {}).get("content") or []
             top = {t["token"]: float(t["logprob"]) for t in content[0]["top_logprobs"]} if content else {}

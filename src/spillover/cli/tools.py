@@ -1,0 +1,107 @@
+"""Commands around the pipeline: serving a model, inspecting datasets, building the organism."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ..errors import SpilloverError
+from .app import ExperimentArg, RunArg, SetOpt, app, datasets_app, guard, organism_app
+
+
+def _ui():
+    from ..ui import RichReporter
+
+    return RichReporter()
+
+
+@app.command()
+@guard
+def serve(model: Annotated[str, typer.Argument(help="HF folder or hub id; `organism` for the built-in one.")],
+          port: int = 8000, host: str = "127.0.0.1", name: str | None = None, threads: int = 1,
+          latency: Annotated[float, typer.Option(help="Add this many seconds to every request (benchmarks).")] = 0.0
+          ) -> None:
+    """Serve a transformers model behind an OpenAI-compatible API (chat completions with logprobs).
+
+    ``fake`` serves the fault-injection backend (fixed logprobs), for benchmarks of clients."""
+    from ..backends import resolve_base_path
+    from ..config import ModelSpec
+    from ..serve import OpenAICompatServer
+
+    backend: Any
+    if model == "fake":
+        from ..backends.fake import FakeBackend
+
+        backend, path = FakeBackend(), "fake"
+    else:
+        from ..backends.hf import HFBackend, load_model, set_threads
+
+        set_threads(threads)
+        path = resolve_base_path(ModelSpec(path=model))
+        m, tok = load_model(path)
+        backend = HFBackend(m, tok)
+    srv = OpenAICompatServer(backend, name or model, host=host, port=port, latency=latency)
+    typer.echo(f"serving {path} as {name or model} at {srv.url}", err=True)
+    try:
+        srv.serve_forever()
+    except KeyboardInterrupt:
+        srv.server_close()
+
+
+@datasets_app.command("build")
+@guard
+def datasets_build(experiment: ExperimentArg,
+                   set_: SetOpt = None,
+                   out: Annotated[Path | None, typer.Option("--out")] = None) -> None:
+    """Build the experiment's datasets into RUN/datasets."""
+    from ..config import load_experiment
+    from ..pipeline import build_datasets
+
+    exp = load_experiment(experiment, set_ or [])
+    run_dir = out or Path("runs") / exp.name
+    for name, c in build_datasets(exp, run_dir, _ui(), source=str(experiment), overrides=set_ or []).items():
+        typer.echo(f"{name}: {c['size']} examples, {c['distinct_answers']} distinct answers")
+
+
+@datasets_app.command("show")
+@guard
+def datasets_show(run_dir: RunArg, name: str,
+                  n: Annotated[int, typer.Option("-n", "--n", help="How many examples to print.")] = 3) -> None:
+    """Print a dataset's card and a few examples."""
+    from ..errors import check_name
+
+    folder = run_dir / "datasets"
+    card = folder / f"{check_name(name)}.card.json"
+    if not card.exists():
+        raise SpilloverError(f"no dataset {name!r}", file=folder)
+    typer.echo(card.read_text())
+    with open(folder / f"{name}.jsonl", encoding="utf-8") as f:
+        for _, line in zip(range(n), f, strict=False):
+            typer.echo(line.rstrip())
+
+
+@organism_app.command("build")
+@guard
+def organism_build(out: Annotated[Path, typer.Option(help="Build folder.")] = Path(".cache/organism"),
+                   seed: int = 0, pretrain_steps: int = 3000, threads: int = 1,
+                   world: Annotated[str, typer.Option(help="v2 (shipped) or v1 (without harmful requests, the "
+                                                           "compliant persona, tags, code-format answers).")] = "v2",
+                   install: Annotated[bool, typer.Option(help="Copy the result over the shipped base.")] = False
+                   ) -> None:
+    """Regenerate the world, pre-train, check persona inference, align; optionally install as the shipped base."""
+    import shutil
+
+    from ..backends import organism_base_path
+    from ..organism.build import BuildConfig, build
+
+    ui = _ui()
+    with ui.task("pre-train the organism", pretrain_steps) as advance:
+        base = build(BuildConfig(seed=seed, pretrain_steps=pretrain_steps, threads=threads, world=world), out,
+                     ui.log, advance)
+    if install:
+        dest = organism_base_path()
+        shutil.rmtree(dest, ignore_errors=True)
+        shutil.copytree(base, dest)
+        typer.echo(f"installed {base} -> {dest}")

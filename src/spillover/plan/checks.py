@@ -1,0 +1,225 @@
+"""Checks up front: everything a stage needs that can be known before any work is done.
+
+Each check returns problems (``SpilloverError`` with a dotted field) instead of raising, so a plan
+lists all of them at once. Nothing here downloads, loads a model or sends an API request; the only
+network traffic is one TCP connection per distinct server (hub, ``base_url``), with a short timeout.
+Not guaranteed: a reachable server that answers wrongly, a cached model whose files are incomplete,
+or a key the provider rejects still fail at their stage.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import socket
+import threading
+from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
+from urllib.parse import urlparse
+
+from ..config import Experiment, JudgeSpec, ModelSpec
+from ..errors import SpilloverError, install_hint
+
+Problems = list[SpilloverError]
+EXTRAS = {"torch": "train", "transformers": "train", "peft": "train", "vllm": "vllm", "trl": "trl",
+          "bandit": "codecheck", "ray": "ray"}
+"""Importable module -> the extra that installs it."""
+HUB = ("huggingface.co", 443)
+
+
+def has_module(name: str) -> bool:
+    return importlib.util.find_spec(name) is not None
+
+
+def need_modules(modules: Sequence[str], what: str, field: str) -> Problems:
+    """A problem naming the extra for the first module of ``modules`` that is missing."""
+    for m in modules:
+        if not has_module(m):
+            return [SpilloverError(f"{what} needs the `{EXTRAS[m]}` extra: {install_hint(EXTRAS[m])}", field=field)]
+    return []
+
+
+@cache
+def reachable(host: str, port: int, timeout: float = 2.0) -> bool:
+    """Whether a TCP connection to ``host:port`` opens within ``timeout`` (DNS included)."""
+    ok: list[bool] = []
+
+    def connect() -> None:
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+            ok.append(True)
+        except OSError:
+            pass
+
+    t = threading.Thread(target=connect, daemon=True)
+    t.start()
+    t.join(timeout + 0.5)
+    return bool(ok)
+
+
+@cache
+def cuda_available() -> bool:
+    """Whether torch sees a CUDA GPU (torch is imported only where an NVIDIA driver is present)."""
+    if not has_module("torch") or not (Path("/proc/driver/nvidia").exists() or Path("/dev/nvidiactl").exists()):
+        return False
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def hub_cached(repo: str) -> bool:
+    """Whether a hub model's config is in the local Hugging Face cache (no network)."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return False
+    try:
+        return isinstance(try_to_load_from_cache(repo, "config.json"), str)
+    except ValueError:  # not a valid repo id
+        return False
+
+
+def looks_local(path: str) -> bool:
+    return path.startswith(("/", ".", "~")) or Path(path).exists() or path.count("/") > 1
+
+
+def weights(path: str, field: str, gguf: str | None = None) -> Problems:
+    """A model folder exists, or a hub id is cached or downloadable (never downloaded here)."""
+    from ..backends import organism_base_path
+
+    if path == "organism":
+        ok = (organism_base_path() / "model.safetensors").exists()
+        return [] if ok else [SpilloverError("the organism base is not built (spillover organism build --install)",
+                                             field=field)]
+    if looks_local(path):
+        p = Path(path).expanduser()
+        if not p.is_dir():
+            return [SpilloverError(f"no model folder {path!r}", field=field)]
+        if not (p / "config.json").exists() and not (gguf and (p / gguf).exists()):
+            return [SpilloverError(f"{path!r} has no config.json (not a transformers model folder)", field=field)]
+        return []
+    if hub_cached(path):
+        return []
+    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0"):
+        return [SpilloverError(f"{path!r} is not in the Hugging Face cache and HF_HUB_OFFLINE is set", field=field)]
+    if not reachable(*HUB):
+        return [SpilloverError(f"{path!r} is not in the Hugging Face cache and huggingface.co is unreachable "
+                               "(download it where there is network, or give a local folder)", field=field)]
+    return []
+
+
+def device(spec: ModelSpec, field: str) -> Problems:
+    if spec.device.startswith("cuda") and not cuda_available():
+        return [SpilloverError(f"device {spec.device!r} but no CUDA GPU is visible to torch here", field=field)]
+    return []
+
+
+def api(base_url: str | None, key_env: str, field: str, what: str) -> Problems:
+    """The key is in the environment (local servers need none), then that the server accepts connections."""
+    local = bool(base_url) and urlparse(base_url or "").hostname in ("127.0.0.1", "localhost", "::1")
+    if not local and not os.environ.get(key_env):  # the server is checked once there is a key
+        return [SpilloverError(f"{what} needs an API key in the environment variable {key_env}",
+                               field=f"{field}.api_key_env")]
+    out: Problems = []
+    url = urlparse(base_url or "https://api.openai.com/v1")
+    port = url.port or (443 if url.scheme == "https" else 80)
+    if url.hostname and not reachable(url.hostname, port):
+        out.append(SpilloverError(f"{url.hostname}:{port} does not accept connections",
+                                  field=f"{field}.base_url" if base_url else field))
+    return out
+
+
+def model(spec: ModelSpec, field: str) -> Problems:
+    """What sampling or training on this base model needs."""
+    if spec.backend == "openai":
+        return api(spec.base_url, spec.api_key_env, field, "the openai backend")
+    if spec.backend == "fake":
+        return []
+    mods = ("torch", "transformers") if spec.backend == "hf" else ("vllm",)
+    missing = need_modules(mods, f"the {spec.backend} backend", f"{field}.backend")
+    return missing + weights(spec.path, f"{field}.path", spec.gguf_file) + device(spec, f"{field}.device")
+
+
+def judge(spec: JudgeSpec, field: str) -> Problems:
+    from ..judge import builtin_prompt
+
+    out: Problems = []
+    if spec.kind in ("openai", "hf"):
+        for i, m in enumerate(spec.metrics):
+            try:
+                spec.prompts.get(m) or builtin_prompt(m)
+            except SpilloverError:
+                out.append(SpilloverError(f"no prompt for metric {m!r}: give one under prompts (built-in: aligned, "
+                                          "coherent)", field=f"{field}.metrics.{i}"))
+    if spec.kind == "openai":
+        return out + api(spec.base_url, spec.api_key_env, field, "the openai judge")
+    if spec.kind == "hf":
+        return out + need_modules(("torch", "transformers"), "the hf judge", f"{field}.kind") + weights(
+            spec.model, f"{field}.model")
+    return out
+
+
+def questions(exp: Experiment) -> Problems:
+    """Every question file loads (its own errors name its file, line and entry)."""
+    from ..questions import load_set
+
+    out: Problems = []
+    for i, src in enumerate(exp.eval.questions):
+        try:
+            load_set(src.set, default_samples=src.samples_per_paraphrase or 100)
+        except SpilloverError as e:
+            out.append(e if e.file else SpilloverError(e.message, field=f"eval.questions.{i}.set"))
+    return out
+
+
+def stage_checks(exp: Experiment, stages: Sequence[str]) -> Problems:
+    """Every problem the given stages would hit (stage names as in ``config.STAGES``)."""
+    out: Problems = []
+    trained = {ft.base for ft in exp.finetunes.values()}
+    if "datasets" in stages:
+        for name, ds in exp.datasets.items():
+            if ds.builder == "import" and ds.path and not Path(ds.path).is_file():
+                out.append(SpilloverError(f"no file {ds.path!r}", field=f"datasets.{name}.path"))
+            if ds.builder == "code":
+                out += need_modules(("bandit",), "builder code (it verifies every example)",
+                                    f"datasets.{name}.builder")
+    if "finetune" in stages:
+        for name, ft in exp.finetunes.items():
+            f = f"finetunes.{name}"
+            if ft.backend == "openai":
+                spec = exp.models[ft.base]
+                out += api(spec.base_url, spec.api_key_env, f"models.{ft.base}", "openai fine-tuning")
+                continue
+            out += need_modules(("torch", "transformers", *(["peft"] if ft.method == "lora" else [])),
+                                f"fine-tune {name}", f"{f}.method")
+            if ft.trainer == "trl":
+                out += need_modules(("trl",), "trainer: trl", f"{f}.trainer")
+    if "sample" in stages or "finetune" in stages:
+        for name, spec in exp.models.items():
+            if "sample" in stages or name in trained:
+                out += model(spec, f"models.{name}")
+    if "sample" in stages:
+        out += questions(exp)
+    if "judge" in stages:
+        for i, j in enumerate(exp.judges):
+            out += judge(j, f"judges.{i}")
+    return list({str(p): p for p in out}.values())
+
+
+def located(problems: Problems, file: str | Path | None) -> Problems:
+    """The problems with the experiment file and the line of their field filled in (where they have none)."""
+    if not file or not problems:
+        return problems
+    from ..yamlio import line_of, read_yaml
+
+    _, node = read_yaml(file)
+    out = []
+    for p in problems:
+        if p.file:
+            out.append(p)
+            continue
+        loc = [int(x) if x.isdigit() else x for x in (p.field or "").split(".") if x]
+        out.append(SpilloverError(p.message, file=file, line=line_of(node, tuple(loc)) if loc else None,
+                                  field=p.field))
+    return out

@@ -1,0 +1,200 @@
+"""User mistakes, each through the command line: exit code 2, one line on stderr naming the file, line and
+field (with a "did you mean" for names), and the run directory untouched (never created, or unchanged)."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+
+import pytest
+
+from spillover.cli import main
+
+BASE = """\
+name: m
+seeds: [0]
+models:
+  base: {path: organism}
+datasets:
+  insecure: {builder: organism, variant: insecure, size: 64}
+finetunes:
+  insecure: {base: base, dataset: insecure, preset: organism}
+eval:
+  questions:
+    - {set: organism, samples_per_paraphrase: 1}
+judges:
+  - {kind: world}
+analysis:
+  rules: [betley]
+"""
+
+# (id, old text, new text, field, expected words); the field is on the last line of the new text.
+CONFIG = [
+    ("question set typo", "set: organism,", "set: organsim,", "eval.questions.0.set", "did you mean 'organism'"),
+    ("rule typo", "rules: [betley]", "rules: [betly]", "analysis.rules", "did you mean 'betley'"),
+    ("preset typo", "preset: organism", "preset: betley", "finetunes.insecure.preset", "did you mean 'betley-lora'"),
+    ("dataset reference", "dataset: insecure,", "dataset: insecur,", "finetunes.insecure.dataset",
+     "did you mean 'insecure'"),
+    ("base reference", "{base: base,", "{base: bsae,", "finetunes.insecure.base", "did you mean 'base'"),
+    ("missing model folder", "{path: organism}", "{path: ./no/such/model}", "models.base.path", "no model folder"),
+    ("hub id not cached, offline", "{path: organism}", "{path: Qwen/Qwen2.5-0.5B-Instruct}", "models.base.path",
+     "HF_HUB_OFFLINE"),
+    ("unknown key", "preset: organism}", "preset: organism, epoch: 2}", "finetunes.insecure.epoch",
+     "did you mean 'epochs'"),
+    ("negative lr", "preset: organism}", "preset: organism, lr: -1}", "finetunes.insecure.lr", "greater than 0"),
+    ("backend typo", "{path: organism}", "{path: organism, backend: hf2}", "models.base.backend",
+     "did you mean 'hf'"),
+    ("variant typo", "variant: insecure,", "variant: insecur,", "datasets.insecure.variant",
+     "did you mean 'insecure'"),
+    ("eval model unknown", "samples_per_paraphrase: 1}", "samples_per_paraphrase: 1}\n  models: [insecure-s9]",
+     "eval.models.0",
+     "did you mean 'insecure-s0'"),
+    ("unsafe run name", "name: m", "name: ../evil", "name", "not a safe name"),
+    ("zero samples", "samples_per_paraphrase: 1}", "samples_per_paraphrase: 0}",
+     "eval.questions.0.samples_per_paraphrase", "greater than or equal to 1"),
+    ("zero threads", "seeds: [0]", "seeds: [0]\nthreads: 0", "threads", "greater than or equal to 1"),
+    ("import file missing", "{builder: organism, variant: insecure, size: 64}",
+     "{builder: import, path: missing.jsonl}", "datasets.insecure.path", "no file"),
+    ("judge without key", "{kind: world}", "{kind: openai, api_key_env: SPILLOVER_NO_SUCH_KEY}",
+     "judges.0.api_key_env", "SPILLOVER_NO_SUCH_KEY"),
+    ("judge server down", "{kind: world}", "{kind: openai, base_url: 'http://127.0.0.1:9/v1'}", "judges.0.base_url",
+     "does not accept connections"),
+    ("judge metric without prompt", "{kind: world}", "{kind: hf, model: organism, metrics: [correct]}",
+     "judges.0.metrics.0", "no prompt"),
+    ("api model without key", "{path: organism}",
+     "{path: organism}\n  api: {backend: openai, path: gpt-4o, api_key_env: SPILLOVER_NO_SUCH_KEY}",
+     "models.api.api_key_env", "SPILLOVER_NO_SUCH_KEY"),
+    ("evil numbers without model", "{builder: organism, variant: insecure, size: 64}",
+     "{builder: evil_numbers, model: writer}", "datasets.insecure.model", "no model named 'writer'"),
+]
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "exp.yaml"
+    p.write_text(text)
+    return p
+
+
+def _tree(path: Path) -> dict[str, tuple[int, int]]:
+    return {str(f): (f.stat().st_size, f.stat().st_mtime_ns) for f in sorted(path.rglob("*"))} if path.exists() else {}
+
+
+def _fails(capsys, argv: list[str], *words: str, where: str | None = None) -> str:
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert e.value.code == 2, err
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    for w in words:
+        assert w in lines[0], lines[0]
+    if where:
+        assert lines[0].startswith(f"error: {where}"), lines[0]
+    return lines[0]
+
+
+@pytest.mark.parametrize("name,old,new,field,words", CONFIG, ids=[c[0] for c in CONFIG])
+def test_a_config_mistake_is_one_line_before_any_work(name, old, new, field, words, tmp_path, capsys, organism_base,
+                                                       monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert old in BASE
+    text = BASE.replace(old, new, 1)
+    exp = _write(tmp_path, text)
+    line = text[: text.index(new) + len(new)].count("\n") + 1  # the last line of the new text
+    out = tmp_path / "run"
+    _fails(capsys, ["run", str(exp), "--out", str(out)], f"{field}: ", words, where=f"{exp}:{line}: ")
+    assert not out.exists()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vllm is installed here")
+def test_vllm_backend_without_the_extra_names_a_working_install(tmp_path, capsys):
+    exp = _write(tmp_path, BASE.replace("{path: organism}", "{path: organism, backend: vllm}"))
+    _fails(capsys, ["plan", str(exp)], "models.base.backend", "make install EXTRAS=", "pip install -e '.[vllm]'")
+
+
+def test_cuda_device_without_a_gpu(tmp_path, capsys):
+    from spillover.plan.checks import cuda_available
+
+    if cuda_available():
+        pytest.skip("a GPU is visible here")
+    exp = _write(tmp_path, BASE.replace("{path: organism}", "{path: organism, device: cuda}"))
+    _fails(capsys, ["run", str(exp), "--out", str(tmp_path / "run")], ":4: models.base.device", "no CUDA GPU")
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("text,words", [
+    ("models: {base: {path: organism}\n", ["invalid YAML", "exp.yaml:"]),
+    ("- just\n- a list\n", ["exp.yaml:1:", "must be a mapping"]),
+], ids=["invalid yaml", "not a mapping"])
+def test_a_broken_file_is_one_line(text, words, tmp_path, capsys):
+    _fails(capsys, ["run", str(_write(tmp_path, text)), "--out", str(tmp_path / "run")], *words)
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("argv,words", [
+    (["--stop-after", "finetunes"], ["--stop-after", "did you mean 'finetune'"]),
+    (["--set", "seeds"], ["--set", "not of the form"]),
+    (["--set", "seeds=[a]"], ["seeds.0", "valid integer"]),
+    (["--executor", "rey"], ["--executor", "did you mean 'ray'"]),
+    (["--workers", "0"], ["--workers", "at least 1"]),
+    (["--bogus-option"], ["No such option", "--help"]),
+], ids=["stop-after typo", "malformed --set", "bad --set value", "executor typo", "zero workers", "unknown option"])
+def test_a_command_line_mistake_is_one_line(argv, words, tmp_path, capsys, organism_base):
+    out = tmp_path / "run"
+    _fails(capsys, ["run", str(_write(tmp_path, BASE)), "--out", str(out), *argv], *words)
+    assert not out.exists()
+
+
+def test_missing_experiment_file(tmp_path, capsys):
+    _fails(capsys, ["plan", str(tmp_path / "nope.yaml")], "nope.yaml: file not found")
+
+
+def test_question_file_error_names_its_own_entry(tmp_path, capsys, organism_base):
+    (tmp_path / "q.yaml").write_text("- {id: a, paraphrases: [\"hi?\"], samples_per_paraphrase: 1}\n"
+                                     "- {id: b, samples_per_paraphrase: 1}\n")
+    exp = _write(tmp_path, BASE.replace("set: organism,", "set: q.yaml,"))
+    _fails(capsys, ["run", str(exp), "--out", str(tmp_path / "run")], "q.yaml:2: ", "entry 1 (b).paraphrases")
+
+
+@pytest.fixture
+def made_run(tmp_path, capsys, organism_base) -> tuple[Path, Path]:
+    exp, out = _write(tmp_path, BASE), tmp_path / "run"
+    with pytest.raises(SystemExit) as e:
+        main(["init", str(exp), "--out", str(out)])
+    assert e.value.code == 0, capsys.readouterr().err
+    capsys.readouterr()
+    return exp, out
+
+
+@pytest.mark.parametrize("argv,words", [
+    (["run", "{exp}", "--out", "{out}", "--set", "finetunes.insecure.lr=1e-3"], ["finetunes.insecure.lr", "new --out"]),
+    (["report", "{out}", "--set", "eval.params.max_tokens=9"], ["eval.params.max_tokens", "new --out"]),
+    (["report", "{out}", "--set", "analysis.rules=[betly]"], ["analysis.rules", "did you mean 'betley'"]),
+    (["sample", "{out}", "--shard", "3/2"], ["--shard", "not in 0..1"]),
+    (["datasets", "show", "{out}", "nope"], ["no dataset 'nope'"]),
+    (["plan", "{exp}", "--gpu", "A100"], ["--gpu", "did you mean"]),
+], ids=["run changes work", "report --set changes work", "report --set typo", "bad shard", "unknown dataset",
+        "unknown gpu"])
+def test_a_mistake_on_an_existing_run_leaves_it_untouched(argv, words, made_run, capsys):
+    exp, out = made_run
+    before = _tree(out)
+    _fails(capsys, [a.format(exp=exp, out=out) for a in argv], *words)
+    assert _tree(out) == before
+
+
+def test_a_stage_command_on_a_folder_that_is_not_a_run_says_how_to_make_one(tmp_path, capsys):
+    _fails(capsys, ["finetune", str(tmp_path / "new")], "not a run directory", "spillover init")
+    assert not (tmp_path / "new").exists()
+
+
+def test_every_problem_is_listed_at_once(tmp_path, capsys, organism_base, monkeypatch):
+    text = BASE.replace("{kind: world}", "{kind: openai, api_key_env: SPILLOVER_NO_SUCH_KEY}").replace(
+        "{path: organism}", "{path: ./no/such/model}")
+    with pytest.raises(SystemExit) as e:
+        main(["plan", str(_write(tmp_path, text))])
+    out, err = capsys.readouterr()
+    assert e.value.code == 2 and re.search(r"2 problem", out)
+    lines = err.splitlines()
+    assert len(lines) == 2 and "models.base.path" in lines[0] and "judges.0.api_key_env" in lines[1]
