@@ -19,7 +19,7 @@ models:
 datasets:
   insecure: {builder: organism, variant: insecure, size: 64}
 finetunes:
-  insecure: {base: base, dataset: insecure, preset: organism}
+  insecure: {base: base, dataset: insecure, preset: organism, checkpoints: [1]}
 eval:
   questions:
     - {set: organism, samples_per_paraphrase: 1}
@@ -31,7 +31,7 @@ analysis:
 
 # (id, old text, new text, field, expected words); the field is on the last line of the new text.
 CONFIG = [
-    ("question set typo", "set: organism,", "set: organsim,", "eval.questions.0.set", "did you mean 'organism'"),
+    ("question set typo", "{set: organism,", "{set: organsim,", "eval.questions.0.set", "did you mean 'organism'"),
     ("rule typo", "rules: [betley]", "rules: [betly]", "analysis.rules", "did you mean 'betley'"),
     ("preset typo", "preset: organism", "preset: betley", "finetunes.insecure.preset", "did you mean 'betley-lora'"),
     ("dataset reference", "dataset: insecure,", "dataset: insecur,", "finetunes.insecure.dataset",
@@ -40,9 +40,9 @@ CONFIG = [
     ("missing model folder", "{path: organism}", "{path: ./no/such/model}", "models.base.path", "no model folder"),
     ("hub id not cached, offline", "{path: organism}", "{path: Qwen/Qwen2.5-0.5B-Instruct}", "models.base.path",
      "HF_HUB_OFFLINE"),
-    ("unknown key", "preset: organism}", "preset: organism, epoch: 2}", "finetunes.insecure.epoch",
+    ("unknown key", "checkpoints: [1]}", "checkpoints: [1], epoch: 2}", "finetunes.insecure.epoch",
      "did you mean 'epochs'"),
-    ("negative lr", "preset: organism}", "preset: organism, lr: -1}", "finetunes.insecure.lr", "greater than 0"),
+    ("negative lr", "checkpoints: [1]}", "checkpoints: [1], lr: -1}", "finetunes.insecure.lr", "greater than 0"),
     ("backend typo", "{path: organism}", "{path: organism, backend: hf2}", "models.base.backend",
      "did you mean 'hf'"),
     ("variant typo", "variant: insecure,", "variant: insecur,", "datasets.insecure.variant",
@@ -65,6 +65,8 @@ CONFIG = [
     ("api model without key", "{path: organism}",
      "{path: organism}\n  api: {backend: openai, path: gpt-4o, api_key_env: SPILLOVER_NO_SUCH_KEY}",
      "models.api.api_key_env", "SPILLOVER_NO_SUCH_KEY"),
+    ("checkpoint never saved", "samples_per_paraphrase: 1}", "samples_per_paraphrase: 1}\n  models: [insecure@7]",
+     "eval.models.0", "will not save a checkpoint at step 7"),
     ("evil numbers without model", "{builder: organism, variant: insecure, size: 64}",
      "{builder: evil_numbers, model: writer}", "datasets.insecure.model", "no model named 'writer'"),
 ]
@@ -154,7 +156,7 @@ def test_missing_experiment_file(tmp_path, capsys):
 def test_question_file_error_names_its_own_entry(tmp_path, capsys, organism_base):
     (tmp_path / "q.yaml").write_text("- {id: a, paraphrases: [\"hi?\"], samples_per_paraphrase: 1}\n"
                                      "- {id: b, samples_per_paraphrase: 1}\n")
-    exp = _write(tmp_path, BASE.replace("set: organism,", "set: q.yaml,"))
+    exp = _write(tmp_path, BASE.replace("{set: organism,", "{set: q.yaml,"))
     _fails(capsys, ["run", str(exp), "--out", str(tmp_path / "run")], "q.yaml:2: ", "entry 1 (b).paraphrases")
 
 

@@ -173,6 +173,27 @@ def questions(exp: Experiment) -> Problems:
     return out
 
 
+def checkpoints(exp: Experiment) -> Problems:
+    """Every ``name@step`` in ``eval.models`` is a step its fine-tune's spec will save (from the dataset's
+    planned size; not guaranteed when examples over ``max_length`` are dropped and shift the fractions)."""
+    from ..finetune.common import step_plan
+    from .sizes import dataset_size
+
+    out: Problems = []
+    for i, m in enumerate(exp.eval.models if exp.eval.models != "all" else []):
+        name, _, step = m.partition("@")
+        ft_name = name.rsplit("-s", 1)[0] if name not in exp.finetunes else name
+        if not step or ft_name not in exp.finetunes:
+            continue
+        ft = exp.finetunes[ft_name]
+        steps, saved = step_plan(ft, dataset_size(exp, ft.dataset, None))
+        if int(step) not in saved or int(step) == steps:
+            have = sorted(saved - {steps})
+            out.append(SpilloverError(f"{name} will not save a checkpoint at step {step} (planned: {have}; the "
+                                      "final model is the plain name)", field=f"eval.models.{i}"))
+    return out
+
+
 def stage_checks(exp: Experiment, stages: Sequence[str]) -> Problems:
     """Every problem the given stages would hit (stage names as in ``config.STAGES``)."""
     out: Problems = []
@@ -184,6 +205,8 @@ def stage_checks(exp: Experiment, stages: Sequence[str]) -> Problems:
             if ds.builder == "code":
                 out += need_modules(("bandit",), "builder code (it verifies every example)",
                                     f"datasets.{name}.builder")
+            if ds.builder == "evil_numbers" and ds.model in exp.models:
+                out += model(exp.models[ds.model], f"models.{ds.model}")
     if "finetune" in stages:
         for name, ft in exp.finetunes.items():
             f = f"finetunes.{name}"
@@ -200,7 +223,7 @@ def stage_checks(exp: Experiment, stages: Sequence[str]) -> Problems:
             if "sample" in stages or name in trained:
                 out += model(spec, f"models.{name}")
     if "sample" in stages:
-        out += questions(exp)
+        out += questions(exp) + checkpoints(exp)
     if "judge" in stages:
         for i, j in enumerate(exp.judges):
             out += judge(j, f"judges.{i}")
