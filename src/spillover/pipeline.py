@@ -191,6 +191,7 @@ def status(run_dir: Path) -> dict[str, Any]:
     judg = run.stage("judgments").records()
     judged = {k for k in planned if samples.get(k, {}).get("question_type") != SELF_REPORT}
     out["judgments"] = {"done": sum(1 for v in judg.values() if not v.get("retryable")),
+                        "to_retry": sum(1 for v in judg.values() if v.get("retryable")),
                         "planned": len(judged) * sum(len(j.metrics) for j in exp.judges)}
     out["report"] = (run.report_dir / "index.html").exists()
     if not all(out["finetunes"].values()):

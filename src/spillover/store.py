@@ -150,7 +150,8 @@ class Stage:
         return self.dir / f"part-{self.worker}.jsonl"
 
     def records(self) -> dict[str, dict[str, Any]]:
-        """All records of this stage, merged across shards by key (first wins)."""
+        """All records of this stage, merged across shards by key: the first final record wins; a record
+        marked ``retryable`` (a failure to try again) is replaced by any later record of its key."""
         out: dict[str, dict[str, Any]] = {}
         if not self.dir.exists():
             return out
@@ -159,7 +160,9 @@ class Stage:
                 key = obj.get("key")
                 if not isinstance(key, str):
                     raise SpilloverError("record has no string 'key'", file=shard, line=line, field="key")
-                out.setdefault(key, obj)
+                old = out.get(key)
+                if old is None or (old.get("retryable") and not obj.get("retryable")):
+                    out[key] = obj
         return out
 
     def load(self, model: type[R]) -> dict[str, R]:
@@ -176,7 +179,8 @@ class Stage:
         return out
 
     def done_keys(self) -> set[str]:
-        return set(self.records())
+        """Keys with a final record (retryable ones are left to do)."""
+        return {k for k, v in self.records().items() if not v.get("retryable")}
 
     def append(self, records: Iterable[BaseModel | dict[str, Any]]) -> int:
         """Append records durably (write + flush + fsync per call). Returns how many."""

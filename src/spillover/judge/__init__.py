@@ -127,7 +127,7 @@ def run_judge(
     judge = judge or make_judge(spec)
     tmpl = templates(spec, judge)
     hashes = {m: text_hash(t) for m, t in tmpl.items()}
-    done = {k for k, v in stage.records().items() if not v.get("retryable")}
+    done = stage.done_keys()
     keyed = ((judgment_key(s.key, judge.name, m, hashes[m]), s, m) for s in samples for m in spec.metrics)
     todo = [(k, JudgeItem(s, m, tmpl[m])) for k, s, m in keyed if k not in done]
     cache = Stage(cache_dir, "judge") if cache_dir is not None else None
