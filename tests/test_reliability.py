@@ -53,3 +53,55 @@ def test_judgments_recorded_for_retry_heal_when_the_server_does(tmp_path, capsys
         assert group["n"] == group["answers"] > 0 and group["pooled"][0] == group["pooled"][0]  # scored, not nan
     finally:
         srv.stop()
+
+
+def _init(tmp_path, capsys) -> Path:
+    exp, run = tmp_path / "exp.yaml", tmp_path / "run"
+    exp.write_text(EXP.replace('[{kind: openai, model: judge, base_url: "URL", cache: null}]', "[{kind: world}]"))
+    assert _cli(capsys, ["init", str(exp), "--out", str(run)])[0] == 0
+    return run
+
+
+def _hold(run: Path, name: str, pid: int, host: str | None = None) -> Path:
+    import socket
+    import time
+
+    lock = run / "locks" / name
+    lock.parent.mkdir(exist_ok=True)
+    lock.write_text(json.dumps({"pid": pid, "host": host or socket.gethostname(), "started": time.time(),
+                                "command": "sample"}))
+    return lock
+
+
+def test_a_second_writer_of_a_stage_is_told_the_run_is_busy(tmp_path, capsys, organism_base):
+    import os
+
+    run = _init(tmp_path, capsys)
+    _hold(run, "sample.lock", os.getpid())  # a live holder: this very process
+    code, _, err = _cli(capsys, ["sample", str(run), "--executor", "serial"])
+    assert code == 2 and "run is busy" in err and f"pid {os.getpid()}" in err and len(err.splitlines()) == 1
+    assert not (run / "samples").exists()
+    # a shard of the stage is excluded by the whole-stage writer too
+    code, _, err = _cli(capsys, ["sample", str(run), "--shard", "0/2", "--worker", "w0", "--executor", "serial"])
+    assert code == 2 and "run is busy" in err
+    # a holder on another host cannot be checked: busy, with how to remove the lock by hand
+    _hold(run, "sample.lock", 1, host="elsewhere.invalid")
+    code, _, err = _cli(capsys, ["sample", str(run), "--executor", "serial"])
+    assert code == 2 and "elsewhere.invalid" in err and "delete" in err
+
+
+def test_shards_cooperate_and_a_stale_lock_is_taken_over(tmp_path, capsys, organism_base):
+    import os
+    import subprocess
+
+    run = _init(tmp_path, capsys)
+    _hold(run, "sample.0-of-2.lock", os.getpid())  # another shard is being worked on
+    code, out, err = _cli(capsys, ["sample", str(run), "--shard", "1/2", "--worker", "w1", "--executor", "serial"])
+    assert code == 0 and "new samples" in out, err
+    (run / "locks" / "sample.0-of-2.lock").unlink()
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    _hold(run, "sample.lock", dead.pid)  # its holder is gone
+    code, out, err = _cli(capsys, ["sample", str(run), "--executor", "serial"])
+    assert code == 0 and "new samples" in out, err
+    assert not list((run / "locks").iterdir())  # released

@@ -16,6 +16,7 @@ from typing import Any
 from .config import Experiment
 from .execute import Context, Executor, Outcome, Unit, make_executor, raise_failures
 from .execute import open_context as context
+from .locks import stage_lock
 from .store import RunDir
 from .targets import finetune_name
 from .ui import Reporter
@@ -100,18 +101,22 @@ def run_experiment(exp: Experiment, out: Path, ui: Reporter, *, source: str | No
     write_manifest(run.manifest_path, exp, source, overrides or [])
     ctx = context(run.root, ui, exp)
     with executor(ctx, executor_name, workers, address) as ex:
-        finetune_stage(ctx, ex, train="finetune" in stages)
+        with stage_lock(run.root, "finetune", command="run"):
+            finetune_stage(ctx, ex, train="finetune" in stages)
         if "sample" not in stages:
             return run.root
         targets = ctx.targets.for_eval(strict=True)
-        digest, _ = sample_stage(ctx, ex, targets)
+        with stage_lock(run.root, "sample", command="run"):
+            digest, _ = sample_stage(ctx, ex, targets)
         if "judge" not in stages:
             return run.root
-        judge_stage(ctx, sample_digest=digest, judges=judges)
+        with stage_lock(run.root, "judge", command="run"):
+            judge_stage(ctx, sample_digest=digest, judges=judges)
         if "report" not in stages:
             return run.root
-        probe_stage(ctx, ex, targets)
-    return build_report(ctx.run, exp, ui)
+        with stage_lock(run.root, "report", command="run"):
+            probe_stage(ctx, ex, targets)
+            return build_report(ctx.run, exp, ui)
 
 
 def build_datasets(exp: Experiment, out: Path, ui: Reporter, *, source: str | None = None,
@@ -125,14 +130,15 @@ def build_datasets(exp: Experiment, out: Path, ui: Reporter, *, source: str | No
     run = RunDir(out)
     run.root.mkdir(parents=True, exist_ok=True)
     write_manifest(run.manifest_path, exp, source, overrides or [])
-    run_stage(context(run.root, ui, exp))
+    with stage_lock(run.root, "finetune", command="datasets build"):
+        run_stage(context(run.root, ui, exp))
     return {n: json.loads(run.dataset_card(n).read_text()) for n in exp.datasets}
 
 
 def finetune_run(run_dir: Path, ui: Reporter, **execution: Any) -> list[str]:
     """Build datasets and run every fine-tune x seed not yet done; returns the finished model names."""
     ctx = context(run_dir, ui)
-    with executor(ctx, **execution) as ex:
+    with executor(ctx, **execution) as ex, stage_lock(ctx.run.root, "finetune", command="finetune"):
         finetune_stage(ctx, ex)
     return sorted(ctx.run.finetune_results())
 
@@ -143,7 +149,7 @@ def sample_run(run_dir: Path, ui: Reporter, *, shard: tuple[int, int] | None = N
     were made and which fine-tunes it is still waiting for."""
     ctx = context(run_dir, ui, worker=worker)
     waiting = ctx.targets.unfinished()
-    with executor(ctx, **execution) as ex:
+    with executor(ctx, **execution) as ex, stage_lock(ctx.run.root, "sample", shard, command="sample"):
         _, made = sample_stage(ctx, ex, ctx.targets.for_eval(strict=not waiting), shard, complete=not waiting)
     return made, waiting
 
@@ -152,7 +158,9 @@ def judge_run(run_dir: Path, ui: Reporter, *, shard: tuple[int, int] | None = No
     """Judge every sample on every metric not yet judged (of one shard); returns how many were judged."""
     from .judge.stage import run_stage
 
-    return sum(s.judged for s in run_stage(context(run_dir, ui, worker=worker), shard=shard))
+    ctx = context(run_dir, ui, worker=worker)
+    with stage_lock(ctx.run.root, "judge", shard, command="judge"):
+        return sum(s.judged for s in run_stage(ctx, shard=shard))
 
 
 def init_run(exp: Experiment, out: Path, *, source: str | None = None, overrides: list[str] | None = None) -> Path:
@@ -167,13 +175,15 @@ def init_run(exp: Experiment, out: Path, *, source: str | None = None, overrides
 
 def report_run(run_dir: Path, ui: Reporter, overrides: list[str] | None = None) -> Path:
     """Recompute every number from the records (after results-only ``overrides``); write the report."""
-    from .manifest import reconfigure
+    from .manifest import read_config, reconfigure
     from .report import build_report
 
-    if overrides:
-        reconfigure(run_dir, overrides)
-    ctx = context(run_dir, ui)
-    return build_report(ctx.run, ctx.exp, ui)
+    read_config(run_dir)  # a run directory, before any lock is written into it
+    with stage_lock(Path(run_dir), "report", command="report"):
+        if overrides:
+            reconfigure(run_dir, overrides)
+        ctx = context(run_dir, ui)
+        return build_report(ctx.run, ctx.exp, ui)
 
 
 def status(run_dir: Path) -> dict[str, Any]:
