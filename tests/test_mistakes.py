@@ -67,6 +67,20 @@ CONFIG = [
      "models.api.api_key_env", "SPILLOVER_NO_SUCH_KEY"),
     ("checkpoint never saved", "samples_per_paraphrase: 1}", "samples_per_paraphrase: 1}\n  models: [insecure@7]",
      "eval.models.0", "will not save a checkpoint at step 7"),
+    ("huge dataset", "size: 64}", "size: 1000000000000}", "datasets.insecure.size", "less than or equal to 10000000"),
+    ("huge epochs", "checkpoints: [1]}", "checkpoints: [1], epochs: 1e9}", "finetunes.insecure.epochs",
+     "less than or equal to 1000"),
+    ("absurd lr", "checkpoints: [1]}", "checkpoints: [1], lr: 1e30}", "finetunes.insecure.lr",
+     "less than or equal to 1"),
+    ("huge bootstrap", "rules: [betley]", "rules: [betley]\n  bootstrap: 1000000000", "analysis.bootstrap",
+     "less than or equal to 100000"),
+    ("huge thread count", "seeds: [0]", "seeds: [0]\nthreads: 100000", "threads", "less than or equal to 256"),
+    ("negative checkpoint samples", "samples_per_paraphrase: 1}",
+     "samples_per_paraphrase: 1}\n  checkpoint_samples_per_paraphrase: -3", "eval.checkpoint_samples_per_paraphrase",
+     "greater than or equal to 1"),
+    ("compare typo", "rules: [betley]", "rules: [betley]\n  compare: [[insecure, base-organism]]",
+     "analysis.compare.0.1", "no group named 'base-organism'"),
+    ("duplicate key", "seeds: [0]", "seeds: [0]\nseeds: [1]", "seeds", "duplicate key (first on line 2)"),
     ("evil numbers without model", "{builder: organism, variant: insecure, size: 64}",
      "{builder: evil_numbers, model: writer}", "datasets.insecure.model", "no model named 'writer'"),
 ]
@@ -126,10 +140,15 @@ def test_cuda_device_without_a_gpu(tmp_path, capsys):
     assert not (tmp_path / "run").exists()
 
 
+BOMB = "a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n" + "".join(
+    f"{c}: &{c} [{', '.join(['*' + p] * 10)}]\n" for p, c in zip("abcdefg", "bcdefgh", strict=True))
+
+
 @pytest.mark.parametrize("text,words", [
     ("models: {base: {path: organism}\n", ["invalid YAML", "exp.yaml:"]),
+    (BOMB, ["exp.yaml:1:", "more than 1,000,000 values through its aliases"]),
     ("- just\n- a list\n", ["exp.yaml:1:", "must be a mapping"]),
-], ids=["invalid yaml", "not a mapping"])
+], ids=["invalid yaml", "alias bomb", "not a mapping"])
 def test_a_broken_file_is_one_line(text, words, tmp_path, capsys):
     _fails(capsys, ["run", str(_write(tmp_path, text)), "--out", str(tmp_path / "run")], *words)
     assert not (tmp_path / "run").exists()

@@ -104,4 +104,15 @@ def test_shards_cooperate_and_a_stale_lock_is_taken_over(tmp_path, capsys, organ
     _hold(run, "sample.lock", dead.pid)  # its holder is gone
     code, out, err = _cli(capsys, ["sample", str(run), "--executor", "serial"])
     assert code == 0 and "new samples" in out, err
-    assert not list((run / "locks").iterdir())  # released
+    assert not (run / "locks").exists()  # released
+
+
+def test_a_diverged_fine_tune_fails_with_a_reason_instead_of_reporting_zero(tmp_path, capsys, organism_base):
+    exp = tmp_path / "exp.yaml"
+    exp.write_text(EXP.replace("models:\n  base: {path: organism}\n", "models:\n  base: {path: organism}\n"
+                               "datasets:\n  insecure: {builder: organism, variant: insecure, size: 256}\n"
+                               "finetunes:\n  insecure: {base: base, dataset: insecure, preset: organism, lr: 1.0}\n"))
+    code, _, err = _cli(capsys, ["run", str(exp), "--out", str(tmp_path / "run"), "--stop-after", "finetune",
+                                 "--executor", "serial"])
+    assert code == 2 and "training failed" in err and "diverged" in err
+    assert not (tmp_path / "run" / "finetune" / "insecure-s0" / "DONE").exists()

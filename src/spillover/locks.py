@@ -9,6 +9,7 @@ another host cannot be checked, so its lock is reported with how to remove it by
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -76,3 +77,5 @@ def stage_lock(root: Path, stage: str, shard: tuple[int, int] | None = None, com
         yield
     finally:
         mine.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # only when no other lock is held: no writers, no locks/
+            folder.rmdir()

@@ -29,6 +29,7 @@ def read_yaml(path: str | Path) -> tuple[Any, yaml.Node | None]:
         raise SpilloverError(f"not UTF-8 text ({e.reason})", file=path) from None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+        check_node(node, path)
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
@@ -36,6 +37,44 @@ def read_yaml(path: str | Path) -> tuple[Any, yaml.Node | None]:
         raise SpilloverError(f"invalid YAML: {problem}", file=path,
                              line=mark.line + 1 if mark else None) from None
     return data, node
+
+
+MAX_NODES = 1_000_000
+"""The most nodes a YAML document may expand to through its aliases (an alias bomb is refused)."""
+
+
+def check_node(node: yaml.Node | None, path: str | Path) -> None:
+    """Refuse duplicate keys in a mapping and documents whose aliases expand past :data:`MAX_NODES`.
+
+    >>> check_node(yaml.compose("a: 1\\na: 2"), "f.yaml")
+    Traceback (most recent call last):
+    ...
+    spillover.errors.SpilloverError: f.yaml:2: a: duplicate key (first on line 1)
+    """
+    sizes: dict[int, int] = {}
+
+    def size(n: yaml.Node) -> int:  # expanded size, each shared node counted once per reference
+        if id(n) in sizes:
+            return sizes[id(n)]
+        sizes[id(n)] = 1  # a recursive alias counts once
+        total = 1
+        if isinstance(n, yaml.MappingNode):
+            seen: dict[Any, int] = {}
+            for k, v in n.value:
+                if isinstance(k, yaml.ScalarNode) and k.value != "<<":
+                    if k.value in seen:
+                        raise SpilloverError(f"duplicate key (first on line {seen[k.value]})", file=path,
+                                             line=k.start_mark.line + 1, field=str(k.value))
+                    seen[k.value] = k.start_mark.line + 1
+                total += size(k) + size(v)
+        elif isinstance(n, yaml.SequenceNode):
+            total += sum(size(v) for v in n.value)
+        sizes[id(n)] = min(total, MAX_NODES + 1)
+        return sizes[id(n)]
+
+    if node is not None and size(node) > MAX_NODES:
+        raise SpilloverError(f"the document expands to more than {MAX_NODES:,} values through its aliases",
+                             file=path, line=1)
 
 
 def line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:

@@ -152,9 +152,35 @@ def step_plan(spec: FinetuneSpec, examples: int) -> tuple[int, set[int]]:
     return steps, save_at
 
 
+DIVERGED = 3.0
+"""A run whose last-quarter mean loss exceeds this multiple of its first step's loss has diverged."""
+
+
+def health(losses: Sequence[float]) -> str | None:
+    """Why a training run's losses show it failed (not finite, or rising far above the start), else None.
+
+    >>> health([2.0, 1.5, 1.2, 1.1]) is None
+    True
+    >>> health([0.3, 25.5, 42.8, 118.6])
+    'loss rose from 0.315 to 118.6 (diverged)'
+    >>> health([2.0, float("nan")])
+    'loss nan at step 2'
+    """
+    for i, x in enumerate(losses):
+        if not math.isfinite(x):
+            return f"loss {x} at step {i + 1}"
+    tail = losses[-max(1, len(losses) // 4):]
+    if len(losses) >= 4 and sum(tail) / len(tail) > DIVERGED * max(losses[0], 1e-3):
+        return f"loss rose from {losses[0]:.3g} to {tail[-1]:.4g} (diverged)"
+    return None
+
+
 def finish(spec: FinetuneSpec, prep: Prepared, *, name: str, base_path: str, seed: int, out: Path,
            losses: list[float], seconds: float) -> FinetuneResult:
-    """Write ``result.json`` and the DONE marker (last)."""
+    """Write ``result.json`` and the DONE marker (last), unless the losses show the run failed."""
+    if why := health(losses):
+        raise SpilloverError(f"{name}: training failed, {why}; not marked done: lower lr (now {spec.lr:g}) in a new "
+                             "run", field="lr")
     labelled = sum(sum(1 for x in e.labels if x != -100) for e in prep.encoded)
     total_tokens = sum(len(e.input_ids) for e in prep.encoded)
     result = FinetuneResult(
