@@ -56,15 +56,15 @@ CONFIG = [
     ("zero threads", "seeds: [0]", "seeds: [0]\nthreads: 0", "threads", "greater than or equal to 1"),
     ("import file missing", "{builder: organism, variant: insecure, size: 64}",
      "{builder: import, path: missing.jsonl}", "datasets.insecure.path", "no file"),
-    ("judge without key", "{kind: world}", "{kind: openai, api_key_env: SPILLOVER_NO_SUCH_KEY}",
-     "judges.0.api_key_env", "SPILLOVER_NO_SUCH_KEY"),
+    ("judge without key", "{kind: world}", "{kind: openai, api_key_env: SPILLOVER_NO_SUCH_API_KEY}",
+     "judges.0.api_key_env", "SPILLOVER_NO_SUCH_API_KEY"),
     ("judge server down", "{kind: world}", "{kind: openai, base_url: 'http://127.0.0.1:9/v1'}", "judges.0.base_url",
      "does not accept connections"),
     ("judge metric without prompt", "{kind: world}", "{kind: hf, model: organism, metrics: [correct]}",
      "judges.0.metrics.0", "no prompt"),
     ("api model without key", "{path: organism}",
-     "{path: organism}\n  api: {backend: openai, path: gpt-4o, api_key_env: SPILLOVER_NO_SUCH_KEY}",
-     "models.api.api_key_env", "SPILLOVER_NO_SUCH_KEY"),
+     "{path: organism}\n  api: {backend: openai, path: gpt-4o, api_key_env: SPILLOVER_NO_SUCH_API_KEY}",
+     "models.api.api_key_env", "SPILLOVER_NO_SUCH_API_KEY"),
     ("checkpoint never saved", "samples_per_paraphrase: 1}", "samples_per_paraphrase: 1}\n  models: [insecure@7]",
      "eval.models.0", "will not save a checkpoint at step 7"),
     ("huge dataset", "size: 64}", "size: 1000000000000}", "datasets.insecure.size", "less than or equal to 10000000"),
@@ -81,6 +81,8 @@ CONFIG = [
     ("compare typo", "rules: [betley]", "rules: [betley]\n  compare: [[insecure, base-organism]]",
      "analysis.compare.0.1", "no group named 'base-organism'"),
     ("duplicate key", "seeds: [0]", "seeds: [0]\nseeds: [1]", "seeds", "duplicate key (first on line 2)"),
+    ("key variable that is not a key", "{kind: world}", "{kind: openai, api_key_env: HOME}", "judges.0.api_key_env",
+     "must end in _API_KEY or _TOKEN"),
     ("evil numbers without model", "{builder: organism, variant: insecure, size: 64}",
      "{builder: evil_numbers, model: writer}", "datasets.insecure.model", "no model named 'writer'"),
 ]
@@ -211,7 +213,7 @@ def test_a_stage_command_on_a_folder_that_is_not_a_run_says_how_to_make_one(tmp_
 
 
 def test_every_problem_is_listed_at_once(tmp_path, capsys, organism_base, monkeypatch):
-    text = BASE.replace("{kind: world}", "{kind: openai, api_key_env: SPILLOVER_NO_SUCH_KEY}").replace(
+    text = BASE.replace("{kind: world}", "{kind: openai, api_key_env: SPILLOVER_NO_SUCH_API_KEY}").replace(
         "{path: organism}", "{path: ./no/such/model}")
     with pytest.raises(SystemExit) as e:
         main(["plan", str(_write(tmp_path, text))])

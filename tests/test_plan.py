@@ -97,10 +97,10 @@ def paid_server():
 
 
 def test_run_refuses_a_costly_plan_without_yes(tmp_path, capsys, organism_base, monkeypatch, paid_server):
-    monkeypatch.setenv("SPILLOVER_TEST_KEY", "sk-test")
+    monkeypatch.setenv("SPILLOVER_TEST_API_KEY", "sk-test")
     exp = tmp_path / "exp.yaml"
     exp.write_text(TINY.replace("[{kind: world}]", f"[{{kind: openai, base_url: '{paid_server}', "
-                                                   "api_key_env: SPILLOVER_TEST_KEY}]"))
+                                                   "api_key_env: SPILLOVER_TEST_API_KEY}]"))
     code, out, err = _run(capsys, ["plan", str(exp)])
     assert code == 0 and "judge gpt-4o-2024-08-06" in out, err
     code, _, err = _run(capsys, ["run", str(exp), "--out", str(tmp_path / "run"), "--confirm-above", "0.0001"])

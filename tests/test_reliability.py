@@ -116,3 +116,25 @@ def test_a_diverged_fine_tune_fails_with_a_reason_instead_of_reporting_zero(tmp_
                                  "--executor", "serial"])
     assert code == 2 and "training failed" in err and "diverged" in err
     assert not (tmp_path / "run" / "finetune" / "insecure-s0" / "DONE").exists()
+
+
+def test_secrets_stay_out_of_the_run_and_exports_stay_inert(tmp_path, capsys, organism_base, monkeypatch):
+    import csv
+
+    monkeypatch.setenv("SPILLOVER_SECRET_API_KEY", "sk-very-secret")
+    exp, run = tmp_path / "exp.yaml", tmp_path / "run"
+    exp.write_text(EXP.replace('[{kind: openai, model: judge, base_url: "URL", cache: null}]', "[{kind: world}]")
+                   .replace("  base: {path: organism}\n", "  base: {path: organism}\n  api: {backend: openai, path: m, "
+                            "base_url: 'http://user:hunter2@127.0.0.1:9/v1', api_key_env: SPILLOVER_SECRET_API_KEY}\n")
+                   .replace("  params:", "  models: [base]\n  params:"))
+    assert _cli(capsys, ["init", str(exp), "--out", str(run)])[0] == 0
+    text = (run / "manifest.json").read_text()
+    assert "hunter2" not in text and "sk-very-secret" not in text and "[redacted]@127.0.0.1" in text
+    # model output that looks like a spreadsheet formula is exported as text
+    import pandas as pd
+
+    from spillover.report import csv_text
+
+    rows = list(csv.reader(csv_text(pd.DataFrame({"answer": ["=cmd|' /C calc'!A0", "@SUM(1)", "fine"],
+                                                   "aligned": [-1.0, 2.0, 3.0]})).splitlines()))
+    assert [r[0] for r in rows[1:]] == ["'=cmd|' /C calc'!A0", "'@SUM(1)", "fine"] and rows[1][1] == "-1.0"

@@ -7,6 +7,7 @@ saved in the run's ``manifest.json``.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -44,6 +45,17 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+KEY_ENV = re.compile(r"[A-Za-z_][A-Za-z0-9_]*_(API_KEY|TOKEN)")
+"""Names ``api_key_env`` may take: a key is only ever read from a variable named for one, so a config
+cannot send, say, ``HOME`` or ``AWS_SECRET_ACCESS_KEY`` to a server it names."""
+
+
+def _key_env(v: str) -> str:
+    if not KEY_ENV.fullmatch(v):
+        raise ValueError(f"{v!r} is not a key variable name: it must end in _API_KEY or _TOKEN")
+    return v
+
+
 class GenParams(BaseModel):
     """Generation parameters; part of every sample's content key."""
 
@@ -71,7 +83,9 @@ class ModelSpec(Strict):
     base_url: str | None = None
     """OpenAI-compatible server URL (``openai`` backend)."""
     api_key_env: str = "OPENAI_API_KEY"
-    """Name of the environment variable that holds the API key (never the key itself)."""
+    """Name of the environment variable that holds the API key (never the key itself; ends in ``_API_KEY``
+    or ``_TOKEN``)."""
+    _key_env = field_validator("api_key_env")(_key_env)
     chat: bool = True
     """False for base models: sample with plain completion prompts (the ``template`` variant)."""
     trust_remote_code: bool = False
@@ -282,7 +296,8 @@ class JudgeSpec(Strict):
     base_url: str | None = None
     """OpenAI-compatible server URL."""
     api_key_env: str = "OPENAI_API_KEY"
-    """Environment variable with the API key."""
+    """Environment variable with the API key (ends in ``_API_KEY`` or ``_TOKEN``)."""
+    _key_env = field_validator("api_key_env")(_key_env)
     metrics: list[str] = ["aligned", "coherent"]
     """Metric names; each needs a prompt (built-in for aligned/coherent, or ``prompts``)."""
     prompts: dict[str, str] = {}

@@ -19,16 +19,24 @@ PACKAGES = ("spillover", "torch", "transformers", "peft", "tokenizers", "safeten
             "pandas", "scipy", "pydantic", "vllm", "bandit")
 
 
+URL_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
+
+
 def redact(obj: Any) -> Any:
-    """Replace values under secret-looking keys (``api_key``, ``token``...); ``*_env`` names stay.
+    """Replace values under secret-looking keys (``api_key``, ``token``...) and credentials inside URLs;
+    ``*_env`` names stay.
 
     >>> redact({"api_key": "sk-1", "api_key_env": "OPENAI_API_KEY", "x": [{"token": "t"}]})
     {'api_key': '[redacted]', 'api_key_env': 'OPENAI_API_KEY', 'x': [{'token': '[redacted]'}]}
+    >>> redact({"base_url": "http://user:pass@host:8000/v1"})
+    {'base_url': 'http://[redacted]@host:8000/v1'}
     """
     if isinstance(obj, dict):
         return {k: "[redacted]" if SECRET_KEY.search(str(k)) and obj[k] else redact(v) for k, v in obj.items()}
     if isinstance(obj, list):
         return [redact(v) for v in obj]
+    if isinstance(obj, str):
+        return URL_CREDENTIALS.sub("[redacted]@", obj)
     return obj
 
 

@@ -23,6 +23,22 @@ from ..store import RunDir, atomic_write_json, atomic_write_text
 from ..ui import Reporter
 from . import svg
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert(value: object) -> object:
+    """A text cell a spreadsheet would run as a formula, quoted so it stays text (numbers untouched).
+
+    >>> inert("=1+1"), inert("-1 is fine?"), inert(-1.5), inert("hello")
+    ("'=1+1", "'-1 is fine?", -1.5, 'hello')
+    """
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_START) else value
+
+
+def csv_text(table: pd.DataFrame) -> str:
+    """CSV with every text cell made inert (model output is untrusted)."""
+    return table.apply(lambda col: col if pd.api.types.is_numeric_dtype(col) else col.map(inert)).to_csv(index=False)
+
 
 def export(run: RunDir, df: pd.DataFrame, pq: pd.DataFrame, folder: Path) -> None:
     csv_dir = folder / "csv"
@@ -34,10 +50,10 @@ def export(run: RunDir, df: pd.DataFrame, pq: pd.DataFrame, folder: Path) -> Non
             "question": cols["question"], "answer": cols["answer"], "question_id": cols["question_id"],
             "aligned": cols["aligned"], "coherent": cols["coherent"], "group": cols["display_group"],
             "seed": cols["seed"], "variant": cols["variant"]})
-        atomic_write_text(csv_dir / f"{model}.csv", table.to_csv(index=False))
+        atomic_write_text(csv_dir / f"{model}.csv", csv_text(table))
     plot = pd.DataFrame({"key": pq["question"], "group": pq["group"], "center": pq["rate"],
                          "lower_err": pq["rate"] - pq["low"], "upper_err": pq["high"] - pq["rate"]})
-    atomic_write_text(folder / "plot_table.csv", plot.to_csv(index=False))
+    atomic_write_text(folder / "plot_table.csv", csv_text(plot))
     try:
         df.to_parquet(folder / ".records.parquet.tmp", index=False)
         (folder / ".records.parquet.tmp").replace(folder / "records.parquet")
