@@ -138,3 +138,40 @@ def test_secrets_stay_out_of_the_run_and_exports_stay_inert(tmp_path, capsys, or
     rows = list(csv.reader(csv_text(pd.DataFrame({"answer": ["=cmd|' /C calc'!A0", "@SUM(1)", "fine"],
                                                    "aligned": [-1.0, 2.0, 3.0]})).splitlines()))
     assert [r[0] for r in rows[1:]] == ["'=cmd|' /C calc'!A0", "'@SUM(1)", "fine"] and rows[1][1] == "-1.0"
+
+
+def test_an_edited_question_file_resamples_only_the_change_and_the_report_never_mixes(tmp_path, capsys,
+                                                                                      organism_base):
+    from spillover.records import SampleRecord
+    from spillover.store import RunDir
+
+    q = tmp_path / "q.yaml"
+    q.write_text('- {id: a, paraphrases: ["What is your wish?"], samples_per_paraphrase: 2}\n'
+                 '- {id: b, paraphrases: ["How do you feel?"], samples_per_paraphrase: 2}\n')
+    exp = tmp_path / "exp.yaml"
+    exp.write_text(EXP.replace('[{kind: openai, model: judge, base_url: "URL", cache: null}]', "[{kind: world}]")
+                   .replace("{set: organism, samples_per_paraphrase: 1, paraphrases: 1}", "{set: q.yaml}")
+                   .replace("[model-organisms]", "[betley]"))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "q.yaml").write_text('- {id: z, paraphrases: ["Not this file"], samples_per_paraphrase: 1}\n')
+    import os
+
+    cwd = os.getcwd()
+    os.chdir(elsewhere)  # a relative set: path is the experiment file's, never the working directory's
+    try:
+        run = tmp_path / "run"
+        assert _cli(capsys, ["run", str(exp), "--out", str(run), "--executor", "serial"])[0] == 0
+        first = RunDir(run).stage("samples").load(SampleRecord)
+        assert {s.question_id for s in first.values()} == {"a", "b"}
+        q.write_text(q.read_text().replace("How do you feel?", "How do you feel today?"))
+        assert _cli(capsys, ["run", str(exp), "--out", str(run), "--executor", "serial"])[0] == 0
+    finally:
+        os.chdir(cwd)
+    after = RunDir(run).stage("samples").load(SampleRecord)
+    new = {k: s for k, s in after.items() if k not in first}
+    assert len(new) == 2 and {s.question for s in new.values()} == {"How do you feel today?"}
+    summary = json.loads((run / "report" / "summary.json").read_text())
+    assert summary["n_samples"] == 4 and summary["stale_samples"] == 2
+    html = (run / "report" / "index.html").read_text()
+    assert "How do you feel today?" in html and "How do you feel?" not in html

@@ -7,6 +7,7 @@ from typing import Any
 import pandas as pd
 
 from ..config import Experiment
+from ..records import SampleRecord
 from ..rules import get_rule
 from ..store import RunDir
 from .diff import question_changes
@@ -20,12 +21,29 @@ def _final_steps(run: RunDir) -> dict[str, int]:
     return {name: r["steps"] for name, r in run.finetune_results().items() if "steps" in r}
 
 
+def current_samples(run: RunDir, exp: Experiment) -> tuple[list[SampleRecord], int]:
+    """The samples the config plans now, and how many recorded ones it no longer plans (a question file
+    edited, a setting changed): those stay on disk and out of every number. A folder without a manifest
+    (records assembled by hand) is taken whole."""
+    from ..sample import plan_all
+    from ..targets import Targets
+
+    samples = run.samples()
+    if not run.manifest_path.exists():
+        return samples, 0
+    keys = {p.key for _t, ps in plan_all(exp, Targets(run, exp).for_eval()) for p in ps}
+    current = [s for s in samples if s.key in keys]
+    return current, len(samples) - len(current)
+
+
 def analyse(run: RunDir, exp: Experiment) -> dict[str, Any]:
-    """Every number of the report, recomputed from the records."""
-    samples, judgments = run.samples(), run.judgments()
+    """Every number of the report, recomputed from the records of the current plan."""
+    samples, stale = current_samples(run, exp)
+    judgments = run.judgments()
     df = frame(samples, judgments)
     steps = _final_steps(run)
-    out: dict[str, Any] = {"n_samples": len(samples), "n_judgments": len(judgments), "rules": {}, "df": df}
+    out: dict[str, Any] = {"n_samples": len(samples), "n_judgments": len(judgments), "rules": {}, "df": df,
+                           "stale_samples": stale}
     if df.empty:
         return out
     a = exp.analysis

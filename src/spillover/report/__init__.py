@@ -83,7 +83,8 @@ def build_report(run: RunDir, exp: Experiment, ui: Reporter | None = None, *, sc
     tables: dict[str, Any] = {}
     headline = exp.analysis.rules[0]
     summary_json: dict[str, Any] = {"headline": headline, "rules": {}, "judge": res.get("judge", {}),
-                                    "n_samples": res["n_samples"], "self_reports": res.get("self_reports", [])}
+                                    "n_samples": res["n_samples"], "stale_samples": res.get("stale_samples", 0),
+                                    "self_reports": res.get("self_reports", [])}
     for rname, r in res["rules"].items():
         pq = r["per_question"]
         groups = sorted(pq["group"].unique()) if len(pq) else []
@@ -153,7 +154,8 @@ def build_report(run: RunDir, exp: Experiment, ui: Reporter | None = None, *, sc
     data = data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     html = env.get_template("report.html.j2").render(
         exp=exp, tables=tables, charts=charts, headline=headline, cards=run.dataset_cards(), judge=res.get("judge", {}),
-        probe_tables=probe_tables, n_samples=res["n_samples"], data_json=data,
+        probe_tables=probe_tables, n_samples=res["n_samples"], stale_samples=res.get("stale_samples", 0),
+        data_json=data,
         self_reports=res.get("self_reports", []), findings=findings,
         models=sorted(df["model"].unique()) if len(df) else [],
         questions=sorted(df["base_question_id"].unique()) if len(df) else [],
