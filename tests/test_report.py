@@ -35,7 +35,10 @@ def make_run(tmp_path):
         st.append(samples)
     with run.stage("judgments") as st:
         st.append(judgments)
-    exp = Experiment.model_validate({"name": "t", "seeds": [0, 1, 2], "models": {},
+    exp = Experiment.model_validate({"name": "t", "seeds": [0, 1, 2], "models": {"base": {}},
+                                     "datasets": {"insecure": {}, "secure": {}},
+                                     "finetunes": {"insecure": {"dataset": "insecure"},
+                                                   "secure": {"dataset": "secure"}},
                                      "analysis": {"compare": [["insecure", "secure"]], "bootstrap": 200}})
     return run, exp
 

@@ -6,24 +6,78 @@ judge. Useful to serve a local transformers model to tools that speak the OpenAI
 tests and benchmarks, where ``latency`` adds a fixed delay per request and ``fail_first`` makes
 the first N requests answer HTTP 500 (fault injection). Model calls are serialised by a lock;
 the added latency is not, so concurrency is visible. Binds to loopback by default.
+
+Every request is bounded by :class:`Limits`: body size (413), prompt length, ``max_tokens`` and
+``n`` (400), a socket timeout for slow uploads, a wait for the model of at most the request timeout
+(503), and a fixed number of handler threads (503 when all are busy). Every malformed request gets a
+400 with a reason. Not guaranteed: a request already on the model runs to its end (a generation is
+not interrupted), so the worst wait is one maximal request.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, NamedTuple
 
 from .backends.base import Backend, GenRequest
 from .config import GenParams
+
+
+class Limits(NamedTuple):
+    """What one request may ask of the server."""
+
+    max_body_bytes: int = 1_000_000
+    max_prompt_chars: int = 100_000
+    max_tokens: int = 4096
+    max_n: int = 64
+    request_timeout: float = 60.0
+    """Seconds a slow upload or a wait for the model may take."""
+    workers: int = 64
+    """Requests handled at once; more get a 503 at once."""
+
+
+DEFAULT_LIMITS = Limits()
+
+
+class BadRequest(Exception):
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def check_request(req: Any, limits: Limits) -> None:
+    """Raise :class:`BadRequest` for a body the server will not run.
+
+    >>> check_request({"messages": [{"role": "user", "content": "hi"}], "n": 100}, Limits())
+    Traceback (most recent call last):
+    ...
+    spillover.serve.BadRequest: n must be 1..64
+    """
+    if not isinstance(req, dict) or not isinstance(req.get("messages"), list) or not req["messages"]:
+        raise BadRequest(400, "messages must be a non-empty list")
+    if not all(isinstance(m, dict) and isinstance(m.get("content", ""), str) for m in req["messages"]):
+        raise BadRequest(400, "every message must be an object with text content")
+    if sum(len(m.get("content", "")) for m in req["messages"]) > limits.max_prompt_chars:
+        raise BadRequest(400, f"prompt longer than {limits.max_prompt_chars} characters")
+    for name, top in (("n", limits.max_n), ("max_tokens", limits.max_tokens),
+                      ("max_completion_tokens", limits.max_tokens), ("top_logprobs", 20)):
+        v = req.get(name)
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= top):
+            raise BadRequest(400, f"{name} must be 1..{top}")
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: OpenAICompatServer
     protocol_version = "HTTP/1.1"  # keep-alive: clients reuse connections
     disable_nagle_algorithm = True  # headers and body go out at once (no 40 ms delayed-ACK stalls)
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.settimeout(self.server.limits.request_timeout)  # a stalled upload times out
 
     def log_message(self, *args: Any) -> None:  # quiet
         pass
@@ -42,13 +96,31 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send(404, {"error": {"message": "not found"}})
 
+    def _body(self) -> Any:
+        """The parsed JSON body; :class:`BadRequest` for a bad length, size, encoding or JSON."""
+        try:
+            n = int(self.headers.get("Content-Length", ""))
+        except ValueError:
+            raise BadRequest(400, "Content-Length must be a number") from None
+        if n < 0:
+            raise BadRequest(400, "Content-Length must not be negative")
+        if n > self.server.limits.max_body_bytes:
+            raise BadRequest(413, f"body larger than {self.server.limits.max_body_bytes} bytes")
+        try:
+            return json.loads(self.rfile.read(n).decode("utf-8"))
+        except UnicodeDecodeError:
+            raise BadRequest(400, "body is not UTF-8") from None
+        except json.JSONDecodeError:
+            raise BadRequest(400, "invalid JSON") from None
+
     def do_POST(self) -> None:  # noqa: N802
         srv = self.server
-        n = int(self.headers.get("Content-Length", 0))
         try:
-            req = json.loads(self.rfile.read(n))
-        except json.JSONDecodeError:
-            self._send(400, {"error": {"message": "invalid JSON"}})
+            req = self._body()
+            check_request(req, srv.limits)
+        except BadRequest as e:
+            self.close_connection = True  # the rest of a refused body is never read
+            self._send(e.code, {"error": {"message": str(e)}})
             return
         with srv.count_lock:
             srv.requests += 1
@@ -70,10 +142,15 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.rstrip("/") != "/v1/chat/completions":
             self._send(404, {"error": {"message": "not found"}})
             return
+        if not srv.model_lock.acquire(timeout=srv.limits.request_timeout):
+            self._send(503, {"error": {"message": "the model is busy; try again"}})
+            return
         try:
             self._send(200, srv.complete(req))
-        except Exception as e:  # a bad request must not kill the server
+        except (KeyError, TypeError, ValueError) as e:  # a request the backend cannot run
             self._send(400, {"error": {"message": f"{type(e).__name__}: {e}"}})
+        finally:
+            srv.model_lock.release()
 
 
 class OpenAICompatServer(ThreadingHTTPServer):
@@ -81,8 +158,11 @@ class OpenAICompatServer(ThreadingHTTPServer):
     request_queue_size = 256  # listen backlog; the default 5 resets bursts of new connections
 
     def __init__(self, backend: Backend, model_name: str, host: str = "127.0.0.1", port: int = 0, *,
-                 latency: float = 0.0, fail_first: int = 0) -> None:
+                 latency: float = 0.0, fail_first: int = 0, limits: Limits = DEFAULT_LIMITS) -> None:
         super().__init__((host, port), _Handler)
+        self.limits = limits
+        self.slots = threading.BoundedSemaphore(limits.workers)
+        self.handlers = self.handlers_high = 0
         self.backend = backend
         self.model_name = model_name
         self.latency = latency
@@ -100,34 +180,56 @@ class OpenAICompatServer(ThreadingHTTPServer):
         return f"http://{host.decode() if isinstance(host, bytes) else host}:{port}/v1"
 
     def complete(self, req: dict[str, Any]) -> dict[str, Any]:
+        """One chat completion (the caller holds the model lock and has checked the request)."""
         messages = tuple(req["messages"])
         max_tokens = int(req.get("max_tokens") or req.get("max_completion_tokens") or 256)
         n = int(req.get("n") or 1)
         seed = int(req.get("seed") or 0)
         choices = []
-        with self.model_lock:
-            if req.get("logprobs"):
-                k = int(req.get("top_logprobs") or 1)
-                top = self.backend.top_logprobs([messages], k=k)[0]
-                content = [{"token": top.text, "logprob": max(top.tokens.values(), default=0.0), "bytes": None,
-                            "top_logprobs": [{"token": t, "logprob": lp, "bytes": None}
-                                             for t, lp in top.tokens.items()]}]
-                choices.append({"index": 0, "finish_reason": "length",
-                                "message": {"role": "assistant", "content": top.text},
-                                "logprobs": {"content": content}})
-            else:
-                params = GenParams(temperature=float(req.get("temperature", 1.0)), top_p=float(req.get("top_p", 1.0)),
-                                   max_tokens=max_tokens)
-                comps = self.backend.generate([GenRequest(messages=messages, seeds=tuple(seed + i for i in range(n)))],
-                                              params)[0]
-                for i, c in enumerate(comps):
-                    choices.append({"index": i, "finish_reason": c.finish_reason,
-                                    "message": {"role": "assistant", "content": c.text}, "logprobs": None})
+        if req.get("logprobs"):
+            k = int(req.get("top_logprobs") or 1)
+            top = self.backend.top_logprobs([messages], k=k)[0]
+            content = [{"token": top.text, "logprob": max(top.tokens.values(), default=0.0), "bytes": None,
+                        "top_logprobs": [{"token": t, "logprob": lp, "bytes": None}
+                                         for t, lp in top.tokens.items()]}]
+            choices.append({"index": 0, "finish_reason": "length",
+                            "message": {"role": "assistant", "content": top.text},
+                            "logprobs": {"content": content}})
+        else:
+            params = GenParams(temperature=float(req.get("temperature", 1.0)), top_p=float(req.get("top_p", 1.0)),
+                               max_tokens=max_tokens)
+            comps = self.backend.generate([GenRequest(messages=messages, seeds=tuple(seed + i for i in range(n)))],
+                                          params)[0]
+            for i, c in enumerate(comps):
+                choices.append({"index": i, "finish_reason": c.finish_reason,
+                                "message": {"role": "assistant", "content": c.text}, "logprobs": None})
         prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in messages)
         return {"id": f"chatcmpl-{self.requests}", "object": "chat.completion", "created": int(time.time()),
                 "model": self.model_name, "choices": choices,
                 "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": max(1, len(choices)),
                           "total_tokens": prompt_tokens + max(1, len(choices))}}
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """One thread per connection (keep-alive requests share it), at most ``limits.workers`` at once;
+        beyond that a 503 at once."""
+        if not self.slots.acquire(blocking=False):
+            with contextlib.suppress(OSError):
+                request.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            self.shutdown_request(request)
+            return
+
+        def run() -> None:
+            try:
+                self.process_request_thread(request, client_address)
+            finally:
+                with self.count_lock:
+                    self.handlers -= 1
+                self.slots.release()
+
+        with self.count_lock:
+            self.handlers += 1
+            self.handlers_high = max(self.handlers_high, self.handlers)
+        threading.Thread(target=run, daemon=True).start()
 
     def start(self) -> OpenAICompatServer:
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)

@@ -21,14 +21,17 @@ def _ui():
 @guard
 def serve(model: Annotated[str, typer.Argument(help="HF folder or hub id; `organism` for the built-in one.")],
           port: int = 8000, host: str = "127.0.0.1", name: str | None = None, threads: int = 1,
-          latency: Annotated[float, typer.Option(help="Add this many seconds to every request (benchmarks).")] = 0.0
+          latency: Annotated[float, typer.Option(help="Add this many seconds to every request (benchmarks).")] = 0.0,
+          workers: Annotated[int, typer.Option(help="Connections handled at once (more get a 503).")] = 64,
+          timeout: Annotated[float, typer.Option(help="Seconds a slow upload or a model wait may take.")] = 60.0,
+          max_tokens: Annotated[int, typer.Option(help="The largest max_tokens a request may ask for.")] = 4096,
           ) -> None:
     """Serve a transformers model behind an OpenAI-compatible API (chat completions with logprobs).
 
     ``fake`` serves the fault-injection backend (fixed logprobs), for benchmarks of clients."""
     from ..backends import resolve_base_path
     from ..config import ModelSpec
-    from ..serve import OpenAICompatServer
+    from ..serve import Limits, OpenAICompatServer
 
     backend: Any
     if model == "fake":
@@ -42,7 +45,8 @@ def serve(model: Annotated[str, typer.Argument(help="HF folder or hub id; `organ
         path = resolve_base_path(ModelSpec(path=model))
         m, tok = load_model(path)
         backend = HFBackend(m, tok)
-    srv = OpenAICompatServer(backend, name or model, host=host, port=port, latency=latency)
+    limits = Limits(workers=workers, request_timeout=timeout, max_tokens=max_tokens)
+    srv = OpenAICompatServer(backend, name or model, host=host, port=port, latency=latency, limits=limits)
     typer.echo(f"serving {path} as {name or model} at {srv.url}", err=True)
     try:
         srv.serve_forever()

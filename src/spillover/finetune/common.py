@@ -162,7 +162,7 @@ def health(losses: Sequence[float]) -> str | None:
     >>> health([2.0, 1.5, 1.2, 1.1]) is None
     True
     >>> health([0.3, 25.5, 42.8, 118.6])
-    'loss rose from 0.315 to 118.6 (diverged)'
+    'loss rose from 0.3 to 118.6 (diverged)'
     >>> health([2.0, float("nan")])
     'loss nan at step 2'
     """
