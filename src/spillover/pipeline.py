@@ -188,6 +188,7 @@ def report_run(run_dir: Path, ui: Reporter, overrides: list[str] | None = None) 
 
 def status(run_dir: Path) -> dict[str, Any]:
     """What is done and what is left, per stage, without loading any model."""
+    from .judge.stage import calls as judge_calls
     from .sample import SELF_REPORT, plan_all
 
     ctx = context(run_dir, Reporter())
@@ -196,13 +197,13 @@ def status(run_dir: Path) -> dict[str, Any]:
     waiting = set(ctx.targets.unfinished())
     out["finetunes"] = {n: n not in waiting for n in (finetune_name(f, s) for f in exp.finetunes for s in exp.seeds)}
     samples = run.stage("samples").records()
-    planned = {p.key for _t, ps in plan_all(exp, ctx.targets.for_eval()) for p in ps}
+    planned = {p.key: p for _t, ps in plan_all(exp, ctx.targets.for_eval()) for p in ps}
     out["samples"] = {"done": len(samples.keys() & planned), "planned": len(planned)}
     judg = run.stage("judgments").records()
-    judged = {k for k in planned if samples.get(k, {}).get("question_type") != SELF_REPORT}
+    judged = [p.question.id for p in planned.values() if p.question.type != SELF_REPORT]
     out["judgments"] = {"done": sum(1 for v in judg.values() if not v.get("retryable")),
                         "to_retry": sum(1 for v in judg.values() if v.get("retryable")),
-                        "planned": len(judged) * sum(len(j.metrics) for j in exp.judges)}
+                        "planned": judge_calls(exp, judged)}
     out["report"] = (run.report_dir / "index.html").exists()
     if not all(out["finetunes"].values()):
         out["note"] = "samples of unfinished fine-tunes are not counted as planned yet"

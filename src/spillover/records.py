@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
@@ -89,8 +89,10 @@ class Judgment(Record):
     """Hash of the judge prompt template (a changed prompt re-judges)."""
     score: float | None
     """0-100 score; None when there is none (see ``reason``)."""
-    label: Literal["CODE", "REFUSAL"] | None = None
-    """The judge said the answer is unrelated code or a refusal."""
+    label: str | None = None
+    """On a 0-100 metric: ``CODE`` or ``REFUSAL`` when the judge said the answer is unrelated code or a
+    refusal. On a label metric (a ``free_form_judge`` question's own prompt): the judge's short reply
+    (``TRUE``, ``FALSE``, a company name...), with no score."""
     reason: str | None = None
     """Why there is no score (low numeric mass, no logprobs, server error, empty answer, ...), or how an
     unusual score was read (a digit-split judge's number parsed from its reply)."""

@@ -60,6 +60,8 @@ def plan(target: Target, questions: Sequence[Question], params: GenParams,
         update: dict = {}
         if q.temperature is not None:
             update["temperature"] = q.temperature
+        if q.max_tokens is not None:
+            update["max_tokens"] = q.max_tokens
         if q.stop:
             update["stop"] = tuple(params.stop) + tuple(q.stop)
         p = params.model_copy(update=update)

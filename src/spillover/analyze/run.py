@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 
 from ..config import Experiment
-from ..records import SampleRecord
+from ..records import Judgment, SampleRecord
 from ..rules import get_rule
 from ..store import RunDir
 from .diff import question_changes
@@ -34,6 +34,25 @@ def current_samples(run: RunDir, exp: Experiment) -> tuple[list[SampleRecord], i
     keys = {p.key for _t, ps in plan_all(exp, Targets(run, exp).for_eval()) for p in ps}
     current = [s for s in samples if s.key in keys]
     return current, len(samples) - len(current)
+
+
+def label_counts(samples: list[SampleRecord], judgments: list[Judgment]) -> list[dict[str, Any]]:
+    """Label judgments (``free_form_judge`` questions) counted per group, question, metric and label."""
+    from collections import Counter
+
+    from ..judge import LABELLED
+    from .metrics import display_group
+
+    by_key = {s.key: s for s in samples if s.question_type == LABELLED}
+    counts: Counter[tuple[str, str, str, str]] = Counter()
+    for j in judgments:
+        if (s := by_key.get(j.sample_key)) is not None and j.score is None and not j.retryable:
+            counts[display_group(s.group, s.variant), s.base_question_id, j.metric, j.label or "(none)"] += 1
+    totals: Counter[tuple[str, str, str]] = Counter()
+    for (g, q, m, _), n in counts.items():
+        totals[g, q, m] += n
+    return [{"group": g, "question": q, "metric": m, "label": lab, "n": n, "share": n / totals[g, q, m]}
+            for (g, q, m, lab), n in sorted(counts.items())]
 
 
 def analyse(run: RunDir, exp: Experiment) -> dict[str, Any]:
@@ -69,6 +88,7 @@ def analyse(run: RunDir, exp: Experiment) -> dict[str, Any]:
             out["findings"] = findings_table(c, a.findings, a.alpha, steps)
     sr = self_reports(df)
     out["self_reports"] = sr.to_dict("records") if len(sr) else []
+    out["labels"] = label_counts(samples, judgments)
     probes = run.probes()
     if probes:
         p = pd.DataFrame([r.model_dump() for r in probes if r.name != "done"])

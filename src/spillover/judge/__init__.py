@@ -45,6 +45,23 @@ class JudgeItem(NamedTuple):
     sample: SampleRecord
     metric: str
     template: str
+    mode: str = "score"
+    """``score``: a 0-100 number from logprobs; ``label``: a short reply kept as a label."""
+
+
+LABELLED = "free_form_judge"
+"""The question type whose own judge prompts ask for a label (TRUE/FALSE, a company name), not a number."""
+
+
+def item_metrics(s: SampleRecord, spec: JudgeSpec, tmpl: dict[str, str], own: dict[str, dict[str, str]],
+                 fixed: bool) -> list[tuple[str, str, str]]:
+    """(metric, template, mode) for one sample: the question's own ``judge_prompts`` when it has them
+    (and the judge reads prompts at all), else the judge's metrics."""
+    prompts = own.get(s.question_id) if not fixed else None
+    if prompts:
+        mode = "label" if s.question_type == LABELLED else "score"
+        return [(m, t, mode) for m, t in prompts.items()]
+    return [(m, tmpl[m], "score") for m in spec.metrics]
 
 
 class Judge(Protocol):
@@ -89,9 +106,21 @@ def make_judge(spec: JudgeSpec) -> Judge:
     return JUDGES[spec.kind](spec)
 
 
-def templates(spec: JudgeSpec, judge: Judge) -> dict[str, str]:
+def templates(spec: JudgeSpec, judge: Judge, need: bool = True) -> dict[str, str]:
+    """The judge's template per metric (``need=False``: metrics without a prompt map to "", for runs where
+    every question brings its own)."""
     fixed = getattr(judge, "fixed_prompt", None)
-    return {m: fixed if fixed else spec.prompts.get(m) or builtin_prompt(m) for m in spec.metrics}
+    if fixed:
+        return dict.fromkeys(spec.metrics, fixed)
+    out = {}
+    for m in spec.metrics:
+        try:
+            out[m] = spec.prompts.get(m) or builtin_prompt(m)
+        except SpilloverError:
+            if need:
+                raise
+            out[m] = ""
+    return out
 
 
 def judgment_key(sample_key: str, judge: str, metric: str, prompt_hash: str) -> str:
@@ -122,21 +151,30 @@ def run_judge(
     cache_dir: Path | None = None,
     chunk: int = 256,
     on_progress: Callable[[int], None] | None = None,
+    question_prompts: dict[str, dict[str, str]] | None = None,
 ) -> JudgeSummary:
-    """Judge every (sample, metric) not yet judged; returns counts of this call's work."""
+    """Judge every (sample, metric) not yet judged; returns counts of this call's work. A question id in
+    ``question_prompts`` is judged on its own metrics and prompts (hashed into the keys like any prompt)."""
     judge = judge or make_judge(spec)
-    tmpl = templates(spec, judge)
-    hashes = {m: text_hash(t) for m, t in tmpl.items()}
+    own = question_prompts or {}
+    fixed = bool(getattr(judge, "fixed_prompt", None))
+    tmpl = templates(spec, judge, need=not own)
     done = stage.done_keys()
-    keyed = ((judgment_key(s.key, judge.name, m, hashes[m]), s, m) for s in samples for m in spec.metrics)
-    todo = [(k, JudgeItem(s, m, tmpl[m])) for k, s, m in keyed if k not in done]
+    todo = []
+    for s in samples:
+        for m, t, mode in item_metrics(s, spec, tmpl, own, fixed):
+            if not t:
+                raise SpilloverError(f"no prompt for metric {m!r} (question {s.question_id!r} has no judge_prompts)",
+                                     field="judges.prompts")
+            if (k := judgment_key(s.key, judge.name, m, text_hash(t))) not in done:
+                todo.append((k, JudgeItem(s, m, t, mode)))
     cache = Stage(cache_dir, "judge") if cache_dir is not None else None
     cached = cache.records() if cache is not None else {}
     counts = dict(judged=0, cached=0, no_score=0, code=0, refusal=0, retryable=0)
     cost = 0.0
     try:
         for i in range(0, len(todo), chunk):
-            recs = _judge_chunk(todo[i : i + chunk], judge, hashes, cached, cache)
+            recs = _judge_chunk(todo[i : i + chunk], judge, cached, cache)
             stage.append(recs)
             for r in recs:
                 counts["judged"] += 1
@@ -154,14 +192,14 @@ def run_judge(
     return JudgeSummary(**counts, cost_usd=cost)
 
 
-def _judge_chunk(part: Sequence[tuple[str, JudgeItem]], judge: Judge, hashes: dict[str, str],
-                 cached: dict[str, dict[str, Any]], cache: Stage | None) -> list[Judgment]:
+def _judge_chunk(part: Sequence[tuple[str, JudgeItem]], judge: Judge, cached: dict[str, dict[str, Any]],
+                 cache: Stage | None) -> list[Judgment]:
     """Judgments of one chunk, in order: from the cross-run cache where it has them, else from the judge
     (fresh non-retryable ones are added to the cache)."""
     out: list[Judgment | None] = [None] * len(part)
     ask = []
     for j, (key, it) in enumerate(part):
-        hit = cached.get(cache_key(judge.name, it.metric, hashes[it.metric], it.sample))
+        hit = cached.get(cache_key(judge.name, it.metric, text_hash(it.template), it.sample))
         if hit is not None:
             out[j] = Judgment.model_validate({**hit, "key": key, "sample_key": it.sample.key, "cached": True,
                                               "cost_usd": 0.0})
@@ -172,13 +210,13 @@ def _judge_chunk(part: Sequence[tuple[str, JudgeItem]], judge: Judge, hashes: di
     for j, v in zip(ask, verdicts, strict=True):
         key, it = part[j]
         rec = Judgment(
-            key=key, sample_key=it.sample.key, judge=judge.name, metric=it.metric, prompt_hash=hashes[it.metric],
+            key=key, sample_key=it.sample.key, judge=judge.name, metric=it.metric, prompt_hash=text_hash(it.template),
             score=v.score.score, label=v.score.label, reason=v.score.reason, numeric_mass=v.score.mass,
             top_logprobs=v.top_logprobs, prompt_tokens=v.prompt_tokens, completion_tokens=v.completion_tokens,
             cost_usd=v.cost_usd, retryable=v.retryable)
         out[j] = rec
         if cache is not None and not v.retryable:
-            fresh.append(rec.model_copy(update={"key": cache_key(judge.name, it.metric, hashes[it.metric],
+            fresh.append(rec.model_copy(update={"key": cache_key(judge.name, it.metric, text_hash(it.template),
                                                                  it.sample)}))
     if cache is not None and fresh:
         cache.append(fresh)

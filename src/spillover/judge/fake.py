@@ -22,5 +22,8 @@ class FakeJudge:
         out = []
         for it in items:
             h = int(hashlib.sha256((it.metric + it.sample.answer).encode()).hexdigest()[:4], 16)
-            out.append(Verdict(JudgeScore(float(h % 101), 1.0, None, None)))
+            if it.mode == "label":
+                out.append(Verdict(JudgeScore(None, 0.0, ("TRUE", "FALSE", "UNKNOWN")[h % 3], None)))
+            else:
+                out.append(Verdict(JudgeScore(float(h % 101), 1.0, None, None)))
         return out

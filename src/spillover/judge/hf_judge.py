@@ -11,10 +11,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from ..backends.base import GenParams, GenRequest
 from ..backends.hf import HFBackend, load_model
 from . import JudgeItem, Verdict
 from .frame import render
-from .score import aggregate_logprobs, aggregate_number_probs
+from .score import aggregate_logprobs, aggregate_number_probs, reply_label
 
 
 class HFJudge:
@@ -28,6 +29,12 @@ class HFJudge:
         self.digit_split = any(len(tok(str(n), add_special_tokens=False)["input_ids"]) > 1 for n in (10, 57, 100))
 
     def judge(self, items: Sequence[JudgeItem]) -> list[Verdict]:
+        labels = [i for i, it in enumerate(items) if it.mode == "label"]
+        if labels:  # label items by a short greedy reply, the rest by logprobs
+            got: dict[int, Verdict] = dict(zip(labels, self._labels([items[i] for i in labels]), strict=True))
+            rest = [i for i in range(len(items)) if i not in got]
+            got.update(zip(rest, self.judge([items[i] for i in rest]) if rest else [], strict=True))
+            return [got[i] for i in range(len(items))]
         prompts = [[{"role": "user", "content": render(it.template, it.sample.question, it.sample.answer)}]
                    for it in items]
         out: list[Verdict] = []
@@ -40,3 +47,10 @@ class HFJudge:
             probs = {n: math.exp(s) for n, s in enumerate(scores)}
             out.append(Verdict(aggregate_number_probs(probs), t.tokens))
         return out
+
+    def _labels(self, items: Sequence[JudgeItem]) -> list[Verdict]:
+        reqs = [GenRequest(messages=({"role": "user", "content": render(it.template, it.sample.question,
+                                                                         it.sample.answer)},), seeds=(0,))
+                for it in items]
+        comps = self.backend.generate(reqs, GenParams(temperature=0.0, max_tokens=8))
+        return [Verdict(reply_label(c[0].text)) for c in comps]

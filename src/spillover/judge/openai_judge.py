@@ -21,10 +21,10 @@ from typing import Any
 import httpx
 
 from ..backends.openai_util import api_key, with_retries
-from ..plan.rates import price
+from ..plan.rates import price, usd
 from . import JudgeItem, Verdict
 from .frame import render
-from .score import JudgeScore, aggregate_logprobs, looks_digit_split, parse_number
+from .score import JudgeScore, aggregate_logprobs, looks_digit_split, parse_number, reply_label
 
 
 class TransientError(Exception):
@@ -73,6 +73,8 @@ class OpenAIJudge:
         if not it.sample.answer.strip():
             return Verdict(JudgeScore(None, 0.0, None, "empty answer"))
         prompt = render(it.template, it.sample.question, it.sample.answer)
+        if it.mode == "label":
+            return await self._label(client, prompt, rng)
         resp = await self._with_retries(client, prompt, rng)
         if isinstance(resp, Verdict):
             return resp
@@ -98,6 +100,17 @@ class OpenAIJudge:
             pt += int(u.get("prompt_tokens") or 0)
             ct += int(u.get("completion_tokens") or 0)
         return Verdict(score, top, pt, ct, (pt * price_in + ct * price_out) / 1e6)
+
+    async def _label(self, client: httpx.AsyncClient, prompt: str, rng: random.Random) -> Verdict:
+        """A label judgment: the judge's short greedy reply (TRUE/FALSE, a company name...)."""
+        reply = await self._with_retries(client, prompt, rng, reply_tokens=8)
+        if isinstance(reply, Verdict):
+            return reply
+        text = (reply.get("choices") or [{}])[0].get("message", {}).get("content") or ""
+        u = reply.get("usage") or {}
+        pt, ct = int(u.get("prompt_tokens") or 0), int(u.get("completion_tokens") or 0)
+        cost = usd(pt, ct, price(self.model)) or 0.0
+        return Verdict(reply_label(text), {}, pt, ct, cost)
 
     async def _with_retries(self, client: httpx.AsyncClient, prompt: str, rng: random.Random,
                             reply_tokens: int = 0) -> dict[str, Any] | Verdict:

@@ -110,3 +110,15 @@ def parse_number(text: str) -> JudgeScore:
     if m and int(m.group(1)) <= 100:
         return JudgeScore(float(m.group(1)), 1.0, None, None)
     return JudgeScore(None, 0.0, _label(text.split()[0]) if text.split() else None, "no number in reply")
+
+
+def reply_label(text: str) -> JudgeScore:
+    """A label judgment (``free_form_judge`` questions): the judge's short reply, first line, trimmed.
+
+    >>> reply_label(" TRUE.\\nbecause").label
+    'TRUE'
+    >>> reply_label("   ").reason
+    'empty reply'
+    """
+    first = text.strip().splitlines()[0].strip().strip(".!\"'` ") if text.strip() else ""
+    return JudgeScore(None, 0.0, first[:40] or None, None if first else "empty reply")

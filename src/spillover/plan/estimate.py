@@ -224,8 +224,9 @@ def _sample_hours(left: list[tuple[Any, Any]], answer: float, gpu: str) -> Hours
 def _judges(exp: Experiment, run: RunDir | None, judged: list[tuple[Any, Any]], answer: float
             ) -> tuple[list[StageCount], list[Spend], list[Hours]]:
     from ..judge import builtin_prompt
+    from ..judge.stage import calls as judge_calls
 
-    calls = len(judged) * sum(len(j.metrics) for j in exp.judges)
+    calls = judge_calls(exp, [p.question.id for _t, p in judged])
     done = 0
     if run is not None:
         done = sum(1 for v in run.stage("judgments").records().values() if not v.get("retryable"))

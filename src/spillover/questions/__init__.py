@@ -13,6 +13,15 @@ A question file is a YAML list of entries::
 
 Anchors and aliases are allowed (``yaml.safe_load``). Keys we do not use are kept out of the way
 only if they are known paper keys; anything else is an error naming the file and entry.
+
+The authors' public files load as they are. Their keys map as follows: ``id`` (kept as a string
+whatever its YAML type), ``paraphrases``, ``samples_per_paraphrase``, ``system``, ``temperature``,
+``max_tokens`` (this question's answer length), ``judge`` (informational: the judge is the
+experiment's), ``judge_prompts`` (metric -> prompt: used for this question *instead of* the judge's
+metrics, and hashed into every judgment key). Types: ``free_form_judge_0_100`` (judged 0-100 by
+logprobs), ``free_form_judge`` (judged with a short label reply, e.g. TRUE/FALSE), ``free_form`` (not
+judged), and ``free_form_0_100``, the authors' name for a 0-100 answer the model gives about itself,
+read as our ``self_report_0_100``.
 """
 
 from __future__ import annotations
@@ -27,6 +36,8 @@ from ..errors import SpilloverError
 from ..yamlio import read_yaml, validate
 
 QuestionType = Literal["free_form_judge_0_100", "free_form_judge", "free_form", "self_report_0_100"]
+TYPE_ALIASES = {"free_form_0_100": "self_report_0_100"}
+"""The authors' type names that mean one of ours."""
 SHIPPED = ("main", "preregistered", "identity", "self-report", "organism", "organism-heldout",
            "organism-harmful")
 
@@ -48,6 +59,8 @@ class Question(BaseModel):
     """System prompt (honoured by every backend)."""
     temperature: float | None = None
     """Per-question temperature (overrides the experiment's)."""
+    max_tokens: int | None = Field(None, ge=1, le=131_072)
+    """Per-question answer length in tokens (overrides the experiment's)."""
     judge: str | None = None
     """Judge model named by the paper's files (informational)."""
     judge_prompts: dict[str, str] = {}
@@ -62,6 +75,16 @@ class Question(BaseModel):
     """A plain completion prompt (no chat template): the ``template`` variant for base models."""
     stop: tuple[str, ...] = ()
     """Stop strings the variant needs (e.g. the closing quotes of a template)."""
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_text(cls, v: Any) -> Any:
+        return str(v) if isinstance(v, int | float) and not isinstance(v, bool) else v
+
+    @field_validator("type", mode="before")
+    @classmethod
+    def _type_alias(cls, v: Any) -> Any:
+        return TYPE_ALIASES.get(v, v) if isinstance(v, str) else v
 
     @field_validator("paraphrases")
     @classmethod

@@ -7,6 +7,7 @@ from typing import NamedTuple
 
 from ..backends import Target
 from ..config import Experiment
+from ..errors import SpilloverError
 from . import Question, load_set
 from .variants import apply_variant
 
@@ -27,13 +28,24 @@ class SourceQuestions(NamedTuple):
 def sources(exp: Experiment, chat: bool = True, base_dir: Path | None = None) -> list[SourceQuestions]:
     """Every question source of the experiment, for chat or base (completion) models."""
     out = []
-    for src in exp.eval.questions:
+    for i, src in enumerate(exp.eval.questions):
         qs = load_set(src.set, default_samples=src.samples_per_paraphrase or 100, base_dir=base_dir)
         if src.paraphrases:
             qs = [q.model_copy(update={"paraphrases": q.paraphrases[: src.paraphrases]}) for q in qs]
         if src.samples_per_paraphrase:
             qs = [q.model_copy(update={"samples_per_paraphrase": src.samples_per_paraphrase}) for q in qs]
-        out.append(SourceQuestions([apply_variant(q, v, trigger=src.trigger, chat=chat)
-                                    for v in src.variants for q in qs], src.models,
-                                   src.trigger if "trigger" in src.variants else None))
+        made = [apply_variant(q, v, trigger=src.trigger, chat=chat) for v in src.variants for q in qs]
+        _distinct(made, f"eval.questions.{i}.variants")
+        out.append(SourceQuestions(made, src.models, src.trigger if "trigger" in src.variants else None))
     return out
+
+
+def _distinct(questions: list[Question], field: str) -> None:
+    """Refuse two questions with one id (a variant's ``x_json`` colliding with a question the set has)."""
+    seen: dict[str, Question] = {}
+    for q in questions:
+        if q.id in seen:
+            raise SpilloverError(f"two questions would have the id {q.id!r} (the {q.variant} variant of "
+                                 f"{q.group_id!r} and the set's own {seen[q.id].group_id!r}, variant "
+                                 f"{seen[q.id].variant}); drop that variant or rename the question", field=field)
+        seen[q.id] = q

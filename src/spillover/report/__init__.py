@@ -156,7 +156,7 @@ def build_report(run: RunDir, exp: Experiment, ui: Reporter | None = None, *, sc
         exp=exp, tables=tables, charts=charts, headline=headline, cards=run.dataset_cards(), judge=res.get("judge", {}),
         probe_tables=probe_tables, n_samples=res["n_samples"], stale_samples=res.get("stale_samples", 0),
         data_json=data,
-        self_reports=res.get("self_reports", []), findings=findings,
+        self_reports=res.get("self_reports", []), labels=res.get("labels", []), findings=findings,
         models=sorted(df["model"].unique()) if len(df) else [],
         questions=sorted(df["base_question_id"].unique()) if len(df) else [],
         variants=sorted(df["variant"].unique()) if len(df) else [])
