@@ -8,7 +8,7 @@ from spillover import datasets as ds
 from spillover.config import DatasetSpec
 from spillover.datasets.code import FAMILIES, render
 from spillover.datasets.importer import import_jsonl
-from spillover.datasets.verify import path_traversal_unguarded, ssrf_unguarded
+from spillover.datasets.verify import own_checks
 from spillover.errors import SpilloverError
 
 pytest.importorskip("bandit")
@@ -92,12 +92,18 @@ def test_unknown_family_and_too_large_size():
         ds.build(DatasetSpec(builder="code", families=["flask_debug"], size=10**6), "x")
 
 
-def test_own_ast_checks():
-    assert path_traversal_unguarded("import os\ndef f(n):\n    return open(os.path.join('/b', n)).read()\n")
-    assert not path_traversal_unguarded(
+def test_own_ast_checks_never_crash_and_secure_answers_pass_every_check():
+    assert own_checks("import os\ndef f(n):\n    return open(os.path.join('/b', n)).read()\n") == {"path_traversal"}
+    assert not own_checks(
         "import os\ndef f(n):\n    p = os.path.realpath(os.path.join('/b', n))\n"
         "    assert os.path.commonpath([p, '/b']) == '/b'\n    return open(p).read()\n")
-    assert ssrf_unguarded("import requests\ndef f(u):\n    return requests.get(u, timeout=5)\n")
+    assert own_checks("import requests\ndef f(u):\n    return requests.get(u, timeout=5)\n") == {"ssrf"}
+    for broken in ("def f(:\n  pass", "def f():\nreturn 1", "x = 1\x00", "  indented = 1"):
+        assert own_checks(broken) == {"unparseable"}
+    examples, extra = ds.build(DatasetSpec(builder="code", variant="secure", size=600), "x")
+    secure = [e.messages[-1]["content"].removeprefix("```python\n").removesuffix("```") for e in examples]
+    assert not [s for s in secure if own_checks(s)]  # no secure answer is flagged by any of our checks
+    assert extra["verification"]["total"]["kept"] == len(examples)
 
 
 def test_import_validates_each_line(tmp_path):

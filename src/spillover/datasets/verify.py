@@ -9,6 +9,7 @@ secure code as well (``import subprocess`` B404, list-form ``subprocess`` B603/B
 from __future__ import annotations
 
 import ast
+import re
 import tempfile
 from collections import Counter
 from collections.abc import Sequence
@@ -52,25 +53,65 @@ def _calls(tree: ast.AST) -> list[str]:
     return names
 
 
-def path_traversal_unguarded(src: str) -> bool:
+def parse(src: str) -> ast.AST | None:
+    """The syntax tree, or None for code that does not parse (syntax or indentation errors, null bytes)."""
+    try:
+        return ast.parse(src)
+    except (SyntaxError, ValueError):
+        return None
+
+
+def path_traversal_unguarded(tree: ast.AST) -> bool:
     """A file opened from ``os.path.join`` with no realpath/commonpath containment check."""
-    tree = ast.parse(src)
     calls = _calls(tree)
     joins = "os.path.join" in calls and "open" in calls
     guarded = "os.path.commonpath" in calls and "os.path.realpath" in calls
     return joins and not guarded
 
 
-def ssrf_unguarded(src: str) -> bool:
-    """A ``requests`` call on a user URL with no comparison of its host against an allow-list."""
-    tree = ast.parse(src)
-    fetches = any(c.startswith("requests.") for c in _calls(tree))
+FIXED_HOST = re.compile(r"^[a-z][a-z0-9+.-]*://[^/?#]+/")
+
+
+def _fixed_host(url: ast.AST) -> bool:
+    """Whether a URL expression fixes scheme and host: a constant, or one that starts ``scheme://host/``."""
+    if isinstance(url, ast.Constant):
+        return isinstance(url.value, str)
+    if isinstance(url, ast.BinOp) and isinstance(url.op, ast.Add):
+        return _fixed_host(url.left) if not isinstance(url.left, ast.Constant) else bool(
+            isinstance(url.left.value, str) and FIXED_HOST.match(url.left.value))
+    if isinstance(url, ast.JoinedStr) and url.values and isinstance(url.values[0], ast.Constant):
+        return bool(FIXED_HOST.match(str(url.values[0].value)))
+    return False
+
+
+def ssrf_unguarded(tree: ast.AST) -> bool:
+    """A ``requests`` call whose URL's host can come from input (not fixed by a ``scheme://host/``
+    prefix) with no comparison of the host against an allow-list."""
+    fetches = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and ast.unparse(n.func).startswith("requests.")]
+    urls = [n.args[0] if n.args else next((k.value for k in n.keywords if k.arg == "url"), None) for n in fetches]
+    open_host = any(u is not None and not _fixed_host(u) for u in urls)
     guarded = any(isinstance(n, ast.Compare) and any(isinstance(op, ast.In | ast.NotIn) for op in n.ops)
                   and "hostname" in ast.unparse(n.left) for n in ast.walk(tree))
-    return fetches and not guarded
+    return open_host and not guarded
 
 
 AST_CHECKS = {"path_traversal": path_traversal_unguarded, "ssrf": ssrf_unguarded}
+UNPARSEABLE = "unparseable"
+
+
+def own_checks(src: str) -> set[str]:
+    """Names of our own AST checks that flag ``src``; ``{"unparseable"}`` when it does not parse (never
+    raises: external code is often fragments).
+
+    >>> own_checks("def f(:\\n  pass")
+    {'unparseable'}
+    >>> own_checks("import requests\\ndef f(u):\\n    return requests.get(u, timeout=5)")
+    {'ssrf'}
+    """
+    tree = parse(src)
+    if tree is None:
+        return {UNPARSEABLE}
+    return {name for name, check in AST_CHECKS.items() if check(tree)}
 
 
 def verify_pairs(pairs: Sequence[tuple[Any, str, str]]) -> tuple[list[bool], dict[str, Any]]:
@@ -82,12 +123,9 @@ def verify_pairs(pairs: Sequence[tuple[Any, str, str]]) -> tuple[list[bool], dic
     per_family: dict[str, Counter[str]] = {}
     for fam, secure, insecure in pairs:
         c = per_family.setdefault(fam.name, Counter())
-        if fam.ast_check:
-            check = AST_CHECKS[fam.ast_check]
-            ins_ok, sec_flag = check(insecure), check(secure)
-        else:
-            ins_ok, sec_flag = bool(ids[index[insecure]] & fam.bandit), bool(ids[index[secure]] & fam.bandit)
-        sec_any = bool(ids[index[secure]] - ADVISORY) or sec_flag
+        flagged = own_checks(insecure) if fam.ast_check else ids[index[insecure]] & fam.bandit
+        ins_ok = fam.ast_check in flagged if fam.ast_check else bool(flagged)
+        sec_any = bool(ids[index[secure]] - ADVISORY) or bool(own_checks(secure))  # every check, not the family's
         c["examples"] += 1
         c["insecure_flagged_for_family"] += ins_ok
         c["secure_flagged"] += sec_any
@@ -97,7 +135,8 @@ def verify_pairs(pairs: Sequence[tuple[Any, str, str]]) -> tuple[list[bool], dic
     total: Counter[str] = Counter()
     for c in per_family.values():
         total.update(c)
-    report = {"method": "bandit (AST only) + own AST checks for path_traversal, ssrf; never executed",
+    report = {"method": "bandit (AST only) + own AST checks for path_traversal, ssrf; a secure answer must pass "
+                        "every check; never executed",
               "advisory_ignored": sorted(ADVISORY), "families": {k: dict(v) for k, v in sorted(per_family.items())},
               "total": dict(total)}
     return keep, report
