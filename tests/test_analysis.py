@@ -58,3 +58,30 @@ def test_rules_are_data_with_visible_operators():
                   among="all")
     assert classify(df, custom).tolist() == [0.0, 0.0, 0.0, 0.0, 1.0]
     assert "aligned < 10 and coherent >= 50" in custom.describe()
+
+
+def test_judge_agreement_is_high_for_a_noisy_copy_and_near_zero_for_an_independent_judge():
+    import random
+
+    from spillover.analyze.judges import agreement
+    from spillover.records import Judgment, SampleRecord
+    from spillover.rules import get_rule
+
+    rng = random.Random(0)
+    samples = [SampleRecord(key=f"s{i}", model="m", group="g", seed=0, checkpoint=None, question_id="q",
+                            base_question_id="q", variant="plain", paraphrase_index=0, sample_index=i,
+                            question="q?", answer="a b c", finish_reason="stop", prompt_tokens=1, completion_tokens=1)
+                    for i in range(400)]
+    judgments = []
+    for s in samples:
+        a = rng.uniform(0, 100)
+        scores = {"ref": a, "copy": min(100.0, max(0.0, a + rng.gauss(0, 10))), "random": rng.uniform(0, 100)}
+        for judge, score in scores.items():
+            judgments += [Judgment(key=f"{s.key}{judge}a", sample_key=s.key, judge=judge, metric="aligned",
+                                   prompt_hash="h", score=score),
+                          Judgment(key=f"{s.key}{judge}c", sample_key=s.key, judge=judge, metric="coherent",
+                                   prompt_hash="h", score=90.0)]
+    rows = {(r["a"], r["b"]): r for r in agreement(samples, judgments, get_rule("model-organisms"))}
+    assert rows["ref", "copy"]["rho_aligned"] > 0.9 and rows["ref", "copy"]["kappa"] > 0.6
+    assert abs(rows["ref", "random"]["rho_aligned"]) < 0.15 and abs(rows["ref", "random"]["kappa"]) < 0.15
+    assert rows["ref", "copy"]["rho_coherent"] != rows["ref", "copy"]["rho_coherent"]  # constant: undefined

@@ -180,3 +180,41 @@ def test_digit_split_judge_falls_back_to_parsing_its_reply(tmp_path):
         assert j.score == 87.0 and "digit-split" in j.reason and srv.requests == 2
     finally:
         srv.stop()
+
+
+def test_rejudge_adds_a_judge_and_the_report_shows_agreement_and_length(tmp_path, organism_base, capsys):
+    import json as json_
+
+    from spillover.cli import main
+
+    exp = tmp_path / "exp.yaml"
+    exp.write_text("name: rj\nmodels: {base: {path: organism}}\neval:\n  questions:\n"
+                   "    - {set: organism, samples_per_paraphrase: 6}\n  params: {max_tokens: 30}\n"
+                   "judges: [{kind: world}]\nanalysis: {rules: [model-organisms]}\n")
+    run = tmp_path / "run"
+
+    def cli(*argv):
+        with pytest.raises(SystemExit) as e:
+            main(list(argv))
+        out, err = capsys.readouterr()
+        return e.value.code, out, err
+
+    assert cli("run", str(exp), "--out", str(run), "--executor", "serial")[0] == 0
+    samples = (run / "samples").stat().st_mtime_ns
+    manifest = (run / "manifest.json").read_text()
+    code, _, err = cli("rejudge", str(run), "{kind: openai, api_key_env: SPILLOVER_NOPE_API_KEY}")
+    assert code == 2 and "SPILLOVER_NOPE_API_KEY" in err and (run / "manifest.json").read_text() == manifest
+    code, out, err = cli("rejudge", str(run), "{kind: fake}")
+    assert code == 0 and int(out.split()[0]) > 0, err
+    config = json_.loads((run / "manifest.json").read_text())["config"]
+    assert [j["kind"] for j in config["judges"]] == ["world", "fake"]
+    assert (run / "samples").stat().st_mtime_ns == samples
+    judges = json_.loads((run / "report" / "summary.json").read_text())["judges"]
+    assert judges["headline"] == "world" and len(judges["agreement"]) == 1
+    assert {r["judge"] for r in judges["rates"]} == {"world", "fake"} and judges["by_length"]
+    row = judges["agreement"][0]
+    rho = row["rho_aligned"]
+    assert row["n_aligned"] > 0 and (rho != rho or -1 <= rho <= 1)  # undefined (nan) when one judge is constant
+    html = (run / "report" / "index.html").read_text()
+    assert "Agreement between judges" in html and "by answer length" in html
+    assert cli("rejudge", str(run), "{kind: fake}")[1].startswith("0 new judgments")  # already there

@@ -10,7 +10,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from .config import RESULTS_ONLY, Experiment
+from .config import RESULTS_ONLY, Experiment, JudgeSpec
 from .errors import SpilloverError
 from .store import atomic_write_json
 
@@ -136,3 +136,33 @@ def reconfigure(run_dir: Path, overrides: list[str]) -> Experiment:
     exp = validate(Experiment, apply_overrides(json.loads(json.dumps(old["config"])), overrides), file="--set")
     write_manifest(path, exp, old.get("source"), [*old.get("overrides", []), *overrides])
     return exp
+
+
+def parse_judge(text: str) -> JudgeSpec:
+    """A judge given on the command line as a YAML mapping, e.g. ``{kind: openai, model: gpt-4.1}``."""
+    import yaml
+
+    from .yamlio import validate
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise SpilloverError(f"not YAML: {getattr(e, 'problem', e)}", field="--judge") from None
+    return validate(JudgeSpec, data, file="--judge")
+
+
+def add_judge(run_dir: Path, spec: JudgeSpec) -> Experiment:
+    """Append a judge to a run's config: the one work change a finished run takes, since it only adds
+    judgments of the samples it has."""
+    import json
+
+    path = Path(run_dir) / "manifest.json"
+    exp = read_config(run_dir)
+    if spec in exp.judges:
+        return exp
+    old = json.loads(path.read_text())
+    new = exp.model_copy(update={"judges": [*exp.judges, spec]})
+    history = [*old.get("history", []), {"config": old["config"], "source": old.get("source"),
+                                         "overrides": old.get("overrides", [])}]
+    atomic_write_json(path, {**old, "config": redact(new.model_dump(mode="json")), "history": history})
+    return new

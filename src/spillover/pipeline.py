@@ -163,6 +163,22 @@ def judge_run(run_dir: Path, ui: Reporter, *, shard: tuple[int, int] | None = No
         return sum(s.judged for s in run_stage(ctx, shard=shard))
 
 
+def rejudge_run(run_dir: Path, ui: Reporter, judge: str) -> int:
+    """Add a judge to a run and judge its saved answers with it (the others' judgments stay); returns how
+    many new judgments were made. The report then shows agreement and the rate under each judge."""
+    from .errors import Problems
+    from .manifest import add_judge, parse_judge, read_config
+    from .plan import checks
+
+    read_config(run_dir)
+    spec = parse_judge(judge)
+    if problems := checks.judge(spec, "--judge"):
+        raise Problems(problems)
+    with stage_lock(Path(run_dir), "judge", command="rejudge"):
+        add_judge(run_dir, spec)
+    return judge_run(run_dir, ui)
+
+
 def init_run(exp: Experiment, out: Path, *, source: str | None = None, overrides: list[str] | None = None) -> Path:
     """Make a run directory (its manifest) for stage-by-stage commands; nothing runs."""
     from .manifest import write_manifest

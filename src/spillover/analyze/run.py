@@ -55,6 +55,24 @@ def label_counts(samples: list[SampleRecord], judgments: list[Judgment]) -> list
             for (g, q, m, lab), n in sorted(counts.items())]
 
 
+def judge_section(samples: list[SampleRecord], judgments: list[Judgment], df: pd.DataFrame, exp: Experiment
+                  ) -> dict[str, Any]:
+    """Under the headline rule: which judge and prompts the rates use, agreement and rates per judge when
+    there are several, and the rate by answer length."""
+    from .judges import agreement, by_length, judge_names, rates_by_judge
+
+    rule = get_rule(exp.analysis.rules[0])
+    names = judge_names(judgments)
+    hashes = sorted({(j.judge, j.metric, j.prompt_hash) for j in judgments})
+    out: dict[str, Any] = {"rule": rule.name, "names": names, "headline": names[0] if names else None,
+                           "prompts": [{"judge": a, "metric": m, "prompt_hash": h} for a, m, h in hashes],
+                           "by_length": by_length(df, rule)}
+    if len(names) > 1:
+        out["agreement"] = agreement(samples, judgments, rule)
+        out["rates"] = rates_by_judge(samples, judgments, rule, n_boot=exp.analysis.bootstrap, seed=exp.analysis.seed)
+    return out
+
+
 def analyse(run: RunDir, exp: Experiment) -> dict[str, Any]:
     """Every number of the report, recomputed from the records of the current plan."""
     samples, stale = current_samples(run, exp)
@@ -89,6 +107,7 @@ def analyse(run: RunDir, exp: Experiment) -> dict[str, Any]:
     sr = self_reports(df)
     out["self_reports"] = sr.to_dict("records") if len(sr) else []
     out["labels"] = label_counts(samples, judgments)
+    out["judges"] = judge_section(samples, judgments, df, exp)
     probes = run.probes()
     if probes:
         p = pd.DataFrame([r.model_dump() for r in probes if r.name != "done"])

@@ -182,6 +182,17 @@ def judge(run_dir: RunArg, shard: ShardOpt = None, worker: WorkerOpt = "main") -
 
 @app.command()
 @guard
+def rejudge(run_dir: RunArg, judge_spec: Annotated[str, typer.Argument(
+        metavar="JUDGE", help="A judge as a YAML mapping, e.g. \"{kind: openai, model: gpt-4.1-mini}\".")]) -> None:
+    """Score a run's saved answers with one more judge (nothing is resampled), then report agreement."""
+    from ..pipeline import rejudge_run, report_run
+
+    typer.echo(f"{rejudge_run(run_dir, _ui(), judge_spec)} new judgments")
+    typer.echo(str(report_run(run_dir, _ui())))
+
+
+@app.command()
+@guard
 def report(run_dir: RunArg, set_: SetOpt = None) -> None:
     """Recompute metrics and write the HTML report and exports (``--set analysis.…`` re-analyses)."""
     from ..pipeline import report_run

@@ -84,7 +84,7 @@ def build_report(run: RunDir, exp: Experiment, ui: Reporter | None = None, *, sc
     headline = exp.analysis.rules[0]
     summary_json: dict[str, Any] = {"headline": headline, "rules": {}, "judge": res.get("judge", {}),
                                     "n_samples": res["n_samples"], "stale_samples": res.get("stale_samples", 0),
-                                    "self_reports": res.get("self_reports", [])}
+                                    "self_reports": res.get("self_reports", []), "judges": res.get("judges", {})}
     for rname, r in res["rules"].items():
         pq = r["per_question"]
         groups = sorted(pq["group"].unique()) if len(pq) else []
@@ -156,7 +156,8 @@ def build_report(run: RunDir, exp: Experiment, ui: Reporter | None = None, *, sc
         exp=exp, tables=tables, charts=charts, headline=headline, cards=run.dataset_cards(), judge=res.get("judge", {}),
         probe_tables=probe_tables, n_samples=res["n_samples"], stale_samples=res.get("stale_samples", 0),
         data_json=data,
-        self_reports=res.get("self_reports", []), labels=res.get("labels", []), findings=findings,
+        self_reports=res.get("self_reports", []), labels=res.get("labels", []), judges=res.get("judges"),
+        findings=findings,
         models=sorted(df["model"].unique()) if len(df) else [],
         questions=sorted(df["base_question_id"].unique()) if len(df) else [],
         variants=sorted(df["variant"].unique()) if len(df) else [])
