@@ -49,6 +49,8 @@ def test_judgments_recorded_for_retry_heal_when_the_server_does(tmp_path, capsys
         assert _cli(capsys, ["judge", str(run)])[1].startswith("0 new judgments")  # nothing left, nothing resent
         assert _cli(capsys, ["report", str(run)])[0] == 0
         summary = json.loads((run / "report" / "summary.json").read_text())
+        assert summary["judge"]["cost_usd"] is None and summary["judge"]["unpriced"] == ["openai:judge"]
+        assert "cost unknown" in (run / "report" / "index.html").read_text()
         group = summary["rules"]["model-organisms"]["groups"][0]
         assert group["n"] == group["answers"] > 0 and group["pooled"][0] == group["pooled"][0]  # scored, not nan
     finally:

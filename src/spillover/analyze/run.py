@@ -114,8 +114,12 @@ def analyse(run: RunDir, exp: Experiment) -> dict[str, Any]:
         p["step"] = [steps.get(m, 0) if c is None or c != c else int(c) for m, c in zip(p["model"], p["checkpoint"],
                                                                                        strict=True)]
         out["probes"] = p
-    cost = sum(j.cost_usd for j in judgments)
-    out["judge"] = {"judgments": len(judgments), "cost_usd": cost,
+    from ..plan.rates import price
+
+    unpriced = sorted({j.judge for j in judgments if j.judge.startswith("openai:") and not j.cached
+                       and price(j.judge.removeprefix("openai:")) is None})
+    cost = None if unpriced else sum(j.cost_usd for j in judgments)
+    out["judge"] = {"judgments": len(judgments), "cost_usd": cost, "unpriced": unpriced,
                     "no_score": sum(j.score is None for j in judgments),
                     "cached": sum(j.cached for j in judgments),
                     "prompt_tokens": sum(j.prompt_tokens for j in judgments),

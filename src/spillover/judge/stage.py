@@ -14,6 +14,7 @@ from typing import Any
 from ..config import Experiment
 from ..execute import Context
 from ..keys import content_key
+from ..plan.rates import price
 from ..sample import SELF_REPORT, in_shard
 from . import JudgeSummary, run_judge
 
@@ -40,8 +41,10 @@ def run_stage(ctx: Context, *, sample_digest: str | None = None, judges: dict[st
                               question_prompts=own)
             summaries.append(s)
             if s.judged:
+                priced = spec.kind != "openai" or price(spec.model) is not None
+                cost = f"${s.cost_usd:.4f}" if priced else f"cost unknown (no price for {spec.model})"
                 ui.log(f"judge {spec.kind}: {s.judged} judged ({s.cached} cached), {s.no_score} no score, "
-                       f"{s.code} CODE, {s.refusal} REFUSAL, {s.retryable} to retry, ${s.cost_usd:.4f}")
+                       f"{s.code} CODE, {s.refusal} REFUSAL, {s.retryable} to retry, {cost}")
     if sample_digest is not None and shard is None and not any(s.retryable for s in summaries):
         stage.mark_done(digest=digest)
     return summaries
