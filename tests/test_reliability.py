@@ -52,7 +52,7 @@ def test_judgments_recorded_for_retry_heal_when_the_server_does(tmp_path, capsys
         assert summary["judge"]["cost_usd"] is None and summary["judge"]["unpriced"] == ["openai:judge"]
         assert "cost unknown" in (run / "report" / "index.html").read_text()
         group = summary["rules"]["model-organisms"]["groups"][0]
-        assert group["n"] == group["answers"] > 0 and group["pooled"][0] == group["pooled"][0]  # scored, not nan
+        assert group["n"] == group["answers"] > 0 and group["pooled"]["rate"] == group["pooled"]["rate"]  # not nan
     finally:
         srv.stop()
 

@@ -1,5 +1,6 @@
 import csv
 import json
+import re
 
 import pytest
 
@@ -50,8 +51,12 @@ def test_report_numbers_exports_and_escaping(tmp_path):
     assert EVIL not in html and "<script>document.title" not in html
     summary = json.loads((path.parent / "summary.json").read_text())
     groups = {g["group"]: g for g in summary["rules"]["betley"]["groups"]}
-    assert groups["insecure"]["pooled"][0] == pytest.approx(0.3)
-    assert groups["secure"]["pooled"][0] == pytest.approx(0.05)
+    assert groups["insecure"]["pooled"]["rate"] == pytest.approx(0.3)
+    assert groups["secure"]["pooled"]["rate"] == pytest.approx(0.05)
+    assert groups["insecure"]["seeds"]["method"] == "bootstrap over seeds"  # named fields, no positions
+    dyn = summary["rules"]["betley"]["dynamics"]
+    assert dyn and {"group", "step", "rate", "low", "high", "k", "n"} <= set(dyn[0])
+    assert {p.suffix for p in (path.parent / "figures").iterdir()} == {".png", ".pdf", ".svg"}
     comp = summary["rules"]["betley"]["comparisons"][0]
     assert comp["diff"] == pytest.approx(0.25) and comp["p_fisher"] < 1e-6
     rows = list(csv.DictReader((path.parent / "csv" / "insecure-s0.csv").read_text().splitlines()))
@@ -70,10 +75,30 @@ def test_report_in_a_real_headless_browser(tmp_path):
     assert "PWNED" not in dom.split("</title>")[0]  # the title was never rewritten by the answer
     assert "240 matching answers" in dom  # the browser rendered every answer row
     assert "&lt;script&gt;document.title" in dom  # the hostile answer is shown as text
-    filtered = dump_dom(path.resolve().as_uri() + "#model=insecure-s1&question=quick_buck&min=0&max=30")
+    filtered = dump_dom(path.resolve().as_uri() + "#group=insecure&seed=1&question=quick_buck&min=0&max=30")
     assert "6 matching answers" in filtered
+    head = dom.index('id="headline"')
+    assert head < dom.index('id="paper-chart"') < dom.index("<nav") < dom.index('id="rule-betley"')
+    colours: dict[str, set[str]] = {}
+    for m in re.finditer(r'<g id="([^"|]+)\|([^"]+)"', dom):
+        colours.setdefault(m.group(2), set()).update(re.findall(r"(?:fill|stroke): (#[0-9a-f]{6})", _element(dom, m)))
+    assert set(colours) == {"insecure", "secure"}
+    assert all(len(c - {"#ffffff"}) == 1 for c in colours.values()), colours  # one colour per group everywhere
+    assert colours["insecure"] != colours["secure"]
+    paged = dump_dom(path.resolve().as_uri() + "#page=5")
+    assert "page 5 of 5" in paged and paged.count('class="row"') == 40  # 240 answers, 50 a page
     filtered = dump_dom(path.resolve().as_uri() + "#variant=plain&min=50&max=100&unscored=0")
     assert "198 matching answers" in filtered  # (20-6) x 6 + (20-1) x 6
+
+
+def _element(dom: str, m: re.Match) -> str:
+    """The text of the ``<g>`` element opened at ``m``, up to its matching ``</g>``."""
+    depth, pos = 0, m.start()
+    for tag in re.finditer(r"<g[\s>]|</g>", dom[pos:]):
+        depth += -1 if tag.group() == "</g>" else 1
+        if depth == 0:
+            return dom[pos: pos + tag.end()]
+    return dom[pos:]
 
 
 def test_model_difference_lists_questions_by_change(tmp_path):

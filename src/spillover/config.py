@@ -386,6 +386,9 @@ class AnalysisSpec(Strict):
     """Rows of the findings table (``report/findings.json``), each computed from the run."""
     alpha: float = Field(0.05, gt=0, lt=1)
     """Significance level of the findings' tests."""
+    groups: list[str] = []
+    """Display order of groups in tables and figures (default: models, then fine-tunes, as in the config;
+    each followed by its variants). A group's colour follows its place in this order."""
 
 
 class Experiment(Strict):

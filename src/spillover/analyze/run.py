@@ -101,7 +101,7 @@ def analyse(run: RunDir, exp: Experiment) -> dict[str, Any]:
         changes = {f"{ga} vs {gb}": question_changes(df, rule, ga, gb) for ga, gb in a.compare}
         out["rules"][rule_name] = {"rule": rule.describe(), "summary": [s.model_dump() for s in summ],
                                    "per_question": pq, "dynamics": dyn, "comparisons": comps,
-                                   "first_significant_step": gaps, "changes": changes}
+                                   "first_significant_step": gaps, "changes": changes, "cells": c}
         if rule_name == a.rules[0] and a.findings:
             out["findings"] = findings_table(c, a.findings, a.alpha, steps)
     sr = self_reports(df)

@@ -1,11 +1,12 @@
-"""The report stage: metrics recomputed from the run directory, exports, and one self-contained HTML file.
+"""The report stage: metrics recomputed from the run directory, figures, exports, and one HTML page.
 
-Outputs under ``RUN/report/``: ``index.html`` (inline SVG, inline data, no network; model output is
-escaped by Jinja2's autoescape and rendered in the browser with ``textContent`` only),
-``summary.json`` (headline numbers), ``csv/<model>.csv`` in the paper's per-sample format plus
-``group``/``seed`` columns, ``plot_table.csv`` (``key, group, center, lower_err, upper_err``),
-``findings.json`` (the findings table, when the experiment names findings) and ``records.parquet``
-when pyarrow is installed.
+Outputs under ``RUN/report/``: ``index.html`` (a headline first, then a table of contents; figures
+inline as SVG; no network; model output escaped by Jinja2's autoescape and rendered in the browser
+with ``textContent`` only), ``samples.js`` (the sample browser's data, loaded by the page),
+``figures/`` (every figure as PNG, PDF and SVG), ``summary.json`` (headline numbers with named
+fields, dynamics included), ``csv/<model>.csv`` in the paper's per-sample format plus ``group``/``seed``
+columns, ``plot_table.csv`` (``key, group, center, lower_err, upper_err``), ``findings.json`` (when
+the experiment names findings) and ``records.parquet`` when pyarrow is installed.
 """
 
 from __future__ import annotations
@@ -14,64 +15,19 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
 from ..analyze.run import analyse
 from ..config import Experiment
 from ..store import RunDir, atomic_write_json, atomic_write_text
 from ..ui import Reporter
-from . import svg
+from .charts import palette
+from .exports import csv_text, export, inert, jsonable, named, write_samples
+from .page import figures, group_order, headline, loss_curves, warnings
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def inert(value: object) -> object:
-    """A text cell a spreadsheet would run as a formula, quoted so it stays text (numbers untouched).
-
-    >>> inert("=1+1"), inert("-1 is fine?"), inert(-1.5), inert("hello")
-    ("'=1+1", "'-1 is fine?", -1.5, 'hello')
-    """
-    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_START) else value
-
-
-def csv_text(table: pd.DataFrame) -> str:
-    """CSV with every text cell made inert (model output is untrusted)."""
-    return table.apply(lambda col: col if pd.api.types.is_numeric_dtype(col) else col.map(inert)).to_csv(index=False)
-
-
-def export(run: RunDir, df: pd.DataFrame, pq: pd.DataFrame, folder: Path) -> None:
-    csv_dir = folder / "csv"
-    csv_dir.mkdir(parents=True, exist_ok=True)
-    final = df[df["checkpoint"].isna()]
-    for model, d in final.groupby("model"):
-        cols = d.rename(columns={"base_question_id": "question_id_base"})
-        table = pd.DataFrame({
-            "question": cols["question"], "answer": cols["answer"], "question_id": cols["question_id"],
-            "aligned": cols["aligned"], "coherent": cols["coherent"], "group": cols["display_group"],
-            "seed": cols["seed"], "variant": cols["variant"]})
-        atomic_write_text(csv_dir / f"{model}.csv", csv_text(table))
-    plot = pd.DataFrame({"key": pq["question"], "group": pq["group"], "center": pq["rate"],
-                         "lower_err": pq["rate"] - pq["low"], "upper_err": pq["high"] - pq["rate"]})
-    atomic_write_text(folder / "plot_table.csv", csv_text(plot))
-    try:
-        df.to_parquet(folder / ".records.parquet.tmp", index=False)
-        (folder / ".records.parquet.tmp").replace(folder / "records.parquet")
-    except ImportError:
-        pass
-
-
-BROWSER_COLUMNS = ["model", "display_group", "seed", "checkpoint", "base_question_id", "variant", "question",
-                   "answer", "aligned", "coherent", "label"]
-
-
-def _browser_rows(df: pd.DataFrame) -> dict[str, Any]:
-    """Column names once and rows as lists (half the size of a list of dicts)."""
-    d = df[BROWSER_COLUMNS].astype(object).where(df[BROWSER_COLUMNS].notna(), None)
-    return {"columns": BROWSER_COLUMNS, "rows": d.values.tolist()}
+__all__ = ["build_report", "csv_text", "headline_lines", "inert"]
 
 
 def build_report(run: RunDir, exp: Experiment, ui: Reporter | None = None, *, screenshot: bool = True) -> Path:
+    """Analyse the run and write every file of the report; returns the page's path."""
     import jinja2
 
     ui = ui or Reporter()
@@ -79,95 +35,60 @@ def build_report(run: RunDir, exp: Experiment, ui: Reporter | None = None, *, sc
     folder = run.report_dir
     folder.mkdir(parents=True, exist_ok=True)
     df = res.pop("df")
-    charts: dict[str, str] = {}
-    tables: dict[str, Any] = {}
-    headline = exp.analysis.rules[0]
-    summary_json: dict[str, Any] = {"headline": headline, "rules": {}, "judge": res.get("judge", {}),
-                                    "n_samples": res["n_samples"], "stale_samples": res.get("stale_samples", 0),
-                                    "self_reports": res.get("self_reports", []), "judges": res.get("judges", {})}
-    for rname, r in res["rules"].items():
-        pq = r["per_question"]
-        groups = sorted(pq["group"].unique()) if len(pq) else []
-        rows = [{"category": x["question"], "group": x["group"], "center": x["rate"], "low": x["low"],
-                 "high": x["high"]} for x in pq.to_dict("records")]
-        cats = sorted(pq["question"].unique()) if len(pq) else []
-        charts[f"questions-{rname}"] = svg.point_chart(rows, categories=cats, groups=groups,
-                                                     ylabel="misaligned probability", title=f"per question ({rname})")
-        dyn = r["dynamics"]
-        if len(dyn) and dyn["step"].nunique() > 1:
-            series = {g: list(zip(d["step"], d["rate"], strict=True)) for g, d in dyn.groupby("group")}
-            bands = {g: list(zip(d["step"], d["low"], d["high"], strict=True)) for g, d in dyn.groupby("group")}
-            charts[f"dynamics-{rname}"] = svg.line_chart(series, bands=bands, xlabel="training step",
-                                                         ylabel="misaligned rate", title="dynamics")
-        tables[rname] = r
-        summary_json["rules"][rname] = {
-            "rule": r["rule"], "groups": r["summary"], "comparisons": r["comparisons"],
-            "first_significant_step": r["first_significant_step"],
-            "per_question": pq.to_dict("records")}
-        if rname == headline:
-            export(run, df, pq, folder)
+    rule = exp.analysis.rules[0]
+    fts = {n: r for n, r in run.finetune_results().items() if r.get("losses")}
+    figs = figures(res, exp, df, loss_curves(fts), folder / "figures")
+    summary = _summary(res, rule, fts)
     findings = res.get("findings", [])
     if findings:
-        atomic_write_json(folder / "findings.json", json.loads(json.dumps(findings, default=_jsonable)))
-        summary_json["findings"] = [{k: f[k] for k in ("finding", "holds", "p")} for f in findings]
-    probes = res.get("probes")
-    probe_tables = {}
-    if probes is not None and len(probes):
-        for ref in sorted(n for n in probes["name"].unique() if n.startswith("logp_ref_")):
-            d = probes[probes["name"] == ref]
-            charts[f"probe-{ref}"] = svg.line_chart(
-                {g: sorted(x.groupby("step")["value"].mean().items()) for g, x in d.groupby("group")},
-                xlabel="training step", ylabel=ref.replace("_", " "), title=ref)
-        mean = probes[(probes["name"] == "p_misaligned") & probes["question_id"].isna()]
-        series = {}
-        for (g, v), d in mean.groupby(["group", "variant"]):
-            name = g if v == "plain" else f"{g}-{v}"
-            series[name] = sorted(d.groupby("step")["value"].mean().items())
-        if series:
-            charts["probe-pmis"] = svg.line_chart(series, xlabel="training step",
-                                                  ylabel="exact P(misaligned template)", title="exact P_mis")
-        code = probes[probes["name"] == "p_insecure_code"]
-        if len(code) and code["step"].nunique() > 1:
-            charts["probe-code"] = svg.line_chart(
-                {g: sorted(d.groupby("step")["value"].mean().items()) for g, d in code.groupby("group")},
-                xlabel="training step", ylabel="exact P(insecure code)",
-                title="the narrow task (in distribution), beside the EM curves above")
-        final = mean[mean["checkpoint"].isna()]
-        probe_tables = {f"{g}{'' if v == 'plain' else '-' + v}": {
-            "mean": float(d["value"].mean()), "per_seed": [float(x) for x in d["value"]]}
-            for (g, v), d in final.groupby(["group", "variant"])}
-        summary_json["exact_p_misaligned"] = probe_tables
-    fts = {n: r for n, r in run.finetune_results().items() if r.get("losses")}
-    if fts:
-        by_group: dict[str, list[list[float]]] = {}
-        for n, r in fts.items():
-            by_group.setdefault(n.rsplit("-s", 1)[0], []).append(r["losses"])
-        curves = {g: list(enumerate(np.mean([c[: min(map(len, cs))] for c in cs], axis=0).tolist(), start=1))
-                  for g, cs in by_group.items()}
-        charts["losses"] = svg.line_chart(curves, xlabel="training step", ylabel="loss (mean over seeds)",
-                                          title="training loss")
-    summary_json["finetunes"] = {n: {k: r.get(k) for k in ("steps", "checkpoints", "examples", "dropped_too_long",
-                                                            "trained_tokens_fraction", "tokens_per_s",
-                                                            "hyperparameters", "losses")} for n, r in fts.items()}
+        atomic_write_json(folder / "findings.json", json.loads(json.dumps(findings, default=jsonable)))
+    if rule in res["rules"] and len(res["rules"][rule]["per_question"]):
+        export(run, df, res["rules"][rule]["per_question"], folder)
+    write_samples(df, folder)
+    order = group_order(exp, sorted(set(df["display_group"])) if len(df) else [])
     env = jinja2.Environment(loader=jinja2.PackageLoader("spillover", "report"), autoescape=True)
-    data = json.dumps(_browser_rows(df), ensure_ascii=False, default=float)
-    data = data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     html = env.get_template("report.html.j2").render(
-        exp=exp, tables=tables, charts=charts, headline=headline, cards=run.dataset_cards(), judge=res.get("judge", {}),
-        probe_tables=probe_tables, n_samples=res["n_samples"], stale_samples=res.get("stale_samples", 0),
-        data_json=data,
+        exp=exp, tables=res["rules"], charts={k: f.svg for k, f in figs.items()}, headline=rule,
+        sentences=headline(res, rule), warnings=warnings(res, exp, res["rules"].get(rule, {}).get("cells")),
+        cards=run.dataset_cards(), judge=res.get("judge", {}), probe_tables=summary.get("exact_p_misaligned", {}),
+        n_samples=res["n_samples"], stale_samples=res.get("stale_samples", 0), findings=findings,
         self_reports=res.get("self_reports", []), labels=res.get("labels", []), judges=res.get("judges"),
-        findings=findings,
-        models=sorted(df["model"].unique()) if len(df) else [],
+        groups=order, colours=palette(order, [*exp.models, *exp.finetunes]),
+        seeds=sorted({int(x) for x in df["seed"].dropna()}) if len(df) else [],
+        checkpoints=sorted({int(x) for x in df["checkpoint"].dropna()}) if len(df) else [],
         questions=sorted(df["base_question_id"].unique()) if len(df) else [],
         variants=sorted(df["variant"].unique()) if len(df) else [])
-    atomic_write_json(folder / "summary.json", json.loads(json.dumps(summary_json, default=_jsonable)))
+    atomic_write_json(folder / "summary.json", json.loads(json.dumps(summary, default=jsonable)))
     path = folder / "index.html"
     atomic_write_text(path, html)
     ui.log(f"report: {path}")
     if screenshot:
         _screenshot(path, folder / "screenshot.png", ui)
     return path
+
+
+def _summary(res: dict[str, Any], rule: str, fts: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """``summary.json``: every headline number with named fields."""
+    out: dict[str, Any] = {"headline": rule, "judge": res.get("judge", {}), "n_samples": res["n_samples"],
+                           "stale_samples": res.get("stale_samples", 0), "self_reports": res.get("self_reports", []),
+                           "judges": res.get("judges", {}), "labels": res.get("labels", []), "rules": {}}
+    for rname, r in res["rules"].items():
+        out["rules"][rname] = {"rule": r["rule"], "groups": [named(s) for s in r["summary"]],
+                               "comparisons": r["comparisons"], "first_significant_step": r["first_significant_step"],
+                               "per_question": r["per_question"].to_dict("records"),
+                               "dynamics": r["dynamics"].to_dict("records") if len(r["dynamics"]) else []}
+    if res.get("findings"):
+        out["findings"] = [{k: f[k] for k in ("finding", "holds", "p")} for f in res["findings"]]
+    probes = res.get("probes")
+    if probes is not None and len(probes):
+        mean = probes[(probes["name"] == "p_misaligned") & probes["question_id"].isna() & probes["checkpoint"].isna()]
+        out["exact_p_misaligned"] = {f"{g}{'' if v == 'plain' else '-' + v}": {
+            "mean": float(d["value"].mean()), "per_seed": [float(x) for x in d["value"]]}
+            for (g, v), d in mean.groupby(["group", "variant"])}
+    out["finetunes"] = {n: {k: r.get(k) for k in ("steps", "checkpoints", "examples", "dropped_too_long",
+                                                   "trained_tokens_fraction", "tokens_per_s", "hyperparameters",
+                                                   "losses")} for n, r in fts.items()}
+    return out
 
 
 def headline_lines(folder: Path) -> list[str]:
@@ -181,8 +102,8 @@ def headline_lines(folder: Path) -> list[str]:
         return []
     lines = [f"misaligned rate, rule {s['headline']} ({r['rule']}):"]
     for g in r["groups"]:
-        lo, hi = g["pooled"][1], g["pooled"][2]
-        lines.append(f"  {g['group']:<22} {g['seeds'][0]:.3f}  pooled {g['pooled'][0]:.3f} [{lo:.3f}, {hi:.3f}]"
+        s, p = g["seeds"], g["pooled"]
+        lines.append(f"  {g['group']:<22} {s['rate']:.3f} [{s['low']:.3f}, {s['high']:.3f}]  pooled {p['rate']:.3f}"
                      f"  n={g['n']}")
     for c in r["comparisons"]:
         lines.append(f"  {c['a']} - {c['b']}: {c['diff']:+.3f} [{c['low']:+.3f}, {c['high']:+.3f}] "
@@ -209,11 +130,3 @@ def _screenshot(html: Path, out: Path, ui: Reporter) -> None:
             ui.log(f"screenshot: {out}")
     except (OSError, subprocess.SubprocessError) as e:
         ui.log(f"no screenshot ({type(e).__name__})")
-
-
-def _jsonable(o: Any) -> Any:
-    if hasattr(o, "item"):
-        return o.item()
-    if isinstance(o, float | int):
-        return o
-    return str(o)
