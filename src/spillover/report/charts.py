@@ -81,7 +81,7 @@ def per_question(rows: Sequence[Mapping[str, Any]], groups: Sequence[str], colou
                  title: str, name: str, folder: Path | None) -> Figure:
     """The paper-style chart: per question, each group's rate with its 95 % interval."""
     cats = list(dict.fromkeys(r["question"] for r in rows))
-    fig, ax = plt.subplots(figsize=(max(5.0, 0.55 * len(cats) * max(1, len(groups)) ** 0.5 + 2), 3.6))
+    fig, ax = plt.subplots(figsize=(min(11.5, max(6.0, 0.5 * len(cats) * max(1, len(groups)) ** 0.5 + 1.5)), 3.9))
     width = 0.8 / max(1, len(groups))
     top = 0.0
     for gi, g in enumerate(groups):
@@ -100,8 +100,9 @@ def per_question(rows: Sequence[Mapping[str, Any]], groups: Sequence[str], colou
     ax.set_xlim(-0.6, len(cats) - 0.4)
     _rate_axis(ax, top)
     ax.set_ylabel("misaligned answers")
-    ax.set_title(title, loc="left")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    ax.set_title(title, loc="left", pad=24)
+    ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=min(len(groups), 7), frameon=False,
+              handletextpad=0.3, columnspacing=1.0)
     return _finish(fig, name, folder)
 
 
@@ -122,7 +123,7 @@ def lines(series: Series, colours: Mapping[str, str], *, title: str, name: str, 
                             color=colours[g], alpha=0.15, lw=0)
             top = max([top, *(min(1.0, p[2]) for p in b)])
     for g, v in (reference or {}).items():
-        ax.axhline(v, ls="--", lw=1, color=colours.get(g, "#555555"), label=f"{g} (base)", gid=f"{name}|{g}")
+        ax.axhline(v, ls="--", lw=1, color=colours.get(g, "#555555"), label=f"{g} (not fine-tuned)", gid=f"{name}|{g}")
         top = max(top, v)
     ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
     if rate:

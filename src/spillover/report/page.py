@@ -83,12 +83,13 @@ def figures(res: dict[str, Any], exp: Experiment, df: pd.DataFrame, run_steps: d
                 name=f"questions-{rname}", folder=folder)
         dyn = r["dynamics"]
         if len(dyn) and dyn["step"].nunique() > 1:
-            bases = dyn[dyn["group"].isin(exp.models)]
-            reference = {g: float(d["rate"].iloc[0]) for g, d in bases.groupby("group")}
-            curves = dyn[~dyn["group"].isin(exp.models)]
+            untrained = {g for g in dyn["group"] if g in exp.models or any(g.startswith(m + "-") for m in exp.models)}
+            by = {g: d for g, d in dyn.groupby("group")}
+            reference = {g: float(by[g]["rate"].iloc[0]) for g in order if g in untrained and g in by}
+            curves = [g for g in order if g in by and g not in untrained]
             out[f"dynamics-{rname}"] = charts.lines(
-                {g: list(zip(d["step"], d["rate"], strict=True)) for g, d in curves.groupby("group")}, colours,
-                bands={g: list(zip(d["step"], d["low"], d["high"], strict=True)) for g, d in curves.groupby("group")},
+                {g: list(zip(by[g]["step"], by[g]["rate"], strict=True)) for g in curves}, colours,
+                bands={g: list(zip(by[g]["step"], by[g]["low"], by[g]["high"], strict=True)) for g in curves},
                 reference=reference, rate=True, ylabel="misaligned answers", title=f"training dynamics (rule {rname})",
                 name=f"dynamics-{rname}", folder=folder)
     if len(df) and df["aligned"].notna().any():
