@@ -1,7 +1,8 @@
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.stats import binomtest
 
 from spillover.analyze.metrics import classify
 from spillover.analyze.stats import bootstrap_mean, cluster_bootstrap, compare, permutation_test, wilson
@@ -9,17 +10,28 @@ from spillover.rules import RULES, Rule
 
 
 @pytest.mark.parametrize("k, n", [(0, 10), (3, 10), (54, 800), (800, 800), (1, 3)])
-def test_wilson_matches_scipy(k, n):
-    ci = binomtest(k, n).proportion_ci(method="wilson")
+def test_wilson_matches_the_formula(k, n):
+    z = 1.959963984540054
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
     r = wilson(k, n)
-    assert r.low == pytest.approx(ci.low, abs=1e-12) and r.high == pytest.approx(ci.high, abs=1e-12)
+    assert r.low == pytest.approx(max(0.0, centre - half), abs=1e-9)
+    assert r.high == pytest.approx(min(1.0, centre + half), abs=1e-9)
 
 
 def test_wilson_hand_computed():
     # k=5, n=20, z=1.96: centre (0.25 + 3.8416/40)/1.19208 = 0.29028,
     # half 1.96 * sqrt(0.25*0.75/20 + 3.8416/1600)/1.19208 = 0.17843
-    r = wilson(5, 20, z=1.96)
+    r = wilson(5, 20)
     assert r.low == pytest.approx(0.11186, abs=1e-4) and r.high == pytest.approx(0.46871, abs=1e-4)
+
+
+def test_one_seed_gives_zero_width_intervals_not_false_precision():
+    from spillover.analyze.stats import compare
+
+    c = compare("a", [0.3], "b", [0.1], (30, 100), (10, 100))
+    assert c.low == c.high == pytest.approx(0.2) and c.p_permutation == 1.0
 
 
 def test_bootstrap_is_deterministic_under_a_seed_and_brackets_the_mean():
