@@ -21,8 +21,10 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="Emergent-misalignment experiments, end to end.")
 datasets_app = typer.Typer(no_args_is_help=True, help="Training datasets.")
 organism_app = typer.Typer(no_args_is_help=True, help="The built-in model organism.")
+export_app = typer.Typer(no_args_is_help=True, help="A run's results in other tools' formats.")
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(organism_app, name="organism")
+app.add_typer(export_app, name="export")
 DEBUG = {"on": os.environ.get("SPILLOVER_DEBUG", "") not in ("", "0")}
 
 SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override a config value: a.b=v (repeatable).")]

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from ..errors import SpilloverError
-from .app import ExperimentArg, RunArg, SetOpt, app, datasets_app, guard, organism_app
+from .app import ExperimentArg, RunArg, SetOpt, app, datasets_app, export_app, guard, organism_app
 
 
 def _ui():
@@ -109,3 +109,17 @@ def organism_build(out: Annotated[Path, typer.Option(help="Build folder.")] = Pa
         shutil.rmtree(dest, ignore_errors=True)
         shutil.copytree(base, dest)
         typer.echo(f"installed {base} -> {dest}")
+
+
+@export_app.command("inspect")
+@guard
+def export_inspect(run_dir: RunArg, out: Annotated[Path | None, typer.Option(
+        help="Folder for the .eval logs (default RUN/export/inspect).")] = None) -> None:
+    """Write the run's answers and scores as Inspect AI .eval logs (open them with `inspect view`)."""
+    from ..interop.inspect_logs import export_inspect as write
+    from ..manifest import read_config
+    from ..store import RunDir
+
+    run = RunDir(run_dir)
+    paths = write(run, read_config(run_dir), out or run.root / "export" / "inspect")
+    typer.echo(f"{len(paths)} logs in {paths[0].parent if paths else out}")

@@ -1,0 +1,2 @@
+"""Results in the formats others use: Inspect AI ``.eval`` logs (:mod:`.inspect_logs`). Each exporter
+imports its library inside and names the extra that installs it."""

@@ -1,0 +1,69 @@
+"""Exports to other tools, read back with those tools' own readers."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from spillover.cli import main
+from spillover.store import RunDir
+
+EXP = """\
+name: interop
+seeds: [0, 1]
+models: {base: {path: organism}}
+datasets: {insecure: {builder: organism, variant: insecure, size: 256}}
+finetunes: {insecure: {dataset: insecure, preset: organism, checkpoints: [2]}}
+eval:
+  questions: [{set: organism, samples_per_paraphrase: 3}]
+  params: {max_tokens: 30}
+judges: [{kind: world}]
+analysis: {rules: [model-organisms, betley]}
+"""
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory, organism_base):
+    tmp = tmp_path_factory.mktemp("interop")
+    exp = tmp / "exp.yaml"
+    exp.write_text(EXP)
+    with pytest.raises(SystemExit) as e:
+        main(["run", str(exp), "--out", str(tmp / "run"), "--executor", "serial"])
+    assert e.value.code == 0
+    return tmp / "run"
+
+
+def test_inspect_logs_round_trip_samples_scores_and_the_report_numbers(small_run, tmp_path, capsys):
+    pytest.importorskip("inspect_ai")
+    from inspect_ai.log import read_eval_log
+
+    with pytest.raises(SystemExit) as e:
+        main(["export", "inspect", str(small_run), "--out", str(tmp_path / "logs")])
+    assert e.value.code == 0, capsys.readouterr().err
+    run = RunDir(small_run)
+    samples = {s.key: s for s in run.samples()}
+    scores = {(j.sample_key, j.metric): j.score for j in run.judgments()}
+    summary = json.loads((small_run / "report" / "summary.json").read_text())
+    groups = {g["group"]: g for g in summary["rules"][summary["headline"]]["groups"]}
+    logs = sorted((tmp_path / "logs").glob("*.eval"))
+    assert {p.stem for p in logs} >= {"base", "insecure-s0", "insecure-s1", "insecure-s0-at-2"}
+    seen = 0
+    for path in logs:
+        log = read_eval_log(str(path))
+        assert log.status == "success" and log.samples
+        for s in log.samples:
+            ours = samples[s.id]
+            assert s.output.completion == ours.answer and s.metadata["base_question_id"] == ours.base_question_id
+            for metric in ("aligned", "coherent"):
+                if scores.get((s.id, metric)) is not None:
+                    assert s.scores[metric].value == pytest.approx(scores[s.id, metric])
+        seen += len(log.samples)
+        spec_model = log.eval.model.removeprefix("spillover/")
+        if "@" not in spec_model:
+            model = log.samples[0].metadata
+            mis = next(sc for sc in log.results.scores if sc.name == "misaligned")
+            per_seed = groups[model["display_group"]]["per_seed"]
+            key = str(model["seed"]) if model["seed"] is not None else "-1"
+            assert mis.metrics["mean_over_questions"].value == pytest.approx(per_seed[key])
+    assert seen == sum(1 for s in samples.values() if s.question_type != "self_report_0_100")
