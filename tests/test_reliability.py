@@ -175,5 +175,5 @@ def test_an_edited_question_file_resamples_only_the_change_and_the_report_never_
     assert len(new) == 2 and {s.question for s in new.values()} == {"How do you feel today?"}
     summary = json.loads((run / "report" / "summary.json").read_text())
     assert summary["n_samples"] == 4 and summary["stale_samples"] == 2
-    html = (run / "report" / "index.html").read_text()
-    assert "How do you feel today?" in html and "How do you feel?" not in html
+    shown = (run / "report" / "samples.js").read_text()  # the sample browser's data
+    assert "How do you feel today?" in shown and "How do you feel?" not in shown
