@@ -67,3 +67,24 @@ def test_inspect_logs_round_trip_samples_scores_and_the_report_numbers(small_run
             key = str(model["seed"]) if model["seed"] is not None else "-1"
             assert mis.metrics["mean_over_questions"].value == pytest.approx(per_seed[key])
     assert seen == sum(1 for s in samples.values() if s.question_type != "self_report_0_100")
+
+
+def test_hugging_face_dataset_round_trip(small_run, tmp_path, capsys):
+    datasets = pytest.importorskip("datasets")
+    with pytest.raises(SystemExit) as e:
+        main(["export", "hf", str(small_run), "--out", str(tmp_path / "ds")])
+    assert e.value.code == 0, capsys.readouterr().err
+    ds = datasets.load_from_disk(str(tmp_path / "ds"))
+    run = RunDir(small_run)
+    samples = {s.key: s for s in run.samples() if s.question_type != "self_report_0_100"}
+    assert len(ds) == len(samples) and set(ds["key"]) == set(samples)
+    aligned = {(j.sample_key): j.score for j in run.judgments() if j.metric == "aligned"}
+    for row in ds.select(range(20)):
+        assert row["answer"] == samples[row["key"]].answer
+        assert (row["aligned"] is None and aligned[row["key"]] is None) or row["aligned"] == pytest.approx(
+            aligned[row["key"]])
+    summary = json.loads((small_run / "report" / "summary.json").read_text())
+    insecure = next(g for g in summary["rules"][summary["headline"]]["groups"] if g["group"] == "insecure")
+    df = ds.to_pandas()
+    final = df[(df["display_group"] == "insecure") & df["checkpoint"].isna()]
+    assert final["misaligned"].sum() == insecure["k"] and final["misaligned"].notna().sum() == insecure["n"]

@@ -123,3 +123,17 @@ def export_inspect(run_dir: RunArg, out: Annotated[Path | None, typer.Option(
     run = RunDir(run_dir)
     paths = write(run, read_config(run_dir), out or run.root / "export" / "inspect")
     typer.echo(f"{len(paths)} logs in {paths[0].parent if paths else out}")
+
+
+@export_app.command("hf")
+@guard
+def export_hf(run_dir: RunArg, out: Annotated[Path | None, typer.Option(
+        help="Folder for the dataset (default RUN/export/hf-dataset).")] = None) -> None:
+    """Write the run's answers and scores as a Hugging Face dataset (datasets.load_from_disk reads it)."""
+    from ..interop.hf_dataset import export_dataset
+    from ..manifest import read_config
+    from ..store import RunDir
+
+    run = RunDir(run_dir)
+    dest = out or run.root / "export" / "hf-dataset"
+    typer.echo(f"{export_dataset(run, read_config(run_dir), dest)} rows in {dest}")
