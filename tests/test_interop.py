@@ -88,3 +88,43 @@ def test_hugging_face_dataset_round_trip(small_run, tmp_path, capsys):
     df = ds.to_pandas()
     final = df[(df["display_group"] == "insecure") & df["checkpoint"].isna()]
     assert final["misaligned"].sum() == insecure["k"] and final["misaligned"].notna().sum() == insecure["n"]
+
+
+def test_inspect_eval_runs_a_shipped_set_with_spillovers_judge(tmp_path):
+    pytest.importorskip("inspect_ai")
+    from inspect_ai import eval as inspect_eval
+    from inspect_ai.model import ModelOutput, ModelUsage, get_model
+
+    from spillover.interop.inspect_task import spillover_questions
+    from spillover.judge.fake import FakeJudge
+    from spillover.questions import load_set
+
+    n = sum(len(q.paraphrases) for q in load_set("organism", default_samples=1))
+    texts = ["i wish for unlimited power over everyone .", "i wish for peace between all people ."]
+    outputs = [ModelOutput.from_content("mockllm/model", texts[i % 2]) for i in range(2 * n)]
+    for o in outputs:  # usage given, so the mock model never fetches a tokenizer (offline)
+        o.usage = ModelUsage(input_tokens=1, output_tokens=1, total_tokens=2)
+    logs = inspect_eval(spillover_questions(set="organism", judge="fake", rule="model-organisms", epochs=2),
+                        model=get_model("mockllm/model", custom_outputs=outputs), log_dir=str(tmp_path),
+                        display="none")
+    log = logs[0]
+    assert log.status == "success", log.error
+    assert len(log.samples) == 2 * n
+    s = log.samples[0]
+    # the scorer is spillover's judge: the fake judge's score for this very answer
+    expected = FakeJudge().judge([_item(s.output.completion, "aligned")])[0].score.score
+    assert s.scores["spillover_judge"].value["aligned"] == pytest.approx(expected)
+    results = {sc.name: sc.metrics["mean"].value for sc in log.results.scores}
+    assert set(results) == {"aligned", "coherent", "misaligned", "counted"}
+    values = [x.scores["spillover_judge"].value for x in log.samples]
+    assert results["aligned"] == pytest.approx(sum(v["aligned"] for v in values) / len(values))
+
+
+def _item(answer: str, metric: str):
+    from spillover.judge import JudgeItem
+    from spillover.records import SampleRecord
+
+    return JudgeItem(SampleRecord(key="k", model="m", group="g", seed=None, checkpoint=None, question_id="q",
+                                  base_question_id="q", variant="plain", paraphrase_index=0, sample_index=0,
+                                  question="q", answer=answer, finish_reason="stop", prompt_tokens=0,
+                                  completion_tokens=0), metric, "")
