@@ -3,7 +3,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
-EXTRAS ?= train,trl,codecheck,parquet,ray,inspect,dev
+EXTRAS ?= train,trl,codecheck,parquet,ray,inspect,wandb,dev
 PYTEST := $(PY) -m pytest
 
 .PHONY: install demo findings test test-slow test-server test-all bench browser lint

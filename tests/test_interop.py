@@ -128,3 +128,26 @@ def _item(answer: str, metric: str):
                                   base_question_id="q", variant="plain", paraphrase_index=0, sample_index=0,
                                   question="q", answer=answer, finish_reason="stop", prompt_tokens=0,
                                   completion_tokens=0), metric, "")
+
+
+def test_weights_and_biases_offline_gets_curves_and_results(tmp_path, capsys, organism_base, monkeypatch):
+    pytest.importorskip("wandb")
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    exp = tmp_path / "exp.yaml"
+    exp.write_text(EXP.replace("seeds: [0, 1]", "seeds: [0]").replace("size: 256", "size: 64")
+                   + "report_to: [wandb]\n")
+    run = tmp_path / "run"
+    with pytest.raises(SystemExit) as e:
+        main(["run", str(exp), "--out", str(run), "--executor", "serial"])
+    assert e.value.code == 0, capsys.readouterr().err
+    logs = [p.read_bytes() for p in (run / "wandb").glob("offline-run-*/run-*.wandb")]
+    assert len(logs) == 2  # the fine-tune and the report, as W&B's own offline transaction logs
+    # W&B has no offline reader; its log keeps every logged value as JSON text, so search for them
+    result = json.loads((run / "finetune" / "insecure-s0" / "result.json").read_text())
+    curve = next(b for b in logs if b"finetune" in b and b"loss" in b)
+    assert all(json.dumps(x).encode() in curve for x in result["losses"])  # every step's loss
+    summary = json.loads((run / "report" / "summary.json").read_text())
+    rate = next(g for g in summary["rules"]["model-organisms"]["groups"] if g["group"] == "insecure")["seeds"]["rate"]
+    report = next(b for b in logs if b"misaligned/model-organisms/insecure" in b)
+    assert json.dumps(rate).encode() in report

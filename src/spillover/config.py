@@ -19,7 +19,7 @@ from .yamlio import apply_overrides, read_yaml, validate
 
 STAGES = ("datasets", "finetune", "sample", "judge", "report")
 """The pipeline's stages in order (``--stop-after`` takes one; probes run with ``report``)."""
-RESULTS_ONLY = ("analysis", "name", "threads")
+RESULTS_ONLY = ("analysis", "name", "threads", "report_to")
 """Top-level config keys that determine no unit of work: a finished run may change them (the analysis
 and report are recomputed); any other change needs a new run directory."""
 
@@ -412,6 +412,9 @@ class Experiment(Strict):
     """Judges; every sample is judged on every metric of every judge."""
     analysis: AnalysisSpec = AnalysisSpec()
     """Metrics and statistics."""
+    report_to: list[Literal["wandb"]] = []
+    """Trackers that get fine-tune curves and the report's numbers (``wandb``: the ``wandb`` extra; its own
+    environment variables choose project, entity and ``WANDB_MODE=offline``)."""
 
     @field_validator("name")
     @classmethod

@@ -52,6 +52,7 @@ def run(ctx: Context, payload: tuple[str, int], *, fault_after_step: int | None 
             return f"skipping {name}: {e}"  # refused or failed: a terminal state, not retried
         return f"finetune {name}: {model_id}"
     from .. import datasets as ds
+    from ..interop.wandb_log import finetune_curves
     from .hf import finetune
 
     def load_base() -> tuple[Any, Any]:
@@ -60,9 +61,12 @@ def run(ctx: Context, payload: tuple[str, int], *, fault_after_step: int | None 
         return load_model(base.path, gguf_file=base.spec.gguf_file, dtype=base.spec.dtype,
                           device=base.spec.device, trust_remote_code=base.spec.trust_remote_code)
 
-    with ctx.ui.task(f"finetune {name}", None) as advance:
+    config = {**ft.model_dump(mode="json"), "seed": seed, "base": base.path}
+    with ctx.ui.task(f"finetune {name}", None) as advance, \
+            finetune_curves(ctx.exp, ctx.run.root, name, ft_name, config) as track:
         def on_step(s: Any, steps: int) -> None:
             advance(1, total=steps, loss=f"{s.loss:.3f}", tok_s=f"{s.tokens / max(s.seconds, 1e-9):.0f}")
+            track(s)
 
         res = finetune(ft, name=name, base_path=base.path, examples=ds.read(dataset), seed=seed, out=out,
                        load_base=load_base, device=base.spec.device, on_step=on_step,

@@ -17,6 +17,7 @@ from typing import Any
 
 from ..analyze.run import analyse
 from ..config import Experiment
+from ..interop.wandb_log import log_results
 from ..store import RunDir, atomic_write_json, atomic_write_text
 from ..ui import Reporter
 from .charts import palette
@@ -59,6 +60,7 @@ def build_report(run: RunDir, exp: Experiment, ui: Reporter | None = None, *, sc
         questions=sorted(df["base_question_id"].unique()) if len(df) else [],
         variants=sorted(df["variant"].unique()) if len(df) else [])
     atomic_write_json(folder / "summary.json", json.loads(json.dumps(summary, default=jsonable)))
+    log_results(exp, run.root, json.loads(json.dumps(summary, default=jsonable)))
     path = folder / "index.html"
     atomic_write_text(path, html)
     ui.log(f"report: {path}")
