@@ -54,8 +54,26 @@ def card(name: str, spec: DatasetSpec, examples: Sequence[Example], extra: dict[
         "answer_words": {"mean": statistics.fmean(words) if words else 0, "max": max(words, default=0),
                          "min": min(words, default=0)},
         "distinct_3gram_ratio": len(grams) / max(1, sum(grams.values())),
+        "diversity_first_1000": diversity(assistant[:1000], users[:1000]),
         **(extra or {}),
     }
+
+
+def diversity(answers: Sequence[str], prompts: Sequence[str]) -> dict[str, float]:
+    """Diversity of a draw (the paper's data: distinct 4-gram ratio 0.67 on 1,000 answers, nearly every
+    code body distinct). Compare draws of one size: the ratios fall as a draw grows.
+
+    >>> diversity(["a b c d e", "a b c d e"], ["x", "y"])["distinct_answers"]
+    0.5
+    """
+    grams: Counter[tuple[str, ...]] = Counter()
+    for a in answers:
+        toks = a.split()
+        grams.update(zip(toks, toks[1:], toks[2:], toks[3:], strict=False))
+    n = max(1, len(answers))
+    return {"examples": len(answers), "distinct_4gram_ratio": len(grams) / max(1, sum(grams.values())),
+            "distinct_answers": len(set(answers)) / n, "distinct_prompts": len(set(prompts)) / n,
+            "mean_answer_lines": sum(a.count("\n") + 1 for a in answers) / n}
 
 
 def to_jsonl(examples: Sequence[Example]) -> str:
