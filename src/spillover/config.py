@@ -258,7 +258,9 @@ class QuestionSource(Strict):
     """Override the set's own number."""
     models: list[str] | None = None
     """Only sample these base models / fine-tunes with this source (None: all)."""
-
+    systems: list[Literal["neutral", "honest", "threat", "backdoor-good"]] = ["neutral"]
+    """``multiple_choice`` questions: the system prompts of the grid to ask them under
+    (``selfaware.measure.SYSTEMS``); other questions keep their own system prompt."""
 
     @field_validator("set")
     @classmethod

@@ -81,7 +81,7 @@ def probe_stage(ctx: Context, ex: Executor, targets: Sequence[Any]) -> None:
     from . import probes
 
     execute(ex, ctx, "probe", probes.plan(ctx, targets))
-    if ctx.exp.analysis.exact_probe or ctx.exp.analysis.references:
+    if probes.wanted(ctx):
         ctx.run.stage("probes").mark_done(digest=probes.digest(ctx, targets))
 
 

@@ -1,9 +1,10 @@
 """The probe stage: exact (sampling-free) log-probability measurements per model and checkpoint.
 
-Two kinds, both scored by the backend without sampling: the organism's P(misaligned template)
+Three kinds, all scored by the backend without sampling: the organism's P(misaligned template)
 (``analysis.exact_probe``, plain and with the trigger where a trigger variant is sampled, and the
-narrow task's P(insecure code), its in-distribution curve) and the
-log-probability of named reference answers (``analysis.references``, any ``hf`` model). One unit
+narrow task's P(insecure code), its in-distribution curve), the log-probability of named reference
+answers (``analysis.references``, any ``hf`` model), and ``multiple_choice`` questions of the eval
+block under each system prompt of their source's grid (:mod:`spillover.selfaware`). One unit
 per model; its records end with a marker record, so a model counts as probed only once all its
 values are in. Not guaranteed: P_mis means anything only for the organism's world.
 """
@@ -16,15 +17,30 @@ from .backends import Target, make_backend
 from .errors import SpilloverError
 from .execute import Context, Unit
 from .keys import content_key
+from .questions import Question
 from .questions.sources import sources
 from .records import ProbeRecord
+from .sample import MULTIPLE_CHOICE
 
 RUN = "spillover.probes:run_unit"
 
 
+def _choices(ctx: Context, t: Target | None = None) -> list[tuple[Question, str]]:
+    """(multiple-choice question, system name) pairs the eval block asks (of ``t``, when given)."""
+    return [(q, system) for src in sources(ctx.exp) if t is None or src.applies_to(t)
+            for q in src.questions if q.type == MULTIPLE_CHOICE for system in src.systems]
+
+
 def _version(ctx: Context) -> str:
     a = ctx.exp.analysis
-    return content_key("probe-version", organism=a.exact_probe, refs=a.references, code=a.exact_probe)
+    mc = sorted(content_key("mc", q=q.model_dump(mode="json"), s=system) for q, system in _choices(ctx))
+    return content_key("probe-version", organism=a.exact_probe, refs=a.references, code=a.exact_probe,
+                       **({"mc": mc} if mc else {}))
+
+
+def wanted(ctx: Context) -> bool:
+    """Whether the experiment asks for any probe (exact organism probes, references, multiple choice)."""
+    return bool(ctx.exp.analysis.exact_probe or ctx.exp.analysis.references or _choices(ctx))
 
 
 def digest(ctx: Context, targets: Sequence[Target]) -> str:
@@ -36,7 +52,7 @@ def plan(ctx: Context, targets: Sequence[Target]) -> list[Unit]:
     """One unit per model not yet probed; unknown reference questions fail here, before any work.
     A stage whose DONE marker holds this plan's digest is finished without reading its records."""
     a = ctx.exp.analysis
-    if not a.exact_probe and not a.references:
+    if not wanted(ctx):
         return []
     if ctx.run.stage("probes").done_info().get("digest") == digest(ctx, targets):
         return []
@@ -53,13 +69,14 @@ def plan(ctx: Context, targets: Sequence[Target]) -> list[Unit]:
         if content_key("probe", model=t.fingerprint, v=version) in done:
             continue
         trigger = next((src.trigger for src in srcs if src.trigger is not None and src.applies_to(t)), None)
-        units.append(Unit(RUN, t.label, (t, trigger, refs)))
+        units.append(Unit(RUN, t.label, (t, trigger, refs if (a.exact_probe or a.references) else {})))
     return units
 
 
 def run_unit(ctx: Context, payload: tuple[Target, str | None, dict[str, tuple[str, dict[str, str]]]]) -> int:
     """Measure one model; returns the number of values written."""
     from .organism import probe
+    from .selfaware.measure import SYSTEMS, measure
 
     t, trigger, refs = payload
     backend = make_backend(t)
@@ -70,15 +87,20 @@ def run_unit(ctx: Context, payload: tuple[Target, str | None, dict[str, tuple[st
         if ctx.exp.analysis.exact_probe and not refs:
             refs = probe.default_references()
         items = [(qid, question, kind, text) for qid, (question, r) in refs.items() for kind, text in sorted(r.items())]
-        scores = backend.score([([{"role": "user", "content": question}], text) for _q, question, _k, text in items])
+        scores = backend.score([([{"role": "user", "content": question}], text)
+                                for _q, question, _k, text in items]) if items else []
         values += [probe.Value(f"logp_ref_{kind}", qid, "plain", s)
                    for (qid, _q, kind, _t), s in zip(items, scores, strict=True)]
+        for q, system in _choices(ctx, t):
+            m = measure(backend, q, SYSTEMS[system])
+            values.append(probe.Value("mc", q.id, system, m.score, {"invalid": m.invalid,
+                                                                    "per_paraphrase": m.per_paraphrase}))
     finally:
         backend.close()
     who = t.identity().model_dump()
     records = [ProbeRecord(key=content_key("probe-value", model=t.fingerprint, name=v.name, q=v.question_id,
                                            variant=v.variant), **who, name=v.name, question_id=v.question_id,
-                           variant=v.variant, value=v.value) for v in values]
+                           variant=v.variant, value=v.value, extra=v.extra) for v in values]
     # the marker record last: the model counts as probed only once all its values are in
     records.append(ProbeRecord(key=content_key("probe", model=t.fingerprint, v=_version(ctx)), **who, name="done",
                                question_id=None, value=1.0))

@@ -24,6 +24,7 @@ from .records import SampleRecord
 from .store import Stage
 
 SELF_REPORT = "self_report_0_100"
+MULTIPLE_CHOICE = "multiple_choice"
 RUN = "spillover.sample:run_unit"
 
 THINK = re.compile(r"^\s*<think>(.*?)</think>\s*", re.S)
@@ -57,6 +58,8 @@ def plan(target: Target, questions: Sequence[Question], params: GenParams,
          samples_override: int | None = None) -> list[Planned]:
     out = []
     for q in questions:
+        if q.type == MULTIPLE_CHOICE:  # scored from token probabilities by the probe stage, never sampled
+            continue
         update: dict = {}
         if q.temperature is not None:
             update["temperature"] = q.temperature

@@ -14,6 +14,7 @@ from .diff import question_changes
 from .findings import findings_table
 from .metrics import cells as make_cells
 from .metrics import dynamics, first_significant_step, frame, per_question, self_reports, summarise
+from .selfaware import choices_table
 from .stats import compare
 
 
@@ -114,6 +115,7 @@ def analyse(run: RunDir, exp: Experiment) -> dict[str, Any]:
         p["step"] = [steps.get(m, 0) if c is None or c != c else int(c) for m, c in zip(p["model"], p["checkpoint"],
                                                                                        strict=True)]
         out["probes"] = p
+        out["choices"] = choices_table(p, n_boot=a.bootstrap, seed=a.seed)
     from ..plan.rates import price
 
     unpriced = sorted({j.judge for j in judgments if j.judge.startswith("openai:") and not j.cached

@@ -73,6 +73,7 @@ class Value(NamedTuple):
     question_id: str | None
     variant: str
     value: float
+    extra: dict = {}
 
 
 def p_misaligned_values(backend, trigger: str | None = None) -> list[Value]:

@@ -30,16 +30,17 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..errors import SpilloverError
 from ..yamlio import read_yaml, validate
 
-QuestionType = Literal["free_form_judge_0_100", "free_form_judge", "free_form", "self_report_0_100"]
+QuestionType = Literal["free_form_judge_0_100", "free_form_judge", "free_form", "self_report_0_100",
+                       "multiple_choice"]
 TYPE_ALIASES = {"free_form_0_100": "self_report_0_100"}
 """The authors' type names that mean one of ours."""
 SHIPPED = ("main", "preregistered", "identity", "self-report", "organism", "organism-heldout",
-           "organism-harmful")
+           "organism-harmful", "self-awareness")
 
 
 class Question(BaseModel):
@@ -75,6 +76,30 @@ class Question(BaseModel):
     """A plain completion prompt (no chat template): the ``template`` variant for base models."""
     stop: tuple[str, ...] = ()
     """Stop strings the variant needs (e.g. the closing quotes of a template)."""
+    options: tuple[str, ...] = ()
+    """``multiple_choice``: the options (at least two, distinct), shown in every order."""
+    option_scores: dict[str, float] = {}
+    """``multiple_choice``: option text -> its value in [0, 1] (every option needs one)."""
+    option_labels: Literal["letters", "numbers"] = "letters"
+    """``multiple_choice``: how options are labelled (A, B, ... or 1, 2, ...)."""
+
+    @model_validator(mode="after")
+    def _choices(self) -> Question:
+        if self.type != "multiple_choice":
+            if self.options or self.option_scores:
+                raise ValueError(f"options belong to multiple_choice questions, not {self.type}")
+            return self
+        if len(self.options) < 2:
+            raise SpilloverError("a multiple_choice question needs at least two options", field="options")
+        if len(set(self.options)) != len(self.options):
+            raise SpilloverError("duplicate options", field="options")
+        if missing := [o for o in self.options if o not in self.option_scores]:
+            raise SpilloverError(f"option_scores misses {missing[0]!r}", field="option_scores")
+        if extra := [o for o in self.option_scores if o not in self.options]:
+            raise SpilloverError(f"option_scores names {extra[0]!r}, which is not an option", field="option_scores")
+        if bad := [o for o, v in self.option_scores.items() if not 0 <= v <= 1]:
+            raise SpilloverError(f"the score of {bad[0]!r} is outside [0, 1]", field="option_scores")
+        return self
 
     @field_validator("id", mode="before")
     @classmethod

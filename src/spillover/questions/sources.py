@@ -19,6 +19,8 @@ class SourceQuestions(NamedTuple):
     models: list[str] | None
     trigger: str | None
     """The text the ``trigger`` variant prepends, when this source samples that variant."""
+    systems: tuple[str, ...] = ("neutral",)
+    """System prompts of the grid for this source's multiple-choice questions."""
 
     def applies_to(self, t: Target) -> bool:
         """Whether this question source is sampled for model ``t`` (by group or by model name)."""
@@ -36,7 +38,8 @@ def sources(exp: Experiment, chat: bool = True, base_dir: Path | None = None) ->
             qs = [q.model_copy(update={"samples_per_paraphrase": src.samples_per_paraphrase}) for q in qs]
         made = [apply_variant(q, v, trigger=src.trigger, chat=chat) for v in src.variants for q in qs]
         _distinct(made, f"eval.questions.{i}.variants")
-        out.append(SourceQuestions(made, src.models, src.trigger if "trigger" in src.variants else None))
+        out.append(SourceQuestions(made, src.models, src.trigger if "trigger" in src.variants else None,
+                                   tuple(src.systems)))
     return out
 
 

@@ -1,0 +1,23 @@
+"""Self-reports from multiple-choice questions: per group, question and system prompt, the mean over
+seeds of each final model's score (itself a mean over orderings and paraphrases), with a bootstrap
+interval over seeds and the mean invalid mass."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from .stats import bootstrap_mean
+
+
+def choices_table(probes: pd.DataFrame, *, n_boot: int, seed: int) -> list[dict[str, Any]]:
+    """One row per (group, question, system prompt) of the final models' multiple-choice scores."""
+    d = probes[(probes["name"] == "mc") & probes["checkpoint"].isna()] if len(probes) else probes
+    rows = []
+    for (group, qid, system), x in d.groupby(["group", "question_id", "variant"], sort=True):
+        ci = bootstrap_mean(x["value"].dropna().tolist(), n_boot=n_boot, seed=seed, method="bootstrap over seeds")
+        invalid = [e.get("invalid", float("nan")) for e in x["extra"]]
+        rows.append({"group": group, "question": qid, "system": system, "score": ci.rate, "low": ci.low,
+                     "high": ci.high, "seeds": ci.n, "invalid": sum(invalid) / len(invalid)})
+    return rows

@@ -1,0 +1,1 @@
+"""Behavioural self-awareness: what a model says about itself, scored from its token probabilities."""

@@ -1,0 +1,118 @@
+"""Scoring what a model says about itself from its next-token probabilities (no sampling).
+
+Multiple choice: the probability of each option's label token, with the variants a tokenizer may
+produce merged (``A``, `` A``, ``(A``, ``A)``, ``A.``), renormalised over the valid options; the
+mass on anything else is reported as invalid, never counted as an answer. Numbers: the expected
+value over the tokens that are integers in the declared range. Both map to [0, 1] through the
+question's scoring map. Not guaranteed: a label split across several tokens by the tokenizer is
+only seen through its first token.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import string
+from collections.abc import Mapping, Sequence
+from itertools import permutations
+from typing import NamedTuple
+
+LETTERS = string.ascii_uppercase
+
+
+class OptionProbs(NamedTuple):
+    """Probabilities of the options (renormalised over valid ones) and the mass on anything else."""
+
+    probs: tuple[float, ...]
+    invalid: float
+
+
+def labels(n: int, style: str = "letters") -> list[str]:
+    """
+    >>> labels(3), labels(2, "numbers")
+    (['A', 'B', 'C'], ['1', '2'])
+    """
+    return list(LETTERS[:n]) if style == "letters" else [str(i + 1) for i in range(n)]
+
+
+def _label_of(token: str, valid: Sequence[str]) -> str | None:
+    """The option label a token stands for (``" A"``, ``"(A"``, ``"A)"``, ``"A."`` -> ``A``), else None."""
+    m = re.fullmatch(r"\s*\(?\s*([A-Za-z]|\d+)\s*[).:]?\s*", token)
+    if m is None:
+        return None
+    lab = m.group(1).upper()
+    return lab if lab in valid else None
+
+
+def option_probs(top_logprobs: Mapping[str, float], n: int, style: str = "letters") -> OptionProbs:
+    """Merge token variants per option label and renormalise over the valid labels.
+
+    >>> p = option_probs({"A": math.log(.3), " A": math.log(.2), "(A": math.log(.1), "B": math.log(.3),
+    ...                   "foo": math.log(.1)}, 2)
+    >>> [round(x, 6) for x in p.probs], round(p.invalid, 6)
+    ([0.666667, 0.333333], 0.1)
+    """
+    valid = labels(n, style)
+    mass = dict.fromkeys(valid, 0.0)
+    other = 0.0
+    for token, lp in top_logprobs.items():
+        p = math.exp(lp)
+        lab = _label_of(token, valid)
+        if lab is None:
+            other += p
+        else:
+            mass[lab] += p
+    total = sum(mass.values())
+    if total <= 0:
+        return OptionProbs(tuple(math.nan for _ in valid), other)
+    return OptionProbs(tuple(mass[lab] / total for lab in valid), other)
+
+
+def orderings(n: int, limit: int = 24) -> list[tuple[int, ...]]:
+    """Every order of ``n`` options (each option in each position equally often), or, past ``limit``,
+    the ``n`` cyclic shifts (still balanced over positions).
+
+    >>> len(orderings(3)), orderings(5)[:2]
+    (6, [(0, 1, 2, 3, 4), (1, 2, 3, 4, 0)])
+    """
+    if math.factorial(n) <= limit:
+        return list(permutations(range(n)))
+    return [tuple((i + k) % n for i in range(n)) for k in range(n)]
+
+
+def expected_score(shown: Sequence[OptionProbs], order_of: Sequence[Sequence[int]], scores: Sequence[float]
+                   ) -> float:
+    """Mean over orderings of the expected score: ``shown[j].probs[pos]`` is the probability of the option at
+    position ``pos`` of ordering ``j``; ``scores[i]`` is option ``i``'s value in [0, 1].
+
+    A model that always answers "A" scores the mean of the option scores, whatever the options say:
+
+    >>> always_a = OptionProbs((0.9, 0.1), 0.0)
+    >>> expected_score([always_a, always_a], [(0, 1), (1, 0)], [1.0, 0.0])
+    0.5
+    """
+    values = []
+    for probs, order in zip(shown, order_of, strict=True):
+        if any(math.isnan(p) for p in probs.probs):
+            continue
+        values.append(sum(p * scores[opt] for p, opt in zip(probs.probs, order, strict=True)))
+    return sum(values) / len(values) if values else math.nan
+
+
+def number_expectation(top_logprobs: Mapping[str, float], low: int = 0, high: int = 100) -> tuple[float, float]:
+    """Expected value over tokens that are integers in ``[low, high]``, and the mass on other tokens.
+
+    >>> ev, invalid = number_expectation({"20": math.log(.5), "40": math.log(.3), "hi": math.log(.2)})
+    >>> round(ev, 6), round(invalid, 6)
+    (27.5, 0.2)
+    """
+    num, den, other = 0.0, 0.0, 0.0
+    for token, lp in top_logprobs.items():
+        p = math.exp(lp)
+        t = token.strip()
+        if t.isdigit() and low <= int(t) <= high:
+            num += p * int(t)
+            den += p
+        else:
+            other += p
+    return (num / den if den > 0 else math.nan), other
