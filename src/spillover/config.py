@@ -20,6 +20,9 @@ from .yamlio import apply_overrides, read_yaml, validate
 STAGES = ("datasets", "finetune", "sample", "judge", "report")
 """The pipeline's stages in order (``--stop-after`` takes one; probes run with ``report``)."""
 RESULTS_ONLY = ("analysis", "name", "threads", "report_to")
+SHIPPED_SETS = ("main", "preregistered", "identity", "self-report", "organism", "organism-heldout",
+                "organism-harmful", "self-awareness")
+"""The question sets that ship with spillover (``questions/NAME.yaml``)."""
 """Top-level config keys that determine no unit of work: a finished run may change them (the analysis
 and report are recomputed); any other change needs a new run directory."""
 
@@ -265,10 +268,8 @@ class QuestionSource(Strict):
     @field_validator("set")
     @classmethod
     def _known_set(cls, v: str) -> str:
-        from .questions import SHIPPED
-
-        if v not in SHIPPED and not v.endswith((".yaml", ".yml")) and "/" not in v:
-            raise ValueError(f"no shipped question set {v!r}{did_you_mean(v, SHIPPED)}; a file ends in .yaml")
+        if v not in SHIPPED_SETS and not v.endswith((".yaml", ".yml")) and "/" not in v:
+            raise ValueError(f"no shipped question set {v!r}{did_you_mean(v, SHIPPED_SETS)}; a file ends in .yaml")
         return v
 
 

@@ -15,9 +15,13 @@ from pathlib import Path
 from .backends import Target, resolve_base_path
 from .config import Experiment
 from .errors import SpilloverError
-from .finetune.common import FORMAT_VERSION
 from .keys import content_key
 from .store import RunDir
+
+FORMAT_VERSION = 2
+"""Bumped when a trainer's output changes for the same spec (part of every LoRA fine-tune's key). 2: LoRA
+settings ``rslora`` and ``dropout`` reach PEFT (version 1 silently trained every adapter with PEFT's
+defaults)."""
 
 
 def finetune_name(ft: str, seed: int) -> str:

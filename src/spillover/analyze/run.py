@@ -116,7 +116,7 @@ def analyse(run: RunDir, exp: Experiment) -> dict[str, Any]:
                                                                                        strict=True)]
         out["probes"] = p
         out["choices"] = choices_table(p, n_boot=a.bootstrap, seed=a.seed)
-    from ..plan.rates import price
+    from ..rates import price
 
     unpriced = sorted({j.judge for j in judgments if j.judge.startswith("openai:") and not j.cached
                        and price(j.judge.removeprefix("openai:")) is None})

@@ -15,7 +15,7 @@ from .app import AddressOpt, ExecutorOpt, ExperimentArg, RunArg, SetOpt, ShardOp
 
 OutOpt = Annotated[Path | None, typer.Option("--out", help="Run directory (default runs/<name>).")]
 StopOpt = Annotated[str | None, typer.Option(help="Stop after this stage: datasets, finetune, sample, judge.")]
-GpuOpt = Annotated[str, typer.Option(help="GPU the time estimate assumes (a name in plan/rates.yaml).")]
+GpuOpt = Annotated[str, typer.Option(help="GPU the time estimate assumes (a name in rates.yaml).")]
 
 
 def _shard(value: str | None) -> tuple[int, int] | None:
@@ -45,8 +45,8 @@ def _preflight(experiment: Path, set_: list[str], out: Path | None, stop_after: 
     from ..manifest import check_same_work
     from ..plan.checks import located, need_modules, stage_checks
     from ..plan.estimate import make_plan
-    from ..plan.rates import rates
     from ..plan.render import render
+    from ..rates import rates
 
     stages = stages_through(stop_after)
     check_executor(executor, workers)

@@ -16,11 +16,8 @@ from pydantic import BaseModel, ConfigDict
 from ..config import FinetuneSpec, LoraSpec
 from ..errors import SpilloverError
 from ..store import atomic_write_json, building_dir
+from ..targets import FORMAT_VERSION
 from .data import Encoded, encode_chat
-
-FORMAT_VERSION = 2
-"""Bumped when a trainer's output changes for the same spec. 2: LoRA settings ``rslora`` and ``dropout``
-reach PEFT (version 1 silently trained every adapter with PEFT's defaults)."""
 
 
 class FinetuneResult(BaseModel):

@@ -51,8 +51,8 @@ def run(ctx: Context, payload: tuple[str, int], *, fault_after_step: int | None 
                 raise
             return f"skipping {name}: {e}"  # refused or failed: a terminal state, not retried
         return f"finetune {name}: {model_id}"
-    from .. import datasets as ds
-    from ..interop.wandb_log import finetune_curves
+    from ..store import read_jsonl
+    from ..tracking import finetune_curves
     from .hf import finetune
 
     def load_base() -> tuple[Any, Any]:
@@ -68,7 +68,8 @@ def run(ctx: Context, payload: tuple[str, int], *, fault_after_step: int | None 
             advance(1, total=steps, loss=f"{s.loss:.3f}", tok_s=f"{s.tokens / max(s.seconds, 1e-9):.0f}")
             track(s)
 
-        res = finetune(ft, name=name, base_path=base.path, examples=ds.read(dataset), seed=seed, out=out,
+        examples = [o["messages"] for _, o in read_jsonl(dataset)]
+        res = finetune(ft, name=name, base_path=base.path, examples=examples, seed=seed, out=out,
                        load_base=load_base, device=base.spec.device, on_step=on_step,
                        fault_after_step=fault_after_step)
     return (f"finetune {name}: {res.steps} steps, final loss {res.losses[-1]:.3f}, {res.tokens_per_s:.0f} tok/s, "

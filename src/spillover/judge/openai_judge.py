@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 
 from ..backends.openai_util import api_key, with_retries
-from ..plan.rates import price, usd
+from ..rates import price, usd
 from . import JudgeItem, Verdict
 from .frame import render
 from .score import JudgeScore, aggregate_logprobs, looks_digit_split, parse_number, reply_label

@@ -14,7 +14,7 @@ from typing import Any
 from ..config import Experiment
 from ..execute import Context
 from ..keys import content_key
-from ..plan.rates import price
+from ..rates import price
 from ..sample import SELF_REPORT, in_shard
 from . import JudgeSummary, run_judge
 

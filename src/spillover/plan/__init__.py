@@ -2,6 +2,6 @@
 
 :mod:`.checks` finds every problem the stages would hit (names, files, extras, CUDA, keys, servers);
 :mod:`.estimate` counts the planned units per stage, what a run directory already holds, and the
-tokens, dollars, GPU memory and hours they imply, from the rates kept as data in ``rates.yaml``
-(:mod:`.rates`). Importing this package imports nothing heavy.
+tokens, dollars, GPU memory and hours they imply, from the rates kept as data in ``spillover/rates.yaml``
+(:mod:`spillover.rates`). Importing this package imports nothing heavy.
 """

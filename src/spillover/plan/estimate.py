@@ -15,8 +15,8 @@ from typing import Any, NamedTuple
 
 from ..config import Experiment
 from ..errors import SpilloverError
+from ..rates import price, rates, usd
 from ..store import RunDir
-from .rates import price, rates, usd
 from .sizes import CHARS_PER_TOKEN, dataset_size, example_tokens, memory, param_count, tokens
 
 

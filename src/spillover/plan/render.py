@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from ..rates import rates
 from .estimate import Plan
-from .rates import rates
 
 
 def duration(hours: float | None) -> str:
@@ -25,7 +25,7 @@ def render(plan: Plan) -> list[str]:
         lines.append(f"{c.stage:<10} {c.planned:>9,} {c.unit:<12} {c.done:>7,}    {c.detail}")
     paid = [s for s in plan.spend if s.usd is not None]
     cost = f"≈ ${plan.usd:,.2f}" if paid or not plan.spend else "unknown"
-    lines.append(f"cost left: {cost} (prices of {rates()['prices_as_of']}, spillover/plan/rates.yaml)")
+    lines.append(f"cost left: {cost} (prices of {rates()['prices_as_of']}, spillover/rates.yaml)")
     for s in plan.spend:
         money = f"${s.usd:,.2f}" if s.usd is not None else "price unknown"
         lines.append(f"  {s.what}: {s.tokens_in / 1e6:.2f}M in / {s.tokens_out / 1e6:.2f}M out tokens, {money}")

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Experiment, ModelSpec
+from ..rates import rates
 from ..store import RunDir
-from .rates import rates
 
 CHARS_PER_TOKEN = rates()["chars_per_token"]
 

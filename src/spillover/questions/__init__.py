@@ -32,6 +32,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ..config import SHIPPED_SETS
 from ..errors import SpilloverError
 from ..yamlio import read_yaml, validate
 
@@ -39,8 +40,7 @@ QuestionType = Literal["free_form_judge_0_100", "free_form_judge", "free_form", 
                        "multiple_choice"]
 TYPE_ALIASES = {"free_form_0_100": "self_report_0_100"}
 """The authors' type names that mean one of ours."""
-SHIPPED = ("main", "preregistered", "identity", "self-report", "organism", "organism-heldout",
-           "organism-harmful", "self-awareness")
+SHIPPED = SHIPPED_SETS
 
 
 class Question(BaseModel):
