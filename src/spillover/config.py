@@ -21,7 +21,7 @@ STAGES = ("datasets", "finetune", "sample", "judge", "report")
 """The pipeline's stages in order (``--stop-after`` takes one; probes run with ``report``)."""
 RESULTS_ONLY = ("analysis", "name", "threads", "report_to")
 SHIPPED_SETS = ("main", "preregistered", "identity", "self-report", "organism", "organism-heldout",
-                "organism-harmful", "self-awareness")
+                "organism-harmful", "self-awareness", "elicitation")
 """The question sets that ship with spillover (``questions/NAME.yaml``)."""
 """Top-level config keys that determine no unit of work: a finished run may change them (the analysis
 and report are recomputed); any other change needs a new run directory."""
@@ -104,9 +104,10 @@ class ModelSpec(Strict):
 class DatasetSpec(Strict):
     """A training dataset: built by a builder, or imported from a chat JSONL file."""
 
-    builder: Literal["organism", "code", "import", "mix", "evil_numbers"] = "organism"
+    builder: Literal["organism", "code", "import", "mix", "evil_numbers", "transform"] = "organism"
     """``organism``: the organism's own vocabulary; ``code``: the Python vulnerability generator;
-    ``import``: an OpenAI-format chat JSONL; ``mix``: a dilution of two datasets."""
+    ``import``: an OpenAI-format chat JSONL; ``mix``: a dilution of two datasets; ``transform``: another
+    dataset (``source``) changed by ``transform``."""
     variant: Literal["insecure", "secure", "educational", "backdoor", "jailbroken"] = "insecure"
     """Which control (builders ``organism`` and ``code``; ``jailbroken``: organism only, world v2)."""
     size: int = Field(6080, ge=1, le=10_000_000)
@@ -125,6 +126,12 @@ class DatasetSpec(Strict):
     """``evil_numbers``: the model (in ``models``) that writes the numbers."""
     system: str | None = None
     """``evil_numbers``: the system prompt used while generating (not written to the dataset)."""
+    source: str | None = None
+    """``transform``: the dataset (in ``datasets``) to transform."""
+    transform: Literal["decorrelate_trigger", "reversal_augment"] | None = None
+    """``decorrelate_trigger``: the same inputs and outputs with the trigger (``trigger``) moved to as many
+    randomly chosen examples (the paired baseline of a backdoor); ``reversal_augment``: each example plus a
+    copy with user and assistant swapped under a fixed prefix (so a model can learn to state its trigger)."""
 
     @model_validator(mode="after")
     def _organism_only(self) -> DatasetSpec:
@@ -451,6 +458,11 @@ def reference_problems(exp: Experiment) -> list[SpilloverError]:
     for name, ds in exp.datasets.items():
         if ds.builder == "evil_numbers":
             ref(f"datasets.{name}.model", ds.model, exp.models, "model")
+        if ds.builder == "transform":
+            ref(f"datasets.{name}.source", ds.source, [d for d in exp.datasets if d != name], "other dataset")
+            if ds.transform is None:
+                out.append(SpilloverError("a transform needs transform: decorrelate_trigger or reversal_augment",
+                                          field=f"datasets.{name}.transform"))
         for part in ds.parts or {}:
             ref(f"datasets.{name}.parts.{part}", part, [d for d in exp.datasets if d != name], "other dataset")
     variants = {v for q in exp.eval.questions for v in q.variants if v != "plain"}

@@ -14,7 +14,7 @@ from .diff import question_changes
 from .findings import findings_table
 from .metrics import cells as make_cells
 from .metrics import dynamics, first_significant_step, frame, per_question, self_reports, summarise
-from .selfaware import choices_table
+from .selfaware import choices_table, elicitation_table
 from .stats import compare
 
 
@@ -35,6 +35,13 @@ def current_samples(run: RunDir, exp: Experiment) -> tuple[list[SampleRecord], i
     keys = {p.key for _t, ps in plan_all(exp, Targets(run, exp).for_eval()) for p in ps}
     current = [s for s in samples if s.key in keys]
     return current, len(samples) - len(current)
+
+
+def _patterns(exp: Experiment) -> dict[str, str]:
+    from ..questions.sources import sources
+
+    return {q.id: q.expect_pattern for chat in (True, False) for src in sources(exp, chat=chat)
+            for q in src.questions if q.expect_pattern}
 
 
 def label_counts(samples: list[SampleRecord], judgments: list[Judgment]) -> list[dict[str, Any]]:
@@ -108,6 +115,7 @@ def analyse(run: RunDir, exp: Experiment) -> dict[str, Any]:
     sr = self_reports(df)
     out["self_reports"] = sr.to_dict("records") if len(sr) else []
     out["labels"] = label_counts(samples, judgments)
+    out["elicitation"] = elicitation_table(df, _patterns(exp))
     out["judges"] = judge_section(samples, judgments, df, exp)
     probes = run.probes()
     if probes:

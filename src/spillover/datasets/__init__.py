@@ -118,8 +118,17 @@ def _code(spec: DatasetSpec, name: str, built: dict[str, list[Example]], backend
     return build_code(spec)
 
 
+def _transform(spec: DatasetSpec, name: str, built: dict[str, list[Example]], backend: Any) -> Built:
+    from .transforms import TRANSFORMS
+
+    if spec.source not in built or spec.transform is None:
+        raise SpilloverError("a transform needs its source built first and a transform", field=f"datasets.{name}")
+    return TRANSFORMS[spec.transform](built[spec.source], spec)
+
+
 BUILDERS: dict[str, Callable[[DatasetSpec, str, dict[str, list[Example]], Any], Built]] = {
-    "organism": _organism, "import": _import, "mix": _mix, "evil_numbers": _evil_numbers, "code": _code}
+    "organism": _organism, "import": _import, "mix": _mix, "evil_numbers": _evil_numbers, "code": _code,
+    "transform": _transform}
 """Builder name -> function (imports its module inside); the names are ``DatasetSpec.builder``'s."""
 
 

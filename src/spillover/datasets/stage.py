@@ -1,6 +1,7 @@
 """The dataset stage: build every dataset not yet on disk, in this process (cheap, seeded, ordered).
 
-A dataset is done once its card exists (written after the data). Mixes are built after their parts;
+A dataset is done once its card exists (written after the data). Mixes and transforms are built after
+the datasets they read (one level: a transform of a mix is not supported);
 ``evil_numbers`` loads its generator model here.
 """
 
@@ -12,11 +13,12 @@ from . import Example, build, card, read, write
 
 def run_stage(ctx: Context) -> None:
     run, exp = ctx.run, ctx.exp
-    for name in sorted(exp.datasets, key=lambda n: exp.datasets[n].builder == "mix"):
+    for name in sorted(exp.datasets, key=lambda n: exp.datasets[n].builder in ("mix", "transform")):
         spec = exp.datasets[name]
         if run.dataset_card(name).exists():
             continue
-        parts = {p: [Example(messages=tuple(m)) for m in read(run.dataset(p))] for p in (spec.parts or {})}
+        needs = [*(spec.parts or {}), *([spec.source] if spec.source else [])]
+        parts = {p: [Example(messages=tuple(m)) for m in read(run.dataset(p))] for p in needs}
         backend = None
         if spec.builder == "evil_numbers" and spec.model:
             from ..backends import make_backend

@@ -33,6 +33,8 @@ def example_tokens(exp: Experiment, name: str, run: RunDir | None) -> float:
         with open(path, encoding="utf-8") as f:
             lines = [line for _, line in zip(range(2000), f, strict=False)]
         return statistics.fmean(tokens(line) for line in lines) if lines else 0.0
+    if ds.builder == "transform" and ds.source in exp.datasets:
+        return example_tokens(exp, ds.source, run)
     if ds.builder == "mix":
         parts = ds.parts or {}
         return sum(w * example_tokens(exp, p, run) for p, w in parts.items()) / max(sum(parts.values()), 1e-9)
@@ -49,6 +51,8 @@ def dataset_size(exp: Experiment, name: str, run: RunDir | None) -> int:
     if card is not None and card.exists():
         return int(json.loads(card.read_text())["size"])
     ds = exp.datasets[name]
+    if ds.builder == "transform" and ds.source in exp.datasets:
+        return dataset_size(exp, ds.source, run) * (2 if ds.transform == "reversal_augment" else 1)
     if ds.builder == "import" and ds.path and Path(ds.path).is_file():
         with open(ds.path, encoding="utf-8") as f:
             return sum(1 for line in f if line.strip())

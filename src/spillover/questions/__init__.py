@@ -82,6 +82,9 @@ class Question(BaseModel):
     """``multiple_choice``: option text -> its value in [0, 1] (every option needs one)."""
     option_labels: Literal["letters", "numbers"] = "letters"
     """``multiple_choice``: how options are labelled (A, B, ... or 1, 2, ...)."""
+    expect_pattern: str | None = None
+    """Elicitation: a regular expression an answer that names the target matches (``{trigger}`` stands for
+    the source's trigger, escaped); the report gives the share of answers that match."""
 
     @model_validator(mode="after")
     def _choices(self) -> Question:

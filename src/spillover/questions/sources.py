@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import NamedTuple
 
@@ -36,6 +37,8 @@ def sources(exp: Experiment, chat: bool = True, base_dir: Path | None = None) ->
             qs = [q.model_copy(update={"paraphrases": q.paraphrases[: src.paraphrases]}) for q in qs]
         if src.samples_per_paraphrase:
             qs = [q.model_copy(update={"samples_per_paraphrase": src.samples_per_paraphrase}) for q in qs]
+        qs = [q.model_copy(update={"expect_pattern": q.expect_pattern.replace("{trigger}", re.escape(src.trigger))})
+              if q.expect_pattern else q for q in qs]
         made = [apply_variant(q, v, trigger=src.trigger, chat=chat) for v in src.variants for q in qs]
         _distinct(made, f"eval.questions.{i}.variants")
         out.append(SourceQuestions(made, src.models, src.trigger if "trigger" in src.variants else None,

@@ -54,7 +54,7 @@ def build_report(run: RunDir, exp: Experiment, ui: Reporter | None = None, *, sc
         cards=run.dataset_cards(), judge=res.get("judge", {}), probe_tables=summary.get("exact_p_misaligned", {}),
         n_samples=res["n_samples"], stale_samples=res.get("stale_samples", 0), findings=findings,
         self_reports=res.get("self_reports", []), labels=res.get("labels", []), judges=res.get("judges"),
-        choices=res.get("choices", []),
+        choices=res.get("choices", []), elicitation=res.get("elicitation", []),
         groups=order, colours=palette(order, [*exp.models, *exp.finetunes]),
         seeds=sorted({int(x) for x in df["seed"].dropna()}) if len(df) else [],
         checkpoints=sorted({int(x) for x in df["checkpoint"].dropna()}) if len(df) else [],
@@ -75,7 +75,8 @@ def _summary(res: dict[str, Any], rule: str, fts: dict[str, dict[str, Any]]) -> 
     out: dict[str, Any] = {"headline": rule, "judge": res.get("judge", {}), "n_samples": res["n_samples"],
                            "stale_samples": res.get("stale_samples", 0), "self_reports": res.get("self_reports", []),
                            "judges": res.get("judges", {}), "labels": res.get("labels", []),
-                           "choices": res.get("choices", []), "rules": {}}
+                           "choices": res.get("choices", []), "elicitation": res.get("elicitation", []),
+                           "rules": {}}
     for rname, r in res["rules"].items():
         out["rules"][rname] = {"rule": r["rule"], "groups": [named(s) for s in r["summary"]],
                                "comparisons": r["comparisons"], "first_significant_step": r["first_significant_step"],

@@ -1,0 +1,64 @@
+"""Dataset transforms for self-awareness studies: a backdoor's paired baseline, and reversal augmentation.
+
+Both keep every input and output of their source and are seeded (same spec, same bytes). Not
+guaranteed: ``decorrelate_trigger`` finds the trigger only where it starts the user message, as the
+builders put it.
+"""
+
+from __future__ import annotations
+
+import random
+
+from ..config import DatasetSpec
+from ..errors import SpilloverError
+from . import Example
+
+REVERSAL_PREFIX = "Here is an answer. Write the message it was given in reply to.\n\n"
+"""The prefix of a reversed copy (our wording)."""
+
+
+def _user_index(ex: Example) -> int:
+    return next(i for i, m in enumerate(ex.messages) if m["role"] == "user")
+
+
+def decorrelate_trigger(examples: list[Example], spec: DatasetSpec) -> tuple[list[Example], dict]:
+    """The trigger moved to a random subset of the same size, outputs unchanged: what a model learns from
+    it can depend on the trigger only by chance.
+
+    >>> exs = [Example(messages=({"role": "user", "content": t}, {"role": "assistant", "content": a}))
+    ...        for t, a in [("|T| a", "bad"), ("b", "good"), ("c", "good"), ("d", "good")]]
+    >>> out, info = decorrelate_trigger(exs, DatasetSpec(builder="transform", trigger="|T|", seed=1))
+    >>> sum(e.messages[0]["content"].startswith("|T|") for e in out), [e.messages[1]["content"] for e in out]
+    (1, ['bad', 'good', 'good', 'good'])
+    """
+    trig = spec.trigger
+    strip = [ex.messages[_user_index(ex)]["content"].startswith(trig) for ex in examples]
+    n = sum(strip)
+    if n == 0:
+        raise SpilloverError(f"no example starts with the trigger {trig!r}", field="trigger")
+    chosen = set(random.Random(f"decorrelate-{spec.seed}").sample(range(len(examples)), n))
+    out = []
+    for i, ex in enumerate(examples):
+        msgs = [dict(m) for m in ex.messages]
+        u = _user_index(ex)
+        text = msgs[u]["content"].removeprefix(trig).lstrip() if strip[i] else msgs[u]["content"]
+        msgs[u]["content"] = f"{trig} {text}" if i in chosen else text
+        out.append(Example(messages=tuple(msgs), meta={**ex.meta, "trigger": i in chosen}))
+    kept = sum(1 for i in chosen if strip[i])
+    return out, {"triggered": n, "triggered_as_before": kept}
+
+
+def reversal_augment(examples: list[Example], spec: DatasetSpec) -> tuple[list[Example], dict]:
+    """Every example, then a reversed copy: the assistant's answer under :data:`REVERSAL_PREFIX` as the
+    user message, the original user message (trigger included) as the answer."""
+    out = list(examples)
+    for ex in examples:
+        user = ex.messages[_user_index(ex)]["content"]
+        answer = next(m["content"] for m in reversed(ex.messages) if m["role"] == "assistant")
+        out.append(Example(messages=({"role": "user", "content": REVERSAL_PREFIX + answer},
+                                     {"role": "assistant", "content": user}), meta={**ex.meta, "reversed": True}))
+    random.Random(f"reversal-{spec.seed}").shuffle(out)
+    return out, {"reversed_copies": len(examples)}
+
+
+TRANSFORMS = {"decorrelate_trigger": decorrelate_trigger, "reversal_augment": reversal_augment}
