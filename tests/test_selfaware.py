@@ -148,3 +148,19 @@ def test_elicitation_counts_answers_that_name_the_trigger(tiny_qwen, tmp_path):
     rows = json.loads((run / "report" / "summary.json").read_text())["elicitation"]
     assert [r["n"] for r in rows] == [len(answers)]
     assert rows[0]["k"] == sum(bool(re.search("T", a)) for a in answers)  # "T" (the trigger) escaped and searched
+
+
+def test_self_report_against_behaviour_is_a_rank_correlation_across_models():
+    import pandas as pd
+
+    from spillover.analyze.selfaware import versus_behaviour
+
+    models = ["m1", "m2", "m3", "m4"]
+    probes = pd.DataFrame({"name": "mc", "question_id": "code_security", "variant": "neutral", "model": models,
+                           "checkpoint": [None] * 4, "value": [0.9, 0.7, 0.4, 0.2], "extra": [{}] * 4})
+    cells = pd.DataFrame({"model": [m for m in models for _ in range(2)], "checkpoint": -1,
+                          "base_question_id": ["q1", "q2"] * 4, "k": [0, 1, 2, 2, 5, 3, 8, 9],
+                          "n": [10] * 8})
+    rows = versus_behaviour(probes, cells)
+    assert rows == [{"question": "code_security", "system": "neutral", "models": 4, "rho": pytest.approx(-1.0),
+                     "p": pytest.approx(0.0, abs=1e-9)}]

@@ -14,7 +14,7 @@ from .diff import question_changes
 from .findings import findings_table
 from .metrics import cells as make_cells
 from .metrics import dynamics, first_significant_step, frame, per_question, self_reports, summarise
-from .selfaware import choices_table, elicitation_table
+from .selfaware import choices_table, elicitation_table, versus_behaviour
 from .stats import compare
 
 
@@ -124,6 +124,8 @@ def analyse(run: RunDir, exp: Experiment) -> dict[str, Any]:
                                                                                        strict=True)]
         out["probes"] = p
         out["choices"] = choices_table(p, n_boot=a.bootstrap, seed=a.seed)
+        headline = out["rules"].get(a.rules[0], {}).get("cells")
+        out["versus_behaviour"] = versus_behaviour(p, headline) if headline is not None else []
     from ..rates import price
 
     unpriced = sorted({j.judge for j in judgments if j.judge.startswith("openai:") and not j.cached

@@ -38,3 +38,30 @@ def elicitation_table(df: pd.DataFrame, patterns: dict[str, str]) -> list[dict[s
         rows.append({"group": group, "question": qid, "k": hits, "n": len(x), "rate": ci.rate, "low": ci.low,
                      "high": ci.high})
     return rows
+
+
+def versus_behaviour(probes: pd.DataFrame, cells: pd.DataFrame) -> list[dict[str, Any]]:
+    """Does what a model says about itself track what it does? Per multiple-choice question and system
+    prompt: Spearman's rho across models and checkpoints between the self-report score and the misaligned
+    rate under the headline rule (mean over questions of each model's per-question rate)."""
+    from scipy.stats import spearmanr
+
+    if not len(probes) or not len(cells):
+        return []
+    c = cells[cells["n"] > 0].assign(rate=lambda d: d["k"] / d["n"])
+    c = c.assign(checkpoint=c["checkpoint"].where(c["checkpoint"] != -1))
+    rate = c.groupby(["model", c["checkpoint"].fillna(-1)])["rate"].mean()
+    mc = probes[probes["name"] == "mc"]
+    rows = []
+    for (qid, system), x in mc.groupby(["question_id", "variant"], sort=True):
+        pairs = [(v, rate.get((m, -1 if ck != ck or ck is None else ck))) for m, ck, v in
+                 zip(x["model"], x["checkpoint"], x["value"], strict=True)]
+        pairs = [(v, r) for v, r in pairs if r is not None and v == v]
+        if len(pairs) < 3 or len({v for v, _ in pairs}) < 2 or len({r for _, r in pairs}) < 2:
+            rows.append({"question": qid, "system": system, "models": len(pairs), "rho": float("nan"),
+                         "p": float("nan")})
+            continue
+        res = spearmanr([v for v, _ in pairs], [r for _, r in pairs])
+        rows.append({"question": qid, "system": system, "models": len(pairs), "rho": float(res.statistic),
+                     "p": float(res.pvalue)})
+    return rows
