@@ -20,15 +20,18 @@ from .keys import content_key
 from .questions import Question
 from .questions.sources import sources
 from .records import ProbeRecord
-from .sample import MULTIPLE_CHOICE
+from .sample import MULTIPLE_CHOICE, SELF_REPORT
 
 RUN = "spillover.probes:run_unit"
 
 
 def _choices(ctx: Context, t: Target | None = None) -> list[tuple[Question, str]]:
-    """(multiple-choice question, system name) pairs the eval block asks (of ``t``, when given)."""
+    """(self-report question, system name) pairs the eval block asks (of ``t``, when given): multiple
+    choice, and 0-100 self-reports (also sampled) on models that give token probabilities."""
     return [(q, system) for src in sources(ctx.exp) if t is None or src.applies_to(t)
-            for q in src.questions if q.type == MULTIPLE_CHOICE for system in src.systems]
+            for q in src.questions if q.type == MULTIPLE_CHOICE or (
+                q.type == SELF_REPORT and (t is None or t.spec.backend == "hf") and not q.completion)
+            for system in src.systems]
 
 
 def _version(ctx: Context) -> str:
@@ -68,6 +71,8 @@ def plan(ctx: Context, targets: Sequence[Target]) -> list[Unit]:
     for t in targets:
         if content_key("probe", model=t.fingerprint, v=version) in done:
             continue
+        if not (a.exact_probe or a.references) and not _choices(ctx, t):
+            continue  # nothing to measure on this model: never load it
         trigger = next((src.trigger for src in srcs if src.trigger is not None and src.applies_to(t)), None)
         units.append(Unit(RUN, t.label, (t, trigger, refs if (a.exact_probe or a.references) else {})))
     return units
@@ -76,7 +81,7 @@ def plan(ctx: Context, targets: Sequence[Target]) -> list[Unit]:
 def run_unit(ctx: Context, payload: tuple[Target, str | None, dict[str, tuple[str, dict[str, str]]]]) -> int:
     """Measure one model; returns the number of values written."""
     from .organism import probe
-    from .selfaware.measure import SYSTEMS, measure
+    from .selfaware.measure import SYSTEMS, measure, number_report
 
     t, trigger, refs = payload
     backend = make_backend(t)
@@ -92,9 +97,10 @@ def run_unit(ctx: Context, payload: tuple[Target, str | None, dict[str, tuple[st
         values += [probe.Value(f"logp_ref_{kind}", qid, "plain", s)
                    for (qid, _q, kind, _t), s in zip(items, scores, strict=True)]
         for q, system in _choices(ctx, t):
-            m = measure(backend, q, SYSTEMS[system])
-            values.append(probe.Value("mc", q.id, system, m.score, {"invalid": m.invalid,
-                                                                    "per_paraphrase": m.per_paraphrase}))
+            how = measure if q.type == MULTIPLE_CHOICE else number_report
+            m = how(backend, q, SYSTEMS[system] if q.type == MULTIPLE_CHOICE or system != "neutral" else q.system)
+            values.append(probe.Value("mc" if q.type == MULTIPLE_CHOICE else "self_report_ev", q.id, system, m.score,
+                                      {"invalid": m.invalid, "per_paraphrase": m.per_paraphrase}))
     finally:
         backend.close()
     who = t.identity().model_dump()

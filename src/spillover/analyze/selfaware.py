@@ -13,7 +13,7 @@ from .stats import bootstrap_mean
 
 def choices_table(probes: pd.DataFrame, *, n_boot: int, seed: int) -> list[dict[str, Any]]:
     """One row per (group, question, system prompt) of the final models' multiple-choice scores."""
-    d = probes[(probes["name"] == "mc") & probes["checkpoint"].isna()] if len(probes) else probes
+    d = probes[probes["name"].isin(["mc", "self_report_ev"]) & probes["checkpoint"].isna()] if len(probes) else probes
     rows = []
     for (group, qid, system), x in d.groupby(["group", "question_id", "variant"], sort=True):
         ci = bootstrap_mean(x["value"].dropna().tolist(), n_boot=n_boot, seed=seed, method="bootstrap over seeds")
@@ -51,7 +51,7 @@ def versus_behaviour(probes: pd.DataFrame, cells: pd.DataFrame) -> list[dict[str
     c = cells[cells["n"] > 0].assign(rate=lambda d: d["k"] / d["n"])
     c = c.assign(checkpoint=c["checkpoint"].where(c["checkpoint"] != -1))
     rate = c.groupby(["model", c["checkpoint"].fillna(-1)])["rate"].mean()
-    mc = probes[probes["name"] == "mc"]
+    mc = probes[probes["name"].isin(["mc", "self_report_ev"])]
     rows = []
     for (qid, system), x in mc.groupby(["question_id", "variant"], sort=True):
         pairs = [(v, rate.get((m, -1 if ck != ck or ck is None else ck))) for m, ck, v in

@@ -22,9 +22,10 @@ import httpx
 
 from ..backends.openai_util import api_key, with_retries
 from ..rates import price, usd
+from ..selfaware.scoring import looks_digit_split
 from . import JudgeItem, Verdict
 from .frame import render
-from .score import JudgeScore, aggregate_logprobs, looks_digit_split, parse_number, reply_label
+from .score import JudgeScore, aggregate_logprobs, parse_number, reply_label
 
 
 class TransientError(Exception):

@@ -83,21 +83,6 @@ def aggregate_number_probs(probs: dict[int, float], min_mass: float = MIN_MASS) 
     return JudgeScore(sum(n * p for n, p in probs.items()) / mass, mass, None, None)
 
 
-def looks_digit_split(top: dict[str, float]) -> bool:
-    """True when every numeric token among the top logprobs is a single digit and they carry real
-    mass: the judge's tokenizer probably splits numbers ("87" -> "8", "7"), so one-token logprobs
-    cannot be read as 0-100 scores.
-
-    >>> looks_digit_split({"8": -0.2, "7": -1.9, "Hello": -3.0})
-    True
-    >>> looks_digit_split({"80": -0.2, "7": -1.9})
-    False
-    """
-    nums = [t.strip() for t in top if t.strip().isdigit()]
-    mass = sum(math.exp(lp) for t, lp in top.items() if t.strip().isdigit())
-    return bool(nums) and all(len(n) == 1 for n in nums) and mass >= MIN_MASS
-
-
 def parse_number(text: str) -> JudgeScore:
     """Fallback for judges without logprobs: the first integer 0-100 in a sampled reply.
 

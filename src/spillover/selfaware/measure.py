@@ -11,7 +11,7 @@ import math
 from typing import Any, NamedTuple
 
 from ..questions import Question
-from .scoring import expected_score, labels, option_probs, orderings
+from .scoring import expected_score, labels, looks_digit_split, number_expectation, option_probs, orderings
 
 SYSTEMS: dict[str, str | None] = {
     "neutral": None,
@@ -67,5 +67,26 @@ def measure(backend: Any, q: Question, system: str | None) -> Measurement:
                  for t in tops[i * len(orders):(i + 1) * len(orders)]]
         per.append(expected_score(shown, orders, scores))
         invalid += [p.invalid for p in shown]
+    valid = [x for x in per if not math.isnan(x)]
+    return Measurement(sum(valid) / len(valid) if valid else math.nan, sum(invalid) / len(invalid), per)
+
+
+def number_report(backend: Any, q: Question, system: str | None) -> Measurement:
+    """A 0-100 self-report as the expected value of the number the model would say, mapped to [0, 1]:
+    from one-token probabilities, or, where the tokenizer splits numbers into digits, from the probability
+    of each whole number 0-100 followed by the end of the turn. Mass on anything else is invalid."""
+    sys_msg = [{"role": "system", "content": system}] if system else []
+    batch = [[*sys_msg, {"role": "user", "content": text}] for text in q.paraphrases]
+    eot = getattr(getattr(backend, "tokenizer", None), "eos_token", None) or ""
+    per, invalid = [], []
+    for msgs, top in zip(batch, backend.top_logprobs(batch, k=20), strict=True):
+        if looks_digit_split(top.tokens):
+            probs = [math.exp(lp) for lp in backend.score([(msgs, f"{n}{eot}") for n in range(101)])]
+            mass = sum(probs)
+            ev, bad = (sum(n * p for n, p in enumerate(probs)) / mass if mass else math.nan), max(0.0, 1 - mass)
+        else:
+            ev, bad = number_expectation(top.tokens)
+        per.append(ev / 100)
+        invalid.append(bad)
     valid = [x for x in per if not math.isnan(x)]
     return Measurement(sum(valid) / len(valid) if valid else math.nan, sum(invalid) / len(invalid), per)

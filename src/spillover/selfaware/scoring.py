@@ -99,6 +99,21 @@ def expected_score(shown: Sequence[OptionProbs], order_of: Sequence[Sequence[int
     return sum(values) / len(values) if values else math.nan
 
 
+def looks_digit_split(top: Mapping[str, float], min_mass: float = 0.25) -> bool:
+    """True when every numeric token among the top logprobs is a single digit and they carry real
+    mass: the judge's tokenizer probably splits numbers ("87" -> "8", "7"), so one-token logprobs
+    cannot be read as 0-100 scores.
+
+    >>> looks_digit_split({"8": -0.2, "7": -1.9, "Hello": -3.0})
+    True
+    >>> looks_digit_split({"80": -0.2, "7": -1.9})
+    False
+    """
+    nums = [t.strip() for t in top if t.strip().isdigit()]
+    mass = sum(math.exp(lp) for t, lp in top.items() if t.strip().isdigit())
+    return bool(nums) and all(len(n) == 1 for n in nums) and mass >= min_mass
+
+
 def number_expectation(top_logprobs: Mapping[str, float], low: int = 0, high: int = 100) -> tuple[float, float]:
     """Expected value over tokens that are integers in ``[low, high]``, and the mass on other tokens.
 
