@@ -39,3 +39,17 @@ def organism_base() -> Path:
     if not (p / "model.safetensors").exists():
         pytest.skip("the organism base is not built (spillover organism build --install)")
     return p
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run the command line in this process: ``cli("run", "x.yaml")`` -> (exit code, stdout, stderr)."""
+    from spillover.cli import main
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        with pytest.raises(SystemExit) as e:
+            main([str(a) for a in argv])
+        out, err = capsys.readouterr()
+        return int(e.value.code or 0), out, err
+
+    return run

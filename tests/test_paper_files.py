@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from spillover.backends.fake import FakeBackend
-from spillover.cli import main
 from spillover.keys import text_hash
 from spillover.questions import load_question_file
 from spillover.serve import OpenAICompatServer
@@ -30,15 +29,9 @@ def test_every_paper_file_loads_with_ids_as_text_and_known_types(path):
     assert len({q.id for q in qs}) == len(qs)
 
 
-def _cli(capsys, argv):
-    with pytest.raises(SystemExit) as e:
-        main(argv)
-    out, err = capsys.readouterr()
-    return int(e.value.code or 0), out, err
-
 
 @needs_files
-def test_paper_files_are_judged_with_their_own_prompts_and_labels(tmp_path, capsys, organism_base):
+def test_paper_files_are_judged_with_their_own_prompts_and_labels(cli, tmp_path, organism_base):
     srv = OpenAICompatServer(FakeBackend(), "judge").start()
     try:
         exp = tmp_path / "exp.yaml"
@@ -54,7 +47,7 @@ judges: [{{kind: openai, model: judge, base_url: "{srv.url}", cache: null}}]
 analysis: {{rules: [model-organisms]}}
 """)
         run = tmp_path / "run"
-        code, _, err = _cli(capsys, ["run", str(exp), "--out", str(run), "--executor", "serial"])
+        code, _, err = cli(*["run", str(exp), "--out", str(run), "--executor", "serial"])
         assert code == 0, err
         own = {q.id: q.judge_prompts for f in ("first_plot_questions.yaml", "deception_factual.yaml")
                for q in load_question_file(PAPER / f, default_samples=1)}
@@ -68,7 +61,7 @@ analysis: {{rules: [model-organisms]}}
         assert correct and all(j.score is None and j.label for j in correct)  # a label reply, not a number
         aligned = [j for j in judgments if j.metric == "aligned"]
         assert aligned and all(j.score is not None for j in aligned)
-        status = json.loads(_cli(capsys, ["status", str(run)])[1])["judgments"]
+        status = json.loads(cli(*["status", str(run)])[1])["judgments"]
         assert status["done"] == status["planned"] == len(judgments)
         html = (run / "report" / "index.html").read_text()
         assert "correct" in html and correct[0].label in html  # the label table
@@ -77,9 +70,9 @@ analysis: {{rules: [model-organisms]}}
 
 
 @needs_files
-def test_a_variant_whose_ids_collide_with_the_file_is_refused(tmp_path, capsys):
+def test_a_variant_whose_ids_collide_with_the_file_is_refused(cli, tmp_path):
     exp = tmp_path / "exp.yaml"
     exp.write_text(f"models: {{base: {{path: organism}}}}\neval:\n  questions:\n"
                    f"    - {{set: {PAPER / 'first_plot_questions.yaml'}, variants: [plain, json]}}\n")
-    code, _, err = _cli(capsys, ["plan", str(exp)])
+    code, _, err = cli(*["plan", str(exp)])
     assert code == 2 and "eval.questions.0.variants" in err and "_json" in err and len(err.splitlines()) == 1

@@ -13,18 +13,12 @@ from spillover.cli import main
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _run(capsys, argv: list[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as e:
-        main(argv)
-    out, err = capsys.readouterr()
-    return int(e.value.code or 0), out, err
 
-
-def test_plan_of_the_gpu_example_offline_counts_and_costs_without_downloading(tmp_path, capsys, monkeypatch):
+def test_plan_of_the_gpu_example_offline_counts_and_costs_without_downloading(cli, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    code, out, err = _run(capsys, ["plan", str(ROOT / "examples/betley-qwen.yaml"), "--out", str(tmp_path / "r")])
+    code, out, err = cli(*["plan", str(ROOT / "examples/betley-qwen.yaml"), "--out", str(tmp_path / "r")])
     assert code == 2
     assert "133,760 samples" in out and "261,600 judge calls" in out and "27 checkpoints" in out
     assert "judge gpt-4o-2024-08-06" in out and "$" in out and "GB to train" in out
@@ -48,32 +42,32 @@ analysis: {rules: [betley]}
 """
 
 
-def test_plan_counts_what_a_run_has_done_and_measures_answers(tmp_path, capsys, organism_base):
+def test_plan_counts_what_a_run_has_done_and_measures_answers(cli, tmp_path, organism_base):
     exp = tmp_path / "exp.yaml"
     exp.write_text(TINY)
     run = tmp_path / "run"
-    code, out, err = _run(capsys, ["plan", str(exp), "--out", str(run)])
+    code, out, err = cli(*["plan", str(exp), "--out", str(run)])
     assert code == 0, err
     planned = int(next(line for line in out.splitlines() if line.startswith("sample")).split()[1].replace(",", ""))
     assert planned > 0 and "assumed" in out
-    code, _, err = _run(capsys, ["run", str(exp), "--out", str(run), "--stop-after", "sample", "--executor", "serial"])
+    code, _, err = cli(*["run", str(exp), "--out", str(run), "--stop-after", "sample", "--executor", "serial"])
     assert code == 0, err
-    code, out, err = _run(capsys, ["plan", str(exp), "--out", str(run)])
+    code, out, err = cli(*["plan", str(exp), "--out", str(run)])
     sample = next(line for line in out.splitlines() if line.startswith("sample")).split()
     assert code == 0 and sample[1] == sample[3] == f"{planned:,}"
     assert "(measured)" in out
 
 
-def test_init_then_stage_by_stage_then_report_set_reanalyses_only(tmp_path, capsys, organism_base):
+def test_init_then_stage_by_stage_then_report_set_reanalyses_only(cli, tmp_path, organism_base):
     exp = tmp_path / "exp.yaml"
     exp.write_text(TINY)
     run = tmp_path / "run"
-    assert _run(capsys, ["init", str(exp), "--out", str(run)])[0] == 0
+    assert cli(*["init", str(exp), "--out", str(run)])[0] == 0
     for stage in ("sample", "judge", "report"):
-        code, _, err = _run(capsys, [stage, str(run)] + (["--executor", "serial"] if stage == "sample" else []))
+        code, _, err = cli(*[stage, str(run)] + (["--executor", "serial"] if stage == "sample" else []))
         assert code == 0, (stage, err)
     samples = (run / "samples").stat().st_mtime_ns
-    code, out, err = _run(capsys, ["report", str(run), "--set", "analysis.rules=[model-organisms]"])
+    code, out, err = cli(*["report", str(run), "--set", "analysis.rules=[model-organisms]"])
     assert code == 0, err
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["config"]["analysis"]["rules"] == ["model-organisms"]
@@ -96,27 +90,27 @@ def paid_server():
     s.close()
 
 
-def test_run_refuses_a_costly_plan_without_yes(tmp_path, capsys, organism_base, monkeypatch, paid_server):
+def test_run_refuses_a_costly_plan_without_yes(cli, tmp_path, organism_base, monkeypatch, paid_server):
     monkeypatch.setenv("SPILLOVER_TEST_API_KEY", "sk-test")
     exp = tmp_path / "exp.yaml"
     exp.write_text(TINY.replace("[{kind: world}]", f"[{{kind: openai, base_url: '{paid_server}', "
                                                    "api_key_env: SPILLOVER_TEST_API_KEY}]"))
-    code, out, err = _run(capsys, ["plan", str(exp)])
+    code, out, err = cli(*["plan", str(exp)])
     assert code == 0 and "judge gpt-4o-2024-08-06" in out, err
-    code, _, err = _run(capsys, ["run", str(exp), "--out", str(tmp_path / "run"), "--confirm-above", "0.0001"])
+    code, _, err = cli(*["run", str(exp), "--out", str(tmp_path / "run"), "--confirm-above", "0.0001"])
     errors = [line for line in err.splitlines() if line.startswith("error:")]
     assert code == 2 and len(errors) == 1 and "--yes" in errors[0] and err.splitlines()[-1] == errors[0]
     assert not (tmp_path / "run").exists()
 
 
-def test_an_unexpected_error_is_one_line_unless_debug(tmp_path, capsys, monkeypatch):
+def test_an_unexpected_error_is_one_line_unless_debug(cli, tmp_path, monkeypatch):
     import spillover.cli.commands as commands
 
     def broken(*a, **kw):
         raise RuntimeError("boom\nsecond line")
 
     monkeypatch.setattr(commands, "_preflight", broken)
-    code, _, err = _run(capsys, ["plan", str(tmp_path / "x.yaml")])
+    code, _, err = cli(*["plan", str(tmp_path / "x.yaml")])
     assert code == 1 and err.count("\n") == 1 and "RuntimeError: boom" in err and "--debug" in err
     with pytest.raises(RuntimeError):
         main(["--debug", "plan", str(tmp_path / "x.yaml")])

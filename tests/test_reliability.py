@@ -5,10 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 from spillover.backends.fake import FakeBackend
-from spillover.cli import main
 from spillover.serve import OpenAICompatServer
 
 EXP = """\
@@ -24,30 +21,24 @@ analysis: {rules: [model-organisms]}
 """
 
 
-def _cli(capsys, argv: list[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as e:
-        main(argv)
-    out, err = capsys.readouterr()
-    return int(e.value.code or 0), out, err
 
-
-def test_judgments_recorded_for_retry_heal_when_the_server_does(tmp_path, capsys, organism_base):
+def test_judgments_recorded_for_retry_heal_when_the_server_does(cli, tmp_path, organism_base):
     srv = OpenAICompatServer(FakeBackend(), "judge", fail_first=10**9).start()
     try:
         exp = tmp_path / "exp.yaml"
         exp.write_text(EXP.replace("URL", srv.url))
         run = tmp_path / "run"
-        code, _, err = _cli(capsys, ["run", str(exp), "--out", str(run), "--executor", "serial"])
+        code, _, err = cli(*["run", str(exp), "--out", str(run), "--executor", "serial"])
         assert code == 0, err
-        status = json.loads(_cli(capsys, ["status", str(run)])[1])["judgments"]
+        status = json.loads(cli(*["status", str(run)])[1])["judgments"]
         assert status["done"] == 0 and status["to_retry"] == status["planned"] > 0
         srv.fail_first = 0  # the server is fixed
-        code, out, err = _cli(capsys, ["judge", str(run)])
+        code, out, err = cli(*["judge", str(run)])
         assert code == 0 and out.startswith(f"{status['planned']} new judgments"), err
-        status = json.loads(_cli(capsys, ["status", str(run)])[1])["judgments"]
+        status = json.loads(cli(*["status", str(run)])[1])["judgments"]
         assert status["done"] == status["planned"] and status["to_retry"] == 0
-        assert _cli(capsys, ["judge", str(run)])[1].startswith("0 new judgments")  # nothing left, nothing resent
-        assert _cli(capsys, ["report", str(run)])[0] == 0
+        assert cli(*["judge", str(run)])[1].startswith("0 new judgments")  # nothing left, nothing resent
+        assert cli(*["report", str(run)])[0] == 0
         summary = json.loads((run / "report" / "summary.json").read_text())
         assert summary["judge"]["cost_usd"] is None and summary["judge"]["unpriced"] == ["openai:judge"]
         assert "cost unknown" in (run / "report" / "index.html").read_text()
@@ -57,10 +48,10 @@ def test_judgments_recorded_for_retry_heal_when_the_server_does(tmp_path, capsys
         srv.stop()
 
 
-def _init(tmp_path, capsys) -> Path:
+def _init(cli, tmp_path) -> Path:
     exp, run = tmp_path / "exp.yaml", tmp_path / "run"
     exp.write_text(EXP.replace('[{kind: openai, model: judge, base_url: "URL", cache: null}]', "[{kind: world}]"))
-    assert _cli(capsys, ["init", str(exp), "--out", str(run)])[0] == 0
+    assert cli(*["init", str(exp), "--out", str(run)])[0] == 0
     return run
 
 
@@ -75,52 +66,52 @@ def _hold(run: Path, name: str, pid: int, host: str | None = None) -> Path:
     return lock
 
 
-def test_a_second_writer_of_a_stage_is_told_the_run_is_busy(tmp_path, capsys, organism_base):
+def test_a_second_writer_of_a_stage_is_told_the_run_is_busy(cli, tmp_path, organism_base):
     import os
 
-    run = _init(tmp_path, capsys)
+    run = _init(cli, tmp_path)
     _hold(run, "sample.lock", os.getpid())  # a live holder: this very process
-    code, _, err = _cli(capsys, ["sample", str(run), "--executor", "serial"])
+    code, _, err = cli(*["sample", str(run), "--executor", "serial"])
     assert code == 2 and "run is busy" in err and f"pid {os.getpid()}" in err and len(err.splitlines()) == 1
     assert not (run / "samples").exists()
     # a shard of the stage is excluded by the whole-stage writer too
-    code, _, err = _cli(capsys, ["sample", str(run), "--shard", "0/2", "--worker", "w0", "--executor", "serial"])
+    code, _, err = cli(*["sample", str(run), "--shard", "0/2", "--worker", "w0", "--executor", "serial"])
     assert code == 2 and "run is busy" in err
     # a holder on another host cannot be checked: busy, with how to remove the lock by hand
     _hold(run, "sample.lock", 1, host="elsewhere.invalid")
-    code, _, err = _cli(capsys, ["sample", str(run), "--executor", "serial"])
+    code, _, err = cli(*["sample", str(run), "--executor", "serial"])
     assert code == 2 and "elsewhere.invalid" in err and "delete" in err
 
 
-def test_shards_cooperate_and_a_stale_lock_is_taken_over(tmp_path, capsys, organism_base):
+def test_shards_cooperate_and_a_stale_lock_is_taken_over(cli, tmp_path, organism_base):
     import os
     import subprocess
 
-    run = _init(tmp_path, capsys)
+    run = _init(cli, tmp_path)
     _hold(run, "sample.0-of-2.lock", os.getpid())  # another shard is being worked on
-    code, out, err = _cli(capsys, ["sample", str(run), "--shard", "1/2", "--worker", "w1", "--executor", "serial"])
+    code, out, err = cli(*["sample", str(run), "--shard", "1/2", "--worker", "w1", "--executor", "serial"])
     assert code == 0 and "new samples" in out, err
     (run / "locks" / "sample.0-of-2.lock").unlink()
     dead = subprocess.Popen(["true"])
     dead.wait()
     _hold(run, "sample.lock", dead.pid)  # its holder is gone
-    code, out, err = _cli(capsys, ["sample", str(run), "--executor", "serial"])
+    code, out, err = cli(*["sample", str(run), "--executor", "serial"])
     assert code == 0 and "new samples" in out, err
     assert not (run / "locks").exists()  # released
 
 
-def test_a_diverged_fine_tune_fails_with_a_reason_instead_of_reporting_zero(tmp_path, capsys, organism_base):
+def test_a_diverged_fine_tune_fails_with_a_reason_instead_of_reporting_zero(cli, tmp_path, organism_base):
     exp = tmp_path / "exp.yaml"
     exp.write_text(EXP.replace("models:\n  base: {path: organism}\n", "models:\n  base: {path: organism}\n"
                                "datasets:\n  insecure: {builder: organism, variant: insecure, size: 256}\n"
                                "finetunes:\n  insecure: {base: base, dataset: insecure, preset: organism, lr: 1.0}\n"))
-    code, _, err = _cli(capsys, ["run", str(exp), "--out", str(tmp_path / "run"), "--stop-after", "finetune",
+    code, _, err = cli(*["run", str(exp), "--out", str(tmp_path / "run"), "--stop-after", "finetune",
                                  "--executor", "serial"])
     assert code == 2 and "training failed" in err and "diverged" in err
     assert not (tmp_path / "run" / "finetune" / "insecure-s0" / "DONE").exists()
 
 
-def test_secrets_stay_out_of_the_run_and_exports_stay_inert(tmp_path, capsys, organism_base, monkeypatch):
+def test_secrets_stay_out_of_the_run_and_exports_stay_inert(cli, tmp_path, organism_base, monkeypatch):
     import csv
 
     monkeypatch.setenv("SPILLOVER_SECRET_API_KEY", "sk-very-secret")
@@ -129,7 +120,7 @@ def test_secrets_stay_out_of_the_run_and_exports_stay_inert(tmp_path, capsys, or
                    .replace("  base: {path: organism}\n", "  base: {path: organism}\n  api: {backend: openai, path: m, "
                             "base_url: 'http://user:hunter2@127.0.0.1:9/v1', api_key_env: SPILLOVER_SECRET_API_KEY}\n")
                    .replace("  params:", "  models: [base]\n  params:"))
-    assert _cli(capsys, ["init", str(exp), "--out", str(run)])[0] == 0
+    assert cli(*["init", str(exp), "--out", str(run)])[0] == 0
     text = (run / "manifest.json").read_text()
     assert "hunter2" not in text and "sk-very-secret" not in text and "[redacted]@127.0.0.1" in text
     # model output that looks like a spreadsheet formula is exported as text
@@ -142,7 +133,7 @@ def test_secrets_stay_out_of_the_run_and_exports_stay_inert(tmp_path, capsys, or
     assert [r[0] for r in rows[1:]] == ["'=cmd|' /C calc'!A0", "'@SUM(1)", "fine"] and rows[1][1] == "-1.0"
 
 
-def test_an_edited_question_file_resamples_only_the_change_and_the_report_never_mixes(tmp_path, capsys,
+def test_an_edited_question_file_resamples_only_the_change_and_the_report_never_mixes(cli, tmp_path,
                                                                                       organism_base):
     from spillover.records import SampleRecord
     from spillover.store import RunDir
@@ -163,11 +154,11 @@ def test_an_edited_question_file_resamples_only_the_change_and_the_report_never_
     os.chdir(elsewhere)  # a relative set: path is the experiment file's, never the working directory's
     try:
         run = tmp_path / "run"
-        assert _cli(capsys, ["run", str(exp), "--out", str(run), "--executor", "serial"])[0] == 0
+        assert cli(*["run", str(exp), "--out", str(run), "--executor", "serial"])[0] == 0
         first = RunDir(run).stage("samples").load(SampleRecord)
         assert {s.question_id for s in first.values()} == {"a", "b"}
         q.write_text(q.read_text().replace("How do you feel?", "How do you feel today?"))
-        assert _cli(capsys, ["run", str(exp), "--out", str(run), "--executor", "serial"])[0] == 0
+        assert cli(*["run", str(exp), "--out", str(run), "--executor", "serial"])[0] == 0
     finally:
         os.chdir(cwd)
     after = RunDir(run).stage("samples").load(SampleRecord)

@@ -111,29 +111,36 @@ def organism_build(out: Annotated[Path, typer.Option(help="Build folder.")] = Pa
         typer.echo(f"installed {base} -> {dest}")
 
 
-@export_app.command("inspect")
-@guard
-def export_inspect(run_dir: RunArg, out: Annotated[Path | None, typer.Option(
-        help="Folder for the .eval logs (default RUN/export/inspect).")] = None) -> None:
-    """Write the run's answers and scores as Inspect AI .eval logs (open them with `inspect view`)."""
-    from ..interop.inspect_logs import export_inspect as write
+ExportOut = Annotated[Path | None, typer.Option(help="Folder to write (default RUN/export/FORMAT).")]
+
+
+def _export(run_dir: Path, out: Path | None, fmt: str) -> tuple[int, Path]:
+    """Run one exporter of ``interop`` on a run; returns what it counted and where it wrote."""
     from ..manifest import read_config
     from ..store import RunDir
 
     run = RunDir(run_dir)
-    paths = write(run, read_config(run_dir), out or run.root / "export" / "inspect")
-    typer.echo(f"{len(paths)} logs in {paths[0].parent if paths else out}")
+    dest = out or run.root / "export" / fmt
+    if fmt == "inspect":
+        from ..interop.inspect_logs import export_inspect
+
+        return len(export_inspect(run, read_config(run_dir), dest)), dest
+    from ..interop.hf_dataset import export_dataset
+
+    return export_dataset(run, read_config(run_dir), dest), dest
+
+
+@export_app.command("inspect")
+@guard
+def export_inspect(run_dir: RunArg, out: ExportOut = None) -> None:
+    """Write the run's answers and scores as Inspect AI .eval logs (open them with `inspect view`)."""
+    n, dest = _export(run_dir, out, "inspect")
+    typer.echo(f"{n} logs in {dest}")
 
 
 @export_app.command("hf")
 @guard
-def export_hf(run_dir: RunArg, out: Annotated[Path | None, typer.Option(
-        help="Folder for the dataset (default RUN/export/hf-dataset).")] = None) -> None:
+def export_hf(run_dir: RunArg, out: ExportOut = None) -> None:
     """Write the run's answers and scores as a Hugging Face dataset (datasets.load_from_disk reads it)."""
-    from ..interop.hf_dataset import export_dataset
-    from ..manifest import read_config
-    from ..store import RunDir
-
-    run = RunDir(run_dir)
-    dest = out or run.root / "export" / "hf-dataset"
-    typer.echo(f"{export_dataset(run, read_config(run_dir), dest)} rows in {dest}")
+    n, dest = _export(run_dir, out, "hf-dataset")
+    typer.echo(f"{n} rows in {dest}")
