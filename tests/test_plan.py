@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from experiments import TINY
 from spillover.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,17 +30,6 @@ def test_plan_of_the_gpu_example_offline_counts_and_costs_without_downloading(cl
     assert not (tmp_path / "hf").exists() and not (tmp_path / "r").exists()  # nothing fetched, nothing written
 
 
-TINY = """\
-name: tiny
-models:
-  base: {path: organism}
-eval:
-  questions:
-    - {set: organism, samples_per_paraphrase: 1, paraphrases: 1}
-  params: {max_tokens: 12}
-judges: [{kind: world}]
-analysis: {rules: [betley]}
-"""
 
 
 def test_plan_counts_what_a_run_has_done_and_measures_answers(cli, tmp_path, organism_base):

@@ -5,20 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from experiments import TINY
 from spillover.backends.fake import FakeBackend
 from spillover.serve import OpenAICompatServer
 
-EXP = """\
-name: heal
-models:
-  base: {path: organism}
-eval:
-  questions:
-    - {set: organism, samples_per_paraphrase: 1, paraphrases: 1}
-  params: {max_tokens: 12}
-judges: [{kind: openai, model: judge, base_url: "URL", cache: null}]
-analysis: {rules: [model-organisms]}
-"""
+EXP = (TINY.replace("name: tiny", "name: heal").replace("[betley]", "[model-organisms]")
+       .replace("[{kind: world}]", '[{kind: openai, model: judge, base_url: "URL", cache: null}]'))
 
 
 
