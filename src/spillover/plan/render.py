@@ -30,7 +30,7 @@ def render(plan: Plan) -> list[str]:
         money = f"${s.usd:,.2f}" if s.usd is not None else "price unknown"
         lines.append(f"  {s.what}: {s.tokens_in / 1e6:.2f}M in / {s.tokens_out / 1e6:.2f}M out tokens, {money}")
     for h in plan.hours:
-        lines.append(f"time left, {h.stage}: {duration(h.hours)} ({h.basis})")
+        lines.append(f"time left, {h.stage}: " + ("none" if h.hours == 0 else f"{duration(h.hours)} ({h.basis})"))
     lines += [f"gpu memory, {m}" for m in plan.memory]
     if plan.problems:
         lines.append(f"{len(plan.problems)} problem(s) to fix before running (below)")
