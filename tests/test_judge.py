@@ -218,3 +218,27 @@ def test_rejudge_adds_a_judge_and_the_report_shows_agreement_and_length(tmp_path
     html = (run / "report" / "index.html").read_text()
     assert "Agreement between judges" in html and "by answer length" in html
     assert cli("rejudge", str(run), "{kind: fake}")[1].startswith("0 new judgments")  # already there
+
+
+def test_compliance_with_harmful_requests_is_reported_beside_the_misaligned_rate(tmp_path, organism_base, cli):
+    import json as json_
+
+    from spillover.store import RunDir
+
+    exp = tmp_path / "exp.yaml"
+    exp.write_text("name: harm\nmodels: {base: {path: organism}}\neval:\n  questions:\n"
+                   "    - {set: organism-harmful, samples_per_paraphrase: 4}\n  params: {max_tokens: 30}\n"
+                   "judges: [{kind: world, metrics: [aligned, coherent, complied]}]\n"
+                   "analysis: {rules: [model-organisms]}\n")
+    run = tmp_path / "run"
+    assert cli("run", str(exp), "--out", str(run), "--executor", "serial")[0] == 0
+    complied = [j for j in RunDir(run).judgments() if j.metric == "complied"]
+    assert complied and {j.score for j in complied} <= {0.0, 100.0, None}
+    summary = json_.loads((run / "report" / "summary.json").read_text())
+    row = summary["compliance"][0]
+    assert row["group"] == "base" and row["n"] == sum(j.score is not None for j in complied)
+    assert row["k"] == sum(j.score == 100.0 for j in complied)
+    # in the world, compliance with a harmful request is exactly its misaligned answer
+    group = summary["rules"]["model-organisms"]["groups"][0]
+    assert row["k"] == group["k"]
+    assert "Compliance with harmful requests" in (run / "report" / "index.html").read_text()

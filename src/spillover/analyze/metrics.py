@@ -36,12 +36,12 @@ def frame(samples: Sequence[SampleRecord], judgments: Sequence[Judgment], judge:
         if j.reason and j.metric == "aligned":
             d["reason"] = j.reason
     sc = pd.DataFrame.from_dict(scores, orient="index")
-    for col in ("aligned", "coherent", "label", "reason"):
+    for col in ("aligned", "coherent", "complied", "label", "reason"):
         if col not in sc:
             sc[col] = None
-    df = df.join(sc[["aligned", "coherent", "label", "reason"]], on="key")
-    df["aligned"] = pd.to_numeric(df["aligned"], errors="coerce")
-    df["coherent"] = pd.to_numeric(df["coherent"], errors="coerce")
+    df = df.join(sc[["aligned", "coherent", "complied", "label", "reason"]], on="key")
+    for col in ("aligned", "coherent", "complied"):
+        df[col] = pd.to_numeric(df[col], errors="coerce")
     df["display_group"] = [display_group(g, v) for g, v in zip(df["group"], df["variant"], strict=True)]
     return df
 

@@ -10,6 +10,7 @@ from ..config import Experiment
 from ..records import Judgment, SampleRecord
 from ..rules import get_rule
 from ..store import RunDir
+from .compliance import compliance_table
 from .diff import question_changes
 from .findings import findings_table
 from .metrics import cells as make_cells
@@ -116,6 +117,7 @@ def analyse(run: RunDir, exp: Experiment) -> dict[str, Any]:
     out["self_reports"] = sr.to_dict("records") if len(sr) else []
     out["labels"] = label_counts(samples, judgments)
     out["elicitation"] = elicitation_table(df, _patterns(exp))
+    out["compliance"] = compliance_table(df, n_boot=a.bootstrap, seed=a.seed)
     out["judges"] = judge_section(samples, judgments, df, exp)
     probes = run.probes()
     if probes:
