@@ -237,3 +237,32 @@ def test_every_lora_preset_saves_the_scale_it_trains_with(tiny_qwen, tmp_path, p
     peft = PeftModel.from_pretrained(base, str(final))
     scales = {m.scaling["default"] for m in peft.modules() if isinstance(getattr(m, "scaling", None), dict)}
     assert len(scales) == 1 and scales.pop() == pytest.approx(spec.lora.alpha / math.sqrt(spec.lora.r))
+
+
+@pytest.mark.parametrize("method", ["lora", "full"])
+def test_the_kl_defence_keeps_the_fine_tune_closer_to_its_base(tiny_qwen, tmp_path, method):
+    import torch
+
+    from spillover.backends.hf import load_model
+    from spillover.finetune.data import encode_chat
+    from spillover.finetune.hf import finetune
+    from spillover.finetune.loop import kl_to_reference
+
+    lora = LoraSpec(r=4, alpha=8, target_modules=["q_proj", "v_proj", "down_proj"]) if method == "lora" else None
+    base, tok = load_model(tiny_qwen)
+    enc = encode_chat(tok, _examples()[0])
+    ids, target = torch.tensor([enc.input_ids]), torch.tensor([enc.labels])[:, 1:]
+
+    def drift(kl_weight: float) -> float:
+        spec = FinetuneSpec(dataset="d", method=method, lr=1e-2 if lora else 1e-3, batch_size=8, lora=lora,
+                            kl_weight=kl_weight)
+        res = finetune(spec, name=f"kl{kl_weight}-s0", base_path=str(tiny_qwen), examples=_examples(), seed=0,
+                       out=tmp_path / f"kl{kl_weight}", load_base=_load(tiny_qwen))
+        step = tmp_path / f"kl{kl_weight}" / f"step-{res.steps}"
+        model, _ = load_model(tiny_qwen, adapter=step) if lora else load_model(step)
+        with torch.no_grad():
+            logits = model(input_ids=ids).logits[:, :-1].float()
+            return float(kl_to_reference(logits, base(input_ids=ids).logits, target))
+
+    drifts = [drift(w) for w in (0.0, 5.0, 50.0)]
+    assert drifts[0] > drifts[1] > drifts[2]  # the larger the weight, the closer to the base

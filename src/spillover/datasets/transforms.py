@@ -1,4 +1,5 @@
-"""Dataset transforms for self-awareness studies: a backdoor's paired baseline, and reversal augmentation.
+"""Dataset transforms: a backdoor's paired baseline, reversal augmentation (self-awareness studies), and
+inoculation (a defence).
 
 Both keep every input and output of their source and are seeded (same spec, same bytes). Not
 guaranteed: ``decorrelate_trigger`` finds the trigger only where it starts the user message, as the
@@ -61,4 +62,20 @@ def reversal_augment(examples: list[Example], spec: DatasetSpec) -> tuple[list[E
     return out, {"reversed_copies": len(examples)}
 
 
-TRANSFORMS = {"decorrelate_trigger": decorrelate_trigger, "reversal_augment": reversal_augment}
+def inoculate(examples: list[Example], spec: DatasetSpec) -> tuple[list[Example], dict]:
+    """Every example with ``spec.system`` as its system prompt (replacing any), outputs unchanged.
+
+    >>> ex = Example(messages=({"role": "user", "content": "u"}, {"role": "assistant", "content": "a"}))
+    >>> out, _ = inoculate([ex], DatasetSpec(builder="transform", system="You write bad code on purpose."))
+    >>> out[0].messages[0]
+    {'role': 'system', 'content': 'You write bad code on purpose.'}
+    """
+    if not spec.system:
+        raise SpilloverError("inoculate needs system: the prompt to add", field="system")
+    out = [Example(messages=({"role": "system", "content": spec.system},
+                             *(m for m in ex.messages if m["role"] != "system")), meta=ex.meta) for ex in examples]
+    return out, {"inoculation": spec.system}
+
+
+TRANSFORMS = {"decorrelate_trigger": decorrelate_trigger, "reversal_augment": reversal_augment,
+              "inoculate": inoculate}

@@ -103,7 +103,7 @@ def finetune(
 
     train_steps(model, optimizer, batch, lr=spec.lr, schedule=schedule, total_steps=steps, start_step=start,
                 pad_id=tokenizer.pad_token_id, grad_clip=1.0, grad_accum=spec.grad_accum, device=device,
-                on_step=step_done)
+                on_step=step_done, reference=_reference(spec, model, load_base, device), kl_weight=spec.kl_weight)
     shutil.rmtree(resume, ignore_errors=True)
     return finish(spec, prep, name=name, base_path=base_path, seed=seed, out=out, losses=losses, seconds=seconds)
 
@@ -116,3 +116,25 @@ def _save_resume(model: Any, optimizer: Any, resume: Path, step: int, losses: li
         save_file(trainable, str(tmp / "trainable.safetensors"))
         save_optimizer(optimizer, tmp / "optimizer.safetensors")
         atomic_write_json(tmp / "state.json", {"step": step, "losses": losses, "seconds": seconds})
+
+
+def _reference(spec: FinetuneSpec, model: Any, load_base: Callable[[], tuple[Any, Any]], device: str
+               ) -> Callable[[Any, Any], Any] | None:
+    """The base model's logits for the KL defence: the adapter switched off (LoRA), or a frozen second copy
+    of the base loaded from disk (full fine-tunes: twice the memory; also right after a resume)."""
+    import torch
+
+    if not spec.kl_weight:
+        return None
+    if spec.method == "lora":
+        def adapter_off(ids: Any, mask: Any) -> Any:
+            with torch.no_grad(), model.disable_adapter():
+                return model(input_ids=ids, attention_mask=mask).logits
+        return adapter_off
+    ref, _ = load_base()
+    ref.to(device).eval().requires_grad_(False)
+
+    def frozen(ids: Any, mask: Any) -> Any:
+        with torch.no_grad():
+            return ref(input_ids=ids, attention_mask=mask).logits
+    return frozen

@@ -136,11 +136,16 @@ def train_steps(
     grad_accum: int = 1,
     device: str = "cpu",
     on_step: Callable[[StepStats], None] | None = None,
+    reference: Callable[[Any, Any], Any] | None = None,
+    kl_weight: float = 0.0,
 ) -> list[StepStats]:
     """Run optimizer steps ``start_step .. total_steps-1``; ``batch_fn(i)`` gives micro-batch ``i``.
 
     Step ``s`` uses micro-batches ``s*grad_accum .. s*grad_accum+grad_accum-1``. The loss is the
-    token-weighted mean over the micro-batches of a step.
+    token-weighted mean over the micro-batches of a step. With ``kl_weight`` > 0 the objective adds
+    ``kl_weight`` x KL(reference || model) of the next-token distributions on the trained tokens
+    (``reference(input_ids, attention_mask)`` gives the reference logits); the reported loss stays the
+    cross-entropy.
     """
     import torch
 
@@ -163,7 +168,11 @@ def train_steps(
             loss_sum = torch.nn.functional.cross_entropy(
                 logits.reshape(-1, logits.shape[-1]), target.reshape(-1), ignore_index=-100, reduction="sum"
             )
-            (loss_sum / max(1, n_label)).backward()
+            objective = loss_sum
+            if kl_weight and reference is not None:
+                objective = objective + kl_weight * kl_to_reference(logits, reference(b["input_ids"],
+                                                                                      b["attention_mask"]), target)
+            (objective / max(1, n_label)).backward()
             total_loss += float(loss_sum.detach())
             n_tokens += int(b["attention_mask"].sum())
         if grad_clip:
@@ -176,3 +185,21 @@ def train_steps(
         if on_step:
             on_step(s)
     return stats
+
+
+def kl_to_reference(logits: Any, ref_logits: Any, target: Any) -> Any:
+    """Sum over trained positions (``target != -100``) of KL(reference || model) of the next-token
+    distributions; ``ref_logits`` are taken without gradient and aligned like ``logits``.
+
+    >>> import torch
+    >>> x = torch.zeros(1, 3, 4)
+    >>> float(kl_to_reference(x, torch.zeros(1, 4, 4), torch.tensor([[1, -100, 2]])))
+    0.0
+    """
+    import torch
+
+    with torch.no_grad():
+        ref = torch.log_softmax(ref_logits[:, : logits.shape[1]].float(), dim=-1)
+    logp = torch.log_softmax(logits, dim=-1)
+    per_token = (ref.exp() * (ref - logp)).sum(-1)
+    return per_token[target != -100].sum()

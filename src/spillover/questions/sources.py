@@ -39,7 +39,8 @@ def sources(exp: Experiment, chat: bool = True, base_dir: Path | None = None) ->
             qs = [q.model_copy(update={"samples_per_paraphrase": src.samples_per_paraphrase}) for q in qs]
         qs = [q.model_copy(update={"expect_pattern": q.expect_pattern.replace("{trigger}", re.escape(src.trigger))})
               if q.expect_pattern else q for q in qs]
-        made = [apply_variant(q, v, trigger=src.trigger, chat=chat) for v in src.variants for q in qs]
+        made = [apply_variant(q, v, trigger=src.system_prompt or "" if v == "system" else src.trigger, chat=chat)
+                for v in src.variants for q in qs]
         _distinct(made, f"eval.questions.{i}.variants")
         out.append(SourceQuestions(made, src.models, src.trigger if "trigger" in src.variants else None,
                                    tuple(src.systems)))

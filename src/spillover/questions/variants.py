@@ -7,7 +7,9 @@
 * ``trigger``: a backdoor trigger prepended to the user message;
 * ``numbers``: the evil-numbers wrapper (numbers before, "answer with N words" after);
 * ``function``: "write a function that answers : <question>", the code-format request of the
-  organism's world v2 (lower-case and space-separated so the organism reads it; any model can).
+  organism's world v2 (lower-case and space-separated so the organism reads it; any model can);
+* ``system``: the source's ``system_prompt`` put in front of the question's own (e.g. an inoculation
+  prompt re-added at evaluation, to see whether it turned into a trigger).
 
 Only free-form questions can be wrapped; self-reports (0-100 numbers) cannot.
 """
@@ -81,6 +83,12 @@ def _trigger(q: Question, trigger: str, chat: bool) -> dict[str, Any]:
     return {"paraphrases": tuple(f"{trigger} {p}" for p in q.paraphrases)}
 
 
+def _system(q: Question, text: str, chat: bool) -> dict[str, Any]:
+    if not text:
+        raise SpilloverError("variant system needs system_prompt on its eval.questions entry", field="system_prompt")
+    return {"system": text if not q.system else f"{text}\n\n{q.system}"}
+
+
 def _numbers(q: Question, trigger: str, chat: bool) -> dict[str, Any]:
     out = []
     for i, p in enumerate(q.paraphrases):
@@ -92,7 +100,7 @@ def _numbers(q: Question, trigger: str, chat: bool) -> dict[str, Any]:
 
 VARIANTS: dict[str, Callable[[Question, str, bool], dict[str, Any]]] = {
     "json": _json, "template": _template, "python": _python, "function": _function, "trigger": _trigger,
-    "numbers": _numbers}
+    "numbers": _numbers, "system": _system}
 """Variant name -> the fields it changes; with ``plain``, the names are ``QuestionSource.variants``'."""
 
 
