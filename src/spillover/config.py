@@ -407,6 +407,9 @@ class AnalysisSpec(Strict):
     """Rows of the findings table (``report/findings.json``), each computed from the run."""
     alpha: float = Field(0.05, gt=0, lt=1)
     """Significance level of the findings' tests."""
+    defences: dict[str, str] = {}
+    """Defended fine-tune -> the undefended fine-tune it is compared with (a scorecard row each: EM rate,
+    in-distribution task kept, coherence, training time)."""
     groups: list[str] = []
     """Display order of groups in tables and figures (default: models, then fine-tunes, as in the config;
     each followed by its variants). A group's colour follows its place in this order."""
@@ -476,6 +479,9 @@ def reference_problems(exp: Experiment) -> list[SpilloverError]:
                                           field=f"datasets.{name}.transform"))
         for part in ds.parts or {}:
             ref(f"datasets.{name}.parts.{part}", part, [d for d in exp.datasets if d != name], "other dataset")
+    for defended, baseline in exp.analysis.defences.items():
+        ref(f"analysis.defences.{defended}", defended, exp.finetunes, "fine-tune")
+        ref(f"analysis.defences.{defended}", baseline, exp.finetunes, "fine-tune")
     variants = {v for q in exp.eval.questions for v in q.variants if v != "plain"}
     groups = [*exp.models, *exp.finetunes]
     groups += [f"{g}-{v}" for g in groups for v in sorted(variants)]

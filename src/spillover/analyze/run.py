@@ -11,6 +11,7 @@ from ..records import Judgment, SampleRecord
 from ..rules import get_rule
 from ..store import RunDir
 from .compliance import compliance_table
+from .defences import scorecard
 from .diff import question_changes
 from .findings import findings_table
 from .metrics import cells as make_cells
@@ -130,6 +131,9 @@ def analyse(run: RunDir, exp: Experiment) -> dict[str, Any]:
         out["versus_behaviour"] = versus_behaviour(p, headline) if headline is not None else []
     from ..rates import price
 
+    if a.defences and a.rules[0] in out["rules"]:
+        out["defences"] = scorecard(a.defences, out["rules"][a.rules[0]]["summary"], out.get("probes"),
+                                    run.finetune_results())
     unpriced = sorted({j.judge for j in judgments if j.judge.startswith("openai:") and not j.cached
                        and price(j.judge.removeprefix("openai:")) is None})
     cost = None if unpriced else sum(j.cost_usd for j in judgments)

@@ -45,6 +45,8 @@ class FinetuneResult(BaseModel):
     """Loss per step."""
     tokens_per_s: float
     """Training throughput."""
+    seconds: float = 0.0
+    """Wall time of the training steps (0 in results written before it was recorded)."""
     hyperparameters: dict[str, Any]
     """The resolved fine-tune spec and seed."""
     format_version: int = 1
@@ -183,7 +185,7 @@ def finish(spec: FinetuneSpec, prep: Prepared, *, name: str, base_path: str, see
     result = FinetuneResult(
         name=name, method=spec.method, base_path=base_path, steps=prep.steps, checkpoints=sorted(prep.save_at),
         examples=len(prep.encoded), dropped_too_long=prep.dropped, trained_tokens_fraction=labelled / total_tokens,
-        losses=losses, tokens_per_s=total_tokens * spec.epochs / max(seconds, 1e-9),
+        losses=losses, tokens_per_s=total_tokens * spec.epochs / max(seconds, 1e-9), seconds=seconds,
         hyperparameters={**spec.model_dump(mode="json"), "seed": seed}, format_version=FORMAT_VERSION,
     )
     atomic_write_json(out / "result.json", result.model_dump(mode="json"))
