@@ -97,3 +97,20 @@ def test_judge_agreement_is_high_for_a_noisy_copy_and_near_zero_for_an_independe
     assert rows["ref", "copy"]["rho_aligned"] > 0.9 and rows["ref", "copy"]["kappa"] > 0.6
     assert abs(rows["ref", "random"]["rho_aligned"]) < 0.15 and abs(rows["ref", "random"]["kappa"]) < 0.15
     assert rows["ref", "copy"]["rho_coherent"] != rows["ref", "copy"]["rho_coherent"]  # constant: undefined
+
+
+def test_defence_scorecard_ranks_by_em_removed_and_relates_task_and_time_to_the_baseline():
+    from spillover.analyze.defences import scorecard
+
+    def group(name, rate, incoherent=0.1):
+        return {"group": name, "seeds": [rate, rate - 0.01, rate + 0.01], "incoherent": incoherent}
+
+    summary = [group("insecure", 0.20), group("kl", 0.05), group("mixed", 0.15), group("base", 0.01)]
+    probes = pd.DataFrame({"name": "p_insecure_code", "checkpoint": [None] * 4, "seed": [0, 0, 0, None],
+                           "group": ["insecure", "kl", "mixed", "base"], "value": [0.9, 0.5, 0.8, 0.1]})
+    fts = {"insecure-s0": {"seconds": 10.0}, "kl-s0": {"seconds": 20.0}, "mixed-s0": {"seconds": 10.0}}
+    rows = scorecard({"mixed": "insecure", "kl": "insecure"}, summary, probes, fts)
+    assert [r["defence"] for r in rows] == ["kl", "mixed"]  # more EM removed first
+    kl = rows[0]
+    assert kl["reduction"] == pytest.approx(0.75) and kl["task_kept"] == pytest.approx((0.5 - 0.1) / (0.9 - 0.1))
+    assert kl["time"] == pytest.approx(2.0) and kl["coherent"] == pytest.approx(0.9)
