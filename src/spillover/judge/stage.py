@@ -24,13 +24,13 @@ def run_stage(ctx: Context, *, sample_digest: str | None = None, judges: dict[st
     """Judge what is not judged yet. ``sample_digest`` (the sample stage's plan) lets a finished stage
     be skipped without reading; ``judges`` overrides judge objects by kind (fault injection)."""
     run, exp, ui = ctx.run, ctx.exp, ctx.ui
-    digest = content_key("judge-plan", samples=sample_digest, own=question_prompts(exp),
+    own = question_prompts(exp)
+    digest = content_key("judge-plan", samples=sample_digest, own=own,
                          judges=[j.model_dump(mode="json", exclude_defaults=True) for j in exp.judges])
     stage = run.stage("judgments")
     if sample_digest is not None and shard is None and stage.done_info().get("digest") == digest:
         return []
     samples = [s for s in run.samples() if in_shard(s.key, shard) and s.question_type != SELF_REPORT]
-    own = question_prompts(exp)
     summaries = []
     with stage:
         for spec in exp.judges:

@@ -98,10 +98,11 @@ def make_plan(exp: Experiment, run_dir: Path | None = None, gpu: str = "A100-80G
     counts, spend, hours = _finetunes(exp, run, gpu)
     targets = planned_targets(exp, run)
     planned = plan_all(exp, targets)
-    done = run.stage("samples").done_keys() if run else set()
+    records = run.stage("samples").records() if run else {}  # read once: done keys and answer lengths
+    done = {k for k, v in records.items() if not v.get("retryable")}
     samples = [(t, p) for t, ps in planned for p in ps]
     left = [(t, p) for t, p in samples if p.key not in done]
-    answer, basis = _answer_tokens(exp, run)
+    answer, basis = _answer_tokens(exp, records)
     n_ck = sum(1 for t in targets if t.checkpoint is not None)
     counts.append(StageCount("sample", "samples", len(samples), len(samples) - len(left),
                              f"{len(targets)} models incl. {n_ck} checkpoints; answers ≈ {answer:.0f} tokens "
@@ -168,13 +169,11 @@ def _train_hours(exp: Experiment, run: RunDir | None, left: dict[str, float], gp
     return Hours("finetune", total, f"one {gpu} at {rates()['utilisation']['train']:.0%} of peak")
 
 
-def _answer_tokens(exp: Experiment, run: RunDir | None) -> tuple[float, str]:
-    """Mean answer length measured in the run, else a fraction of ``max_tokens`` (rates.yaml)."""
-    if run is not None:
-        lens = [float(r["completion_tokens"]) for r in run.stage("samples").records().values()
-                if r.get("completion_tokens")]
-        if lens:
-            return statistics.fmean(lens), "measured"
+def _answer_tokens(exp: Experiment, records: dict[str, dict[str, Any]]) -> tuple[float, str]:
+    """Mean answer length measured in the run's sample records, else a fraction of ``max_tokens``."""
+    lens = [float(r["completion_tokens"]) for r in records.values() if r.get("completion_tokens")]
+    if lens:
+        return statistics.fmean(lens), "measured"
     share = rates()["answer_fraction"]
     return exp.eval.params.max_tokens * share, f"assumed {share:g} x max_tokens"
 
