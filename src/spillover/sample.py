@@ -28,6 +28,7 @@ MULTIPLE_CHOICE = "multiple_choice"
 RUN = "spillover.sample:run_unit"
 
 THINK = re.compile(r"^\s*<think>(.*?)</think>\s*", re.S)
+OPEN_THINK = re.compile(r"^\s*<think>(.*)$", re.S)
 
 
 class Planned(NamedTuple):
@@ -41,17 +42,26 @@ class Planned(NamedTuple):
 
 
 def split_thinking(text: str) -> tuple[str, str | None]:
-    """Separate a leading ``<think>...</think>`` block from the final answer.
+    """Separate a leading ``<think>...</think>`` block (DeepSeek-R1 / Qwen3 style) from the final answer.
+    An empty block (Qwen3 templates inject one when thinking is off) is no reasoning; a block the model
+    never closed (it ran out of tokens) is all reasoning and no answer.
 
     >>> split_thinking("<think>plan</think> The answer.")
     ('The answer.', 'plan')
     >>> split_thinking("Just this.")
     ('Just this.', None)
+    >>> split_thinking("<think>\\n\\n</think>\\n\\nHi.")
+    ('Hi.', None)
+    >>> split_thinking("<think>still planning")
+    ('', 'still planning')
     """
     m = THINK.match(text)
-    if not m:
-        return text, None
-    return text[m.end():].strip(), m.group(1).strip()
+    if m:
+        return text[m.end():].strip(), m.group(1).strip() or None
+    m = OPEN_THINK.match(text)
+    if m:
+        return "", m.group(1).strip() or None
+    return text, None
 
 
 def plan(target: Target, questions: Sequence[Question], params: GenParams,

@@ -15,7 +15,8 @@ from .defences import scorecard
 from .diff import question_changes
 from .findings import findings_table
 from .metrics import cells as make_cells
-from .metrics import dynamics, first_significant_step, frame, per_question, self_reports, summarise
+from .metrics import classify, dynamics, first_significant_step, frame, per_question, self_reports, summarise
+from .monitor import monitor_table
 from .selfaware import choices_table, elicitation_table, versus_behaviour
 from .stats import compare
 
@@ -117,6 +118,7 @@ def analyse(run: RunDir, exp: Experiment) -> dict[str, Any]:
     sr = self_reports(df)
     out["self_reports"] = sr.to_dict("records") if len(sr) else []
     out["labels"] = label_counts(samples, judgments)
+    out["monitors"] = monitor_table(judgments, df, classify(df, get_rule(a.rules[0])))
     out["elicitation"] = elicitation_table(df, _patterns(exp))
     out["compliance"] = compliance_table(df, n_boot=a.bootstrap, seed=a.seed)
     out["judges"] = judge_section(samples, judgments, df, exp)

@@ -46,13 +46,22 @@ def nonce(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:12]
 
 
-def frame(answer: str) -> str:
-    """The answer, neutralised, between its two markers."""
+def frame(answer: str, kind: str = "ANSWER") -> str:
+    """The answer (or reasoning: ``kind``), neutralised, between its two markers."""
     safe = neutralise(answer)
     n = nonce(answer)
-    return f"{START.format(nonce=n)}\n{safe}\n{END.format(nonce=n)}"
+    start, end = START.replace("ANSWER", kind), END.replace("ANSWER", kind)
+    return f"{start.format(nonce=n)}\n{safe}\n{end.format(nonce=n)}"
 
 
-def render(template: str, question: str, answer: str) -> str:
-    """Fill a judge prompt template's ``{question}`` and ``{answer}`` (the answer framed)."""
-    return template.replace("{question}", neutralise(question)).replace("{answer}", frame(answer))
+def render(template: str, question: str, answer: str, reasoning: str | None = None) -> str:
+    """Fill a judge prompt template's ``{question}``, ``{answer}`` and ``{reasoning}`` (a reasoning
+    model's chain of thought); answer and reasoning are framed, each with its own markers.
+
+    >>> "<<<REASONING" in render("{reasoning} / {answer}", "q", "a", "I will lie.")
+    True
+    """
+    out = template.replace("{question}", neutralise(question)).replace("{answer}", frame(answer))
+    if "{reasoning}" in out:
+        out = out.replace("{reasoning}", frame(reasoning or "(no reasoning)", kind="REASONING"))
+    return out

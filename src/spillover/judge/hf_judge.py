@@ -35,8 +35,8 @@ class HFJudge:
             rest = [i for i in range(len(items)) if i not in got]
             got.update(zip(rest, self.judge([items[i] for i in rest]) if rest else [], strict=True))
             return [got[i] for i in range(len(items))]
-        prompts = [[{"role": "user", "content": render(it.template, it.sample.question, it.sample.answer)}]
-                   for it in items]
+        prompts = [[{"role": "user", "content": render(it.template, it.sample.question, it.sample.answer,
+                                                       it.sample.thinking)}] for it in items]
         out: list[Verdict] = []
         tops = self.backend.top_logprobs(prompts, k=20)
         if not self.digit_split:
@@ -50,7 +50,8 @@ class HFJudge:
 
     def _labels(self, items: Sequence[JudgeItem]) -> list[Verdict]:
         reqs = [GenRequest(messages=({"role": "user", "content": render(it.template, it.sample.question,
-                                                                         it.sample.answer)},), seeds=(0,))
+                                                                         it.sample.answer, it.sample.thinking)},),
+                           seeds=(0,))
                 for it in items]
         comps = self.backend.generate(reqs, GenParams(temperature=0.0, max_tokens=8))
         return [Verdict(reply_label(c[0].text)) for c in comps]

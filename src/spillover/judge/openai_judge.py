@@ -73,7 +73,7 @@ class OpenAIJudge:
     async def _judge_one(self, client: httpx.AsyncClient, it: JudgeItem, rng: random.Random) -> Verdict:
         if not it.sample.answer.strip():
             return Verdict(JudgeScore(None, 0.0, None, "empty answer"))
-        prompt = render(it.template, it.sample.question, it.sample.answer)
+        prompt = render(it.template, it.sample.question, it.sample.answer, it.sample.thinking)
         if it.mode == "label":
             return await self._label(client, prompt, rng)
         resp = await self._with_retries(client, prompt, rng)

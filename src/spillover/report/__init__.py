@@ -56,7 +56,7 @@ def build_report(run: RunDir, exp: Experiment, ui: Reporter | None = None, *, sc
         self_reports=res.get("self_reports", []), labels=res.get("labels", []), judges=res.get("judges"),
         choices=res.get("choices", []), elicitation=res.get("elicitation", []),
         versus_behaviour=res.get("versus_behaviour", []), compliance=res.get("compliance", []),
-        defences=res.get("defences", []),
+        defences=res.get("defences", []), monitors=res.get("monitors", []),
         groups=order, colours=palette(order, [*exp.models, *exp.finetunes]),
         seeds=sorted({int(x) for x in df["seed"].dropna()}) if len(df) else [],
         checkpoints=sorted({int(x) for x in df["checkpoint"].dropna()}) if len(df) else [],
@@ -80,6 +80,7 @@ def _summary(res: dict[str, Any], rule: str, fts: dict[str, dict[str, Any]]) -> 
                            "choices": res.get("choices", []), "elicitation": res.get("elicitation", []),
                            "versus_behaviour": res.get("versus_behaviour", []),
                            "compliance": res.get("compliance", []), "defences": res.get("defences", []),
+                           "monitors": res.get("monitors", []),
                            "rules": {}}
     for rname, r in res["rules"].items():
         out["rules"][rname] = {"rule": r["rule"], "groups": [named(s) for s in r["summary"]],
