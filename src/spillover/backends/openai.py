@@ -49,7 +49,7 @@ class OpenAIBackend:
                         temperature=params.temperature, top_p=params.top_p, seed=seed,
                         stop=list(params.stop) or None)
                     choice = resp.choices[0]
-                    text = choice.message.content or ""
+                    text = with_reasoning(choice.message)
                 usage = resp.usage
                 return Completion(
                     text=text.strip(), finish_reason="length" if choice.finish_reason == "length" else "stop",
@@ -89,3 +89,21 @@ class OpenAIBackend:
 
     def close(self) -> None:
         pass
+
+
+def with_reasoning(message: Any) -> str:
+    """The message text, with a reasoning field some servers return apart (``reasoning_content`` in
+    vLLM and DeepSeek, ``reasoning`` elsewhere) put back as a leading think block, so every backend's
+    reasoning is split the same way (:func:`spillover.sample.split_thinking`).
+
+    >>> from types import SimpleNamespace as M
+    >>> with_reasoning(M(content="Hi.", reasoning_content="plan"))
+    '<think>plan</think>Hi.'
+    >>> with_reasoning(M(content="Hi."))
+    'Hi.'
+    """
+    text = getattr(message, "content", None) or ""
+    extra = getattr(message, "model_extra", None) or {}
+    reasoning = getattr(message, "reasoning_content", None) or getattr(message, "reasoning", None) or \
+        extra.get("reasoning_content") or extra.get("reasoning")
+    return f"<think>{reasoning}</think>{text}" if reasoning and "<think>" not in text else text
