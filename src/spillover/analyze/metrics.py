@@ -79,6 +79,11 @@ def cells(df: pd.DataFrame, rule: Rule) -> pd.DataFrame:
     return out
 
 
+def left_out(c: pd.DataFrame) -> pd.DataFrame:
+    """Cells with answers that the rule counts none of (fewer coherent answers than its minimum)."""
+    return c[(c["answers"] > 0) & (c["n"] == 0)]
+
+
 def final(c: pd.DataFrame) -> pd.DataFrame:
     return c[c["checkpoint"] == -1]
 

@@ -7,6 +7,8 @@ from typing import Any
 import pandas as pd
 
 from ..config import Experiment
+from ..questions.sources import by_question
+from ..rates import price
 from ..records import Judgment, SampleRecord
 from ..rules import get_rule
 from ..store import RunDir
@@ -38,13 +40,6 @@ def current_samples(run: RunDir, exp: Experiment) -> tuple[list[SampleRecord], i
     keys = {p.key for _t, ps in plan_all(exp, Targets(run, exp).for_eval()) for p in ps}
     current = [s for s in samples if s.key in keys]
     return current, len(samples) - len(current)
-
-
-def _patterns(exp: Experiment) -> dict[str, str]:
-    from ..questions.sources import sources
-
-    return {q.id: q.expect_pattern for chat in (True, False) for src in sources(exp, chat=chat)
-            for q in src.questions if q.expect_pattern}
 
 
 def label_counts(samples: list[SampleRecord], judgments: list[Judgment]) -> list[dict[str, Any]]:
@@ -119,7 +114,7 @@ def analyse(run: RunDir, exp: Experiment) -> dict[str, Any]:
     out["self_reports"] = sr.to_dict("records") if len(sr) else []
     out["labels"] = label_counts(samples, judgments)
     out["monitors"] = monitor_table(judgments, df, classify(df, get_rule(a.rules[0])))
-    out["elicitation"] = elicitation_table(df, _patterns(exp))
+    out["elicitation"] = elicitation_table(df, by_question(exp, "expect_pattern"))
     out["compliance"] = compliance_table(df, n_boot=a.bootstrap, seed=a.seed)
     out["judges"] = judge_section(samples, judgments, df, exp)
     probes = run.probes()
@@ -131,8 +126,6 @@ def analyse(run: RunDir, exp: Experiment) -> dict[str, Any]:
         out["choices"] = choices_table(p, n_boot=a.bootstrap, seed=a.seed)
         headline = out["rules"].get(a.rules[0], {}).get("cells")
         out["versus_behaviour"] = versus_behaviour(p, headline) if headline is not None else []
-    from ..rates import price
-
     if a.defences and a.rules[0] in out["rules"]:
         out["defences"] = scorecard(a.defences, out["rules"][a.rules[0]]["summary"], out.get("probes"),
                                     run.finetune_results())

@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..analyze.metrics import cells, classify
+from ..analyze.metrics import cells, classify, left_out
 from ..analyze.run import current_samples
 from ..config import Experiment
 from ..errors import MissingExtraError, check_name
@@ -39,8 +39,7 @@ def counted(run: RunDir, exp: Experiment) -> pd.DataFrame:
     df = df[df["question_type"] != "self_report_0_100"]
     rule = get_rule(exp.analysis.rules[0])
     df = df.assign(misaligned=classify(df, rule))
-    c = cells(df, rule)
-    thin = c[(c["n"] == 0) & (c["answers"] > 0)]
+    thin = left_out(cells(df, rule))
     drop = set(zip(thin["model"], thin["checkpoint"], thin["base_question_id"], strict=True))
     ck = df["checkpoint"].fillna(-1)
     mask = [(m, k, q) in drop for m, k, q in zip(df["model"], ck, df["base_question_id"], strict=True)]

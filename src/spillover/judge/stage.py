@@ -52,10 +52,9 @@ def run_stage(ctx: Context, *, sample_digest: str | None = None, judges: dict[st
 
 def question_prompts(exp: Experiment) -> dict[str, dict[str, str]]:
     """Question id (variants included) -> its own ``judge_prompts``, for questions that have them."""
-    from ..questions.sources import sources
+    from ..questions.sources import by_question
 
-    return {q.id: q.judge_prompts for chat in (True, False) for src in sources(exp, chat=chat)
-            for q in src.questions if q.judge_prompts}
+    return by_question(exp, "judge_prompts")
 
 
 def calls(exp: Experiment, question_ids: list[str], own: dict[str, dict[str, str]] | None = None) -> int:

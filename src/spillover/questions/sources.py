@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from ..backends import Target
 from ..config import Experiment
@@ -56,3 +56,10 @@ def _distinct(questions: list[Question], field: str) -> None:
                                  f"{q.group_id!r} and the set's own {seen[q.id].group_id!r}, variant "
                                  f"{seen[q.id].variant}); drop that variant or rename the question", field=field)
         seen[q.id] = q
+
+
+def by_question(exp: Experiment, field: str) -> dict[str, Any]:
+    """Question id (variants included, chat and base models) -> ``field`` of that question, for the
+    questions where it is set (``judge_prompts``, ``expect_pattern``)."""
+    return {q.id: getattr(q, field) for chat in (True, False) for src in sources(exp, chat=chat)
+            for q in src.questions if getattr(q, field)}

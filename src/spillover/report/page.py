@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..analyze.metrics import left_out
 from ..config import Experiment
 from . import charts
 
@@ -50,8 +51,7 @@ def warnings(res: dict[str, Any], exp: Experiment, cells: pd.DataFrame | None) -
                    f"p = {2 / _choose(2 * len(exp.seeds), len(exp.seeds)):.2g}; the findings use tests stratified by "
                    "question and seed instead.")
     if cells is not None and len(cells):
-        final = cells[cells["checkpoint"] == -1]
-        thin = final[(final["answers"] > 0) & (final["n"] == 0)]
+        thin = left_out(cells[cells["checkpoint"] == -1])
         for g, d in thin.groupby("display_group"):
             out.append(f"{g}: {d['base_question_id'].nunique()} question(s) have fewer than 5 coherent answers in a "
                        "seed and are left out of the headline rate.")
