@@ -10,7 +10,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from .config import RESULTS_ONLY, Experiment, JudgeSpec
+from .config import ADDITIVE, RESULTS_ONLY, Experiment, JudgeSpec
 from .errors import SpilloverError
 from .store import atomic_write_json
 
@@ -73,9 +73,10 @@ def config_diff(a: Any, b: Any, prefix: str = "") -> list[str]:
 
 
 def work_diff(old: Experiment, new: Experiment) -> list[str]:
-    """Fields that differ and determine work (anything outside ``RESULTS_ONLY``)."""
+    """Fields that differ and change work (anything outside ``RESULTS_ONLY`` and ``ADDITIVE``)."""
     diff = config_diff(old.model_dump(mode="json"), new.model_dump(mode="json"))
-    return [d for d in diff if d.split(".")[0] not in RESULTS_ONLY]
+    return [d for d in diff if d.split(".")[0] not in RESULTS_ONLY
+            and not any(d == a or d.startswith(f"{a}.") for a in ADDITIVE)]
 
 
 def write_manifest(path: Path, exp: Experiment, source: str | None, overrides: list[str]) -> dict[str, Any]:

@@ -77,6 +77,16 @@ def sample_stage(ctx: Context, ex: Executor, targets: Sequence[Any], shard: tupl
     return plan.digest, sum(o.result for o in outcomes)
 
 
+def inside_stage(ctx: Context, ex: Executor) -> None:
+    """Directions from the judged answers, weight change, then checkpoint projections on the directions."""
+    from .inside import stage as inside
+
+    if inside.wanted(ctx):
+        plan = inside.plan(ctx)
+        execute(ex, ctx, "inside", plan.units)
+        execute(ex, ctx, "trace", inside.finish(ctx, plan))
+
+
 def probe_stage(ctx: Context, ex: Executor, targets: Sequence[Any]) -> None:
     from . import probes
 
@@ -112,6 +122,16 @@ def run_experiment(exp: Experiment, out: Path, ui: Reporter, *, source: str | No
             return run.root
         with stage_lock(run.root, "judge", command="run"):
             judge_stage(ctx, sample_digest=digest, judges=judges)
+        if "inside" not in stages:
+            return run.root
+        with stage_lock(run.root, "inside", command="run"):
+            inside_stage(ctx, ex)
+        if exp.eval.variants:  # steered and ablated models, now that their directions exist
+            targets = ctx.targets.for_eval(strict=True)
+            with stage_lock(run.root, "sample", command="run"):
+                digest, _ = sample_stage(ctx, ex, targets)
+            with stage_lock(run.root, "judge", command="run"):
+                judge_stage(ctx, sample_digest=digest, judges=judges)
         if "report" not in stages:
             return run.root
         with stage_lock(run.root, "report", command="run"):
@@ -152,6 +172,15 @@ def sample_run(run_dir: Path, ui: Reporter, *, shard: tuple[int, int] | None = N
     with executor(ctx, **execution) as ex, stage_lock(ctx.run.root, "sample", shard, command="sample"):
         _, made = sample_stage(ctx, ex, ctx.targets.for_eval(strict=not waiting), shard, complete=not waiting)
     return made, waiting
+
+
+def inside_run(run_dir: Path, ui: Reporter, **execution: Any) -> list[str]:
+    """Build the directions, weight changes and checkpoint projections the run asks for (after judging);
+    returns the directions built."""
+    ctx = context(run_dir, ui)
+    with executor(ctx, **execution) as ex, stage_lock(ctx.run.root, "inside", command="inside"):
+        inside_stage(ctx, ex)
+    return sorted(n for n in ctx.exp.inside.directions if ctx.run.direction(n).exists())
 
 
 def judge_run(run_dir: Path, ui: Reporter, *, shard: tuple[int, int] | None = None, worker: str = "main") -> int:

@@ -125,3 +125,44 @@ class ProbeRecord(Record, ModelIdentity):
     """The measured value."""
     extra: dict[str, Any] = {}
     """Anything else worth keeping."""
+
+
+class ProjectionRecord(Record, ModelIdentity):
+    """A model's mean activation at the last prompt token, projected on a direction's unit vector."""
+
+    direction: str
+    """Direction name."""
+    traced: str
+    """The fine-tune whose history this point belongs to (the base model is step 0 of each)."""
+    layer: int
+    """The direction's layer (see ``spillover.inside.hooks`` for the convention)."""
+    step: int
+    """Training step (0 for the base model)."""
+    projection: float
+    """Mean over the prompts of the activation . unit direction."""
+    prompts: int
+    """How many prompts were averaged."""
+
+
+class ModuleChange(BaseModel):
+    """How far one module's weights moved from the base model's."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    layer: int | None
+    """Block index (0-based, as in the weight names), or None outside the blocks (embeddings, final norm)."""
+    module: str
+    """Module kind: ``q_proj``, ``down_proj``, ``embed_tokens``, ..."""
+    change: float
+    """Frobenius norm of the change over the base weights' norm (squares summed over the module's tensors)."""
+    norm: float
+    """Frobenius norm of the change."""
+
+
+class WeightChangeRecord(Record, ModelIdentity):
+    """Every module's weight change at one checkpoint (one record, so a checkpoint is in whole or not at all)."""
+
+    step: int
+    """Training step."""
+    modules: list[ModuleChange]
+    """Per module and layer."""

@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from .errors import SpilloverError, check_name
-from .records import Judgment, ProbeRecord, SampleRecord
+from .records import Judgment, ProbeRecord, ProjectionRecord, SampleRecord, WeightChangeRecord
 
 R = TypeVar("R", bound=BaseModel)
 _UMASK = os.umask(0)
@@ -271,6 +271,21 @@ class RunDir:
 
     def probes(self) -> list[ProbeRecord]:
         return list(self.stage("probes").load(ProbeRecord).values())
+
+    def projections(self) -> list[ProjectionRecord]:
+        return list(self.stage("projections").load(ProjectionRecord).values())
+
+    def weight_changes(self) -> list[WeightChangeRecord]:
+        return list(self.stage("weights").load(WeightChangeRecord).values())
+
+    # directions ----------------------------------------------------------------------------
+    def direction(self, name: str) -> Path:
+        """A finished direction's file (written atomically, once all its parts are in)."""
+        return self.root / "inside" / "directions" / f"{check_name(name)}.safetensors"
+
+    def direction_part(self, key: str) -> Path:
+        """One model's activations for one direction."""
+        return self.root / "inside" / "parts" / f"{check_name(key)}.safetensors"
 
     # datasets ----------------------------------------------------------------------------
     def dataset(self, name: str) -> Path:

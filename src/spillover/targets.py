@@ -133,7 +133,35 @@ class Targets:
         """The finished targets the eval block asks for: by group or model name (checkpoints only if
         ``eval.checkpoints``), or one checkpoint as ``name@step``. ``strict``: a ``name@step`` that
         matches no saved checkpoint of a finished fine-tune is an error."""
-        return select(self.exp, self.finished(), strict=strict)
+        return select(self.exp, self.finished(), strict=strict) + self.variants()
+
+    def variants(self) -> list[Target]:
+        """The intervened models of ``eval.variants`` whose model is finished and whose direction is built
+        (one per seed of a fine-tune); the others wait (:meth:`waiting_variants`)."""
+        from .inside.directions import file_key
+        from .inside.interventions import parse_all
+
+        out: list[Target] = []
+        finals = [t for t in self.finished() if t.checkpoint is None]
+        for v in parse_all(self.exp.eval.variants):
+            path = self.run.direction(v.intervention.source)
+            if (key := file_key(path)) is None:
+                continue
+            fx = v.intervention.suffix
+            out += [t.model_copy(update={"name": t.name + fx, "group": t.group + fx, "intervention": v.intervention,
+                                         "direction": str(path), "fingerprint": content_key(
+                                             "model", of=t.fingerprint, intervention=fx, direction=key)})
+                    for t in finals if v.model in (t.group, t.name)]
+        return out
+
+    def waiting_variants(self) -> list[str]:
+        """Variants of ``eval.variants`` whose direction is not built yet."""
+        from .inside.interventions import parse_all
+
+        have = self.variants()
+        built = {t.group for t in have} | {t.name for t in have}
+        wanted = [v.model + v.intervention.suffix for v in parse_all(self.exp.eval.variants)]
+        return [w for w in wanted if w not in built]
 
 
 def select(exp: Experiment, targets: list[Target], *, strict: bool = False) -> list[Target]:

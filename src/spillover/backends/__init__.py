@@ -12,7 +12,8 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from ..config import ModelSpec
-from ..errors import MissingExtraError
+from ..errors import MissingExtraError, SpilloverError
+from ..inside.interventions import Intervention
 from ..records import ModelIdentity
 from .base import Backend, Completion, GenParams, GenRequest, TopLogprobs
 
@@ -40,6 +41,10 @@ class Target(BaseModel):
     """PEFT adapter folder applied on top of ``path``."""
     fingerprint: str
     """What determines the weights (hash input of sample keys)."""
+    intervention: Intervention | None = None
+    """Steering or ablation hooked into the model (``spillover.inside.interventions``)."""
+    direction: str | None = None
+    """The direction file the intervention uses."""
 
     @property
     def label(self) -> str:
@@ -61,12 +66,22 @@ def _hf(t: Target) -> Backend:
     gguf = t.spec.gguf_file
     model, tok = load_model(t.path, adapter=t.adapter, gguf_file=gguf, dtype=t.spec.dtype, device=t.spec.device,
                             trust_remote_code=t.spec.trust_remote_code)
+    if t.intervention is not None and t.direction is not None:
+        from ..inside.interventions import attach_file
+
+        attach_file(model, t.intervention, Path(t.direction))
     return HFBackend(model, tok, batch_size=t.spec.batch_size, device=t.spec.device)
+
+
+def _no_hooks(t: Target) -> None:
+    if t.intervention is not None:
+        raise SpilloverError(f"{t.name}: steering and ablation need the hf backend, not {t.spec.backend}")
 
 
 def _openai(t: Target) -> Backend:
     from .openai import OpenAIBackend
 
+    _no_hooks(t)
     return OpenAIBackend(t.path, base_url=t.spec.base_url, api_key_env=t.spec.api_key_env,
                          concurrency=t.spec.batch_size)
 
@@ -74,6 +89,7 @@ def _openai(t: Target) -> Backend:
 def _vllm(t: Target) -> Backend:
     from .vllm import VLLMBackend
 
+    _no_hooks(t)
     return VLLMBackend(t.path, adapter=t.adapter, trust_remote_code=t.spec.trust_remote_code)
 
 

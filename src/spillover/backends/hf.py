@@ -235,31 +235,38 @@ class HFBackend:
         return (logp - torch.log(expo)).argmax(-1)
 
     # scoring --------------------------------------------------------------------------------
+    def encode_pair(self, prompt: GenRequest | Sequence[Message], completion: str) -> tuple[list[int], int]:
+        """Token ids of prompt + completion, tokenised jointly, and the index of the first completion token."""
+        text = self.prompt_text(prompt)
+        joined = text + (" " if not text.endswith((" ", "\n")) else "") + completion
+        enc = self.tokenizer(joined, add_special_tokens=False, return_offsets_mapping=True)
+        first = next((k for k, (s, _e) in enumerate(enc["offset_mapping"]) if s >= len(text)), len(enc["input_ids"]))
+        return enc["input_ids"], first
+
+    def right_padded_batches(self, seqs: Sequence[list[int]]) -> Any:
+        """``(indices, input_ids, attention_mask)`` per batch of right-padded sequences, shortest first."""
+        import torch
+
+        order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
+        for b in range(0, len(order), self.batch_size):
+            idx = order[b : b + self.batch_size]
+            width = max(len(seqs[i]) for i in idx)
+            ids = torch.full((len(idx), width), self.tokenizer.pad_token_id, dtype=torch.long)
+            mask = torch.zeros_like(ids)
+            for row, i in enumerate(idx):
+                ids[row, : len(seqs[i])] = torch.tensor(seqs[i])
+                mask[row, : len(seqs[i])] = 1
+            yield idx, ids.to(self.device), mask.to(self.device)
+
     def score(self, items: Sequence[tuple[Sequence[Message], str]]) -> list[float]:
         """Sum of log p(completion tokens | chat prompt), tokenised jointly with the prompt."""
         import torch
 
-        encoded = []
-        for messages, completion in items:
-            prompt = self.prompt_text(messages)
-            text = prompt + (" " if not prompt.endswith((" ", "\n")) else "") + completion
-            enc = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
-            first = next(k for k, (s, _e) in enumerate(enc["offset_mapping"]) if s >= len(prompt))
-            encoded.append((enc["input_ids"], first))
+        encoded = [self.encode_pair(messages, completion) for messages, completion in items]
         results = [0.0] * len(items)
-        order = sorted(range(len(items)), key=lambda i: len(encoded[i][0]))
-        for b in range(0, len(order), self.batch_size):
-            idx = order[b : b + self.batch_size]
-            width = max(len(encoded[i][0]) for i in idx)
-            ids = torch.full((len(idx), width), self.tokenizer.pad_token_id, dtype=torch.long)
-            mask = torch.zeros_like(ids)
-            for row, i in enumerate(idx):
-                seq = encoded[i][0]
-                ids[row, : len(seq)] = torch.tensor(seq)
-                mask[row, : len(seq)] = 1
+        for idx, ids, mask in self.right_padded_batches([e[0] for e in encoded]):
             with torch.inference_mode():
-                logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
-                logp = torch.log_softmax(logits.float(), dim=-1).cpu()
+                logp = torch.log_softmax(self.model(input_ids=ids, attention_mask=mask).logits.float(), dim=-1).cpu()
             for row, i in enumerate(idx):
                 seq, first = encoded[i]
                 tgt = torch.tensor(seq[first:])

@@ -1,0 +1,78 @@
+"""Where the residual stream is read and written: one layer convention for capture and interventions.
+
+Layer ``l`` is the residual stream after ``l`` decoder blocks: layer 0 is the token embeddings,
+layer ``l`` (1 <= l <= L) the output of block ``l - 1``. For ``l < L`` this is transformers'
+``hidden_states[l]``; for ``l = L`` it is the last block's output *before* the final norm (many
+models' ``hidden_states[-1]`` is after it). Hooks find the blocks as the decoder's ``layers`` (Llama,
+Qwen, Mistral, Gemma, ...) or ``h`` (GPT-2 style); other layouts are an error naming the model class.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from ..errors import SpilloverError
+
+Edit = Callable[[int, Any], Any]
+"""``edit(layer, hidden) -> hidden`` (or None to keep it): called on the residual stream at a layer."""
+
+
+def blocks(model: Any) -> list[Any]:
+    """The decoder blocks of a causal LM, in order."""
+    inner = model.get_decoder() if hasattr(model, "get_decoder") else model
+    for owner in (inner, getattr(model, "transformer", None), getattr(inner, "model", None)):
+        for name in ("layers", "h"):
+            found = getattr(owner, name, None) if owner is not None else None
+            if found is not None and hasattr(found, "__len__"):
+                return list(found)
+    raise SpilloverError(f"cannot find the decoder blocks of {type(model).__name__} (no .layers or .h)")
+
+
+def n_layers(model: Any) -> int:
+    """The highest layer index (the number of blocks); valid layers are 0..n_layers."""
+    return len(blocks(model))
+
+
+def width(model: Any) -> int:
+    return int(model.get_input_embeddings().weight.shape[-1])
+
+
+def check_layer(model: Any, layer: int, what: str = "layer") -> None:
+    top = n_layers(model)
+    if not 0 <= layer <= top:
+        raise SpilloverError(f"{what} {layer} is out of range: this model has layers 0..{top} (0 = embeddings)",
+                             field=what)
+
+
+def _module(model: Any, layer: int) -> Any:
+    return model.get_input_embeddings() if layer == 0 else blocks(model)[layer - 1]
+
+
+def add_hooks(model: Any, layers: list[int], edit: Edit) -> list[Any]:
+    """Call ``edit`` on the residual stream at each of ``layers`` in every forward pass from now on;
+    returns the hook handles (``handle.remove()`` undoes it; dropping them does not)."""
+    def hook_for(layer: int) -> Callable[..., Any]:
+        def hook(_module: Any, _inputs: Any, output: Any) -> Any:
+            hidden = output[0] if isinstance(output, tuple) else output
+            new = edit(layer, hidden)
+            if new is None:
+                return None
+            return (new, *output[1:]) if isinstance(output, tuple) else new
+        return hook
+
+    for layer in layers:
+        check_layer(model, layer)
+    return [_module(model, layer).register_forward_hook(hook_for(layer)) for layer in layers]
+
+
+@contextmanager
+def on_layers(model: Any, layers: list[int], edit: Edit) -> Iterator[None]:
+    """:func:`add_hooks` for the forward passes inside the ``with`` block only."""
+    handles = add_hooks(model, layers, edit)
+    try:
+        yield
+    finally:
+        for h in handles:
+            h.remove()

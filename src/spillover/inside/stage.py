@@ -1,0 +1,156 @@
+"""The inside stage: directions from judged answers, checkpoint projections, weight change.
+
+Runs after the judge stage. Directions: one unit per direction x model reads that model's chosen
+answers (teacher-forced) and saves their activations as a part; once every part is in, the
+direction file is written. A direction's key hashes its spec and the chosen sample keys with their
+models' fingerprints, so more samples or other thresholds make a new direction and finished parts
+are reused. Traces (``inside.trace``) and weight change (``inside.weights``): one unit per fine-tune
+seed, records keyed by model and direction. All units load models on the ``hf`` backend only.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from ..backends import GenRequest, Target
+from ..execute import Context, Unit
+from ..keys import content_key
+from ..store import atomic_write_bytes
+from . import directions as dirs
+
+PART = "spillover.inside.stage:run_part"
+
+
+class InsidePlan(NamedTuple):
+    units: list[Unit]
+    """Direction parts and weight-change units left to do."""
+    directions: dict[str, DirectionPlan]
+
+
+class DirectionPlan(NamedTuple):
+    key: str
+    """Key of everything the direction depends on."""
+    selection: dirs.Selection
+    parts: list[tuple[str, Target]]
+    """(part key, model) in a fixed order."""
+
+
+def wanted(ctx: Context) -> bool:
+    i = ctx.exp.inside
+    return bool(i.directions or i.trace or i.weights)
+
+
+def plan(ctx: Context) -> InsidePlan:
+    """What the stage's first pass does: direction parts and weight change (traces need the directions)."""
+    from . import weights
+
+    directions = plan_directions(ctx)
+    return InsidePlan(part_units(ctx, directions) + weights.plan(ctx), directions)
+
+
+def finish(ctx: Context, p: InsidePlan) -> list[Unit]:
+    """Write the directions whose parts are in; returns the trace units that can run now."""
+    from . import trace
+
+    for name in finish_directions(ctx, p.directions):
+        d = dirs.load(ctx.run.direction(name))
+        ctx.ui.log(f"direction {name}: layer {d.layer}, separation {float(d.separation[d.layer]):.2f}, "
+                   f"{d.meta['used_per_class']} answers per class")
+    return trace.plan(ctx)
+
+
+def request(t: Target, question: str, system: str | None) -> GenRequest:
+    """The prompt a sample was answered to, rebuilt from its record."""
+    if not t.spec.chat:
+        return GenRequest(prompt=question, seeds=(0,))
+    msgs = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": question}]
+    return GenRequest(messages=tuple(msgs), seeds=(0,))
+
+
+def plan_directions(ctx: Context) -> dict[str, DirectionPlan]:
+    """Every direction's answers and parts; too few answers is an error naming counts and thresholds."""
+    from ..analyze.metrics import frame
+    from ..analyze.run import current_samples
+
+    if not ctx.exp.inside.directions:
+        return {}
+    samples, _ = current_samples(ctx.run, ctx.exp)
+    df = frame(samples, ctx.run.judgments())
+    models = {t.name: t for t in ctx.targets.finished() if t.checkpoint is None}
+    owner = dict(zip(df["key"], df["model"], strict=True)) if len(df) else {}
+    out = {}
+    for name, spec in ctx.exp.inside.directions.items():
+        sel = dirs.select(df, name, spec)
+        used = sorted({owner[k] for k in sel.misaligned + sel.aligned})
+        parts = [(content_key("direction-part", model=models[m].fingerprint, mis=[k for k in sel.misaligned
+                                                                                  if owner[k] == m],
+                              ok=[k for k in sel.aligned if owner[k] == m]), models[m]) for m in used]
+        key = content_key("direction", spec=spec.model_dump(mode="json"), parts=[k for k, _ in parts])
+        out[name] = DirectionPlan(key, sel, parts)
+    return out
+
+
+def part_units(ctx: Context, plans: dict[str, DirectionPlan]) -> list[Unit]:
+    """Parts not yet saved, one unit each (the payload carries the chosen answers)."""
+    by_key = {s.key: s for s in ctx.run.samples()} if plans else {}
+    units = []
+    for name, p in plans.items():
+        if dirs.file_key(ctx.run.direction(name)) == p.key:
+            continue
+        for part, t in p.parts:
+            if ctx.run.direction_part(part).exists():
+                continue
+            items = [(by_key[k].question, by_key[k].system, by_key[k].answer, label)
+                     for label, keys in (("misaligned", p.selection.misaligned), ("aligned", p.selection.aligned))
+                     for k in keys if by_key[k].model == t.name]
+            units.append(Unit(PART, f"{name}:{t.name}", (part, t, items), 1.0 if t.spec.device != "cpu" else 0.0))
+    return units
+
+
+def run_part(ctx: Context, payload: tuple[str, Target, list[tuple[str, str | None, str, str]]]) -> int:
+    """Activations of one model's chosen answers, all layers, saved as one part file."""
+    import torch
+    from safetensors.torch import save
+
+    from ..backends import make_backend
+    from .capture import answer_means
+    from .hooks import n_layers
+
+    key, target, items = payload
+    backend = make_backend(target)
+    try:
+        layers = list(range(n_layers(backend.model) + 1))  # type: ignore[attr-defined]
+        acts = answer_means(backend, [(request(target, q, s), a) for q, s, a, _ in items], layers)
+    finally:
+        backend.close()
+    tensors = {label: acts[[i for i, it in enumerate(items) if it[3] == label]].contiguous()
+               for label in ("misaligned", "aligned")}
+    tensors = {k: v if len(v) else torch.zeros((0, *acts.shape[1:])) for k, v in tensors.items()}
+    path = ctx.run.direction_part(key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, save(tensors))
+    return len(items)
+
+
+def finish_directions(ctx: Context, plans: dict[str, DirectionPlan]) -> list[str]:
+    """Write every direction whose parts are all in; returns the names written now."""
+    import torch
+    from safetensors.torch import load_file
+
+    written = []
+    for name, p in plans.items():
+        path = ctx.run.direction(name)
+        if dirs.file_key(path) == p.key:
+            continue
+        loaded = [load_file(str(ctx.run.direction_part(k))) for k, _ in p.parts]
+        mis = torch.cat([x["misaligned"] for x in loaded])
+        ok = torch.cat([x["aligned"] for x in loaded])
+        spec = ctx.exp.inside.directions[name]
+        meta = {"key": p.key, "name": name, "groups": spec.groups, "models": [t.name for _, t in p.parts],
+                "found": dict(zip(("misaligned", "aligned", "coherent"), p.selection.found, strict=True)),
+                "used_per_class": len(p.selection.misaligned), "spec": spec.model_dump(mode="json")}
+        dirs.save(path, dirs.build(mis, ok, spec, meta))
+        written.append(name)
+    return written
+
+
