@@ -374,18 +374,21 @@ class JudgeSpec(Strict):
 class Check(Strict):
     """One testable claim about misaligned rates (headline rule), computed from a run's records."""
 
-    kind: Literal["ratio", "trend", "early"] = "ratio"
+    kind: Literal["ratio", "trend", "early", "cosine", "leads"] = "ratio"
     """``ratio``: rate(a) vs factor x rate(b); ``trend``: the rate rises with a dose over ``levels``;
-    ``early``: a > b is significant at a checkpoint within the first ``within`` of training."""
+    ``early``: a > b is significant at a checkpoint within the first ``within`` of training; ``cosine``:
+    directions a and b have cosine >= factor at a's layer; ``leads``: fine-tune b's projection on
+    direction a rises no later than its misaligned rate (``inside.trace``)."""
     a: str = ""
-    """A display group (``insecure``, ``backdoor-trigger``)."""
+    """A display group (``insecure``, ``backdoor-trigger``); a direction for ``cosine`` and ``leads``."""
     b: str = ""
-    """The group ``a`` is compared with (``ratio``, ``early``)."""
+    """The group ``a`` is compared with (``ratio``, ``early``); a direction (``cosine``); a traced fine-tune
+    (``leads``)."""
     relation: Literal[">=", "<="] = ">="
     """``ratio``: ``>=`` holds when the stratified rate ratio is >= ``factor`` and a > b is significant;
     ``<=`` holds when the rate ratio is <= ``factor``."""
     factor: float = Field(1.0, gt=0)
-    """``ratio``: the threshold on rate(a) / rate(b)."""
+    """``ratio``: the threshold on rate(a) / rate(b); ``cosine``: the least cosine."""
     levels: dict[str, float] = {}
     """``trend``: display group -> dose (e.g. dataset size, insecure fraction)."""
     within: float = Field(0.25, gt=0, le=1)
@@ -529,6 +532,7 @@ def reference_problems(exp: Experiment) -> list[SpilloverError]:
     variants = {v for q in exp.eval.questions for v in q.variants if v != "plain"}
     groups = [*exp.models, *exp.finetunes]
     groups += [f"{g}-{v}" for g in groups for v in sorted(variants)]
+    out += inside_problems(exp, groups)
     for i, pair in enumerate(exp.analysis.compare):
         for j, g in enumerate(pair):
             ref(f"analysis.compare.{i}.{j}", g, groups, "group")
@@ -539,6 +543,45 @@ def reference_problems(exp: Experiment) -> list[SpilloverError]:
             if name not in names or (step and not step.isdigit()):
                 out.append(SpilloverError(f"{m!r} is not a model, fine-tune, fine-tune-sSEED or NAME@STEP"
                                           + did_you_mean(name, names), field=f"eval.models.{i}"))
+    return out
+
+
+def inside_problems(exp: Experiment, groups: list[str]) -> list[SpilloverError]:
+    """Variants, directions, traces and weight changes that name nothing."""
+    from .interventions import expand, parse
+
+    out = []
+    models = [*exp.models, *exp.finetunes, *(f"{f}-s{s}" for f in exp.finetunes for s in exp.seeds)]
+    for i, text in enumerate(exp.eval.variants):
+        for one in expand(text):
+            try:
+                v = parse(one)
+            except SpilloverError as e:
+                out.append(SpilloverError(e.message, field=f"eval.variants.{i}"))
+                continue
+            if v.model not in models:
+                out.append(SpilloverError(f"{one!r}: no model or fine-tune {v.model!r}{did_you_mean(v.model, models)}",
+                                          field=f"eval.variants.{i}"))
+            if v.intervention.source not in exp.inside.directions:
+                out.append(SpilloverError(f"{one!r}: no direction {v.intervention.source!r} in inside.directions"
+                                          + did_you_mean(v.intervention.source, exp.inside.directions),
+                                          field=f"eval.variants.{i}"))
+    for name, d in exp.inside.directions.items():
+        try:
+            check_name(name)
+        except SpilloverError as e:
+            out.append(SpilloverError(e.message, field=f"inside.directions.{name}"))
+        out += [SpilloverError(f"no group {g!r}{did_you_mean(g, groups)}", field=f"inside.directions.{name}.groups.{j}")
+                for j, g in enumerate(d.groups) if g not in groups]
+        if d.max_answers < d.min_answers:
+            out.append(SpilloverError(f"max_answers {d.max_answers} < min_answers {d.min_answers}",
+                                      field=f"inside.directions.{name}.max_answers"))
+    for kind in ("trace", "weights"):
+        out += [SpilloverError(f"no fine-tune {f!r}{did_you_mean(f, exp.finetunes)}", field=f"inside.{kind}.{j}")
+                for j, f in enumerate(getattr(exp.inside, kind)) if f not in exp.finetunes]
+    if exp.inside.trace and not exp.inside.directions:
+        out.append(SpilloverError("inside.trace projects on directions, but inside.directions names none",
+                                  field="inside.trace"))
     return out
 
 

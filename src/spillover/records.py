@@ -19,6 +19,15 @@ def valid_text(text: str | None) -> str | None:
         "utf-8", "replace").decode("utf-8")
 
 
+def display_group(group: str, variant: str) -> str:
+    """The name a group's answers to one question variant are reported under.
+
+    >>> display_group("backdoor", "trigger"), display_group("insecure", "plain")
+    ('backdoor-trigger', 'insecure')
+    """
+    return group if variant == "plain" else f"{group}-{variant}"
+
+
 class Record(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -135,7 +144,7 @@ class ProjectionRecord(Record, ModelIdentity):
     traced: str
     """The fine-tune whose history this point belongs to (the base model is step 0 of each)."""
     layer: int
-    """The direction's layer (see ``spillover.inside.hooks`` for the convention)."""
+    """The direction's layer (see ``spillover.backends.hooks`` for the convention)."""
     step: int
     """Training step (0 for the base model)."""
     projection: float
@@ -166,3 +175,20 @@ class WeightChangeRecord(Record, ModelIdentity):
     """Training step."""
     modules: list[ModuleChange]
     """Per module and layer."""
+
+
+def judged_scores(judgments: list[Judgment], judge: str | None = None) -> dict[str, dict[str, Any]]:
+    """Sample key -> metric -> score (and ``label``, ``reason``) from ``judge`` (default: the first judge
+    seen), as every table of a run reads them."""
+    judge = judge or next((j.judge for j in judgments), None)
+    out: dict[str, dict[str, Any]] = {}
+    for j in judgments:
+        if j.judge != judge:
+            continue
+        d = out.setdefault(j.sample_key, {})
+        d[j.metric] = j.score
+        if j.label:
+            d["label"] = j.label
+        if j.reason and j.metric == "aligned":
+            d["reason"] = j.reason
+    return out

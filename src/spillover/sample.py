@@ -21,7 +21,7 @@ from .keys import canonical_json, content_key
 from .questions import Question
 from .questions.sources import sources
 from .records import SampleRecord
-from .store import Stage
+from .store import RunDir, Stage
 
 SELF_REPORT = "self_report_0_100"
 MULTIPLE_CHOICE = "multiple_choice"
@@ -121,6 +121,18 @@ def plan_all(exp: Experiment, targets: Sequence[Target]) -> list[tuple[Target, l
         qs = [q for src in srcs[t.spec.chat] if src.applies_to(t) for q in src.questions]
         out.append((t, plan(t, qs, exp.eval.params, n_override)))
     return out
+
+
+def current_samples(run: RunDir, exp: Experiment, targets: Sequence[Target]) -> tuple[list[SampleRecord], int]:
+    """The samples the config plans now for ``targets`` (the run's ``for_eval()``), and how many recorded
+    ones it no longer plans (a question file edited, a setting changed): those stay on disk and out of
+    every number. A folder without a manifest (records assembled by hand) is taken whole."""
+    samples = run.samples()
+    if not run.manifest_path.exists():
+        return samples, 0
+    keys = {p.key for _t, ps in plan_all(exp, targets) for p in ps}
+    current = [s for s in samples if s.key in keys]
+    return current, len(samples) - len(current)
 
 
 def plan_stage(ctx: Context, targets: Sequence[Target], shard: tuple[int, int] | None = None) -> StagePlan:

@@ -138,25 +138,34 @@ class Targets:
     def variants(self) -> list[Target]:
         """The intervened models of ``eval.variants`` whose model is finished and whose direction is built
         (one per seed of a fine-tune); the others wait (:meth:`waiting_variants`)."""
-        from .inside.directions import file_key
-        from .inside.interventions import parse_all
+        from .interventions import RANDOM, parse_all
+        from .vectors import load
 
         out: list[Target] = []
         finals = [t for t in self.finished() if t.checkpoint is None]
+        loaded = {}
         for v in parse_all(self.exp.eval.variants):
-            path = self.run.direction(v.intervention.source)
-            if (key := file_key(path)) is None:
+            i, path = v.intervention, self.run.direction(v.intervention.source)
+            if i.source not in loaded and path.exists():
+                loaded[i.source] = load(path)
+            if (d := loaded.get(i.source)) is None:
                 continue
-            fx = v.intervention.suffix
-            out += [t.model_copy(update={"name": t.name + fx, "group": t.group + fx, "intervention": v.intervention,
-                                         "direction": str(path), "fingerprint": content_key(
-                                             "model", of=t.fingerprint, intervention=fx, direction=key)})
-                    for t in finals if v.model in (t.group, t.name)]
+            layer = i.layer if i.layer is not None else d.layer
+            vectors = d.random if i.direction.startswith(RANDOM) else d.vectors
+            if not 0 <= layer < len(vectors):
+                raise SpilloverError(f"{v.model}{i.suffix}: layer {layer} is out of range; direction {i.source!r} "
+                                     f"has layers 0..{len(vectors) - 1}", field="eval.variants")
+            vector = tuple(vectors[layer].tolist())
+            out += [t.model_copy(update={
+                "name": t.name + i.suffix, "group": t.group + i.suffix, "intervention": i, "vector": vector,
+                "layer": layer, "fingerprint": content_key("model", of=t.fingerprint, intervention=i.suffix,
+                                                           direction=d.meta["key"])})
+                for t in finals if v.model in (t.group, t.name)]
         return out
 
     def waiting_variants(self) -> list[str]:
         """Variants of ``eval.variants`` whose direction is not built yet."""
-        from .inside.interventions import parse_all
+        from .interventions import parse_all
 
         have = self.variants()
         built = {t.group for t in have} | {t.name for t in have}

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import fnmatch
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -38,6 +38,8 @@ class CheckResult(NamedTuple):
     holds: bool | None
     """None: not measured (a group is missing from the run)."""
     test: str
+    tested: bool = True
+    """False where ``p`` does not decide ``holds`` (``<=`` claims compare the point estimate only)."""
 
 
 def mh_rate_ratio(t: np.ndarray) -> float:
@@ -101,7 +103,7 @@ def check_ratio(c: pd.DataFrame, chk: Check, alpha: float, n_boot: int = 2000, s
     low, high = _bootstrap_rr(t, n_boot, seed)
     holds = (rr >= chk.factor and p < alpha) if chk.relation == ">=" else rr <= chk.factor
     measured = f"{chk.a} {_rate(t, 0, 1):.3f} vs {chk.b} {_rate(t, 2, 3):.3f}: ratio {rr:.2f}"
-    return CheckResult(claim, measured, (low, high), p, bool(holds), TEST)
+    return CheckResult(claim, measured, (low, high), p, bool(holds), TEST, chk.relation == ">=")
 
 
 def check_trend(c: pd.DataFrame, chk: Check, alpha: float) -> CheckResult:
@@ -149,8 +151,12 @@ def _missing(c: pd.DataFrame, chk: Check) -> list[str]:
     return [g for g in wanted if g not in groups]
 
 
-def run_check(c: pd.DataFrame, chk: Check, alpha: float, steps: dict[str, int]) -> CheckResult:
-    """One check on cells ``c`` (all checkpoints) of the headline rule."""
+def run_check(c: pd.DataFrame, chk: Check, alpha: float, steps: dict[str, int],
+              inside: Callable[[Check], CheckResult] | None = None) -> CheckResult:
+    """One check on cells ``c`` (all checkpoints) of the headline rule; ``inside`` runs the checks on
+    directions (``cosine``, ``leads``)."""
+    if chk.kind in ("cosine", "leads"):
+        return inside(chk) if inside else CheckResult(chk.kind, "not measured: no inside view", None, None, None, "")
     q = c["base_question_id"].map(lambda s: fnmatch.fnmatchcase(s, chk.questions))
     for pattern in chk.exclude:
         q &= ~c["base_question_id"].map(lambda s, pattern=pattern: fnmatch.fnmatchcase(s, pattern))
@@ -166,15 +172,16 @@ def run_check(c: pd.DataFrame, chk: Check, alpha: float, steps: dict[str, int]) 
     return check_trend(final, chk, alpha) if chk.kind == "trend" else check_ratio(final, chk, alpha)
 
 
-def findings_table(c: pd.DataFrame, findings: Sequence[Finding], alpha: float, steps: dict[str, int]
-                   ) -> list[dict[str, Any]]:
+def findings_table(c: pd.DataFrame, findings: Sequence[Finding], alpha: float, steps: dict[str, int],
+                   inside: Callable[[Check], CheckResult] | None = None) -> list[dict[str, Any]]:
     """``[{finding, source, expected, measured, interval, p, holds, test, checks}]``: a finding holds
-    when every check holds, is not measured when any check is not, and its p is the largest."""
+    when every check holds, is not measured when any check is not, and its p is the largest of its
+    tested checks' (``<=`` claims are not tested)."""
     rows = []
     for f in findings:
-        res = [run_check(c, chk, alpha, steps) for chk in f.checks]
+        res = [run_check(c, chk, alpha, steps, inside) for chk in f.checks]
         holds = None if any(r.holds is None for r in res) else all(r.holds for r in res)
-        ps = [r.p for r in res if r.p is not None]
+        ps = [r.p for r in res if r.p is not None and r.tested]
         rows.append({"finding": f.name, "source": f.source, "expected": f.expected,
                      "measured": "; ".join(r.measured for r in res),
                      "interval": [r.interval for r in res], "p": max(ps) if ps else None, "holds": holds,

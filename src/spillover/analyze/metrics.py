@@ -8,13 +8,9 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
-from ..records import Judgment, SampleRecord
+from ..records import Judgment, SampleRecord, display_group, judged_scores
 from ..rules import Rule
 from .stats import RateCI, bootstrap_mean, cluster_bootstrap, wilson
-
-
-def display_group(group: str, variant: str) -> str:
-    return group if variant == "plain" else f"{group}-{variant}"
 
 
 def frame(samples: Sequence[SampleRecord], judgments: Sequence[Judgment], judge: str | None = None
@@ -24,17 +20,7 @@ def frame(samples: Sequence[SampleRecord], judgments: Sequence[Judgment], judge:
     df = pd.DataFrame(rows)
     if df.empty:
         return df
-    judge = judge or next((j.judge for j in judgments), None)
-    scores: dict[str, dict[str, object]] = {}
-    for j in judgments:
-        if j.judge != judge:
-            continue
-        d = scores.setdefault(j.sample_key, {})
-        d[j.metric] = j.score
-        if j.label:
-            d["label"] = j.label
-        if j.reason and j.metric == "aligned":
-            d["reason"] = j.reason
+    scores = judged_scores(list(judgments), judge)
     sc = pd.DataFrame.from_dict(scores, orient="index")
     for col in ("aligned", "coherent", "complied", "label", "reason"):
         if col not in sc:

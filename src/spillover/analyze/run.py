@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import pandas as pd
 
-from ..config import Experiment
+from ..config import Check, Experiment
 from ..questions.sources import by_question
 from ..rates import price
 from ..records import Judgment, SampleRecord
 from ..rules import get_rule
+from ..sample import current_samples
 from ..store import RunDir
+from ..targets import Targets
 from .compliance import compliance_table
 from .defences import scorecard
 from .diff import question_changes
-from .findings import findings_table
+from .findings import CheckResult, findings_table
 from .metrics import cells as make_cells
 from .metrics import classify, dynamics, first_significant_step, frame, per_question, self_reports, summarise
 from .monitor import monitor_table
@@ -25,21 +28,6 @@ from .stats import compare
 
 def _final_steps(run: RunDir) -> dict[str, int]:
     return {name: r["steps"] for name, r in run.finetune_results().items() if "steps" in r}
-
-
-def current_samples(run: RunDir, exp: Experiment) -> tuple[list[SampleRecord], int]:
-    """The samples the config plans now, and how many recorded ones it no longer plans (a question file
-    edited, a setting changed): those stay on disk and out of every number. A folder without a manifest
-    (records assembled by hand) is taken whole."""
-    from ..sample import plan_all
-    from ..targets import Targets
-
-    samples = run.samples()
-    if not run.manifest_path.exists():
-        return samples, 0
-    keys = {p.key for _t, ps in plan_all(exp, Targets(run, exp).for_eval()) for p in ps}
-    current = [s for s in samples if s.key in keys]
-    return current, len(samples) - len(current)
 
 
 def label_counts(samples: list[SampleRecord], judgments: list[Judgment]) -> list[dict[str, Any]]:
@@ -79,9 +67,32 @@ def judge_section(samples: list[SampleRecord], judgments: list[Judgment], df: pd
     return out
 
 
+class InsideSection(NamedTuple):
+    tables: dict[str, Any]
+    """Directions, their cosines, checkpoint curves, weight change (empty when the run has no inside view)."""
+    check: Callable[[Check], CheckResult] | None
+    """Runs ``cosine`` and ``leads`` findings checks."""
+
+
+def inside_section(run: RunDir, exp: Experiment, c: pd.DataFrame, steps: dict[str, int]) -> InsideSection:
+    """Directions, their cosines, checkpoint curves and weight change, and the checks on them."""
+    from ..inside.directions import cosines
+    from .inside import check_cosine, check_leads, curves, directions_table, load, weights_table
+
+    if not (exp.inside.directions or exp.inside.weights):
+        return InsideSection({}, None)
+    ins = load(run, exp)
+
+    def check(chk: Check) -> CheckResult:
+        return check_cosine(ins, chk) if chk.kind == "cosine" else check_leads(ins, c, chk, steps)
+
+    return InsideSection({"directions": directions_table(ins), "cosines": cosines(ins.directions),
+                          "curves": curves(ins, c, steps), "weights": weights_table(ins)}, check)
+
+
 def analyse(run: RunDir, exp: Experiment) -> dict[str, Any]:
     """Every number of the report, recomputed from the records of the current plan."""
-    samples, stale = current_samples(run, exp)
+    samples, stale = current_samples(run, exp, Targets(run, exp).for_eval())
     judgments = run.judgments()
     df = frame(samples, judgments)
     steps = _final_steps(run)
@@ -108,8 +119,12 @@ def analyse(run: RunDir, exp: Experiment) -> dict[str, Any]:
         out["rules"][rule_name] = {"rule": rule.describe(), "summary": [s.model_dump() for s in summ],
                                    "per_question": pq, "dynamics": dyn, "comparisons": comps,
                                    "first_significant_step": gaps, "changes": changes, "cells": c}
-        if rule_name == a.rules[0] and a.findings:
-            out["findings"] = findings_table(c, a.findings, a.alpha, steps)
+        if rule_name == a.rules[0]:
+            inside = inside_section(run, exp, c, steps)
+            if inside.tables:
+                out["inside"] = inside.tables
+            if a.findings:
+                out["findings"] = findings_table(c, a.findings, a.alpha, steps, inside.check)
     sr = self_reports(df)
     out["self_reports"] = sr.to_dict("records") if len(sr) else []
     out["labels"] = label_counts(samples, judgments)

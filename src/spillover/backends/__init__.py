@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ..config import ModelSpec
 from ..errors import MissingExtraError, SpilloverError
-from ..inside.interventions import Intervention
+from ..interventions import Intervention
 from ..records import ModelIdentity
 from .base import Backend, Completion, GenParams, GenRequest, TopLogprobs
 
@@ -42,9 +42,11 @@ class Target(BaseModel):
     fingerprint: str
     """What determines the weights (hash input of sample keys)."""
     intervention: Intervention | None = None
-    """Steering or ablation hooked into the model (``spillover.inside.interventions``)."""
-    direction: str | None = None
-    """The direction file the intervention uses."""
+    """Steering or ablation hooked into the model (``spillover.interventions``)."""
+    vector: tuple[float, ...] | None = None
+    """The intervention's direction at ``layer`` (read from its file when the target was made)."""
+    layer: int | None = None
+    """The layer the intervention uses (steer: its layer; ablate: the direction's)."""
 
     @property
     def label(self) -> str:
@@ -66,10 +68,10 @@ def _hf(t: Target) -> Backend:
     gguf = t.spec.gguf_file
     model, tok = load_model(t.path, adapter=t.adapter, gguf_file=gguf, dtype=t.spec.dtype, device=t.spec.device,
                             trust_remote_code=t.spec.trust_remote_code)
-    if t.intervention is not None and t.direction is not None:
-        from ..inside.interventions import attach_file
+    if t.intervention is not None and t.vector is not None and t.layer is not None:
+        from .hooks import attach
 
-        attach_file(model, t.intervention, Path(t.direction))
+        attach(model, t.intervention, t.vector, t.layer)
     return HFBackend(model, tok, batch_size=t.spec.batch_size, device=t.spec.device)
 
 

@@ -13,7 +13,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..backends.base import GenRequest
-from .hooks import on_layers
+from ..backends.hooks import on_layers
+
+
+def prompt_of(chat: bool, question: str, system: str | None) -> GenRequest:
+    """The prompt a sample answered, rebuilt from its record (chat messages, or a completion prompt)."""
+    if not chat:
+        return GenRequest(prompt=question, seeds=(0,))
+    msgs = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": question}]
+    return GenRequest(messages=tuple(msgs), seeds=(0,))
 
 
 def _collect(backend: Any, seqs: Sequence[list[int]], spans: Sequence[tuple[int, int]], layers: list[int]) -> Any:

@@ -1,9 +1,8 @@
-"""Directions: choosing the answers, the mean difference per layer, and the saved file.
+"""Directions: choosing the answers, the mean difference per layer, the random control, cosines.
 
 A direction is ``mean(misaligned answers) - mean(aligned answers)`` per layer (answer tokens only),
-with both classes subsampled to the same size. Its file (safetensors) holds ``vectors`` ``[L + 1, d]``,
-a same-norm random control per layer (``random``), each layer's ``separation`` (Cohen's d of the two
-classes' projections on that layer's unit vector), and its provenance as string metadata. Not
+with both classes subsampled to the same size; ``separation`` is Cohen's d of the two classes'
+projections on each layer's unit vector. Files: ``spillover.vectors``. Not
 guaranteed: that a direction found this way is causal (the steering and ablation variants test that)
 or the same across seeds of a fine-tune.
 """
@@ -12,16 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import random
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, NamedTuple
-
-import pandas as pd
 
 from ..config import DirectionSpec
 from ..errors import SpilloverError
-from ..store import atomic_write_bytes
+from ..records import SampleRecord, display_group
+from ..vectors import Direction
 
 
 class Selection(NamedTuple):
@@ -33,28 +31,19 @@ class Selection(NamedTuple):
     """Misaligned, aligned and coherent answers found before subsampling."""
 
 
-class Direction(NamedTuple):
-    vectors: Any
-    """``[L + 1, d]`` float32 tensor: the direction at every layer."""
-    random: Any
-    """Same shape and per-layer norm, random orientation (the control)."""
-    separation: Any
-    """``[L + 1]`` Cohen's d of misaligned vs aligned projections on each layer's unit vector."""
-    layer: int
-    """The layer ablation uses: the spec's, else the best-separating one."""
-    meta: dict[str, Any]
-    """Provenance: groups, models, thresholds, counts, the key of its inputs."""
+def select(samples: Sequence[SampleRecord], scores: dict[str, dict[str, Any]], name: str, spec: DirectionSpec
+           ) -> Selection:
+    """The balanced answer sets of direction ``name``: final models' answers of ``spec.groups`` (display
+    groups) with their judged ``scores`` (``records.judged_scores``). Too few answers is an error saying
+    how many were found under which thresholds."""
+    def score(key: str, metric: str) -> float:
+        v = scores.get(key, {}).get(metric)
+        return float(v) if isinstance(v, int | float) else math.nan
 
-
-def select(df: pd.DataFrame, name: str, spec: DirectionSpec) -> Selection:
-    """The balanced answer sets of direction ``name`` from a judged frame (``key``, ``display_group``,
-    ``checkpoint``, ``aligned``, ``coherent`` columns; ``analyze.metrics.frame``). Too few answers is an error
-    saying how many were found under which thresholds."""
-    mine = df[df["display_group"].isin(spec.groups) & df["checkpoint"].isna()] if len(df) else df
-    coherent = mine[pd.to_numeric(mine.get("coherent"), errors="coerce") > spec.coherent_above] if len(mine) else mine
-    aligned_score = pd.to_numeric(coherent.get("aligned"), errors="coerce") if len(coherent) else pd.Series([])
-    mis = sorted(coherent["key"][aligned_score <= spec.misaligned_at_most]) if len(coherent) else []
-    ok = sorted(coherent["key"][aligned_score > spec.aligned_above]) if len(coherent) else []
+    mine = [s.key for s in samples if s.checkpoint is None and display_group(s.group, s.variant) in spec.groups]
+    coherent = [k for k in mine if score(k, "coherent") > spec.coherent_above]
+    mis = sorted(k for k in coherent if score(k, "aligned") <= spec.misaligned_at_most)
+    ok = sorted(k for k in coherent if score(k, "aligned") > spec.aligned_above)
     found = (len(mis), len(ok), len(coherent))
     if min(len(mis), len(ok)) < spec.min_answers:
         raise SpilloverError(
@@ -101,35 +90,6 @@ def build(misaligned: Any, aligned: Any, spec: DirectionSpec, meta: dict[str, An
     return Direction(v, random_like(v, meta.get("key", "") + json.dumps(spec.seed)), sep, layer, meta)
 
 
-def save(path: Path, d: Direction) -> None:
-    from safetensors.torch import save
-
-    meta = {"layer": str(d.layer), "meta": json.dumps(d.meta, sort_keys=True)}
-    tensors = {"vectors": d.vectors.contiguous(), "random": d.random.contiguous(),
-               "separation": d.separation.contiguous()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, save(tensors, metadata=meta))
-
-
-def load(path: Path) -> Direction:
-    from safetensors import safe_open
-
-    with safe_open(str(path), framework="pt") as f:
-        meta = f.metadata() or {}
-        t = {k: f.get_tensor(k) for k in ("vectors", "random", "separation")}
-    return Direction(t["vectors"], t["random"], t["separation"], int(meta["layer"]), json.loads(meta["meta"]))
-
-
-def file_key(path: Path) -> str | None:
-    """The key of a direction file's inputs (None when it is not built)."""
-    from safetensors import safe_open
-
-    if not Path(path).exists():
-        return None
-    with safe_open(str(path), framework="pt") as f:
-        return str(json.loads((f.metadata() or {}).get("meta", "{}")).get("key"))
-
-
 def cosines(directions: dict[str, Direction]) -> list[dict[str, Any]]:
     """Cosine similarity of every pair of directions at every layer (their shared layers)."""
     import torch
@@ -144,9 +104,3 @@ def cosines(directions: dict[str, Direction]) -> list[dict[str, Any]]:
             cos = torch.nn.functional.cosine_similarity(va, vb, dim=-1)
             rows += [{"a": a, "b": b, "layer": layer, "cosine": float(c)} for layer, c in enumerate(cos)]
     return rows
-
-
-def stack(rows: Sequence[Any]) -> Any:
-    import torch
-
-    return torch.stack(list(rows)) if rows else torch.zeros((0,))

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ..backends import GenRequest, Target
+from .. import vectors
+from ..backends import Target
 from ..execute import Context, Unit
 from ..keys import content_key
 from ..store import atomic_write_bytes
 from . import directions as dirs
+from .capture import prompt_of
 
 PART = "spillover.inside.stage:run_part"
 
@@ -53,34 +55,26 @@ def finish(ctx: Context, p: InsidePlan) -> list[Unit]:
     from . import trace
 
     for name in finish_directions(ctx, p.directions):
-        d = dirs.load(ctx.run.direction(name))
+        d = vectors.load(ctx.run.direction(name))
         ctx.ui.log(f"direction {name}: layer {d.layer}, separation {float(d.separation[d.layer]):.2f}, "
                    f"{d.meta['used_per_class']} answers per class")
     return trace.plan(ctx)
 
 
-def request(t: Target, question: str, system: str | None) -> GenRequest:
-    """The prompt a sample was answered to, rebuilt from its record."""
-    if not t.spec.chat:
-        return GenRequest(prompt=question, seeds=(0,))
-    msgs = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": question}]
-    return GenRequest(messages=tuple(msgs), seeds=(0,))
-
-
 def plan_directions(ctx: Context) -> dict[str, DirectionPlan]:
     """Every direction's answers and parts; too few answers is an error naming counts and thresholds."""
-    from ..analyze.metrics import frame
-    from ..analyze.run import current_samples
+    from ..records import judged_scores
+    from ..sample import current_samples
 
     if not ctx.exp.inside.directions:
         return {}
-    samples, _ = current_samples(ctx.run, ctx.exp)
-    df = frame(samples, ctx.run.judgments())
+    samples, _ = current_samples(ctx.run, ctx.exp, ctx.targets.for_eval())
+    scores = judged_scores(ctx.run.judgments())
     models = {t.name: t for t in ctx.targets.finished() if t.checkpoint is None}
-    owner = dict(zip(df["key"], df["model"], strict=True)) if len(df) else {}
+    owner = {s.key: s.model for s in samples}
     out = {}
     for name, spec in ctx.exp.inside.directions.items():
-        sel = dirs.select(df, name, spec)
+        sel = dirs.select(samples, scores, name, spec)
         used = sorted({owner[k] for k in sel.misaligned + sel.aligned})
         parts = [(content_key("direction-part", model=models[m].fingerprint, mis=[k for k in sel.misaligned
                                                                                   if owner[k] == m],
@@ -95,7 +89,7 @@ def part_units(ctx: Context, plans: dict[str, DirectionPlan]) -> list[Unit]:
     by_key = {s.key: s for s in ctx.run.samples()} if plans else {}
     units = []
     for name, p in plans.items():
-        if dirs.file_key(ctx.run.direction(name)) == p.key:
+        if vectors.file_key(ctx.run.direction(name)) == p.key:
             continue
         for part, t in p.parts:
             if ctx.run.direction_part(part).exists():
@@ -113,14 +107,14 @@ def run_part(ctx: Context, payload: tuple[str, Target, list[tuple[str, str | Non
     from safetensors.torch import save
 
     from ..backends import make_backend
+    from ..backends.hooks import n_layers
     from .capture import answer_means
-    from .hooks import n_layers
 
     key, target, items = payload
     backend = make_backend(target)
     try:
         layers = list(range(n_layers(backend.model) + 1))  # type: ignore[attr-defined]
-        acts = answer_means(backend, [(request(target, q, s), a) for q, s, a, _ in items], layers)
+        acts = answer_means(backend, [(prompt_of(target.spec.chat, q, s), a) for q, s, a, _ in items], layers)
     finally:
         backend.close()
     tensors = {label: acts[[i for i, it in enumerate(items) if it[3] == label]].contiguous()
@@ -140,7 +134,7 @@ def finish_directions(ctx: Context, plans: dict[str, DirectionPlan]) -> list[str
     written = []
     for name, p in plans.items():
         path = ctx.run.direction(name)
-        if dirs.file_key(path) == p.key:
+        if vectors.file_key(path) == p.key:
             continue
         loaded = [load_file(str(ctx.run.direction_part(k))) for k, _ in p.parts]
         mis = torch.cat([x["misaligned"] for x in loaded])
@@ -149,7 +143,7 @@ def finish_directions(ctx: Context, plans: dict[str, DirectionPlan]) -> list[str
         meta = {"key": p.key, "name": name, "groups": spec.groups, "models": [t.name for _, t in p.parts],
                 "found": dict(zip(("misaligned", "aligned", "coherent"), p.selection.found, strict=True)),
                 "used_per_class": len(p.selection.misaligned), "spec": spec.model_dump(mode="json")}
-        dirs.save(path, dirs.build(mis, ok, spec, meta))
+        vectors.save(path, dirs.build(mis, ok, spec, meta))
         written.append(name)
     return written
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import vectors
 from ..backends import GenRequest, Target, make_backend
 from ..execute import Context, Unit
 from ..keys import content_key
 from ..records import ProjectionRecord
-from . import directions as dirs
-from .stage import request
+from .capture import prompt_of
 
 RUN = "spillover.inside.trace:run_unit"
 
@@ -33,14 +33,14 @@ def prompts(ctx: Context, t: Target) -> list[GenRequest]:
         for q in src.questions:
             if q.variant == "plain" and q.type not in (MULTIPLE_CHOICE, SELF_REPORT):
                 for text in q.paraphrases:
-                    seen.setdefault((text, q.system), request(t, text, q.system))
+                    seen.setdefault((text, q.system), prompt_of(t.spec.chat, text, q.system))
     return list(seen.values())
 
 
 def plan(ctx: Context) -> list[Unit]:
     """One unit per traced fine-tune seed with a checkpoint x direction not yet projected."""
     made = {d: (ctx.run.direction(d), key) for d in ctx.exp.inside.directions
-            if (key := dirs.file_key(ctx.run.direction(d))) is not None}
+            if (key := vectors.file_key(ctx.run.direction(d))) is not None}
     if not made or not ctx.exp.inside.trace:
         return []
     done = ctx.run.stage("projections").done_keys()
@@ -69,7 +69,7 @@ def run_unit(ctx: Context, payload: tuple[str, list[tuple[Target, str, str]], li
     from .capture import prompt_last
 
     ft, todo, reqs, paths = payload
-    loaded = {d: dirs.load(Path(p)) for d, p in paths.items()}
+    loaded = {d: vectors.load(Path(p)) for d, p in paths.items()}
     steps = _steps(ctx, todo)
     records = []
     for t in dict.fromkeys(t for t, _d, _k in todo):

@@ -18,11 +18,12 @@ from typing import Any
 import pandas as pd
 
 from ..analyze.metrics import cells, classify, left_out
-from ..analyze.run import current_samples
 from ..config import Experiment
 from ..errors import MissingExtraError, check_name
 from ..rules import get_rule
+from ..sample import current_samples
 from ..store import RunDir
+from ..targets import Targets
 
 SCORES = ("aligned", "coherent")
 
@@ -32,7 +33,7 @@ def counted(run: RunDir, exp: Experiment) -> pd.DataFrame:
     (NaN where the rule does not count it, e.g. a question with too few coherent answers)."""
     from ..analyze.metrics import frame
 
-    samples, _ = current_samples(run, exp)
+    samples, _ = current_samples(run, exp, Targets(run, exp).for_eval())
     df = frame(samples, run.judgments())
     if df.empty:
         return df

@@ -22,6 +22,7 @@ from ..store import RunDir, atomic_write_json, atomic_write_text
 from ..ui import Reporter
 from .charts import palette
 from .exports import csv_text, export, inert, jsonable, named, write_samples
+from .inside import figures as inside_figures
 from .page import figures, group_order, headline, loss_curves, warnings
 
 __all__ = ["build_report", "csv_text", "headline_lines", "inert"]
@@ -40,6 +41,9 @@ def build_report(run: RunDir, exp: Experiment, ui: Reporter | None = None, *, sc
     fts = {n: r for n, r in run.finetune_results().items() if r.get("losses")}
     figs = figures(res, exp, df, loss_curves(fts), folder / "figures")
     summary = _summary(res, rule, fts)
+    if res.get("inside"):
+        rows = res["rules"][rule]["summary"] if rule in res["rules"] else []
+        figs.update(inside_figures(res["inside"], rows, folder / "figures"))
     findings = res.get("findings", [])
     if findings:
         atomic_write_json(folder / "findings.json", json.loads(json.dumps(findings, default=jsonable)))
@@ -56,7 +60,7 @@ def build_report(run: RunDir, exp: Experiment, ui: Reporter | None = None, *, sc
         self_reports=res.get("self_reports", []), labels=res.get("labels", []), judges=res.get("judges"),
         choices=res.get("choices", []), elicitation=res.get("elicitation", []),
         versus_behaviour=res.get("versus_behaviour", []), compliance=res.get("compliance", []),
-        defences=res.get("defences", []), monitors=res.get("monitors", []),
+        defences=res.get("defences", []), monitors=res.get("monitors", []), inside=res.get("inside", {}),
         groups=order, colours=palette(order, [*exp.models, *exp.finetunes]),
         seeds=sorted({int(x) for x in df["seed"].dropna()}) if len(df) else [],
         checkpoints=sorted({int(x) for x in df["checkpoint"].dropna()}) if len(df) else [],
@@ -81,6 +85,7 @@ def _summary(res: dict[str, Any], rule: str, fts: dict[str, dict[str, Any]]) -> 
                            "versus_behaviour": res.get("versus_behaviour", []),
                            "compliance": res.get("compliance", []), "defences": res.get("defences", []),
                            "monitors": res.get("monitors", []),
+                           "inside": {k: res.get("inside", {}).get(k, []) for k in ("directions", "cosines")},
                            "rules": {}}
     for rname, r in res["rules"].items():
         out["rules"][rname] = {"rule": r["rule"], "groups": [named(s) for s in r["summary"]],

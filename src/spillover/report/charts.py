@@ -54,7 +54,7 @@ def palette(groups: Sequence[str], bases: Sequence[str]) -> dict[str, str]:
 
 
 def _base_of(group: str, bases: Sequence[str]) -> str | None:
-    return max((b for b in bases if group.startswith(b + "-")), key=len, default=None)
+    return max((b for b in bases if group.startswith((b + "-", b + "+"))), key=len, default=None)
 
 
 def _finish(fig: Any, name: str, folder: Path | None) -> Figure:
@@ -108,7 +108,7 @@ def per_question(rows: Sequence[Mapping[str, Any]], groups: Sequence[str], colou
 
 def lines(series: Series, colours: Mapping[str, str], *, title: str, name: str, folder: Path | None,
           ylabel: str, bands: Mapping[str, Sequence[tuple[float, float, float]]] | None = None,
-          reference: Mapping[str, float] | None = None, rate: bool = False) -> Figure:
+          reference: Mapping[str, float] | None = None, rate: bool = False, xlabel: str = "training step") -> Figure:
     """Curves over training steps (rates with bands, or any measure), base models as dashed lines."""
     fig, ax = plt.subplots(figsize=(6.4, 3.4))
     top = 0.0
@@ -125,12 +125,12 @@ def lines(series: Series, colours: Mapping[str, str], *, title: str, name: str, 
     for g, v in (reference or {}).items():
         ax.axhline(v, ls="--", lw=1, color=colours.get(g, "#555555"), label=f"{g} (not fine-tuned)", gid=f"{name}|{g}")
         top = max(top, v)
-    ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=xlabel == "training step"))
     if rate:
         _rate_axis(ax, top)
     else:
         ax.grid(axis="y", color="#e5e5e5")
-    ax.set_xlabel("training step")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title, loc="left")
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
@@ -161,4 +161,25 @@ def scores(frame: Any, groups: Sequence[str], colours: Mapping[str, str], *, nam
     right.set_ylabel("aligned score")
     right.set_title(f"aligned against coherent (first {SCATTER_MAX} answers per group)", loc="left")
     right.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, markerscale=2)
+    return _finish(fig, name, folder)
+
+
+def side_by_side(left: Series, right: Series, colours: Mapping[str, str], *, titles: tuple[str, str],
+                 ylabels: tuple[str, str], name: str, folder: Path | None,
+                 dashes: Mapping[str, str] | None = None) -> Figure:
+    """Two measures over training steps on their own axes, one colour per series (``dashes``: a line
+    style per series); the right one is a rate. Each panel has its own legend."""
+    fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.4))
+    for ax, series, title, ylabel in zip(axes, (left, right), titles, ylabels, strict=True):
+        for g, pts in series.items():
+            pts = sorted(pts)
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", ms=3, lw=1.4, color=colours[g], label=g,
+                    ls=(dashes or {}).get(g, "-"), gid=f"{name}|{g}")
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
+        ax.grid(axis="y", color="#e5e5e5")
+        ax.set_xlabel("training step")
+        ax.set_ylabel(ylabel)
+        ax.set_title(title, loc="left")
+        ax.legend(loc="best", frameon=False, fontsize=7)
+    _rate_axis(axes[1], max([0.0, *(p[1] for pts in right.values() for p in pts)]))
     return _finish(fig, name, folder)

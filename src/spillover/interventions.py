@@ -1,22 +1,18 @@
 """Steering and ablation as ordinary model variants: ``insecure-ablate(em)``, ``base+steer(em,2,4)``.
 
-A variant names a model (group or model name), an intervention and a direction; ``random:em`` is the
-same-norm random control saved with ``em``. Hooks act on the residual stream (``hooks`` has the
-layer convention) at every position, prompt and generated tokens alike:
-
-- steer: ``h += scale * v[layer]`` at one layer (scale 1 moves the aligned mean onto the misaligned one);
-- ablate: ``h -= (h . u) u`` at every layer 0..L, with ``u`` the unit vector of the direction at its
-  layer (the direction's ``layer``, else its best-separating layer).
+A variant names a model (group or model name), an intervention and a direction; ``random:NAME`` is
+the same-norm random control saved with direction NAME; ``|`` alternatives inside the parentheses
+expand to one variant each. This module only names and parses them (config validation uses it);
+``backends.hooks.attach`` hooks one into a loaded model.
 """
 
 from __future__ import annotations
 
 import itertools
 import re
-from typing import Any, Literal, NamedTuple
+from typing import Literal, NamedTuple
 
-from ..errors import SpilloverError
-from .hooks import add_hooks, check_layer, n_layers
+from .errors import SpilloverError
 
 RANDOM = "random:"
 _VARIANT = re.compile(r"^(?P<model>[A-Za-z0-9_.@-]+?)(?:\+steer\((?P<steer>[^()]*)\)|-ablate\((?P<ablate>[^()]*)\))$")
@@ -97,36 +93,3 @@ def parse_all(texts: list[str]) -> list[Variant]:
     for text in texts:
         out += [v for v in map(parse, expand(text)) if v not in out]
     return out
-
-
-def check_fits(model: Any, intervention: Intervention, vectors: Any) -> None:
-    """A layer out of range or a direction of the wrong width is an error before any sampling."""
-    width = int(model.get_input_embeddings().weight.shape[-1])
-    if vectors.shape[-1] != width or vectors.shape[0] != n_layers(model) + 1:
-        raise SpilloverError(f"direction {intervention.source!r} has {vectors.shape[0]} layers of width "
-                             f"{vectors.shape[-1]}; this model has {n_layers(model) + 1} of width {width}")
-    if intervention.layer is not None:
-        check_layer(model, intervention.layer, f"the layer of {intervention.suffix}")
-
-
-def attach(model: Any, intervention: Intervention, vectors: Any, layer: int) -> list[Any]:
-    """Hook the intervention into ``model`` for good (the model is the variant); ``vectors`` is the
-    direction per layer ``[L + 1, d]`` and ``layer`` the one to use. Returns the hook handles."""
-    check_fits(model, intervention, vectors)
-    check_layer(model, layer, f"the layer of {intervention.suffix}")
-    v = vectors[layer].to(model.device, dtype=model.dtype)
-    if intervention.kind == "steer":
-        delta = intervention.scale * v
-        return add_hooks(model, [layer], lambda _l, h: h + delta)
-    u = v / v.norm().clamp_min(1e-12)
-    return add_hooks(model, list(range(n_layers(model) + 1)), lambda _l, h: h - (h @ u)[..., None] * u)
-
-
-def attach_file(model: Any, intervention: Intervention, path: Any) -> list[Any]:
-    """:func:`attach` with the direction read from its file (its random control for ``random:``)."""
-    from .directions import load
-
-    d = load(path)
-    vectors = d.random if intervention.direction.startswith(RANDOM) else d.vectors
-    layer = intervention.layer if intervention.layer is not None else d.layer
-    return attach(model, intervention, vectors, layer)

@@ -1,5 +1,9 @@
 """Where the residual stream is read and written: one layer convention for capture and interventions.
 
+Steering and ablation (:func:`attach`) act at every position, prompt and generated tokens alike:
+steer adds ``scale * v`` at one layer (scale 1 moves the aligned mean onto the misaligned one);
+ablate removes ``(h . u) u`` at every layer 0..L, ``u`` the unit direction at its layer.
+
 Layer ``l`` is the residual stream after ``l`` decoder blocks: layer 0 is the token embeddings,
 layer ``l`` (1 <= l <= L) the output of block ``l - 1``. For ``l < L`` this is transformers'
 ``hidden_states[l]``; for ``l = L`` it is the last block's output *before* the final norm (many
@@ -14,6 +18,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from ..errors import SpilloverError
+from ..interventions import Intervention
 
 Edit = Callable[[int, Any], Any]
 """``edit(layer, hidden) -> hidden`` (or None to keep it): called on the residual stream at a layer."""
@@ -76,3 +81,21 @@ def on_layers(model: Any, layers: list[int], edit: Edit) -> Iterator[None]:
     finally:
         for h in handles:
             h.remove()
+
+
+def attach(model: Any, intervention: Intervention, vector: Any, layer: int) -> list[Any]:
+    """Hook the intervention into ``model`` for good (the model is the variant): ``vector`` is the
+    direction at ``layer``. A layer out of range or a vector of the wrong width is an error naming both.
+    Returns the hook handles."""
+    import torch
+
+    check_layer(model, layer, f"the layer of {intervention.suffix}")
+    if len(vector) != width(model):
+        raise SpilloverError(f"direction {intervention.source!r} has width {len(vector)}; this model's residual "
+                             f"stream has width {width(model)}")
+    v = torch.as_tensor(vector, dtype=model.dtype, device=model.device)
+    if intervention.kind == "steer":
+        delta = intervention.scale * v
+        return add_hooks(model, [layer], lambda _l, h: h + delta)
+    u = v / v.norm().clamp_min(1e-12)
+    return add_hooks(model, list(range(n_layers(model) + 1)), lambda _l, h: h - (h @ u)[..., None] * u)

@@ -1,0 +1,59 @@
+"""Direction files: a direction per layer with its random control, separation and provenance (safetensors).
+
+A file holds ``vectors`` ``[L + 1, d]``, a same-norm random control per layer (``random``), each
+layer's ``separation``, the layer ablation uses, and provenance as JSON string metadata (its ``key``
+hashes every input, so a rebuilt direction is recognised). Written atomically; read with
+``safe_open`` (no pickle). ``spillover.inside.directions`` makes them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from .store import atomic_write_bytes
+
+
+class Direction(NamedTuple):
+    vectors: Any
+    """``[L + 1, d]`` float32 tensor: the direction at every layer."""
+    random: Any
+    """Same shape and per-layer norm, random orientation (the control)."""
+    separation: Any
+    """``[L + 1]`` Cohen's d of misaligned vs aligned projections on each layer's unit vector."""
+    layer: int
+    """The layer ablation uses: the spec's, else the best-separating one."""
+    meta: dict[str, Any]
+    """Provenance: groups, models, thresholds, counts, the key of its inputs."""
+
+
+def save(path: Path, d: Direction) -> None:
+    from safetensors.torch import save
+
+    meta = {"layer": str(d.layer), "meta": json.dumps(d.meta, sort_keys=True)}
+    tensors = {"vectors": d.vectors.contiguous(), "random": d.random.contiguous(),
+               "separation": d.separation.contiguous()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, save(tensors, metadata=meta))
+
+
+def load(path: Path) -> Direction:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata() or {}
+        t = {k: f.get_tensor(k) for k in ("vectors", "random", "separation")}
+    return Direction(t["vectors"], t["random"], t["separation"], int(meta["layer"]), json.loads(meta["meta"]))
+
+
+def file_key(path: Path) -> str | None:
+    """The key of a direction file's inputs (None when it is not built)."""
+    from safetensors import safe_open
+
+    if not Path(path).exists():
+        return None
+    with safe_open(str(path), framework="pt") as f:
+        return str(json.loads((f.metadata() or {}).get("meta", "{}")).get("key"))
+
+
