@@ -401,7 +401,7 @@ class Check(Strict):
     @field_validator("exclude", mode="before")
     @classmethod
     def _one_glob(cls, v: Any) -> Any:
-        return [v] if isinstance(v, str) else v
+        return [v] if isinstance(v, str) else [] if v is None else v  # None: manifests of older versions
 
     @model_validator(mode="after")
     def _complete(self) -> Check:
