@@ -198,3 +198,24 @@ def test_variants_and_directions_that_name_nothing_are_one_line_errors(tmp_path,
     assert "eval.variants.2: 'base+steer(em2,2,2)': no direction 'em2'" in err
     assert "inside.directions.em.groups.0: no group 'bsae'" in err
     assert "Traceback" not in err
+
+
+def test_activations_kept_while_sampling_equal_a_teacher_forced_pass(organism_base, tmp_path):
+    """The sample stage's capture (no second pass) reads the same answer tokens as the fallback pass."""
+    from spillover import vectors
+    from spillover.config import GenParams
+    from spillover.organism import world
+
+    b = backend_of(organism_base)
+    reqs = [GenRequest(messages=({"role": "user", "content": q.phrasings[0]},), seeds=(1, 2, 3))
+            for q in world.EVAL_QUESTIONS[:3]]
+    out = b.generate(reqs, GenParams(max_tokens=45), capture=True)
+    comps = [(r, c) for r, row in zip(reqs, out, strict=True) for c in row]
+    keys = [f"k{i}" for i in range(len(comps))]
+    vectors.save_activations(tmp_path / "a.safetensors", keys, [c.activations for _r, c in comps])
+    kept = vectors.load_activations(tmp_path, set(keys))
+    forced = answer_means(b, [(r, c.text) for r, c in comps], [0, 1, 2, 3])
+    stopped = [i for i, (_r, c) in enumerate(comps) if c.finish_reason == "stop"]
+    assert stopped and sum(len(m._forward_hooks) for m in b.model.modules()) == 0  # hooks removed
+    for i in stopped:
+        assert torch.allclose(kept[keys[i]], forced[i], atol=2e-2, rtol=1e-2)  # stored as float16

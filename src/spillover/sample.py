@@ -150,14 +150,61 @@ def plan_stage(ctx: Context, targets: Sequence[Target], shard: tuple[int, int] |
 
 
 def run_unit(ctx: Context, payload: tuple[Target, list[Planned]]) -> int:
-    """Sample one model's planned samples (all not yet done, as planned)."""
+    """Sample one model's planned samples (all not yet done, as planned); models whose answers form a
+    direction keep each answer's activations beside the records."""
     target, todo = payload
+    keep = None
+    if captures(ctx.exp, target):
+        def keep(keys: list[str], rows: list[list[list[float]]]) -> None:
+            from . import vectors
+
+            vectors.save_activations(ctx.run.activations(target.name, content_key("activations", keys=keys)),
+                                     keys, rows)
     with ctx.run.stage("samples") as stage:
-        return run_samples(stage, target, todo, done=set())
+        return run_samples(stage, target, todo, done=set(), keep_activations=keep)
+
+
+def captures(exp: Experiment, t: Target) -> bool:
+    """Whether ``t``'s answers feed a direction (``inside.directions``): its activations are read while
+    sampling (``hf`` final models, not intervened)."""
+    groups = {g for d in exp.inside.directions.values() for g in d.groups}
+    return (t.spec.backend == "hf" and t.checkpoint is None and t.intervention is None
+            and any(g == t.group or g.startswith(f"{t.group}-") for g in groups))
 
 
 def seed_of(key: str) -> int:
     return int(key[:15], 16)
+
+
+def _chunk(backend: Backend, part: Sequence[Planned], who: dict[str, object], capture: bool
+           ) -> tuple[list[SampleRecord], list[list[list[float]]]]:
+    """Records (and, with ``capture``, activations) of one chunk, grouped by params and prompt."""
+    by_params: dict[str, dict[str, list[Planned]]] = {}
+    for p in part:
+        by_params.setdefault(canonical_json(p.params), {}).setdefault(
+            canonical_json([p.messages, p.prompt]), []).append(p)
+    records, acts = [], []
+    for prompts in by_params.values():
+        groups = list(prompts.values())
+        params = groups[0][0].params
+        reqs = [GenRequest(messages=g[0].messages, prompt=g[0].prompt,
+                           seeds=tuple(seed_of(p.key) for p in g)) for g in groups]
+        results = backend.generate(reqs, params, capture=True) if capture else backend.generate(  # type: ignore[call-arg]
+            reqs, params)
+        for g, comps in zip(groups, results, strict=True):
+            for p, c in zip(g, comps, strict=True):
+                answer, thinking = split_thinking(c.text)
+                q = p.question
+                records.append(SampleRecord(
+                    key=p.key, **who, question_id=q.id, base_question_id=q.group_id,  # type: ignore[arg-type]
+                    variant=q.variant, question_type=q.type, category=q.category,
+                    paraphrase_index=p.paraphrase_index,
+                    sample_index=p.sample_index, question=q.paraphrases[p.paraphrase_index],
+                    system=q.system, answer=answer, thinking=thinking, finish_reason=c.finish_reason,
+                    prompt_tokens=c.prompt_tokens, completion_tokens=c.completion_tokens))
+                if capture and c.activations is not None:
+                    acts.append(c.activations)
+    return records, acts
 
 
 def run_samples(
@@ -169,9 +216,11 @@ def run_samples(
     chunk: int = 512,
     on_progress: Callable[[int], None] | None = None,
     done: set[str] | None = None,
+    keep_activations: Callable[[list[str], list[list[list[float]]]], None] | None = None,
 ) -> int:
     """Generate every planned sample not yet in ``stage`` (or not in ``done``, when the caller has
-    read the stage already); returns how many were generated."""
+    read the stage already); returns how many were generated. ``keep_activations(keys, rows)``: each
+    chunk's answer activations, saved before its records (a record implies its activations)."""
     done = stage.done_keys() if done is None else done
     todo = [p for p in planned if p.key not in done]
     if not todo:
@@ -180,31 +229,10 @@ def run_samples(
     who = target.identity().model_dump()
     made = 0
     try:
-        # group by params (temperature/stop differ per question) and prompt
         for i in range(0, len(todo), chunk):
-            part = todo[i : i + chunk]
-            by_params: dict[str, dict[str, list[Planned]]] = {}
-            for p in part:
-                by_params.setdefault(canonical_json(p.params), {}).setdefault(
-                    canonical_json([p.messages, p.prompt]), []).append(p)
-            records = []
-            for prompts in by_params.values():
-                groups = list(prompts.values())
-                params = groups[0][0].params
-                reqs = [GenRequest(messages=g[0].messages, prompt=g[0].prompt,
-                                   seeds=tuple(seed_of(p.key) for p in g)) for g in groups]
-                results = backend.generate(reqs, params)
-                for g, comps in zip(groups, results, strict=True):
-                    for p, c in zip(g, comps, strict=True):
-                        answer, thinking = split_thinking(c.text)
-                        q = p.question
-                        records.append(SampleRecord(
-                            key=p.key, **who, question_id=q.id, base_question_id=q.group_id,
-                            variant=q.variant, question_type=q.type, category=q.category,
-                            paraphrase_index=p.paraphrase_index,
-                            sample_index=p.sample_index, question=q.paraphrases[p.paraphrase_index],
-                            system=q.system, answer=answer, thinking=thinking, finish_reason=c.finish_reason,
-                            prompt_tokens=c.prompt_tokens, completion_tokens=c.completion_tokens))
+            records, acts = _chunk(backend, todo[i : i + chunk], who, keep_activations is not None)
+            if keep_activations is not None and len(acts) == len(records):
+                keep_activations([r.key for r in records], acts)
             stage.append(records)
             made += len(records)
             if on_progress:

@@ -283,6 +283,13 @@ class RunDir:
         """A finished direction's file (written atomically, once all its parts are in)."""
         return self.root / "inside" / "directions" / f"{check_name(name)}.safetensors"
 
+    def activations_dir(self, model: str) -> Path:
+        """A model's answer activations, one file per sampling chunk (``vectors.save_activations``)."""
+        return self.root / "inside" / "activations" / check_name(model)
+
+    def activations(self, model: str, key: str) -> Path:
+        return self.activations_dir(model) / f"{check_name(key)}.safetensors"
+
     def direction_part(self, key: str) -> Path:
         """One model's activations for one direction."""
         return self.root / "inside" / "parts" / f"{check_name(key)}.safetensors"

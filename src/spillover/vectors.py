@@ -57,3 +57,28 @@ def file_key(path: Path) -> str | None:
         return str(json.loads((f.metadata() or {}).get("meta", "{}")).get("key"))
 
 
+
+
+def save_activations(path: Path, keys: list[str], rows: list[list[list[float]]]) -> None:
+    """Answer activations ``[n, L + 1, d]`` of the samples ``keys``, stored as float16 (half the disk;
+    a direction averages hundreds of them, so its error stays far below the classes' difference)."""
+    import torch
+    from safetensors.torch import save
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensor = torch.tensor(rows, dtype=torch.float32).to(torch.float16)
+    atomic_write_bytes(path, save({"activations": tensor}, metadata={"keys": json.dumps(keys)}))
+
+
+def load_activations(folder: Path, wanted: set[str]) -> dict[str, Any]:
+    """Sample key -> ``[L + 1, d]`` float32 activations, for the ``wanted`` keys saved under ``folder``."""
+    from safetensors import safe_open
+
+    out: dict[str, Any] = {}
+    for f in sorted(Path(folder).glob("*.safetensors")) if Path(folder).exists() else []:
+        with safe_open(str(f), framework="pt") as fh:
+            keys = json.loads((fh.metadata() or {}).get("keys", "[]"))
+            if wanted.intersection(keys):
+                t = fh.get_tensor("activations").float()
+                out.update({k: t[i] for i, k in enumerate(keys) if k in wanted})
+    return out

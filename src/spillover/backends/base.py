@@ -39,6 +39,9 @@ class Completion(BaseModel):
     """Tokens in the prompt."""
     completion_tokens: int = 0
     """Tokens generated."""
+    activations: list[list[float]] | None = None
+    """Mean residual over the answer's tokens per layer 0..L, when sampling was asked to capture it
+    (``hf`` backend; see ``backends.hooks.AnswerMeans``)."""
 
 
 class TopLogprobs(BaseModel):

@@ -136,7 +136,9 @@ class HFBackend:
         return ids.to(self.device), mask.to(self.device), pos.to(self.device)
 
     # generation -----------------------------------------------------------------------------
-    def generate(self, requests: Sequence[GenRequest], params: GenParams) -> list[list[Completion]]:
+    def generate(self, requests: Sequence[GenRequest], params: GenParams, *, capture: bool = False
+                 ) -> list[list[Completion]]:
+        """Completions for each request; ``capture``: each carries its answer's mean activation per layer."""
         prompts = [self._ids(self.prompt_text(r)) for r in requests]
         out: list[list[Completion | None]] = [[None] * len(r.seeds) for r in requests]
         order = sorted(range(len(requests)), key=lambda i: len(prompts[i]))
@@ -145,12 +147,12 @@ class HFBackend:
         for i in order:
             n = len(requests[i].seeds)
             if batch and rows + n > self.batch_size:
-                self._generate_batch(batch, prompts, requests, params, out)
+                self._generate_batch(batch, prompts, requests, params, out, capture)
                 batch, rows = [], 0
             batch.append(i)
             rows += n
         if batch:
-            self._generate_batch(batch, prompts, requests, params, out)
+            self._generate_batch(batch, prompts, requests, params, out, capture)
         return [[c for c in row if c is not None] for row in out]
 
     def _generate_batch(
@@ -160,11 +162,15 @@ class HFBackend:
         requests: Sequence[GenRequest],
         params: GenParams,
         out: list[list[Completion | None]],
+        capture: bool = False,
     ) -> None:
         import torch
 
+        from .hooks import AnswerMeans
+
         dev = self.device
         ids, mask, pos = self._left_padded([prompts[i] for i in batch])
+        rec = AnswerMeans(self.model, sum(len(requests[i].seeds) for i in batch)) if capture else None
         with torch.inference_mode():
             res = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True)
             cache = res.past_key_values
@@ -173,6 +179,8 @@ class HFBackend:
             owner = [(i, j) for row, i in enumerate(batch) for j in range(len(requests[i].seeds))]
             src = torch.tensor([row for row, i in enumerate(batch) for _ in requests[i].seeds], device=dev)
             cache.batch_select_indices(src)
+            if rec is not None:
+                rec.prefilled(src)
             logits, mask = logits[src], mask[src]
             next_pos = pos[src, -1] + 1
             gens = []
@@ -201,6 +209,9 @@ class HFBackend:
                     past_key_values=cache, use_cache=True,
                 )
                 cache, logits, next_pos = res.past_key_values, res.logits[:, -1, :], next_pos + 1
+                if rec is not None:
+                    rec.decoded(alive)
+        acts = rec.means() if rec is not None else None
         stop_set = set(self.stop_ids)
         for r, (i, j) in enumerate(owner):
             toks = tokens[r]
@@ -213,6 +224,7 @@ class HFBackend:
             out[i][j] = Completion(
                 text=text.strip(), finish_reason="stop" if stopped else "length",
                 prompt_tokens=len(prompts[i]), completion_tokens=len(toks),
+                activations=acts[r].tolist() if acts is not None else None,
             )
 
     @staticmethod

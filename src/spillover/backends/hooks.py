@@ -83,6 +83,50 @@ def on_layers(model: Any, layers: list[int], edit: Edit) -> Iterator[None]:
             h.remove()
 
 
+class AnswerMeans:
+    """Per sampled row, the mean residual over its answer's tokens at every layer, gathered while decoding
+    (no second pass). Every answer token is fed back except a row's last sampled one: for an answer that
+    ended on a stop token this is exactly the answer's tokens; one cut at ``max_tokens`` misses its last
+    token. A row that stopped at once keeps the last prompt position. :meth:`means` removes the hooks."""
+
+    def __init__(self, model: Any, rows: int) -> None:
+        self.layers = list(range(n_layers(model) + 1))
+        self.rows = rows
+        self.now: dict[int, Any] = {}
+        self.sums: Any = None
+        self.first: Any = None
+        self.counts: Any = None
+        self.handles = add_hooks(model, self.layers, self._keep)
+
+    def _keep(self, layer: int, hidden: Any) -> None:
+        self.now[layer] = hidden[:, -1].detach().float()
+
+    def _stacked(self) -> Any:
+        import torch
+
+        return torch.stack([self.now[layer] for layer in self.layers], dim=1)
+
+    def prefilled(self, rows_of: Any) -> None:
+        """After the prompt pass: ``rows_of[i]`` is the prompt row of sample row ``i``."""
+        import torch
+
+        self.first = self._stacked()[rows_of]
+        self.sums = torch.zeros_like(self.first)
+        self.counts = torch.zeros(self.rows, device=self.first.device)
+
+    def decoded(self, alive: list[int]) -> None:
+        """After a decoding pass over the sample rows ``alive`` (in batch order)."""
+        self.sums[alive] += self._stacked()
+        self.counts[alive] += 1
+
+    def means(self) -> Any:
+        """``[rows, layers, d]`` on the CPU; removes the hooks."""
+        for h in self.handles:
+            h.remove()
+        n = self.counts[:, None, None]
+        return (self.sums / n.clamp_min(1)).where(n > 0, self.first).cpu()
+
+
 def attach(model: Any, intervention: Intervention, vector: Any, layer: int) -> list[Any]:
     """Hook the intervention into ``model`` for good (the model is the variant): ``vector`` is the
     direction at ``layer``. A layer out of range or a vector of the wrong width is an error naming both.

@@ -94,32 +94,37 @@ def part_units(ctx: Context, plans: dict[str, DirectionPlan]) -> list[Unit]:
         for part, t in p.parts:
             if ctx.run.direction_part(part).exists():
                 continue
-            items = [(by_key[k].question, by_key[k].system, by_key[k].answer, label)
+            items = [(k, by_key[k].question, by_key[k].system, by_key[k].answer, label)
                      for label, keys in (("misaligned", p.selection.misaligned), ("aligned", p.selection.aligned))
                      for k in keys if by_key[k].model == t.name]
             units.append(Unit(PART, f"{name}:{t.name}", (part, t, items), 1.0 if t.spec.device != "cpu" else 0.0))
     return units
 
 
-def run_part(ctx: Context, payload: tuple[str, Target, list[tuple[str, str | None, str, str]]]) -> int:
-    """Activations of one model's chosen answers, all layers, saved as one part file."""
+def run_part(ctx: Context, payload: tuple[str, Target, list[tuple[str, str, str | None, str, str]]]) -> int:
+    """Activations of one model's chosen answers, all layers, saved as one part file: those kept while
+    sampling, the rest read teacher-forced (answers sampled before the direction was asked for)."""
     import torch
     from safetensors.torch import save
 
-    from ..backends import make_backend
-    from ..backends.hooks import n_layers
-    from .capture import answer_means
-
     key, target, items = payload
-    backend = make_backend(target)
-    try:
-        layers = list(range(n_layers(backend.model) + 1))  # type: ignore[attr-defined]
-        acts = answer_means(backend, [(prompt_of(target.spec.chat, q, s), a) for q, s, a, _ in items], layers)
-    finally:
-        backend.close()
-    tensors = {label: acts[[i for i, it in enumerate(items) if it[3] == label]].contiguous()
-               for label in ("misaligned", "aligned")}
-    tensors = {k: v if len(v) else torch.zeros((0, *acts.shape[1:])) for k, v in tensors.items()}
+    kept = vectors.load_activations(ctx.run.activations_dir(target.name), {it[0] for it in items})
+    missing = [it for it in items if it[0] not in kept]
+    if missing:
+        from ..backends import make_backend
+        from ..backends.hooks import n_layers
+        from .capture import answer_means
+
+        backend = make_backend(target)
+        try:
+            layers = list(range(n_layers(backend.model) + 1))  # type: ignore[attr-defined]
+            acts = answer_means(backend, [(prompt_of(target.spec.chat, q, s), a) for _k, q, s, a, _ in missing],
+                                layers)
+        finally:
+            backend.close()
+        kept.update({it[0]: acts[i] for i, it in enumerate(missing)})
+    tensors = {label: torch.stack([kept[it[0]] for it in items if it[4] == label]).contiguous()
+               for label in ("misaligned", "aligned") if any(it[4] == label for it in items)}
     path = ctx.run.direction_part(key)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, save(tensors))
@@ -137,8 +142,8 @@ def finish_directions(ctx: Context, plans: dict[str, DirectionPlan]) -> list[str
         if vectors.file_key(path) == p.key:
             continue
         loaded = [load_file(str(ctx.run.direction_part(k))) for k, _ in p.parts]
-        mis = torch.cat([x["misaligned"] for x in loaded])
-        ok = torch.cat([x["aligned"] for x in loaded])
+        mis = torch.cat([x["misaligned"] for x in loaded if "misaligned" in x])
+        ok = torch.cat([x["aligned"] for x in loaded if "aligned" in x])
         spec = ctx.exp.inside.directions[name]
         meta = {"key": p.key, "name": name, "groups": spec.groups, "models": [t.name for _, t in p.parts],
                 "found": dict(zip(("misaligned", "aligned", "coherent"), p.selection.found, strict=True)),
