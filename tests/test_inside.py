@@ -219,3 +219,19 @@ def test_activations_kept_while_sampling_equal_a_teacher_forced_pass(organism_ba
     assert stopped and sum(len(m._forward_hooks) for m in b.model.modules()) == 0  # hooks removed
     for i in stopped:
         assert torch.allclose(kept[keys[i]], forced[i], atol=2e-2, rtol=1e-2)  # stored as float16
+
+
+def test_variants_on_a_backend_without_layers_are_a_plan_error(tmp_path, cli):
+    (tmp_path / "v.yaml").write_text(INSIDE.replace("base: {path: organism, batch_size: 64}",
+                                                    "base: {backend: vllm, path: organism}"))
+    code, _out, err = cli("plan", tmp_path / "v.yaml", "--out", tmp_path / "run")
+    assert code == 2
+    assert "eval.variants.0: 'base' uses the vllm backend; directions, steering and ablation need the hf backend" in err
+    assert "inside.directions.em.groups.0: 'base' uses the vllm backend" in err
+
+
+def test_a_steering_layer_beyond_the_model_is_a_plan_error(organism_base, tmp_path, cli):
+    (tmp_path / "v.yaml").write_text(INSIDE.replace('"base+steer(em,2,2)"', '"base+steer(em,7,2)"'))
+    code, _out, err = cli("plan", tmp_path / "v.yaml", "--out", tmp_path / "run")
+    assert code == 2
+    assert "eval.variants.2: base+steer(em,7,2): layer 7 is out of range: models.base has layers 0..3" in err

@@ -182,6 +182,19 @@ def judge(run_dir: RunArg, shard: ShardOpt = None, worker: WorkerOpt = "main") -
 
 @app.command()
 @guard
+def inside(run_dir: RunArg, executor: ExecutorOpt = "local", workers: WorkersOpt = None,
+           ray_address: AddressOpt = None) -> None:
+    """Build the run's directions, weight changes and checkpoint projections (after judging)."""
+    from ..pipeline import inside_run
+
+    _stage_checks(run_dir, "inside")
+    names = inside_run(run_dir, _ui(), name=executor, workers=workers, address=ray_address)
+    typer.echo(f"directions: {', '.join(names) or 'none'}; steered and ablated models: `spillover sample` then "
+               "`spillover judge`")
+
+
+@app.command()
+@guard
 def rejudge(run_dir: RunArg, judge_spec: Annotated[str, typer.Argument(
         metavar="JUDGE", help="A judge as a YAML mapping, e.g. \"{kind: openai, model: gpt-4.1-mini}\".")]) -> None:
     """Score a run's saved answers with one more judge (nothing is resampled), then report agreement."""

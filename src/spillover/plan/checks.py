@@ -227,6 +227,10 @@ def stage_checks(exp: Experiment, stages: Sequence[str]) -> Problems:
     if "judge" in stages:
         for i, j in enumerate(exp.judges):
             out += judge(j, f"judges.{i}")
+    if "inside" in stages or ("sample" in stages and exp.eval.variants):
+        from .inside import inside
+
+        out += inside(exp)
     return list({str(p): p for p in out}.values())
 
 

@@ -86,7 +86,19 @@ def planned_targets(exp: Experiment, run: RunDir | None) -> list[Any]:
             out += [Target(name=name, group=f, seed=seed, checkpoint=None if s == steps else s,
                            spec=bases[ft.base].spec, path="(not trained)", fingerprint=f"plan:{name}@{s}")
                     for s in sorted(save_at)]
-    return select(exp, out)
+    return select(exp, out) + _variants(exp, out, have)
+
+
+def _variants(exp: Experiment, targets: list[Any], have: Any) -> list[Any]:
+    """The steered and ablated models: built ones as they are, the others as placeholders of their model."""
+    from ..interventions import parse_all
+
+    built = {t.name: t for t in have.variants()} if have else {}
+    finals = [t for t in targets if t.checkpoint is None]
+    return [built.get(t.name + v.intervention.suffix) or t.model_copy(update={
+        "name": t.name + v.intervention.suffix, "group": t.group + v.intervention.suffix,
+        "intervention": v.intervention, "fingerprint": f"plan:{t.name}{v.intervention.suffix}"})
+        for v in parse_all(exp.eval.variants) for t in finals if v.model in (t.group, t.name)]
 
 
 def make_plan(exp: Experiment, run_dir: Path | None = None, gpu: str = "A100-80GB",

@@ -76,6 +76,14 @@ def _params(path: str) -> float | None:
     return float(m.group(1)) * (1e9 if m.group(2).upper() == "B" else 1e6) if m else None
 
 
+def shape(spec: ModelSpec) -> tuple[int, int] | None:
+    """(blocks, residual width) of a base model from its config (local or cached), else None."""
+    cfg = _config(spec.path)
+    if cfg and isinstance(cfg.get("num_hidden_layers"), int) and isinstance(cfg.get("hidden_size"), int):
+        return cfg["num_hidden_layers"], cfg["hidden_size"]
+    return None
+
+
 def _config(path: str) -> dict[str, Any] | None:
     from ..backends import organism_base_path
 
