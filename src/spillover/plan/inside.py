@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ..config import Experiment
 from ..errors import SpilloverError
+
 Problems = list[SpilloverError]
 
 
