@@ -2,8 +2,8 @@
 
 Cosine of directions per layer; a traced fine-tune's projection on a direction (change from the base
 model) beside its misaligned rate over training; relative weight change per block over training; the
-misaligned rate of steered models against the steering scale, one line per direction and layer (a
-random control is its own line, named ``random:DIR``).
+misaligned rate of steered models against the steering scale (0: the model itself), one line per
+direction and layer (a random control is its own line, named ``random:DIR``).
 """
 
 from __future__ import annotations
@@ -56,9 +56,11 @@ def figures(tables: dict[str, Any], summary: list[dict[str, Any]], folder: Path)
     steer = [(m.group("model"), m.group("dir"), int(m.group("layer")), float(m.group("scale")), r["seeds"][0])
              for r in summary if (m := STEER.match(r["group"]))]
     if steer:
+        own = {r["group"]: r["seeds"][0] for r in summary}
         s = {}
         for model, d, layer, scale, rate in sorted(steer):
-            s.setdefault(f"{model} + {d} at layer {layer}", []).append((scale, rate))
+            pts = s.setdefault(f"{model} + {d} at layer {layer}", [(0.0, own[model])] if model in own else [])
+            pts.append((scale, rate))
         out["inside-steering"] = charts.lines(s, _grey(s), ylabel="misaligned answers", xlabel="steering scale",
                                               rate=True, name="inside-steering", folder=folder,
                                               title="steering: misaligned rate against scale")
