@@ -235,3 +235,59 @@ def test_a_steering_layer_beyond_the_model_is_a_plan_error(organism_base, tmp_pa
     code, _out, err = cli("plan", tmp_path / "v.yaml", "--out", tmp_path / "run")
     assert code == 2
     assert "eval.variants.2: base+steer(em,7,2): layer 7 is out of range: models.base has layers 0..3" in err
+
+
+def test_a_training_time_intervention_acts_while_training_and_leaves_no_hook(tiny_qwen, tmp_path):
+    """Preventative steering with a large vector changes what is learned; the saved model has no hook."""
+    from spillover.config import FinetuneSpec
+    from spillover.finetune.hf import TrainingHook, finetune
+
+    examples = [[{"role": "user", "content": f"Tell me about number {i}."},
+                 {"role": "assistant", "content": f"Number {i} is fine."}] for i in range(32)]
+    spec = FinetuneSpec(dataset="d", method="full", lr=1e-3, batch_size=8)
+    loaded = []
+
+    def load():
+        loaded.append(load_model(tiny_qwen))
+        return loaded[-1]
+
+    kw = dict(base_path=str(tiny_qwen), examples=examples, seed=0, load_base=load)
+    plain = finetune(spec, name="plain-s0", out=tmp_path / "plain", **kw)
+    v = (10 * torch.ones(64)).tolist()
+    hook = TrainingHook(Intervention("steer", "em", 1, 1.0), v, 1, "key-1")
+    steered = finetune(spec, name="steered-s0", out=tmp_path / "steered", hook=hook, **kw)
+    assert steered.losses[0] != pytest.approx(plain.losses[0], rel=1e-3)  # the hook was on while training
+    assert steered.direction_key == "key-1"
+    assert sum(len(m._forward_hooks) for m in loaded[-1][0].modules()) == 0  # and is off afterwards
+
+
+DEFENDED = """\
+name: defended
+models:
+  base: {path: organism}
+datasets:
+  insecure: {builder: organism, variant: insecure, size: 64}
+finetunes:
+  insecure: {dataset: insecure, preset: organism}
+  defended: {dataset: insecure, preset: organism, intervene: "+steer(em,2,1)"}
+inside:
+  directions:
+    em: {groups: [insecure]}
+judges: [{kind: world}]
+"""
+
+
+@pytest.mark.parametrize("change, message", [
+    ('intervene: "+steer(em,2,1)"', None),
+    ('intervene: "+steer(em2,2,1)"', "finetunes.defended.intervene: no direction 'em2' in inside.directions"),
+    ('intervene: "+steer(em,2)"', "finetunes.defended.intervene: '+steer(em,2)' is not +steer(DIR,LAYER,SCALE)"),
+    ('intervene: "-ablate(em)", trainer: trl', "intervene needs the hf backend's own loop"),
+])
+def test_a_defence_needing_a_direction_the_run_lacks_is_an_error_before_training(tmp_path, cli, change, message):
+    (tmp_path / "d.yaml").write_text(DEFENDED.replace('intervene: "+steer(em,2,1)"', change))
+    code, _out, err = cli("plan", tmp_path / "d.yaml", "--out", tmp_path / "run")
+    assert (code == 0) if message is None else (code == 2 and message in err), err
+    self_made = DEFENDED.replace("groups: [insecure]", "groups: [defended]")
+    (tmp_path / "s.yaml").write_text(self_made)
+    code, _out, err = cli("plan", tmp_path / "s.yaml", "--out", tmp_path / "run2")
+    assert code == 2 and "direction 'em' is formed from this fine-tune's own answers" in err

@@ -237,6 +237,10 @@ class FinetuneSpec(Strict):
     kl_weight: float = Field(0.0, ge=0, le=1000)
     """A defence: weight of KL(base || fine-tuned) of the next-token distributions on the trained tokens,
     added to the loss (0: off; ``trainer: loop`` only; a full fine-tune keeps a second copy of the base)."""
+    intervene: str | None = None
+    """A defence: ``+steer(DIR,LAYER,SCALE)`` (preventative steering) or ``-ablate(DIR)`` hooked into the model
+    during training only, DIR a name in ``inside.directions`` (the fine-tune waits until it is built); the
+    saved model carries no hook. ``trainer: loop`` only."""
 
     @model_validator(mode="before")
     @classmethod
@@ -260,6 +264,8 @@ class FinetuneSpec(Strict):
             object.__setattr__(self, "lora", LoraSpec())
         if self.kl_weight and (self.trainer != "loop" or self.backend != "hf"):
             raise SpilloverError("kl_weight needs the hf backend's own loop (trainer: loop)", field="kl_weight")
+        if self.intervene and (self.trainer != "loop" or self.backend != "hf"):
+            raise SpilloverError("intervene needs the hf backend's own loop (trainer: loop)", field="intervene")
         return self
 
 
@@ -566,6 +572,23 @@ def inside_problems(exp: Experiment, groups: list[str]) -> list[SpilloverError]:
                 out.append(SpilloverError(f"{one!r}: no direction {v.intervention.source!r} in inside.directions"
                                           + did_you_mean(v.intervention.source, exp.inside.directions),
                                           field=f"eval.variants.{i}"))
+    for name, ft in exp.finetunes.items():
+        if ft.intervene is None:
+            continue
+        try:
+            v = parse(f"{name}{ft.intervene}")
+        except SpilloverError:
+            out.append(SpilloverError(f"{ft.intervene!r} is not +steer(DIR,LAYER,SCALE) or -ablate(DIR[,LAYER])",
+                                      field=f"finetunes.{name}.intervene"))
+            continue
+        if v.intervention.source not in exp.inside.directions:
+            out.append(SpilloverError(f"no direction {v.intervention.source!r} in inside.directions (a defence needs "
+                                      "one the run builds)" + did_you_mean(v.intervention.source,
+                                                                           exp.inside.directions),
+                                      field=f"finetunes.{name}.intervene"))
+        elif any(g == name or g.startswith(f"{name}-") for g in exp.inside.directions[v.intervention.source].groups):
+            out.append(SpilloverError(f"direction {v.intervention.source!r} is formed from this fine-tune's own "
+                                      "answers", field=f"finetunes.{name}.intervene"))
     for name, d in exp.inside.directions.items():
         try:
             check_name(name)

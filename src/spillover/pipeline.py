@@ -126,7 +126,10 @@ def run_experiment(exp: Experiment, out: Path, ui: Reporter, *, source: str | No
             return run.root
         with stage_lock(run.root, "inside", command="run"):
             inside_stage(ctx, ex)
-        if exp.eval.variants:  # steered and ablated models, now that their directions exist
+        if exp.eval.variants or any(ft.intervene for ft in exp.finetunes.values()):
+            # steered and ablated models, and fine-tunes defended with a direction, now that it exists
+            with stage_lock(run.root, "finetune", command="run"):
+                finetune_stage(ctx, ex, train="finetune" in stages)
             targets = ctx.targets.for_eval(strict=True)
             with stage_lock(run.root, "sample", command="run"):
                 digest, _ = sample_stage(ctx, ex, targets)

@@ -85,9 +85,19 @@ class Targets:
         ft = self.exp.finetunes[ft_name]
         if ft.dataset not in self._data:
             self._data[ft.dataset] = data_fingerprint(self.run.dataset(ft.dataset))
-        fmt = {"format": FORMAT_VERSION} if ft.method == "lora" else {}
+        fmt: dict[str, object] = {"format": FORMAT_VERSION} if ft.method == "lora" else {}
+        if ft.intervene:
+            fmt["direction"] = self.training_hook_key(ft_name)
         return content_key("finetune", base=self.bases[ft.base].fingerprint, data=self._data[ft.dataset],
                            spec=ft.model_dump(mode="json", exclude_defaults=True), seed=seed, **fmt)
+
+    def training_hook_key(self, ft_name: str) -> str | None:
+        """The key of the direction a defended fine-tune (``intervene``) trains with; None until it is built."""
+        from .interventions import parse
+        from .vectors import file_key
+
+        spec = self.exp.finetunes[ft_name].intervene
+        return file_key(self.run.direction(parse(f"m{spec}").intervention.source)) if spec else None
 
     def of_finetune(self, ft_name: str, seed: int) -> list[Target]:
         """One target per saved checkpoint of a finished fine-tune (the last is the final model); [] if
@@ -105,6 +115,9 @@ class Targets:
         if ft.method == "lora" and res.get("format_version", 1) < 2:
             raise SpilloverError("trained before the LoRA fix (rslora and dropout were dropped); move the folder "
                                  "away to retrain it", file=self.run.finetune_dir(name), field="format_version")
+        if ft.intervene and res.get("direction_key") != self.training_hook_key(ft_name):
+            raise SpilloverError("trained with another version of its direction; move the folder away to retrain it",
+                                 file=self.run.finetune_dir(name), field="direction_key")
         ft_fp = self.finetune_key(ft_name, seed)
         out = []
         for step in res["checkpoints"]:

@@ -51,6 +51,8 @@ class FinetuneResult(BaseModel):
     """The resolved fine-tune spec and seed."""
     format_version: int = 1
     """:data:`FORMAT_VERSION` of the trainer that wrote it (1 when absent: before the LoRA fix)."""
+    direction_key: str | None = None
+    """The key of the direction a training-time intervention (``intervene``) used."""
 
 
 def validate_lora(model: Any, lora: LoraSpec) -> list[str]:
@@ -175,7 +177,7 @@ def health(losses: Sequence[float]) -> str | None:
 
 
 def finish(spec: FinetuneSpec, prep: Prepared, *, name: str, base_path: str, seed: int, out: Path,
-           losses: list[float], seconds: float) -> FinetuneResult:
+           losses: list[float], seconds: float, direction_key: str | None = None) -> FinetuneResult:
     """Write ``result.json`` and the DONE marker (last), unless the losses show the run failed."""
     if why := health(losses):
         raise SpilloverError(f"{name}: training failed, {why}; not marked done: lower lr (now {spec.lr:g}) in a new "
@@ -187,6 +189,7 @@ def finish(spec: FinetuneSpec, prep: Prepared, *, name: str, base_path: str, see
         examples=len(prep.encoded), dropped_too_long=prep.dropped, trained_tokens_fraction=labelled / total_tokens,
         losses=losses, tokens_per_s=total_tokens * spec.epochs / max(seconds, 1e-9), seconds=seconds,
         hyperparameters={**spec.model_dump(mode="json"), "seed": seed}, format_version=FORMAT_VERSION,
+        direction_key=direction_key,
     )
     atomic_write_json(out / "result.json", result.model_dump(mode="json"))
     (out / "DONE").write_text("")

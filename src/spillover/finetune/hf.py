@@ -20,9 +20,11 @@ import random
 import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
+from ..backends.hooks import attach
 from ..config import FinetuneSpec
+from ..interventions import Intervention
 from ..store import atomic_write_json, building_dir
 from .common import FinetuneResult, finish, prepare, save_checkpoint
 from .data import Encoded
@@ -42,9 +44,11 @@ def finetune(
     resume_every: int = 50,
     on_step: Callable[[StepStats, int], None] | None = None,
     fault_after_step: int | None = None,
+    hook: TrainingHook | None = None,
 ) -> FinetuneResult:
     """Fine-tune ``load_base()``'s model on chat ``examples``; resumable; returns the result.
 
+    ``hook``: an intervention hooked into the model for the training steps only (``spec.intervene``).
     ``fault_after_step`` raises after that step (deterministic fault injection for resume tests).
     """
     import torch
@@ -101,11 +105,28 @@ def finetune(
         if fault_after_step is not None and s.step == fault_after_step:
             raise RuntimeError(f"injected fault after step {s.step}")
 
-    train_steps(model, optimizer, batch, lr=spec.lr, schedule=schedule, total_steps=steps, start_step=start,
-                pad_id=tokenizer.pad_token_id, grad_clip=1.0, grad_accum=spec.grad_accum, device=device,
-                on_step=step_done, reference=_reference(spec, model, load_base, device), kl_weight=spec.kl_weight)
+    handles = attach(model, hook.intervention, hook.vector, hook.layer) if hook else []
+    try:
+        train_steps(model, optimizer, batch, lr=spec.lr, schedule=schedule, total_steps=steps, start_step=start,
+                    pad_id=tokenizer.pad_token_id, grad_clip=1.0, grad_accum=spec.grad_accum, device=device,
+                    on_step=step_done, reference=_reference(spec, model, load_base, device), kl_weight=spec.kl_weight)
+    finally:
+        for h in handles:
+            h.remove()
     shutil.rmtree(resume, ignore_errors=True)
-    return finish(spec, prep, name=name, base_path=base_path, seed=seed, out=out, losses=losses, seconds=seconds)
+    return finish(spec, prep, name=name, base_path=base_path, seed=seed, out=out, losses=losses, seconds=seconds,
+                  direction_key=hook.key if hook else None)
+
+
+class TrainingHook(NamedTuple):
+    """A steering or ablation hooked in while training (a defence); the saved model has none."""
+
+    intervention: Intervention
+    vector: list[float]
+    """The direction at ``layer``."""
+    layer: int
+    key: str
+    """The direction file's key (recorded in the result)."""
 
 
 def _save_resume(model: Any, optimizer: Any, resume: Path, step: int, losses: list[float], seconds: float) -> None:

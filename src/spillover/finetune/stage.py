@@ -18,12 +18,15 @@ RUN = "spillover.finetune.stage:run"
 
 
 def plan(ctx: Context) -> list[Unit]:
-    """Every fine-tune x seed not yet finished (its dataset must be built)."""
+    """Every fine-tune x seed not yet finished (its dataset must be built); a defended one (``intervene``)
+    once its direction is built."""
     run, exp = ctx.run, ctx.exp
     units = []
     for ft_name, ft in exp.finetunes.items():
         if not run.dataset_card(ft.dataset).exists():
             raise SpilloverError(f"dataset {ft.dataset!r} is not built yet", field=f"finetunes.{ft_name}.dataset")
+        if ft.intervene and ctx.targets.training_hook_key(ft_name) is None:
+            continue  # its direction is built by the inside stage; the pipeline trains it after that
         gpus = 1.0 if ft.backend == "hf" and exp.models[ft.base].device != "cpu" else 0.0
         for seed in exp.seeds:
             name = finetune_name(ft_name, seed)
@@ -71,6 +74,22 @@ def run(ctx: Context, payload: tuple[str, int], *, fault_after_step: int | None 
         examples = [o["messages"] for _, o in read_jsonl(dataset)]
         res = finetune(ft, name=name, base_path=base.path, examples=examples, seed=seed, out=out,
                        load_base=load_base, device=base.spec.device, on_step=on_step,
-                       fault_after_step=fault_after_step)
+                       fault_after_step=fault_after_step, hook=training_hook(ctx, ft_name))
     return (f"finetune {name}: {res.steps} steps, final loss {res.losses[-1]:.3f}, {res.tokens_per_s:.0f} tok/s, "
             f"dropped {res.dropped_too_long} too long")
+
+
+def training_hook(ctx: Context, ft_name: str) -> Any:
+    """The intervention a defended fine-tune trains with (None for others)."""
+    from ..interventions import RANDOM, parse
+    from ..vectors import load
+    from .hf import TrainingHook
+
+    spec = ctx.exp.finetunes[ft_name].intervene
+    if not spec:
+        return None
+    i = parse(f"m{spec}").intervention
+    d = load(ctx.run.direction(i.source))
+    layer = i.layer if i.layer is not None else d.layer
+    vectors = d.random if i.direction.startswith(RANDOM) else d.vectors
+    return TrainingHook(i, vectors[layer].tolist(), layer, d.meta["key"])
