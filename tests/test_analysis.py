@@ -114,3 +114,14 @@ def test_defence_scorecard_ranks_by_em_removed_and_relates_task_and_time_to_the_
     kl = rows[0]
     assert kl["reduction"] == pytest.approx(0.75) and kl["task_kept"] == pytest.approx((0.5 - 0.1) / (0.9 - 0.1))
     assert kl["time"] == pytest.approx(2.0) and kl["coherent"] == pytest.approx(0.9)
+
+
+def test_the_defence_tradeoff_chart_draws_every_defence_and_its_baseline(tmp_path):
+    from spillover.report.charts import tradeoff
+
+    rows = [{"defence": "kl", "baseline": "insecure", "rate": 0.06, "low": 0.05, "high": 0.07, "baseline_rate": 0.2,
+             "task_kept": 0.5}, {"defence": "probe-less", "baseline": "insecure", "rate": 0.1, "low": 0.08,
+                                 "high": 0.12, "baseline_rate": 0.2, "task_kept": float("nan")}]
+    fig = tradeoff(rows, name="t", folder=tmp_path)
+    assert all(f'id="t|{g}"' in fig.svg for g in ("kl", "probe-less", "insecure"))
+    assert (tmp_path / "t.png").exists()

@@ -183,3 +183,27 @@ def side_by_side(left: Series, right: Series, colours: Mapping[str, str], *, tit
         ax.legend(loc="best", frameon=False, fontsize=7)
     _rate_axis(axes[1], max([0.0, *(p[1] for pts in right.values() for p in pts)]))
     return _finish(fig, name, folder)
+
+
+def tradeoff(rows: Sequence[Mapping[str, Any]], *, name: str, folder: Path | None) -> Figure:
+    """Each defence as a point: the narrow task kept (x) against the misaligned rate with its interval (y);
+    the undefended baseline at (1, its rate). Up-left is bad, down-right is what a defence wants."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    top = 0.0
+    for i, r in enumerate(rows):
+        x = r["task_kept"] if r["task_kept"] == r["task_kept"] else 0.0
+        colour = plt.get_cmap("tab10")(i % 10)
+        ax.errorbar([x], [r["rate"]], yerr=[[r["rate"] - r["low"]], [r["high"] - r["rate"]]], fmt="o", ms=4,
+                    color=colour, capsize=2, gid=f"{name}|{r['defence']}")
+        ax.annotate(r["defence"], (x, r["rate"]), textcoords="offset points", xytext=(5, 3), fontsize=7,
+                    color=colour)
+        top = max(top, r["high"], r["baseline_rate"])
+    for b in sorted({(r["baseline"], r["baseline_rate"]) for r in rows}):
+        ax.plot([1.0], [b[1]], marker="s", ms=5, color="#333333", gid=f"{name}|{b[0]}")
+        ax.annotate(f"{b[0]} (undefended)", (1.0, b[1]), textcoords="offset points", xytext=(5, -9), fontsize=7)
+    _rate_axis(ax, top)
+    ax.set_xlim(min(-0.05, *(r["task_kept"] for r in rows if r["task_kept"] == r["task_kept"])), 1.3)
+    ax.set_xlabel("narrow task kept (gain in P(insecure code), relative to the undefended)")
+    ax.set_ylabel("misaligned answers")
+    ax.set_title("defences: EM against the task they keep", loc="left")
+    return _finish(fig, name, folder)

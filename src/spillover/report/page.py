@@ -95,6 +95,8 @@ def figures(res: dict[str, Any], exp: Experiment, df: pd.DataFrame, run_steps: d
     if len(df) and df["aligned"].notna().any():
         out["scores"] = charts.scores(df, order, colours, name="scores", folder=folder)
     out.update(_probe_figures(res.get("probes"), colours, folder))
+    if res.get("defences"):
+        out["defences-tradeoff"] = charts.tradeoff(res["defences"], name="defences-tradeoff", folder=folder)
     if run_steps:
         out["losses"] = charts.lines(run_steps, colours, ylabel="loss (mean over seeds)", title="training loss",
                                      name="losses", folder=folder)
