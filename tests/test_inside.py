@@ -184,6 +184,8 @@ def test_a_run_builds_directions_samples_variants_and_reports_them(organism_base
     assert summary["inside"]["directions"][0]["direction"] == "em"
     html = (out / "report" / "index.html").read_text()
     assert 'id="inside"' in html and "inside-steering|base + em at layer 2" in html
+    status = json.loads(cli("status", out)[1])
+    assert status["directions"] == {"em": True} and status["variants_waiting"] == []
     before = sorted(p.stat().st_size for p in (out / "samples").rglob("*.jsonl"))
     assert cli("run", tmp_path / "inside.yaml", "--out", out)[0] == 0  # nothing left: nothing redone
     assert sorted(p.stat().st_size for p in (out / "samples").rglob("*.jsonl")) == before

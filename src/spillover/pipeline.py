@@ -252,6 +252,9 @@ def status(run_dir: Path) -> dict[str, Any]:
     out["judgments"] = {"done": sum(1 for v in judg.values() if not v.get("retryable")),
                         "to_retry": sum(1 for v in judg.values() if v.get("retryable")),
                         "planned": judge_calls(exp, judged)}
+    if exp.inside.directions:
+        out["directions"] = {n: run.direction(n).exists() for n in exp.inside.directions}
+        out["variants_waiting"] = ctx.targets.waiting_variants()
     out["report"] = (run.report_dir / "index.html").exists()
     if not all(out["finetunes"].values()):
         out["note"] = "samples of unfinished fine-tunes are not counted as planned yet"
