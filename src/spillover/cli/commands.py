@@ -6,7 +6,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -140,6 +140,13 @@ def _stage_checks(run_dir: Path, stage: str) -> None:
                         if not p.file else p for p in problems])
 
 
+def _checked_stage(run_dir: Path, stage: str, fn: Any, executor: str, workers: int | None, address: str | None
+                   ) -> Any:
+    """A stage's checks on the run's config, then the stage on an executor."""
+    _stage_checks(run_dir, stage)
+    return fn(run_dir, _ui(), name=executor, workers=workers, address=address)
+
+
 @app.command()
 @guard
 def finetune(run_dir: RunArg, executor: ExecutorOpt = "local", workers: WorkersOpt = None,
@@ -147,8 +154,7 @@ def finetune(run_dir: RunArg, executor: ExecutorOpt = "local", workers: WorkersO
     """Build datasets and run every fine-tune x seed not yet done."""
     from ..pipeline import finetune_run
 
-    _stage_checks(run_dir, "finetune")
-    names = finetune_run(run_dir, _ui(), name=executor, workers=workers, address=ray_address)
+    names = _checked_stage(run_dir, "finetune", finetune_run, executor, workers, ray_address)
     typer.echo(f"{len(names)} fine-tuned models")
 
 
@@ -187,8 +193,7 @@ def inside(run_dir: RunArg, executor: ExecutorOpt = "local", workers: WorkersOpt
     """Build the run's directions, weight changes and checkpoint projections (after judging)."""
     from ..pipeline import inside_run
 
-    _stage_checks(run_dir, "inside")
-    names = inside_run(run_dir, _ui(), name=executor, workers=workers, address=ray_address)
+    names = _checked_stage(run_dir, "inside", inside_run, executor, workers, ray_address)
     typer.echo(f"directions: {', '.join(names) or 'none'}; steered and ablated models: `spillover sample` then "
                "`spillover judge`")
 
