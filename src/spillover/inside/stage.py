@@ -1,8 +1,9 @@
 """The inside stage: directions from judged answers, checkpoint projections, weight change.
 
-Runs after the judge stage. Directions: one unit per direction x model reads that model's chosen
-answers (teacher-forced) and saves their activations as a part; once every part is in, the
-direction file is written. A direction's key hashes its spec and the chosen sample keys with their
+Runs after the judge stage. Directions: one unit per direction x model gathers the activations of
+that model's chosen answers (kept while sampling; answers sampled before the direction was asked for
+are read teacher-forced) and saves them as a part; once every part is in, the direction file is
+written. A direction's key hashes its spec and the chosen sample keys with their
 models' fingerprints, so more samples or other thresholds make a new direction and finished parts
 are reused. Traces (``inside.trace``) and weight change (``inside.weights``): one unit per fine-tune
 seed, records keyed by model and direction. All units load models on the ``hf`` backend only.
@@ -75,10 +76,12 @@ def plan_directions(ctx: Context) -> dict[str, DirectionPlan]:
     out = {}
     for name, spec in ctx.exp.inside.directions.items():
         sel = dirs.select(samples, scores, name, spec)
-        used = sorted({owner[k] for k in sel.misaligned + sel.aligned})
-        parts = [(content_key("direction-part", model=models[m].fingerprint, mis=[k for k in sel.misaligned
-                                                                                  if owner[k] == m],
-                              ok=[k for k in sel.aligned if owner[k] == m]), models[m]) for m in used]
+        mine: dict[str, tuple[list[str], list[str]]] = {}
+        for label, keys in enumerate((sel.misaligned, sel.aligned)):
+            for k in keys:
+                mine.setdefault(owner[k], ([], []))[label].append(k)
+        parts = [(content_key("direction-part", model=models[m].fingerprint, mis=mis, ok=ok), models[m])
+                 for m, (mis, ok) in sorted(mine.items())]
         key = content_key("direction", spec=spec.model_dump(mode="json"), parts=[k for k, _ in parts])
         out[name] = DirectionPlan(key, sel, parts)
     return out
