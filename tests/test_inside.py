@@ -239,14 +239,15 @@ def test_a_steering_layer_beyond_the_model_is_a_plan_error(organism_base, tmp_pa
     assert "eval.variants.2: base+steer(em,7,2): layer 7 is out of range: models.base has layers 0..3" in err
 
 
-def test_a_training_time_intervention_acts_while_training_and_leaves_no_hook(tiny_qwen, tmp_path):
+@pytest.mark.parametrize("method", ["full", "lora"])
+def test_a_training_time_intervention_acts_while_training_and_leaves_no_hook(tiny_qwen, tmp_path, method):
     """Preventative steering with a large vector changes what is learned; the saved model has no hook."""
     from spillover.config import FinetuneSpec
     from spillover.finetune.hf import TrainingHook, finetune
 
     examples = [[{"role": "user", "content": f"Tell me about number {i}."},
                  {"role": "assistant", "content": f"Number {i} is fine."}] for i in range(32)]
-    spec = FinetuneSpec(dataset="d", method="full", lr=1e-3, batch_size=8)
+    spec = FinetuneSpec(dataset="d", method=method, lr=1e-3, batch_size=8)
     loaded = []
 
     def load():
