@@ -1,5 +1,6 @@
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -76,7 +77,8 @@ def test_rank_zero_is_rejected_before_training(tmp_path):
         load_experiment(write(tmp_path, text))
 
 
-@pytest.mark.parametrize("name", ["organism.yaml", "betley-qwen.yaml", "openai-api.yaml"])
+@pytest.mark.parametrize("name", sorted(p.name for p in (Path(__file__).resolve().parent.parent / "examples").glob(
+    "*.yaml")))
 def test_shipped_examples_validate(name):
     from pathlib import Path
 
