@@ -554,7 +554,7 @@ def reference_problems(exp: Experiment) -> list[SpilloverError]:
 
 def inside_problems(exp: Experiment, groups: list[str]) -> list[SpilloverError]:
     """Variants, directions, traces and weight changes that name nothing."""
-    from .interventions import expand, parse
+    from .interventions import expand, parse, parse_suffix
 
     out = []
     models = [*exp.models, *exp.finetunes, *(f"{f}-s{s}" for f in exp.finetunes for s in exp.seeds)]
@@ -576,19 +576,18 @@ def inside_problems(exp: Experiment, groups: list[str]) -> list[SpilloverError]:
         if ft.intervene is None:
             continue
         try:
-            v = parse(f"{name}{ft.intervene}")
+            source = parse_suffix(ft.intervene).source
         except SpilloverError:
             out.append(SpilloverError(f"{ft.intervene!r} is not +steer(DIR,LAYER,SCALE) or -ablate(DIR[,LAYER])",
                                       field=f"finetunes.{name}.intervene"))
             continue
-        if v.intervention.source not in exp.inside.directions:
-            out.append(SpilloverError(f"no direction {v.intervention.source!r} in inside.directions (a defence needs "
-                                      "one the run builds)" + did_you_mean(v.intervention.source,
-                                                                           exp.inside.directions),
+        if source not in exp.inside.directions:
+            out.append(SpilloverError(f"no direction {source!r} in inside.directions (a defence needs one the run "
+                                      "builds)" + did_you_mean(source, exp.inside.directions),
                                       field=f"finetunes.{name}.intervene"))
-        elif any(g == name or g.startswith(f"{name}-") for g in exp.inside.directions[v.intervention.source].groups):
-            out.append(SpilloverError(f"direction {v.intervention.source!r} is formed from this fine-tune's own "
-                                      "answers", field=f"finetunes.{name}.intervene"))
+        elif any(g == name or g.startswith(f"{name}-") for g in exp.inside.directions[source].groups):
+            out.append(SpilloverError(f"direction {source!r} is formed from this fine-tune's own answers",
+                                      field=f"finetunes.{name}.intervene"))
     for name, d in exp.inside.directions.items():
         try:
             check_name(name)

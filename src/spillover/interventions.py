@@ -93,3 +93,12 @@ def parse_all(texts: list[str]) -> list[Variant]:
     for text in texts:
         out += [v for v in map(parse, expand(text)) if v not in out]
     return out
+
+
+def parse_suffix(text: str) -> Intervention:
+    """An intervention without a model: ``+steer(DIR,LAYER,SCALE)`` or ``-ablate(DIR[,LAYER])`` (a defence).
+
+    >>> parse_suffix("-ablate(em)").kind
+    'ablate'
+    """
+    return parse(f"model{text}").intervention

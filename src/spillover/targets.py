@@ -93,11 +93,11 @@ class Targets:
 
     def training_hook_key(self, ft_name: str) -> str | None:
         """The key of the direction a defended fine-tune (``intervene``) trains with; None until it is built."""
-        from .interventions import parse
+        from .interventions import parse_suffix
         from .vectors import file_key
 
         spec = self.exp.finetunes[ft_name].intervene
-        return file_key(self.run.direction(parse(f"m{spec}").intervention.source)) if spec else None
+        return file_key(self.run.direction(parse_suffix(spec).source)) if spec else None
 
     def of_finetune(self, ft_name: str, seed: int) -> list[Target]:
         """One target per saved checkpoint of a finished fine-tune (the last is the final model); [] if
@@ -151,8 +151,8 @@ class Targets:
     def variants(self) -> list[Target]:
         """The intervened models of ``eval.variants`` whose model is finished and whose direction is built
         (one per seed of a fine-tune); the others wait (:meth:`waiting_variants`)."""
-        from .interventions import RANDOM, parse_all
-        from .vectors import load
+        from .interventions import parse_all
+        from .vectors import load, pick
 
         out: list[Target] = []
         finals = [t for t in self.finished() if t.checkpoint is None]
@@ -163,14 +163,9 @@ class Targets:
                 loaded[i.source] = load(path)
             if (d := loaded.get(i.source)) is None:
                 continue
-            layer = i.layer if i.layer is not None else d.layer
-            vectors = d.random if i.direction.startswith(RANDOM) else d.vectors
-            if not 0 <= layer < len(vectors):
-                raise SpilloverError(f"{v.model}{i.suffix}: layer {layer} is out of range; direction {i.source!r} "
-                                     f"has layers 0..{len(vectors) - 1}", field="eval.variants")
-            vector = tuple(vectors[layer].tolist())
+            vector, layer = pick(d, i)
             out += [t.model_copy(update={
-                "name": t.name + i.suffix, "group": t.group + i.suffix, "intervention": i, "vector": vector,
+                "name": t.name + i.suffix, "group": t.group + i.suffix, "intervention": i, "vector": tuple(vector),
                 "layer": layer, "fingerprint": content_key("model", of=t.fingerprint, intervention=i.suffix,
                                                            direction=d.meta["key"])})
                 for t in finals if v.model in (t.group, t.name)]

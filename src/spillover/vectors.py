@@ -12,6 +12,8 @@ import json
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from .errors import SpilloverError
+from .interventions import RANDOM, Intervention
 from .store import atomic_write_bytes
 
 
@@ -26,6 +28,17 @@ class Direction(NamedTuple):
     """The layer ablation uses: the spec's, else the best-separating one."""
     meta: dict[str, Any]
     """Provenance: groups, models, thresholds, counts, the key of its inputs."""
+
+
+def pick(d: Direction, intervention: Intervention) -> tuple[list[float], int]:
+    """The vector an intervention uses and its layer: the direction (or its random control, for
+    ``random:``) at the intervention's layer, else at the direction's own."""
+    layer = intervention.layer if intervention.layer is not None else d.layer
+    vectors = d.random if intervention.direction.startswith(RANDOM) else d.vectors
+    if not 0 <= layer < len(vectors):
+        raise SpilloverError(f"{intervention.suffix}: layer {layer} is out of range; direction "
+                             f"{intervention.source!r} has layers 0..{len(vectors) - 1}")
+    return vectors[layer].tolist(), layer
 
 
 def save(path: Path, d: Direction) -> None:

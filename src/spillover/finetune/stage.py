@@ -81,15 +81,14 @@ def run(ctx: Context, payload: tuple[str, int], *, fault_after_step: int | None 
 
 def training_hook(ctx: Context, ft_name: str) -> Any:
     """The intervention a defended fine-tune trains with (None for others)."""
-    from ..interventions import RANDOM, parse
-    from ..vectors import load
+    from ..interventions import parse_suffix
+    from ..vectors import load, pick
     from .hf import TrainingHook
 
     spec = ctx.exp.finetunes[ft_name].intervene
     if not spec:
         return None
-    i = parse(f"m{spec}").intervention
+    i = parse_suffix(spec)
     d = load(ctx.run.direction(i.source))
-    layer = i.layer if i.layer is not None else d.layer
-    vectors = d.random if i.direction.startswith(RANDOM) else d.vectors
-    return TrainingHook(i, vectors[layer].tolist(), layer, d.meta["key"])
+    vector, layer = pick(d, i)
+    return TrainingHook(i, vector, layer, d.meta["key"])
