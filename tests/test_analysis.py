@@ -106,14 +106,16 @@ def test_defence_scorecard_ranks_by_em_removed_and_relates_task_and_time_to_the_
         return {"group": name, "seeds": [rate, rate - 0.01, rate + 0.01], "incoherent": incoherent}
 
     summary = [group("insecure", 0.20), group("kl", 0.05), group("mixed", 0.15), group("base", 0.01)]
-    probes = pd.DataFrame({"name": "p_insecure_code", "checkpoint": [None] * 4, "seed": [0, 0, 0, None],
-                           "group": ["insecure", "kl", "mixed", "base"], "value": [0.9, 0.5, 0.8, 0.1]})
+    probes = pd.DataFrame({"name": ["p_insecure_code"] * 4 + ["p_neutral_correct"] * 2, "checkpoint": [None] * 6,
+                           "seed": [0, 0, 0, None, 0, None], "group": ["insecure", "kl", "mixed", "base", "kl", "base"],
+                           "value": [0.9, 0.5, 0.8, 0.1, 0.6, 0.8]})
     fts = {"insecure-s0": {"seconds": 10.0}, "kl-s0": {"seconds": 20.0}, "mixed-s0": {"seconds": 10.0}}
     rows = scorecard({"mixed": "insecure", "kl": "insecure"}, summary, probes, fts)
     assert [r["defence"] for r in rows] == ["kl", "mixed"]  # more EM removed first
     kl = rows[0]
     assert kl["reduction"] == pytest.approx(0.75) and kl["task_kept"] == pytest.approx((0.5 - 0.1) / (0.9 - 0.1))
     assert kl["time"] == pytest.approx(2.0) and kl["coherent"] == pytest.approx(0.9)
+    assert kl["ability_kept"] == pytest.approx(0.75) and rows[1]["ability_kept"] != rows[1]["ability_kept"]  # nan
 
 
 def test_the_defence_tradeoff_chart_draws_every_defence_and_its_baseline(tmp_path):
