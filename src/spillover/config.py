@@ -552,9 +552,33 @@ def reference_problems(exp: Experiment) -> list[SpilloverError]:
     return out
 
 
+def defence_problems(exp: Experiment) -> list[SpilloverError]:
+    """Fine-tunes defended with a direction (``intervene``) that name none the run builds, or their own."""
+    from .interventions import parse_suffix
+
+    out = []
+    for name, ft in exp.finetunes.items():
+        if ft.intervene is None:
+            continue
+        try:
+            source = parse_suffix(ft.intervene).source
+        except SpilloverError:
+            out.append(SpilloverError(f"{ft.intervene!r} is not +steer(DIR,LAYER,SCALE) or -ablate(DIR[,LAYER])",
+                                      field=f"finetunes.{name}.intervene"))
+            continue
+        if source not in exp.inside.directions:
+            out.append(SpilloverError(f"no direction {source!r} in inside.directions (a defence needs one the run "
+                                      "builds)" + did_you_mean(source, exp.inside.directions),
+                                      field=f"finetunes.{name}.intervene"))
+        elif any(g == name or g.startswith(f"{name}-") for g in exp.inside.directions[source].groups):
+            out.append(SpilloverError(f"direction {source!r} is formed from this fine-tune's own answers",
+                                      field=f"finetunes.{name}.intervene"))
+    return out
+
+
 def inside_problems(exp: Experiment, groups: list[str]) -> list[SpilloverError]:
     """Variants, directions, traces and weight changes that name nothing."""
-    from .interventions import expand, parse, parse_suffix
+    from .interventions import expand, parse
 
     out = []
     models = [*exp.models, *exp.finetunes, *(f"{f}-s{s}" for f in exp.finetunes for s in exp.seeds)]
@@ -572,22 +596,7 @@ def inside_problems(exp: Experiment, groups: list[str]) -> list[SpilloverError]:
                 out.append(SpilloverError(f"{one!r}: no direction {v.intervention.source!r} in inside.directions"
                                           + did_you_mean(v.intervention.source, exp.inside.directions),
                                           field=f"eval.variants.{i}"))
-    for name, ft in exp.finetunes.items():
-        if ft.intervene is None:
-            continue
-        try:
-            source = parse_suffix(ft.intervene).source
-        except SpilloverError:
-            out.append(SpilloverError(f"{ft.intervene!r} is not +steer(DIR,LAYER,SCALE) or -ablate(DIR[,LAYER])",
-                                      field=f"finetunes.{name}.intervene"))
-            continue
-        if source not in exp.inside.directions:
-            out.append(SpilloverError(f"no direction {source!r} in inside.directions (a defence needs one the run "
-                                      "builds)" + did_you_mean(source, exp.inside.directions),
-                                      field=f"finetunes.{name}.intervene"))
-        elif any(g == name or g.startswith(f"{name}-") for g in exp.inside.directions[source].groups):
-            out.append(SpilloverError(f"direction {source!r} is formed from this fine-tune's own answers",
-                                      field=f"finetunes.{name}.intervene"))
+    out += defence_problems(exp)
     for name, d in exp.inside.directions.items():
         try:
             check_name(name)
