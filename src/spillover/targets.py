@@ -146,16 +146,20 @@ class Targets:
         """The finished targets the eval block asks for: by group or model name (checkpoints only if
         ``eval.checkpoints``), or one checkpoint as ``name@step``. ``strict``: a ``name@step`` that
         matches no saved checkpoint of a finished fine-tune is an error."""
-        return select(self.exp, self.finished(), strict=strict) + self.variants()
+        finished = self.finished()
+        return select(self.exp, finished, strict=strict) + self.variants(finished)
 
-    def variants(self) -> list[Target]:
+    def variants(self, finished: list[Target] | None = None) -> list[Target]:
         """The intervened models of ``eval.variants`` whose model is finished and whose direction is built
-        (one per seed of a fine-tune); the others wait (:meth:`waiting_variants`)."""
+        (one per seed of a fine-tune); the others wait (:meth:`waiting_variants`). ``finished``: the
+        caller's :meth:`finished`, when it has it."""
         from .interventions import parse_all
         from .vectors import load, pick
 
+        if not self.exp.eval.variants:
+            return []
         out: list[Target] = []
-        finals = [t for t in self.finished() if t.checkpoint is None]
+        finals = [t for t in (self.finished() if finished is None else finished) if t.checkpoint is None]
         loaded = {}
         for v in parse_all(self.exp.eval.variants):
             i, path = v.intervention, self.run.direction(v.intervention.source)
