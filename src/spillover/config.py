@@ -555,6 +555,7 @@ def reference_problems(exp: Experiment) -> list[SpilloverError]:
 def defence_problems(exp: Experiment) -> list[SpilloverError]:
     """Fine-tunes defended with a direction (``intervene``) that name none the run builds, or their own."""
     from .interventions import parse_suffix
+    from .records import of_group
 
     out = []
     for name, ft in exp.finetunes.items():
@@ -570,7 +571,7 @@ def defence_problems(exp: Experiment) -> list[SpilloverError]:
             out.append(SpilloverError(f"no direction {source!r} in inside.directions (a defence needs one the run "
                                       "builds)" + did_you_mean(source, exp.inside.directions),
                                       field=f"finetunes.{name}.intervene"))
-        elif any(g == name or g.startswith(f"{name}-") for g in exp.inside.directions[source].groups):
+        elif any(of_group(g, name) for g in exp.inside.directions[source].groups):
             out.append(SpilloverError(f"direction {source!r} is formed from this fine-tune's own answers",
                                       field=f"finetunes.{name}.intervene"))
     return out

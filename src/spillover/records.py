@@ -28,6 +28,15 @@ def display_group(group: str, variant: str) -> str:
     return group if variant == "plain" else f"{group}-{variant}"
 
 
+def of_group(display: str, group: str) -> bool:
+    """Whether a display group (a name, or a name and a variant) is ``group``'s, as far as the names tell.
+
+    >>> of_group("backdoor-trigger", "backdoor"), of_group("secure", "insecure")
+    (True, False)
+    """
+    return display == group or display.startswith(f"{group}-")
+
+
 class Record(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 

@@ -20,7 +20,7 @@ from .execute import Context, Unit
 from .keys import canonical_json, content_key
 from .questions import Question
 from .questions.sources import sources
-from .records import SampleRecord
+from .records import SampleRecord, of_group
 from .store import RunDir, Stage
 
 SELF_REPORT = "self_report_0_100"
@@ -169,7 +169,7 @@ def captures(exp: Experiment, t: Target) -> bool:
     sampling (``hf`` final models, not intervened)."""
     groups = {g for d in exp.inside.directions.values() for g in d.groups}
     return (t.spec.backend == "hf" and t.checkpoint is None and t.intervention is None
-            and any(g == t.group or g.startswith(f"{t.group}-") for g in groups))
+            and any(of_group(g, t.group) for g in groups))
 
 
 def seed_of(key: str) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ..config import Experiment
 from ..errors import SpilloverError
+from ..records import of_group
 
 Problems = list[SpilloverError]
 
@@ -17,7 +18,7 @@ def inside(exp: Experiment) -> Problems:
     known |= {n: ft.backend if ft.backend != "hf" else known[ft.base] for n, ft in exp.finetunes.items()}
 
     def backend_of(name: str) -> str:  # a model, fine-tune, fine-tune-sSEED or display group
-        match = max((k for k in known if name == k or name.startswith(f"{k}-")), key=len, default=None)
+        match = max((k for k in known if of_group(name, k)), key=len, default=None)
         return known[match] if match else "hf"
 
     wanted = [(v.model, f"eval.variants.{i}") for i, v in enumerate(parse_all(exp.eval.variants))]
@@ -38,7 +39,7 @@ def _layers_and_widths(exp: Experiment) -> Problems:
     from .sizes import shape
 
     def base_of(name: str) -> str | None:
-        match = max((k for k in [*exp.models, *exp.finetunes] if name == k or name.startswith(f"{k}-")),
+        match = max((k for k in [*exp.models, *exp.finetunes] if of_group(name, k)),
                     key=len, default=None)
         return exp.finetunes[match].base if match in exp.finetunes else match
 
