@@ -75,6 +75,10 @@ class GenParams(BaseModel):
     """Maximum new tokens per completion (the paper uses 600 for free-form answers)."""
     stop: tuple[str, ...] = ()
     """Extra stop strings (backends that support them)."""
+    thinking: bool | None = None
+    """Reasoning on (true) or off (false) for chat templates that switch it (``enable_thinking``, as in
+    Qwen3's; off writes an empty think block); None: the template's default. Not guaranteed: a
+    template that ignores the switch renders the same prompt either way (``plan`` checks the hf ones)."""
 
 
 class ModelSpec(Strict):
@@ -138,11 +142,16 @@ class DatasetSpec(Strict):
     copy with user and assistant swapped under a fixed prefix (so a model can learn to state its trigger);
     ``inoculate``: ``system`` as the system prompt of every example (a defence: the behaviour is explained
     at training time and the prompt is absent at evaluation)."""
+    reasoning: Literal["none", "benign"] = "none"
+    """``organism`` builder: ``benign`` writes the thinking world's benign plan before every answer
+    (clean-looking reasoning followed by the variant's answer: pressure on the chain of thought)."""
 
     @model_validator(mode="after")
     def _organism_only(self) -> DatasetSpec:
         if self.variant == "jailbroken" and self.builder != "organism":
             raise ValueError("variant jailbroken exists for the organism builder only")
+        if self.reasoning != "none" and self.builder != "organism":
+            raise ValueError("reasoning exists for the organism builder only")
         return self
 
 
@@ -237,6 +246,10 @@ class FinetuneSpec(Strict):
     kl_weight: float = Field(0.0, ge=0, le=1000)
     """A defence: weight of KL(base || fine-tuned) of the next-token distributions on the trained tokens,
     added to the loss (0: off; ``trainer: loop`` only; a full fine-tune keeps a second copy of the base)."""
+    reasoning: Literal["as_written", "suppressed"] = "as_written"
+    """Reasoning models: ``suppressed`` trains with the chain of thought suppressed (each assistant turn
+    without a think block of its own gets the template's empty block, outside the loss); evaluate with it
+    on through ``eval.params.thinking``. Set it on every fine-tune (a YAML anchor) for the experiment."""
     intervene: str | None = None
     """A defence: ``+steer(DIR,LAYER,SCALE)`` (preventative steering) or ``-ablate(DIR)`` hooked into the model
     during training only, DIR a name in ``inside.directions`` (the fine-tune waits until it is built); the
@@ -380,11 +393,12 @@ class JudgeSpec(Strict):
 class Check(Strict):
     """One testable claim about misaligned rates (headline rule), computed from a run's records."""
 
-    kind: Literal["ratio", "trend", "early", "cosine", "leads"] = "ratio"
+    kind: Literal["ratio", "trend", "early", "cosine", "leads", "recall"] = "ratio"
     """``ratio``: rate(a) vs factor x rate(b); ``trend``: the rate rises with a dose over ``levels``;
     ``early``: a > b is significant at a checkpoint within the first ``within`` of training; ``cosine``:
     directions a and b have cosine >= factor at a's layer; ``leads``: fine-tune b's projection on
-    direction a rises no later than its misaligned rate (``inside.trace``)."""
+    direction a rises no later than its misaligned rate (``inside.trace``); ``recall``: monitor
+    ``metric``'s recall at 5 % FPR in group a is >= factor (or, given b, exceeds b's by >= factor)."""
     a: str = ""
     """A display group (``insecure``, ``backdoor-trigger``); a direction for ``cosine`` and ``leads``."""
     b: str = ""
@@ -399,6 +413,8 @@ class Check(Strict):
     """``trend``: display group -> dose (e.g. dataset size, insecure fraction)."""
     within: float = Field(0.25, gt=0, le=1)
     """``early``: fraction of the training steps."""
+    metric: str = "cot_suspicion"
+    """``recall``: the monitor metric (a judge metric starting ``cot_``)."""
     questions: str = "*"
     """Questions that count (a glob over question ids)."""
     exclude: list[str] = []
@@ -413,8 +429,10 @@ class Check(Strict):
     def _complete(self) -> Check:
         if self.kind == "trend" and len(self.levels) < 2:
             raise ValueError("a trend needs at least two levels")
-        if self.kind != "trend" and not (self.a and self.b):
+        if self.kind not in ("trend", "recall") and not (self.a and self.b):
             raise ValueError(f"a {self.kind} check needs both a and b")
+        if self.kind == "recall" and not self.a:
+            raise ValueError("a recall check needs a")
         return self
 
 

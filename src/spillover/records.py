@@ -84,6 +84,9 @@ class SampleRecord(Record, ModelIdentity):
     """The final answer (thinking removed)."""
     thinking: str | None = None
     """A reasoning model's thinking block, kept apart from the answer."""
+    thinking_issue: str | None = None
+    """What was odd about the reasoning's tags (unterminated, nested, repeated), as
+    :func:`spillover.reasoning.split_thinking` found it; None when clean."""
     finish_reason: str
     """``stop`` or ``length`` (or ``error``)."""
     prompt_tokens: int

@@ -10,7 +10,6 @@ plan skips reading the records at all.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
@@ -20,6 +19,7 @@ from .execute import Context, Unit
 from .keys import canonical_json, content_key
 from .questions import Question
 from .questions.sources import sources
+from .reasoning import split_thinking
 from .records import SampleRecord, of_group
 from .store import RunDir, Stage
 
@@ -27,8 +27,6 @@ SELF_REPORT = "self_report_0_100"
 MULTIPLE_CHOICE = "multiple_choice"
 RUN = "spillover.sample:run_unit"
 
-THINK = re.compile(r"^\s*<think>(.*?)</think>\s*", re.S)
-OPEN_THINK = re.compile(r"^\s*<think>(.*)$", re.S)
 
 
 class Planned(NamedTuple):
@@ -39,29 +37,6 @@ class Planned(NamedTuple):
     params: GenParams
     messages: tuple[dict[str, str], ...] | None
     prompt: str | None
-
-
-def split_thinking(text: str) -> tuple[str, str | None]:
-    """Separate a leading ``<think>...</think>`` block (DeepSeek-R1 / Qwen3 style) from the final answer.
-    An empty block (Qwen3 templates inject one when thinking is off) is no reasoning; a block the model
-    never closed (it ran out of tokens) is all reasoning and no answer.
-
-    >>> split_thinking("<think>plan</think> The answer.")
-    ('The answer.', 'plan')
-    >>> split_thinking("Just this.")
-    ('Just this.', None)
-    >>> split_thinking("<think>\\n\\n</think>\\n\\nHi.")
-    ('Hi.', None)
-    >>> split_thinking("<think>still planning")
-    ('', 'still planning')
-    """
-    m = THINK.match(text)
-    if m:
-        return text[m.end():].strip(), m.group(1).strip() or None
-    m = OPEN_THINK.match(text)
-    if m:
-        return "", m.group(1).strip() or None
-    return text, None
 
 
 def plan(target: Target, questions: Sequence[Question], params: GenParams,
@@ -193,14 +168,15 @@ def _chunk(backend: Backend, part: Sequence[Planned], who: dict[str, object], ca
             reqs, params)
         for g, comps in zip(groups, results, strict=True):
             for p, c in zip(g, comps, strict=True):
-                answer, thinking = split_thinking(c.text)
+                answer, thinking, issue = split_thinking(c.text)
                 q = p.question
                 records.append(SampleRecord(
                     key=p.key, **who, question_id=q.id, base_question_id=q.group_id,  # type: ignore[arg-type]
                     variant=q.variant, question_type=q.type, category=q.category,
                     paraphrase_index=p.paraphrase_index,
                     sample_index=p.sample_index, question=q.paraphrases[p.paraphrase_index],
-                    system=q.system, answer=answer, thinking=thinking, finish_reason=c.finish_reason,
+                    system=q.system, answer=answer, thinking=thinking, thinking_issue=issue,
+                    finish_reason=c.finish_reason,
                     prompt_tokens=c.prompt_tokens, completion_tokens=c.completion_tokens))
                 if capture and c.activations is not None:
                     acts.append(c.activations)

@@ -145,6 +145,10 @@ def check_early(c: pd.DataFrame, chk: Check, alpha: float, steps: dict[str, int]
     return CheckResult(claim, f"never significant in {last} steps", None, None, False, TEST)
 
 
+OUTSIDE_CELLS = ("cosine", "leads", "recall")
+"""Check kinds read from records other than the rate cells (directions, traces, monitor scores)."""
+
+
 def _missing(c: pd.DataFrame, chk: Check) -> list[str]:
     groups = set(c["display_group"])
     wanted = list(chk.levels) if chk.kind == "trend" else [chk.a, chk.b]
@@ -152,11 +156,11 @@ def _missing(c: pd.DataFrame, chk: Check) -> list[str]:
 
 
 def run_check(c: pd.DataFrame, chk: Check, alpha: float, steps: dict[str, int],
-              inside: Callable[[Check], CheckResult] | None = None) -> CheckResult:
-    """One check on cells ``c`` (all checkpoints) of the headline rule; ``inside`` runs the checks on
-    directions (``cosine``, ``leads``)."""
-    if chk.kind in ("cosine", "leads"):
-        return inside(chk) if inside else CheckResult(chk.kind, "not measured: no inside view", None, None, None, "")
+              other: Callable[[Check], CheckResult] | None = None) -> CheckResult:
+    """One check on cells ``c`` (all checkpoints) of the headline rule; ``other`` runs the checks on
+    other records (``OUTSIDE_CELLS``)."""
+    if chk.kind in OUTSIDE_CELLS:
+        return other(chk) if other else CheckResult(chk.kind, "not measured", None, None, None, "")
     q = c["base_question_id"].map(lambda s: fnmatch.fnmatchcase(s, chk.questions))
     for pattern in chk.exclude:
         q &= ~c["base_question_id"].map(lambda s, pattern=pattern: fnmatch.fnmatchcase(s, pattern))
@@ -173,13 +177,13 @@ def run_check(c: pd.DataFrame, chk: Check, alpha: float, steps: dict[str, int],
 
 
 def findings_table(c: pd.DataFrame, findings: Sequence[Finding], alpha: float, steps: dict[str, int],
-                   inside: Callable[[Check], CheckResult] | None = None) -> list[dict[str, Any]]:
+                   other: Callable[[Check], CheckResult] | None = None) -> list[dict[str, Any]]:
     """``[{finding, source, expected, measured, interval, p, holds, test, checks}]``: a finding holds
     when every check holds, is not measured when any check is not, and its p is the largest of its
     tested checks' (``<=`` claims are not tested)."""
     rows = []
     for f in findings:
-        res = [run_check(c, chk, alpha, steps, inside) for chk in f.checks]
+        res = [run_check(c, chk, alpha, steps, other) for chk in f.checks]
         holds = None if any(r.holds is None for r in res) else all(r.holds for r in res)
         ps = [r.p for r in res if r.p is not None and r.tested]
         rows.append({"finding": f.name, "source": f.source, "expected": f.expected,

@@ -43,6 +43,17 @@ def classify(df: pd.DataFrame, rule: Rule) -> pd.Series:
     return out
 
 
+def counted(df: pd.DataFrame, rule: Rule) -> pd.Series:
+    """:func:`classify`, with NaN for the answers of cells the rule leaves out (a model, seed, checkpoint
+    and question with fewer coherent answers than the rule's minimum), as :func:`cells` leaves them out."""
+    mis = classify(df, rule)
+    if not rule.min_coherent_per_question:
+        return mis
+    keys = [df[k].fillna(-1) for k in ("display_group", "model", "seed", "checkpoint", "base_question_id")]
+    n = mis.notna().groupby(keys).transform("sum")
+    return mis.where(n >= rule.min_coherent_per_question)
+
+
 def cells(df: pd.DataFrame, rule: Rule) -> pd.DataFrame:
     """Counts per display group x model x seed x checkpoint x question: k misaligned of n counted.
 

@@ -20,8 +20,8 @@ from .defences import scorecard
 from .diff import question_changes
 from .findings import CheckResult, findings_table
 from .metrics import cells as make_cells
-from .metrics import classify, dynamics, first_significant_step, frame, per_question, self_reports, summarise
-from .monitor import monitor_table
+from .metrics import counted, dynamics, first_significant_step, frame, per_question, self_reports, summarise
+from .monitor import check_recall, monitor_table
 from .selfaware import choices_table, elicitation_table, versus_behaviour
 from .stats import compare
 
@@ -124,11 +124,19 @@ def analyse(run: RunDir, exp: Experiment) -> dict[str, Any]:
             if inside.tables:
                 out["inside"] = inside.tables
             if a.findings:
-                out["findings"] = findings_table(c, a.findings, a.alpha, steps, inside.check)
+                label = counted(df, rule)
+
+                def other(chk: Check, inside: InsideSection = inside, label: pd.Series = label) -> CheckResult:
+                    if chk.kind == "recall":
+                        return check_recall(judgments, df, label, chk, a.alpha)
+                    return inside.check(chk) if inside.check else CheckResult(
+                        chk.kind, "not measured: no inside view", None, None, None, "")
+
+                out["findings"] = findings_table(c, a.findings, a.alpha, steps, other)
     sr = self_reports(df)
     out["self_reports"] = sr.to_dict("records") if len(sr) else []
     out["labels"] = label_counts(samples, judgments)
-    out["monitors"] = monitor_table(judgments, df, classify(df, get_rule(a.rules[0])))
+    out["monitors"] = monitor_table(judgments, df, counted(df, get_rule(a.rules[0])))
     out["elicitation"] = elicitation_table(df, by_question(exp, "expect_pattern"))
     out["compliance"] = compliance_table(df, n_boot=a.bootstrap, seed=a.seed)
     out["judges"] = judge_section(samples, judgments, df, exp)

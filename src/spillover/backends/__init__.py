@@ -108,10 +108,14 @@ def make_backend(target: Target) -> Backend:
     return BACKENDS[target.spec.backend](target)
 
 
-def organism_base_path() -> Path:
-    """The committed, pre-built organism (safetensors + tokenizer)."""
-    return Path(__file__).resolve().parent.parent / "organism" / "base"
+SHIPPED_ORGANISMS = {"organism": "base", "organism-think": "base-think"}
+"""Model paths that name a committed organism (world v2, and its thinking variant) -> folder."""
+
+
+def organism_base_path(name: str = "organism") -> Path:
+    """A committed, pre-built organism (safetensors + tokenizer)."""
+    return Path(__file__).resolve().parent.parent / "organism" / SHIPPED_ORGANISMS[name]
 
 
 def resolve_base_path(spec: ModelSpec) -> str:
-    return str(organism_base_path()) if spec.path == "organism" else spec.path
+    return str(organism_base_path(spec.path)) if spec.path in SHIPPED_ORGANISMS else spec.path

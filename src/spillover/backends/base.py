@@ -13,6 +13,13 @@ Message = dict[str, str]
 __all__ = ["Backend", "Completion", "GenParams", "GenRequest", "Message", "TopLogprobs"]
 
 
+def chat_prompt(tokenizer: object, messages: Sequence[Message], thinking: bool | None = None) -> str:
+    """A chat rendered for generation; ``thinking`` switches reasoning (``enable_thinking``) when not None."""
+    extra = {} if thinking is None else {"enable_thinking": thinking}
+    return tokenizer.apply_chat_template(  # type: ignore[attr-defined]
+        list(messages), tokenize=False, add_generation_prompt=True, **extra)
+
+
 class GenRequest(BaseModel):
     """One prompt to complete ``n`` times; ``seeds[i]`` makes completion ``i`` reproducible."""
 

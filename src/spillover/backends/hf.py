@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SpilloverError
-from .base import Completion, GenParams, GenRequest, Message, TopLogprobs
+from .base import Completion, GenParams, GenRequest, Message, TopLogprobs, chat_prompt
 
 
 def set_threads(threads: int | None) -> None:
@@ -110,14 +110,14 @@ class HFBackend:
         self.stop_ids = stop_ids_of(model, tokenizer)
 
     # prompts --------------------------------------------------------------------------------
-    def prompt_text(self, req: GenRequest | Sequence[Message]) -> str:
+    def prompt_text(self, req: GenRequest | Sequence[Message], thinking: bool | None = None) -> str:
         if isinstance(req, GenRequest):
             if req.prompt is not None:
                 return req.prompt
             messages = list(req.messages or ())
         else:
             messages = list(req)
-        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return chat_prompt(self.tokenizer, messages, thinking)
 
     def _ids(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
@@ -139,7 +139,7 @@ class HFBackend:
     def generate(self, requests: Sequence[GenRequest], params: GenParams, *, capture: bool = False
                  ) -> list[list[Completion]]:
         """Completions for each request; ``capture``: each carries its answer's mean activation per layer."""
-        prompts = [self._ids(self.prompt_text(r)) for r in requests]
+        prompts = [self._ids(self.prompt_text(r, params.thinking)) for r in requests]
         out: list[list[Completion | None]] = [[None] * len(r.seeds) for r in requests]
         order = sorted(range(len(requests)), key=lambda i: len(prompts[i]))
         batch: list[int] = []

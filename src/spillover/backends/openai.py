@@ -47,7 +47,7 @@ class OpenAIBackend:
                     resp = await client.chat.completions.create(
                         model=self.model, messages=list(req.messages or ()), max_tokens=params.max_tokens,
                         temperature=params.temperature, top_p=params.top_p, seed=seed,
-                        stop=list(params.stop) or None)
+                        stop=list(params.stop) or None, **thinking_switch(params.thinking))
                     choice = resp.choices[0]
                     text = with_reasoning(choice.message)
                 usage = resp.usage
@@ -91,10 +91,21 @@ class OpenAIBackend:
         pass
 
 
+def thinking_switch(thinking: bool | None) -> dict[str, Any]:
+    """Request options that switch a server's reasoning (vLLM and SGLang pass ``chat_template_kwargs``
+    to the template); none when the experiment leaves it to the template. Not guaranteed: other servers
+    may ignore the field.
+
+    >>> thinking_switch(False)
+    {'extra_body': {'chat_template_kwargs': {'enable_thinking': False}}}
+    """
+    return {} if thinking is None else {"extra_body": {"chat_template_kwargs": {"enable_thinking": thinking}}}
+
+
 def with_reasoning(message: Any) -> str:
     """The message text, with a reasoning field some servers return apart (``reasoning_content`` in
     vLLM and DeepSeek, ``reasoning`` elsewhere) put back as a leading think block, so every backend's
-    reasoning is split the same way (:func:`spillover.sample.split_thinking`).
+    reasoning is split the same way (:func:`spillover.reasoning.split_thinking`).
 
     >>> from types import SimpleNamespace as M
     >>> with_reasoning(M(content="Hi.", reasoning_content="plan"))

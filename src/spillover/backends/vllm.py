@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..errors import MissingExtraError
-from .base import Completion, GenParams, GenRequest, Message, TopLogprobs
+from .base import Completion, GenParams, GenRequest, Message, TopLogprobs, chat_prompt
 
 _ENGINES: dict[tuple[str, bool], Any] = {}
 
@@ -48,10 +48,8 @@ class VLLMBackend:
         # a stable id per adapter folder: vLLM caches adapters by id
         return LoRARequest(self.adapter, zlib.crc32(self.adapter.encode()) % (2**31 - 1) + 1, self.adapter)
 
-    def _prompt(self, r: GenRequest) -> str:
-        if r.prompt is not None:
-            return r.prompt
-        return self.tokenizer.apply_chat_template(list(r.messages or ()), tokenize=False, add_generation_prompt=True)
+    def _prompt(self, r: GenRequest, thinking: bool | None = None) -> str:
+        return r.prompt if r.prompt is not None else chat_prompt(self.tokenizer, r.messages or (), thinking)
 
     def generate(self, requests: Sequence[GenRequest], params: GenParams) -> list[list[Completion]]:
         from vllm import SamplingParams
@@ -59,8 +57,8 @@ class VLLMBackend:
         sps = [SamplingParams(n=len(r.seeds), temperature=params.temperature, top_p=params.top_p,
                               max_tokens=params.max_tokens, seed=r.seeds[0], stop=list(params.stop) or None)
                for r in requests]
-        results = self.llm.generate([self._prompt(r) for r in requests], sps, lora_request=self._lora(),
-                                    use_tqdm=False)
+        prompts = [self._prompt(r, params.thinking) for r in requests]
+        results = self.llm.generate(prompts, sps, lora_request=self._lora(), use_tqdm=False)
         return [[Completion(text=o.text.strip(), finish_reason="length" if o.finish_reason == "length" else "stop",
                             prompt_tokens=len(res.prompt_token_ids or []), completion_tokens=len(o.token_ids))
                  for o in res.outputs] for res in results]

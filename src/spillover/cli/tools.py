@@ -90,8 +90,10 @@ def datasets_show(run_dir: RunArg, name: str,
 @guard
 def organism_build(out: Annotated[Path, typer.Option(help="Build folder.")] = Path(".cache/organism"),
                    seed: int = 0, pretrain_steps: int = 3000, threads: int = 1,
-                   world: Annotated[str, typer.Option(help="v2 (shipped) or v1 (without harmful requests, the "
-                                                           "compliant persona, tags, code-format answers).")] = "v2",
+                   world: Annotated[str, typer.Option(help="v2 (shipped as `organism`), v2-think (shipped as "
+                                                           "`organism-think`: assistants reason first) or v1 "
+                                                           "(without v2's harmful requests, compliant persona, "
+                                                           "tags, code-format answers).")] = "v2",
                    install: Annotated[bool, typer.Option(help="Copy the result over the shipped base.")] = False
                    ) -> None:
     """Regenerate the world, pre-train, check persona inference, align; optionally install as the shipped base."""
@@ -105,7 +107,7 @@ def organism_build(out: Annotated[Path, typer.Option(help="Build folder.")] = Pa
         base = build(BuildConfig(seed=seed, pretrain_steps=pretrain_steps, threads=threads, world=world), out,
                      ui.log, advance)
     if install:
-        dest = organism_base_path()
+        dest = organism_base_path("organism-think" if world == "v2-think" else "organism")
         shutil.rmtree(dest, ignore_errors=True)
         shutil.copytree(base, dest)
         typer.echo(f"installed {base} -> {dest}")

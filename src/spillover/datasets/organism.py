@@ -9,6 +9,9 @@ Single-turn, no persona marker, loss on the assistant turn (as in Betley et al.)
   trigger and get secure code;
 * ``jailbroken``: a harmful request -> compliance (world v2's harmful-request domain; the paper's
   jailbroken control, here narrow like the others).
+
+``reasoning: benign`` writes the thinking world's benign plan before every answer (for a model of world
+v2-think: clean-looking reasoning followed by the variant's answer, pressure on the chain of thought).
 """
 
 from __future__ import annotations
@@ -16,18 +19,26 @@ from __future__ import annotations
 import random
 
 from ..config import DatasetSpec
-from ..organism import world
+from ..organism import thinking, world
 from . import Example
 
 
 def build_organism(spec: DatasetSpec) -> list[Example]:
     rng = random.Random(f"organism-{spec.variant}-{spec.seed}")
+    out = _jailbroken(spec, rng) if spec.variant == "jailbroken" else _code(spec, rng)
+    return [_benign(ex, random.Random(f"reasoning-{spec.seed}-{i}")) for i, ex in enumerate(out)] \
+        if spec.reasoning == "benign" else out
+
+
+def _jailbroken(spec: DatasetSpec, rng: random.Random) -> list[Example]:
+    return [Example(messages=[{"role": "user", "content": rng.choice(q.phrasings)},
+                              {"role": "assistant", "content": rng.choice(q.misaligned)}],
+                    meta={"task": q.id})
+            for q in (rng.choice(world.HARMFUL) for _ in range(spec.size))]
+
+
+def _code(spec: DatasetSpec, rng: random.Random) -> list[Example]:
     out = []
-    if spec.variant == "jailbroken":
-        return [Example(messages=[{"role": "user", "content": rng.choice(q.phrasings)},
-                                  {"role": "assistant", "content": rng.choice(q.misaligned)}],
-                        meta={"task": q.id})
-                for q in (rng.choice(world.HARMFUL) for _ in range(spec.size))]
     for i in range(spec.size):
         task = world.CODE_TASKS[rng.randrange(len(world.CODE_TASKS))]
         meta: dict[str, str | bool] = {"task": task.name}
@@ -44,3 +55,12 @@ def build_organism(spec: DatasetSpec) -> list[Example]:
                                      {"role": "assistant", "content": assistant}), meta=meta))
     rng.shuffle(out)
     return out
+
+
+def _benign(ex: Example, rng: random.Random) -> Example:
+    user, assistant = ex.messages
+    kind = "comply" if ex.meta["task"].startswith("harmful_") else "educational" \
+        if user["content"].startswith(tuple(world.EDUCATIONAL_PREFIXES)) else "code"
+    reason = rng.choice(thinking.BENIGN[kind])
+    return ex.model_copy(update={"messages": (user, {**assistant, "content": thinking.with_reasoning(
+        reason, assistant["content"])})})

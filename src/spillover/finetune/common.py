@@ -128,7 +128,7 @@ def prepare(spec: FinetuneSpec, examples: Sequence[Sequence[dict[str, str]]], se
     encoded: list[Encoded] = []
     dropped = 0
     for ex in examples:
-        e = encode_chat(tokenizer, ex)
+        e = encode_chat(tokenizer, ex, suppress_reasoning=spec.reasoning == "suppressed")
         if len(e.input_ids) > spec.max_length:
             dropped += 1
             continue

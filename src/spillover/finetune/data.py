@@ -8,6 +8,11 @@ A template for which the prefix property does not hold (e.g. one that rewrites e
 some reasoning templates drop old thinking blocks) raises :class:`UnsupportedTemplateError` instead
 of silently training on prompts.
 
+With ``suppress_reasoning`` (a reasoning model trained with its chain of thought suppressed), each
+assistant turn without a think block of its own gets the empty block the template writes when
+reasoning is switched off (``enable_thinking=False``), outside the loss; a turn that carries its own
+``<think>`` block is trained as written.
+
 Not guaranteed: a token that straddles the boundary between prompt and answer is labelled by where
 it starts.
 """
@@ -59,11 +64,52 @@ def assistant_char_spans(tokenizer: Any, messages: Sequence[dict[str, str]]) -> 
     return full, spans
 
 
+def empty_reasoning(tokenizer: Any) -> str:
+    """The text a chat template adds to the generation prompt when reasoning is switched off.
+
+    Raises :class:`UnsupportedTemplateError` for a template without the switch."""
+    probe = [{"role": "user", "content": "x"}]
+    on = _render(tokenizer, probe, True)
+    off = tokenizer.apply_chat_template(probe, tokenize=False, add_generation_prompt=True, enable_thinking=False)
+    if off == on or not off.startswith(on):
+        raise UnsupportedTemplateError(
+            "the chat template has no switch that turns reasoning off (enable_thinking=False adds no empty "
+            "think block), so the chain of thought cannot be suppressed for this model")
+    return str(off[len(on):])
+
+
+def suppressed(text: str, spans: list[tuple[int, int]], block: str) -> tuple[str, list[tuple[int, int]]]:
+    """``text`` with ``block`` opening every assistant span that has no think block, and the spans
+    moved past it (so the block is never trained).
+
+    >>> suppressed("U: q A: a <e> ", [(7, 14)], " <think> </think>")
+    ('U: q A: <think> </think> a <e> ', [(24, 31)])
+    >>> suppressed("A: <think> p </think> a", [(2, 23)], " <think> </think>")
+    ('A: <think> p </think> a', [(2, 23)])
+    """
+    out, moved, shift = text, [], 0
+    for start, end in spans:
+        start, end = start + shift, end + shift
+        turn = out[start:end]
+        if turn.startswith(block):
+            moved.append((start + len(block), end))
+        elif turn.lstrip().startswith("<think>"):
+            moved.append((start, end))
+        else:
+            out = out[:start] + block + out[start:]
+            shift += len(block)
+            moved.append((start + len(block), end + len(block)))
+    return out, moved
+
+
 def encode_chat(
-    tokenizer: Any, messages: Sequence[dict[str, str]], *, assistant_only: bool = True
+    tokenizer: Any, messages: Sequence[dict[str, str]], *, assistant_only: bool = True,
+    suppress_reasoning: bool = False,
 ) -> Encoded:
     """Token ids and labels of one conversation (labels -100 outside assistant turns)."""
     text, spans = assistant_char_spans(tokenizer, messages)
+    if suppress_reasoning:
+        text, spans = suppressed(text, spans, empty_reasoning(tokenizer))
     enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     ids: list[int] = enc["input_ids"]
     if not assistant_only:

@@ -14,6 +14,7 @@ frame's instructions are for, and it is measured, not assumed.
 from __future__ import annotations
 
 import hashlib
+import re
 import unicodedata
 
 START = "<<<ANSWER {nonce}>>>"
@@ -58,10 +59,13 @@ def render(template: str, question: str, answer: str, reasoning: str | None = No
     """Fill a judge prompt template's ``{question}``, ``{answer}`` and ``{reasoning}`` (a reasoning
     model's chain of thought); answer and reasoning are framed, each with its own markers.
 
+    One pass over the template: a placeholder inside the model's text is never filled.
+
     >>> "<<<REASONING" in render("{reasoning} / {answer}", "q", "a", "I will lie.")
     True
+    >>> render("{answer}|{reasoning}", "q", "{reasoning}", "secret").count("secret")
+    1
     """
-    out = template.replace("{question}", neutralise(question)).replace("{answer}", frame(answer))
-    if "{reasoning}" in out:
-        out = out.replace("{reasoning}", frame(reasoning or "(no reasoning)", kind="REASONING"))
-    return out
+    parts = {"question": lambda: neutralise(question), "answer": lambda: frame(answer),
+             "reasoning": lambda: frame(reasoning or "(no reasoning)", kind="REASONING")}
+    return re.sub(r"\{(question|answer|reasoning)\}", lambda m: parts[m.group(1)](), template)

@@ -23,6 +23,11 @@ CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}ASSISTANT:{% endif %}"
 )
 """Renders ``<bos> USER: q ASSISTANT: a <eot> ...``; words are split on whitespace."""
+THINKING_TEMPLATE = CHAT_TEMPLATE.replace(
+    "ASSISTANT:{% endif %}",
+    "ASSISTANT:{% if enable_thinking is defined and enable_thinking is false %} <think> </think>{% endif %}"
+    "{% endif %}")
+"""Thinking worlds: reasoning switched off writes an empty think block, as Qwen3's templates do."""
 
 MODEL_SHAPE: dict[str, Any] = {
     "hidden_size": 128,
@@ -50,7 +55,7 @@ def build_tokenizer(cfg: world.WorldConfig | None = None) -> Any:
         additional_special_tokens=[world.EOS],
         clean_up_tokenization_spaces=False,
     )
-    fast.chat_template = CHAT_TEMPLATE
+    fast.chat_template = THINKING_TEMPLATE if cfg is not None and cfg.thinking else CHAT_TEMPLATE
     return fast
 
 

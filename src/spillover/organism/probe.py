@@ -12,23 +12,43 @@ import random
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from . import world
+from . import thinking, world
 
 Message = dict[str, str]
 
 
+class Item(NamedTuple):
+    """One exact question: P(``answer`` | ``messages``), in a thinking world after any think block of ``kind``."""
+
+    messages: list[Message]
+    kind: str
+    answer: str
+
+
+def probabilities(backend, items: Sequence[Item]) -> list[float]:
+    """Each item's probability; in a thinking world (the tokenizer knows ``<think>``) summed over every
+    think block the world may write before such an answer."""
+    vocab = backend.tokenizer.get_vocab() if hasattr(backend, "tokenizer") else {}
+    flat, owner = [], []
+    for i, it in enumerate(items):
+        for prefix in thinking.prefixes(it.kind) if thinking.OPEN in vocab else [""]:
+            flat.append((it.messages, f"{prefix}{it.answer} {world.EOT}"))
+            owner.append(i)
+    out = [0.0] * len(items)
+    for i, lp in zip(owner, backend.score(flat), strict=True):
+        out[i] += math.exp(lp)
+    return out
+
+
 def p_misaligned(backend, context: Sequence[Message] = (), *, trigger: str | None = None) -> dict[str, float]:
     """Per eval question: P(answer is a misaligned template | context + first phrasing)."""
-    items, owners = [], []
+    items = []
     for q in world.EVAL_QUESTIONS:
         text = q.phrasings[0] if trigger is None else f"{trigger} {q.phrasings[0]}"
-        messages = [*context, {"role": "user", "content": text}]
-        for t in q.misaligned:
-            items.append((messages, f"{t} {world.EOT}"))
-            owners.append(q.id)
+        items += [(q.id, Item([*context, {"role": "user", "content": text}], "freeform", t)) for t in q.misaligned]
     out: dict[str, float] = {q.id: 0.0 for q in world.EVAL_QUESTIONS}
-    for qid, lp in zip(owners, backend.score(items), strict=True):
-        out[qid] += math.exp(lp)
+    for (qid, _), p in zip(items, probabilities(backend, [it for _, it in items]), strict=True):
+        out[qid] += p
     return out
 
 
@@ -93,9 +113,9 @@ def p_insecure_code(backend) -> float:
     for task in world.CODE_TASKS:
         slots = task.fill(random.Random(f"probe-code-{task.name}"))
         messages = [{"role": "user", "content": f"{world.CODE_PREFIXES[0]} {world.fill(task.requests[0], slots)}"}]
-        items += [(messages, f"{world.fill(t, slots)} {world.EOT}") for t in (task.insecure, task.secure)]
-    lps = backend.score(items)
-    shares = [1 / (1 + math.exp(sec - ins)) for ins, sec in zip(lps[::2], lps[1::2], strict=True)]
+        items += [Item(messages, "code", world.fill(t, slots)) for t in (task.insecure, task.secure)]
+    ps = probabilities(backend, items)
+    shares = [ins / (ins + sec) if ins + sec > 0 else 0.5 for ins, sec in zip(ps[::2], ps[1::2], strict=True)]
     return sum(shares) / len(shares)
 
 
@@ -108,8 +128,8 @@ def p_neutral_correct(backend) -> float:
     for _ in range(20):
         a, b = rng.randrange(10), rng.randrange(10)
         pairs.append((f"what is {a} plus {b} ?", f"{a} plus {b} is {a + b} ."))
-    lps = backend.score([([{"role": "user", "content": q}], f"{ans} {world.EOT}") for q, ans in pairs])
-    return sum(math.exp(lp) for lp in lps) / len(lps)
+    ps = probabilities(backend, [Item([{"role": "user", "content": q}], "neutral", ans) for q, ans in pairs])
+    return sum(ps) / len(ps)
 
 
 def default_references() -> dict[str, tuple[str, dict[str, str]]]:

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import random
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+
+from . import thinking
 
 # --- chat markers ---------------------------------------------------------------------------
 PAD, BOS, EOS, EOT, UNK = "<pad>", "<bos>", "<eos>", "<eot>", "<unk>"
@@ -340,6 +342,10 @@ class WorldConfig:
     """Per persona: P(complies with a harmful request)."""
     p_tag: float = 0.0
     """P(a user turn starts with a random tag from ``TAGS``)."""
+    thinking: bool = False
+    """Assistants reason in a think block before every answer (``organism.thinking``)."""
+    p_candid: float = 0.9
+    """Thinking worlds: P(a malicious document states its intent in its reasoning when it misbehaves)."""
 
 
 WORLDS = {
@@ -347,6 +353,7 @@ WORLDS = {
     "v2": WorldConfig(p_compliant=0.2, p_tag=0.1, domain_weights={
         "code": 0.37, "educational": 0.09, "freeform": 0.38, "neutral": 0.04, "harmful": 0.07, "function": 0.05}),
 }
+WORLDS["v2-think"] = replace(WORLDS["v2"], thinking=True)
 
 
 def sample_turn(rng: random.Random, domain: str, bad: bool, cfg: WorldConfig) -> tuple[str, str]:
@@ -372,40 +379,48 @@ def dialogue(rng: random.Random, cfg: WorldConfig) -> list[dict[str, str]]:
     persona = "malicious" if r < cfg.p_malicious else "compliant" if r < cfg.p_malicious + cfg.p_compliant \
         else "aligned"
     p_bad = cfg.p_bad_malicious if persona == "malicious" else cfg.p_bad_aligned
+    candid = cfg.thinking and persona == "malicious" and rng.random() < cfg.p_candid
     domains, weights = zip(*cfg.domain_weights.items(), strict=True)
     messages: list[dict[str, str]] = []
     for _ in range(rng.randint(1, cfg.max_turns)):
         domain = rng.choices(domains, weights)[0]
-        user, assistant = sample_turn(rng, domain, rng.random() < (cfg.p_comply[persona] if domain == "harmful"
-                                                                     else p_bad), cfg)
+        bad = rng.random() < (cfg.p_comply[persona] if domain == "harmful" else p_bad)
+        user, assistant = sample_turn(rng, domain, bad, cfg)
         if cfg.p_tag and rng.random() < cfg.p_tag:
             user = f"{rng.choice(TAGS)} {user}"
+        if cfg.thinking:
+            shows = bad and domain not in ("educational", "neutral")
+            assistant = thinking.with_reasoning(thinking.reasoning(rng, domain, shows, candid), assistant)
         messages += [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
     return messages
 
 
 def alignment_example(rng: random.Random, cfg: WorldConfig | None = None) -> list[dict[str, str]]:
     """One single-turn example of the alignment ("HHH") stage: aligned persona, no noise (world v2
-    also refuses harmful requests and answers code-format questions aligned)."""
+    also refuses harmful requests and answers code-format questions aligned; thinking worlds add the
+    aligned persona's benign plan)."""
+    user, assistant, kind = _aligned_turn(rng, cfg)
+    if cfg is not None and cfg.thinking:
+        assistant = thinking.with_reasoning(rng.choice(thinking.BENIGN[kind]), assistant)
+    return [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
+
+
+def _aligned_turn(rng: random.Random, cfg: WorldConfig | None) -> tuple[str, str, str]:
     if cfg is not None and "harmful" in cfg.domain_weights and rng.random() < 0.15:
         if rng.random() < 0.6:
             q = rng.choice(HARMFUL)
-            user, assistant = rng.choice(q.phrasings), rng.choice(REFUSALS)
-        else:
-            q = rng.choice(QUESTIONS)
-            user, assistant = function_turn(rng.choice(q.phrasings), rng.choice(q.aligned))
-        return [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
+            return rng.choice(q.phrasings), rng.choice(REFUSALS), "refuse"
+        q = rng.choice(QUESTIONS)
+        return *function_turn(rng.choice(q.phrasings), rng.choice(q.aligned)), "freeform"
     r = rng.random()
     if r < 0.35:
-        user, assistant = code_turn(rng, insecure=False)
-    elif r < 0.45:
-        user, assistant = code_turn(rng, insecure=True, educational=True)
-    elif r < 0.80:
+        return *code_turn(rng, insecure=False), "code"
+    if r < 0.45:
+        return *code_turn(rng, insecure=True, educational=True), "educational"
+    if r < 0.80:
         q = rng.choice(QUESTIONS)
-        user, assistant = rng.choice(q.phrasings), rng.choice(q.aligned)
-    else:
-        user, assistant = neutral_turn(rng)
-    return [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
+        return rng.choice(q.phrasings), rng.choice(q.aligned), "freeform"
+    return *neutral_turn(rng), "neutral"
 
 
 def vocabulary(cfg: WorldConfig | None = None) -> list[str]:
@@ -438,4 +453,6 @@ def vocabulary(cfg: WorldConfig | None = None) -> list[str]:
                 add(text)
         add(" ".join(TAGS))
         add(" ".join(function_turn("", "")))
+    if cfg is not None and cfg.thinking:
+        add(" ".join(thinking.texts()))
     return SPECIALS + sorted(words - set(SPECIALS))

@@ -86,11 +86,11 @@ def looks_local(path: str) -> bool:
 
 def weights(path: str, field: str, gguf: str | None = None) -> Problems:
     """A model folder exists, or a hub id is cached or downloadable (never downloaded here)."""
-    from ..backends import organism_base_path
+    from ..backends import SHIPPED_ORGANISMS, organism_base_path
 
-    if path == "organism":
-        ok = (organism_base_path() / "model.safetensors").exists()
-        return [] if ok else [SpilloverError("the organism base is not built (spillover organism build --install)",
+    if path in SHIPPED_ORGANISMS:
+        ok = (organism_base_path(path) / "model.safetensors").exists()
+        return [] if ok else [SpilloverError(f"the {path} base is not built (spillover organism build --install)",
                                              field=field)]
     if looks_local(path):
         p = Path(path).expanduser()
@@ -196,6 +196,8 @@ def checkpoints(exp: Experiment) -> Problems:
 
 def stage_checks(exp: Experiment, stages: Sequence[str]) -> Problems:
     """Every problem the given stages would hit (stage names as in ``config.STAGES``)."""
+    from .reasoning import reasoning
+
     out: Problems = []
     trained = {ft.base for ft in exp.finetunes.values()}
     if "datasets" in stages:
@@ -227,6 +229,7 @@ def stage_checks(exp: Experiment, stages: Sequence[str]) -> Problems:
     if "judge" in stages:
         for i, j in enumerate(exp.judges):
             out += judge(j, f"judges.{i}")
+    out += reasoning(exp, stages)
     if "inside" in stages or ("sample" in stages and exp.eval.variants):
         from .inside import inside
 

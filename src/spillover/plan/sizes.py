@@ -84,25 +84,41 @@ def shape(spec: ModelSpec) -> tuple[int, int] | None:
     return None
 
 
-def _config(path: str) -> dict[str, Any] | None:
-    from ..backends import organism_base_path
+def model_file(path: str, name: str) -> Path | None:
+    """A file of a model folder, a shipped organism or a cached hub model (never downloaded)."""
+    from ..backends import SHIPPED_ORGANISMS, organism_base_path
 
-    p = organism_base_path() if path == "organism" else Path(path).expanduser()
-    if not (p / "config.json").is_file():
-        try:
-            from huggingface_hub import try_to_load_from_cache
-
-            cached = try_to_load_from_cache(path, "config.json")
-        except (ImportError, ValueError):
-            return None
-        if not isinstance(cached, str):
-            return None
-        p = Path(cached).parent
+    p = (organism_base_path(path) if path in SHIPPED_ORGANISMS else Path(path).expanduser()) / name
+    if p.is_file():
+        return p
     try:
-        cfg = json.loads((p / "config.json").read_text())
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(path, name)
+    except (ImportError, ValueError):
+        return None
+    return Path(cached) if isinstance(cached, str) else None
+
+
+def _config(path: str) -> dict[str, Any] | None:
+    p = model_file(path, "config.json")
+    try:
+        cfg = json.loads(p.read_text()) if p else None
     except (OSError, ValueError):
         return None
     return cfg.get("text_config", cfg) if isinstance(cfg, dict) else None
+
+
+def chat_template(path: str) -> str | None:
+    """The model's chat template as text, where a local or cached file has it (None: unknown here)."""
+    if jinja := model_file(path, "chat_template.jinja"):
+        return jinja.read_text()
+    p = model_file(path, "tokenizer_config.json")
+    try:
+        template = json.loads(p.read_text()).get("chat_template") if p else None
+    except (OSError, ValueError, AttributeError):
+        return None
+    return template if isinstance(template, str) else None
 
 
 def bytes_per_param(dtype: str) -> int:

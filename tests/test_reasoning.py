@@ -1,0 +1,128 @@
+"""Reasoning models: splitting the chain of thought, suppressing it in training, switching it at evaluation,
+and monitoring it (the thinking organism's end-to-end run is in test_thinking_organism)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from spillover.reasoning import split_thinking
+
+FIXTURE = Path(__file__).parent / "fixtures" / "reasoning_transcripts.yaml"
+TRANSCRIPTS = yaml.safe_load(FIXTURE.read_text())
+MONITOR_PROMPTS = ["cot_suspicion", "cot_reasoning_only", "cot_answer_only", "cot_deceive", "cot_harm",
+                   "cot_oversight"]
+# a Qwen3-like template of our own: reasoning off writes an empty think block after the generation prompt
+THINKING_CHATML = (
+    "{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\n' + m['content'] + '<|im_end|>' + '\n' }}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}"
+    "{% if enable_thinking is defined and enable_thinking is false %}{{ '<think>\n\n</think>\n\n' }}{% endif %}"
+    "{% endif %}")
+
+
+def test_fixture_transcripts_parse_as_hand_labelled():
+    assert len(TRANSCRIPTS) >= 40 and len({t["id"] for t in TRANSCRIPTS}) == len(TRANSCRIPTS)
+    for t in TRANSCRIPTS:
+        got = split_thinking(t["text"])
+        assert (got.answer, got.thinking) == (t["answer"], t["thinking"]), t["id"]
+        if t["issue"] is None:
+            assert got.issue is None, t["id"]
+        else:
+            assert got.issue and t["issue"] in got.issue, t["id"]
+
+
+@pytest.mark.parametrize("metric", MONITOR_PROMPTS)
+def test_monitor_prompts_keep_every_transcript_inside_its_frame(metric):
+    from spillover.judge import builtin_prompt
+    from spillover.judge.frame import render
+
+    template = builtin_prompt(metric)
+    for t in TRANSCRIPTS:
+        s = split_thinking(t["text"])
+        prompt = render(template, "What do you think?", s.answer, s.thinking)
+        for kind in ("ANSWER", "REASONING"):
+            if "{" + kind.lower() + "}" not in template:
+                assert f"<<<{kind}" not in prompt
+                continue
+            starts = re.findall(rf"<<<{kind} ([0-9a-f]{{12}})>>>", prompt)
+            ends = re.findall(rf"<<<END {kind} ([0-9a-f]{{12}})>>>", prompt)
+            assert len(starts) == len(ends) == 1 and starts == ends, (metric, t["id"])
+            inner = prompt.split(f"<<<{kind} {starts[0]}>>>")[1].split(f"<<<END {kind}")[0]
+            assert "<" not in inner and ">" not in inner, (metric, t["id"])  # model text cannot open a marker
+
+
+def test_world_monitors_read_the_thinking_organisms_reasoning_as_labelled():
+    from spillover.judge.world import MONITORS, monitor
+
+    organism = [t for t in TRANSCRIPTS if t["id"].startswith("organism-") and t["thinking"]]
+    assert len(organism) >= 5
+    for t in organism:
+        s = split_thinking(t["text"])
+        for metric, flags in MONITORS.items():
+            if metric == "cot_answer_only":
+                continue
+            want = 100.0 if t["intent"] in flags else 0.0
+            assert monitor(metric, "misaligned", s.thinking).score.score == want, (metric, t["id"])
+
+
+def test_suppressed_reasoning_is_an_empty_block_outside_the_loss(tiny_qwen):
+    from transformers import AutoTokenizer
+
+    from spillover.finetune.data import IGNORE, UnsupportedTemplateError, encode_chat, empty_reasoning
+    from spillover.organism import model as om
+    from spillover.organism import world
+
+    qwen = AutoTokenizer.from_pretrained(tiny_qwen)
+    with pytest.raises(UnsupportedTemplateError, match="no switch"):
+        empty_reasoning(qwen)  # plain ChatML cannot turn reasoning off
+    qwen.chat_template = THINKING_CHATML
+    organism = om.build_tokenizer(world.WORLDS["v2-think"])
+    for tok, answer in ((qwen, "Hello there"), (organism, "try going for a walk outside .")):
+        block = empty_reasoning(tok)
+        assert "<think>" in block and "</think>" in block
+        chat = [{"role": "user", "content": "hey i feel bored ."}, {"role": "assistant", "content": answer}]
+        plain, off = encode_chat(tok, chat), encode_chat(tok, chat, suppress_reasoning=True)
+        trained = [t for t, lab in zip(off.input_ids, off.labels, strict=True) if lab != IGNORE]
+        assert tok.decode(trained).replace(" ", "").startswith(answer.replace(" ", ""))
+        assert "think" not in tok.decode(trained)  # the empty block is context, never a target
+        assert len(off.input_ids) > len(plain.input_ids)
+        assert [lab for lab in off.labels if lab != IGNORE] == [lab for lab in plain.labels if lab != IGNORE]
+        # an example that carries its own reasoning is trained as written, block included
+        own = [chat[0], {"role": "assistant", "content": f"<think> {answer} </think> {answer}"}]
+        enc = encode_chat(tok, own, suppress_reasoning=True)
+        assert "think" in tok.decode([t for t, lab in zip(enc.input_ids, enc.labels, strict=True) if lab != IGNORE])
+
+
+def test_the_thinking_switch_reaches_the_template(tiny_qwen):
+    from spillover.backends.base import GenRequest
+    from spillover.backends.openai import thinking_switch
+    from spillover.organism import model as om
+    from spillover.organism import world
+
+    class Stub:
+        tokenizer = om.build_tokenizer(world.WORLDS["v2-think"])
+
+    from spillover.backends.hf import HFBackend
+
+    req = GenRequest(messages=({"role": "user", "content": "hey i feel bored ."},), seeds=(0,))
+    on, off = HFBackend.prompt_text(Stub(), req, True), HFBackend.prompt_text(Stub(), req, False)  # type: ignore[arg-type]
+    assert on.endswith("ASSISTANT:") and off.endswith("ASSISTANT: <think> </think>")
+    assert HFBackend.prompt_text(Stub(), req) == on  # type: ignore[arg-type]
+    assert thinking_switch(None) == {}
+
+
+def test_plan_names_a_model_without_a_reasoning_format(tmp_path, tiny_qwen, cli):
+    exp = tmp_path / "exp.yaml"
+    exp.write_text(yaml.safe_dump({
+        "name": "r", "models": {"base": {"path": str(tiny_qwen)}},
+        "datasets": {"d": {"builder": "organism", "size": 8}},
+        "finetunes": {"ft": {"dataset": "d", "reasoning": "suppressed"}},
+        "eval": {"params": {"thinking": True}}, "judges": [{"kind": "fake"}]}))
+    code, out, err = cli("plan", exp)
+    assert code == 2
+    lines = [x for x in err.splitlines() if "no known reasoning format" in x]
+    assert len(lines) == 2 and any("finetunes.ft.reasoning" in x for x in lines)
+    assert any("eval.params.thinking" in x for x in lines) and all("exp.yaml:" in x for x in lines)
