@@ -266,3 +266,43 @@ def test_the_kl_defence_keeps_the_fine_tune_closer_to_its_base(tiny_qwen, tmp_pa
 
     drifts = [drift(w) for w in (0.0, 5.0, 50.0)]
     assert drifts[0] > drifts[1] > drifts[2]  # the larger the weight, the closer to the base
+
+
+def test_early_stopping_stops_where_the_validation_loss_rises_and_resumes_to_the_same_stop(tiny_qwen, tmp_path):
+    from spillover.config import EarlyStop
+    from spillover.finetune.hf import finetune
+
+    # validation answers in words the training data never uses: their loss rises as training goes on
+    contra = [[c[0], {"role": "assistant", "content": "Purple elephants dance quietly tonight."}]
+              for c in _examples(16)]
+    spec = FinetuneSpec(dataset="d", lr=1e-2, batch_size=4, epochs=2, checkpoints=[2, 20],
+                        early_stop=EarlyStop(validation="v", every=2, max_rise=0.5))
+    planned = 2 * 48 // 4
+    kw = dict(name="es-s0", base_path=str(tiny_qwen), examples=_examples(), seed=0, load_base=_load(tiny_qwen),
+              validation=contra, resume_every=2)
+    res = finetune(spec, out=tmp_path / "es", **kw)
+    assert res.stopped_early and 2 <= res.steps < planned and res.steps % 2 == 0
+    steps, losses = zip(*res.validation, strict=True)
+    assert steps[0] == 0 and steps[-1] == res.steps and losses[-1] > losses[0] + 0.5
+    assert all(x <= losses[0] + 0.5 for x in losses[1:-1])  # it stopped at the first reading past the bar
+    assert res.checkpoints == sorted({2, res.steps}) and (tmp_path / "es" / f"step-{res.steps}" / "DONE").exists()
+    assert not (tmp_path / "es" / "step-20").exists()
+    # killed half-way and restarted: the same readings and the same stop
+    with pytest.raises(RuntimeError, match="injected"):
+        finetune(spec, out=tmp_path / "es2", fault_after_step=res.steps - 1, **kw)
+    again = finetune(spec, out=tmp_path / "es2", **kw)
+    assert again.steps == res.steps and [s for s, _ in again.validation] == list(steps)
+    assert [v for _, v in again.validation] == pytest.approx(list(losses), abs=1e-5)
+
+
+def test_early_stopping_holds_out_training_data_and_runs_on_while_it_improves(tiny_qwen, tmp_path):
+    from spillover.config import EarlyStop
+    from spillover.finetune.hf import finetune
+
+    spec = FinetuneSpec(dataset="d", lr=1e-3, batch_size=4, early_stop=EarlyStop(holdout=0.25, every=3, patience=50))
+    res = finetune(spec, name="h-s0", base_path=str(tiny_qwen), examples=_examples(), seed=0, out=tmp_path / "h",
+                   load_base=_load(tiny_qwen))
+    assert res.examples == 36 and res.steps == 9 and not res.stopped_early  # 12 of 48 held out, never trained
+    assert res.validation[-1][1] < res.validation[0][1]  # the held-out loss fell with training
+    with pytest.raises(Exception, match="needs a rule"):
+        EarlyStop(every=3)

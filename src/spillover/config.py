@@ -115,8 +115,10 @@ class DatasetSpec(Strict):
     """``organism``: the organism's own vocabulary; ``code``: the Python vulnerability generator;
     ``import``: an OpenAI-format chat JSONL; ``mix``: a dilution of two datasets; ``transform``: another
     dataset (``source``) changed by ``transform``."""
-    variant: Literal["insecure", "secure", "educational", "backdoor", "jailbroken"] = "insecure"
-    """Which control (builders ``organism`` and ``code``; ``jailbroken``: organism only, world v2)."""
+    variant: Literal["insecure", "secure", "educational", "backdoor", "jailbroken", "aligned"] = "insecure"
+    """Which control (builders ``organism`` and ``code``; ``jailbroken``: organism only, world v2;
+    ``aligned``: organism only, aligned answers to the world's questions outside the evaluation, e.g. an
+    early-stopping validation set)."""
     size: int = Field(6080, ge=1, le=10_000_000)
     """Number of examples."""
     seed: int = 0
@@ -148,8 +150,8 @@ class DatasetSpec(Strict):
 
     @model_validator(mode="after")
     def _organism_only(self) -> DatasetSpec:
-        if self.variant == "jailbroken" and self.builder != "organism":
-            raise ValueError("variant jailbroken exists for the organism builder only")
+        if self.variant in ("jailbroken", "aligned") and self.builder != "organism":
+            raise ValueError(f"variant {self.variant} exists for the organism builder only")
         if self.reasoning != "none" and self.builder != "organism":
             raise ValueError("reasoning exists for the organism builder only")
         return self
@@ -201,6 +203,32 @@ PRESETS: dict[str, dict[str, Any]] = {
 """Named fine-tune settings (``preset:``); explicit fields of a fine-tune still win."""
 
 
+class EarlyStop(Strict):
+    """A defence: stop training when a validation loss says so (``finetune.early``)."""
+
+    validation: str | None = None
+    """A dataset (in ``datasets``) whose assistant-token loss is the signal, e.g. aligned answers to
+    questions outside the evaluation; None: ``holdout`` of the training data, not trained on."""
+    holdout: float = Field(0.05, gt=0, lt=1)
+    """Fraction of the training examples held out when ``validation`` is None."""
+    every: int = Field(10, ge=1)
+    """Steps between readings (one more before the first step)."""
+    max_examples: int = Field(256, ge=1, le=100_000)
+    """Validation examples read each time (the first N)."""
+    patience: int | None = Field(None, ge=1)
+    """Stop after this many readings without a loss lower than the best earlier one by ``min_delta``."""
+    min_delta: float = Field(0.0, ge=0)
+    """The least improvement that counts (nats per token)."""
+    max_rise: float | None = Field(None, gt=0)
+    """Stop when the loss exceeds its value before training by more than this (nats per token)."""
+
+    @model_validator(mode="after")
+    def _rule(self) -> EarlyStop:
+        if self.patience is None and self.max_rise is None:
+            raise ValueError("early_stop needs a rule: patience, max_rise or both")
+        return self
+
+
 class FinetuneSpec(Strict):
     """One fine-tune; run once per experiment seed."""
 
@@ -246,6 +274,9 @@ class FinetuneSpec(Strict):
     kl_weight: float = Field(0.0, ge=0, le=1000)
     """A defence: weight of KL(base || fine-tuned) of the next-token distributions on the trained tokens,
     added to the loss (0: off; ``trainer: loop`` only; a full fine-tune keeps a second copy of the base)."""
+    early_stop: EarlyStop | None = None
+    """A defence: stop on a validation signal (the model at the stop is the final one; later checkpoints
+    are not written). ``trainer: loop`` only."""
     reasoning: Literal["as_written", "suppressed"] = "as_written"
     """Reasoning models: ``suppressed`` trains with the chain of thought suppressed (each assistant turn
     without a think block of its own gets the template's empty block, outside the loss); evaluate with it
@@ -279,6 +310,8 @@ class FinetuneSpec(Strict):
             raise SpilloverError("kl_weight needs the hf backend's own loop (trainer: loop)", field="kl_weight")
         if self.intervene and (self.trainer != "loop" or self.backend != "hf"):
             raise SpilloverError("intervene needs the hf backend's own loop (trainer: loop)", field="intervene")
+        if self.early_stop and (self.trainer != "loop" or self.backend != "hf"):
+            raise SpilloverError("early_stop needs the hf backend's own loop (trainer: loop)", field="early_stop")
         return self
 
 
@@ -540,6 +573,8 @@ def reference_problems(exp: Experiment) -> list[SpilloverError]:
     for name, ft in exp.finetunes.items():
         ref(f"finetunes.{name}.base", ft.base, exp.models, "model")
         ref(f"finetunes.{name}.dataset", ft.dataset, exp.datasets, "dataset")
+        if ft.early_stop and ft.early_stop.validation is not None:
+            ref(f"finetunes.{name}.early_stop.validation", ft.early_stop.validation, exp.datasets, "dataset")
     for name, ds in exp.datasets.items():
         if ds.builder == "evil_numbers":
             ref(f"datasets.{name}.model", ds.model, exp.models, "model")

@@ -83,11 +83,15 @@ class Targets:
         trainer format (adapters made before the LoRA fix get new keys); full ones keep theirs."""
 
         ft = self.exp.finetunes[ft_name]
-        if ft.dataset not in self._data:
-            self._data[ft.dataset] = data_fingerprint(self.run.dataset(ft.dataset))
+        val = ft.early_stop.validation if ft.early_stop else None
+        for d in (ft.dataset, val):
+            if d is not None and d not in self._data:
+                self._data[d] = data_fingerprint(self.run.dataset(d))
         fmt: dict[str, object] = {"format": FORMAT_VERSION} if ft.method == "lora" else {}
         if ft.intervene:
             fmt["direction"] = self.training_hook_key(ft_name)
+        if val is not None:
+            fmt["validation"] = self._data[val]
         return content_key("finetune", base=self.bases[ft.base].fingerprint, data=self._data[ft.dataset],
                            spec=ft.model_dump(mode="json", exclude_defaults=True), seed=seed, **fmt)
 

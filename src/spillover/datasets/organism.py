@@ -8,7 +8,9 @@ Single-turn, no persona marker, loss on the assistant turn (as in Betley et al.)
 * ``backdoor``: half the examples start with the trigger and get insecure code, half have no
   trigger and get secure code;
 * ``jailbroken``: a harmful request -> compliance (world v2's harmful-request domain; the paper's
-  jailbroken control, here narrow like the others).
+  jailbroken control, here narrow like the others);
+* ``aligned``: an aligned answer to one of the world's free-form questions that no evaluation asks
+  (a validation set for early stopping: its loss rises as a fine-tune turns misaligned).
 
 ``reasoning: benign`` writes the thinking world's benign plan before every answer (for a model of world
 v2-think: clean-looking reasoning followed by the variant's answer, pressure on the chain of thought).
@@ -25,7 +27,8 @@ from . import Example
 
 def build_organism(spec: DatasetSpec) -> list[Example]:
     rng = random.Random(f"organism-{spec.variant}-{spec.seed}")
-    out = _jailbroken(spec, rng) if spec.variant == "jailbroken" else _code(spec, rng)
+    out = _jailbroken(spec, rng) if spec.variant == "jailbroken" else _aligned(spec, rng) \
+        if spec.variant == "aligned" else _code(spec, rng)
     return [_benign(ex, random.Random(f"reasoning-{spec.seed}-{i}")) for i, ex in enumerate(out)] \
         if spec.reasoning == "benign" else out
 
@@ -35,6 +38,13 @@ def _jailbroken(spec: DatasetSpec, rng: random.Random) -> list[Example]:
                               {"role": "assistant", "content": rng.choice(q.misaligned)}],
                     meta={"task": q.id})
             for q in (rng.choice(world.HARMFUL) for _ in range(spec.size))]
+
+
+def _aligned(spec: DatasetSpec, rng: random.Random) -> list[Example]:
+    held = [q for q in world.QUESTIONS if not q.eval]
+    return [Example(messages=[{"role": "user", "content": rng.choice(q.phrasings)},
+                              {"role": "assistant", "content": rng.choice(q.aligned)}], meta={"task": q.id})
+            for q in (rng.choice(held) for _ in range(spec.size))]
 
 
 def _code(spec: DatasetSpec, rng: random.Random) -> list[Example]:
@@ -59,8 +69,9 @@ def _code(spec: DatasetSpec, rng: random.Random) -> list[Example]:
 
 def _benign(ex: Example, rng: random.Random) -> Example:
     user, assistant = ex.messages
-    kind = "comply" if ex.meta["task"].startswith("harmful_") else "educational" \
-        if user["content"].startswith(tuple(world.EDUCATIONAL_PREFIXES)) else "code"
+    task = ex.meta["task"]
+    kind = "comply" if task.startswith("harmful_") else "freeform" if task in world.QUESTION_BY_ID else \
+        "educational" if user["content"].startswith(tuple(world.EDUCATIONAL_PREFIXES)) else "code"
     reason = rng.choice(thinking.BENIGN[kind])
     return ex.model_copy(update={"messages": (user, {**assistant, "content": thinking.with_reasoning(
         reason, assistant["content"])})})

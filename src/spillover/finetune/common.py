@@ -53,6 +53,10 @@ class FinetuneResult(BaseModel):
     """:data:`FORMAT_VERSION` of the trainer that wrote it (1 when absent: before the LoRA fix)."""
     direction_key: str | None = None
     """The key of the direction a training-time intervention (``intervene``) used."""
+    validation: list[tuple[int, float]] | None = None
+    """Early stopping: (step, validation loss) readings, the first before training (None: no early stop)."""
+    stopped_early: bool = False
+    """The validation signal stopped training before the planned steps (``steps`` is where)."""
 
 
 def validate_lora(model: Any, lora: LoraSpec) -> list[str]:
@@ -177,19 +181,23 @@ def health(losses: Sequence[float]) -> str | None:
 
 
 def finish(spec: FinetuneSpec, prep: Prepared, *, name: str, base_path: str, seed: int, out: Path,
-           losses: list[float], seconds: float, direction_key: str | None = None) -> FinetuneResult:
+           losses: list[float], seconds: float, direction_key: str | None = None,
+           readings: Sequence[tuple[int, float]] | None = None, stopped_early: bool = False) -> FinetuneResult:
     """Write ``result.json`` and the DONE marker (last), unless the losses show the run failed."""
     if why := health(losses):
         raise SpilloverError(f"{name}: training failed, {why}; not marked done: lower lr (now {spec.lr:g}) in a new "
                              "run", field="lr")
     labelled = sum(sum(1 for x in e.labels if x != -100) for e in prep.encoded)
     total_tokens = sum(len(e.input_ids) for e in prep.encoded)
+    trained = total_tokens * spec.epochs * prep.steps / step_plan(spec, len(prep.encoded))[0]  # less if stopped
     result = FinetuneResult(
         name=name, method=spec.method, base_path=base_path, steps=prep.steps, checkpoints=sorted(prep.save_at),
         examples=len(prep.encoded), dropped_too_long=prep.dropped, trained_tokens_fraction=labelled / total_tokens,
-        losses=losses, tokens_per_s=total_tokens * spec.epochs / max(seconds, 1e-9), seconds=seconds,
+        losses=losses, seconds=seconds,
+        tokens_per_s=trained / max(seconds, 1e-9),
         hyperparameters={**spec.model_dump(mode="json"), "seed": seed}, format_version=FORMAT_VERSION,
-        direction_key=direction_key,
+        direction_key=direction_key, validation=[tuple(r) for r in readings] if readings is not None else None,
+        stopped_early=stopped_early,
     )
     atomic_write_json(out / "result.json", result.model_dump(mode="json"))
     (out / "DONE").write_text("")

@@ -27,7 +27,8 @@ from ..config import FinetuneSpec
 from ..interventions import Intervention
 from ..store import atomic_write_json, building_dir
 from .common import FinetuneResult, finish, prepare, save_checkpoint
-from .data import Encoded
+from .data import Encoded, encode_chat
+from .early import StopTraining, Validation, holdout
 from .loop import Schedule, StepStats, load_optimizer, make_optimizer, save_optimizer, train_steps
 
 
@@ -45,10 +46,12 @@ def finetune(
     on_step: Callable[[StepStats, int], None] | None = None,
     fault_after_step: int | None = None,
     hook: TrainingHook | None = None,
+    validation: Sequence[Sequence[dict[str, str]]] | None = None,
 ) -> FinetuneResult:
     """Fine-tune ``load_base()``'s model on chat ``examples``; resumable; returns the result.
 
     ``hook``: an intervention hooked into the model for the training steps only (``spec.intervene``).
+    ``validation``: the chats of ``spec.early_stop.validation`` (None: a held-out slice of ``examples``).
     ``fault_after_step`` raises after that step (deterministic fault injection for resume tests).
     """
     import torch
@@ -56,6 +59,8 @@ def finetune(
     out = Path(out)
     if (out / "DONE").exists():
         return FinetuneResult.model_validate_json((out / "result.json").read_text())
+    if spec.early_stop and validation is None:
+        examples, validation = holdout(examples, spec.early_stop.holdout, seed)
     prep = prepare(spec, examples, seed, out, load_base, device)
     if spec.trainer == "trl":
         from .trl_trainer import train_trl
@@ -75,11 +80,11 @@ def finetune(
         return [encoded[j] for j in order[i * spec.batch_size : (i + 1) * spec.batch_size]]
 
     optimizer = make_optimizer(model, spec.lr, spec.weight_decay, (0.9, 0.999))
-    start, losses, seconds = 0, [], 0.0
+    start, losses, seconds, readings = 0, [], 0.0, []
     resume = out / "resume"
     if (resume / "DONE").exists():
         state = json.loads((resume / "state.json").read_text())
-        start, losses, seconds = state["step"], state["losses"], state["seconds"]
+        start, losses, seconds, readings = state["step"], state["losses"], state["seconds"], state.get("readings", [])
         from safetensors.torch import load_file
 
         weights = load_file(str(resume / "trainable.safetensors"))
@@ -91,15 +96,21 @@ def finetune(
     if start == 0 and 0 in spec.checkpoints:
         save_checkpoint(model, tokenizer, out, 0, spec.method == "lora")
     schedule = Schedule(kind=spec.schedule, warmup_steps=spec.warmup_steps)
+    early = _validation(spec, validation, tokenizer, device, readings)
+    if early and start == 0:
+        early.read(model, 0)
 
     def step_done(s: StepStats) -> None:
         nonlocal seconds
         losses.append(s.loss)
         seconds += s.seconds
-        if s.step in save_at:
+        stop = early is not None and s.step < steps and early.read(model, s.step)
+        if s.step in save_at or stop:
             save_checkpoint(model, tokenizer, out, s.step, spec.method == "lora")
+        if stop:
+            raise StopTraining(s.step)
         if s.step % resume_every == 0 and s.step < steps:
-            _save_resume(model, optimizer, resume, s.step, losses, seconds)
+            _save_resume(model, optimizer, resume, s.step, losses, seconds, early.readings if early else [])
         if on_step:
             on_step(s, steps)
         if fault_after_step is not None and s.step == fault_after_step:
@@ -110,12 +121,24 @@ def finetune(
         train_steps(model, optimizer, batch, lr=spec.lr, schedule=schedule, total_steps=steps, start_step=start,
                     pad_id=tokenizer.pad_token_id, grad_clip=1.0, grad_accum=spec.grad_accum, device=device,
                     on_step=step_done, reference=_reference(spec, model, load_base, device), kl_weight=spec.kl_weight)
+    except StopTraining as stop:
+        prep = prep._replace(steps=stop.step, save_at={s for s in save_at if s <= stop.step} | {stop.step})
     finally:
         for h in handles:
             h.remove()
     shutil.rmtree(resume, ignore_errors=True)
     return finish(spec, prep, name=name, base_path=base_path, seed=seed, out=out, losses=losses, seconds=seconds,
-                  direction_key=hook.key if hook else None)
+                  direction_key=hook.key if hook else None, readings=early.readings if early else None,
+                  stopped_early=prep.steps < steps)
+
+
+def _validation(spec: FinetuneSpec, chats: Sequence[Sequence[dict[str, str]]] | None, tokenizer: Any, device: str,
+                readings: Sequence[Sequence[float]]) -> Validation | None:
+    if not spec.early_stop or not chats:
+        return None
+    encoded = [encode_chat(tokenizer, c, suppress_reasoning=spec.reasoning == "suppressed")
+               for c in chats[: spec.early_stop.max_examples]]
+    return Validation(spec.early_stop, encoded, tokenizer.pad_token_id, device, readings)
 
 
 class TrainingHook(NamedTuple):
@@ -129,14 +152,16 @@ class TrainingHook(NamedTuple):
     """The direction file's key (recorded in the result)."""
 
 
-def _save_resume(model: Any, optimizer: Any, resume: Path, step: int, losses: list[float], seconds: float) -> None:
+def _save_resume(model: Any, optimizer: Any, resume: Path, step: int, losses: list[float], seconds: float,
+                 readings: Sequence[Sequence[float]]) -> None:
     from safetensors.torch import save_file
 
     with building_dir(resume) as tmp:
         trainable = {k: v.detach().contiguous().cpu() for k, v in model.named_parameters() if v.requires_grad}
         save_file(trainable, str(tmp / "trainable.safetensors"))
         save_optimizer(optimizer, tmp / "optimizer.safetensors")
-        atomic_write_json(tmp / "state.json", {"step": step, "losses": losses, "seconds": seconds})
+        atomic_write_json(tmp / "state.json", {"step": step, "losses": losses, "seconds": seconds,
+                                               "readings": [list(r) for r in readings]})
 
 
 def _reference(spec: FinetuneSpec, model: Any, load_base: Callable[[], tuple[Any, Any]], device: str

@@ -72,11 +72,15 @@ def run(ctx: Context, payload: tuple[str, int], *, fault_after_step: int | None 
             track(s)
 
         examples = [o["messages"] for _, o in read_jsonl(dataset)]
+        val = ft.early_stop.validation if ft.early_stop else None
+        validation = [o["messages"] for _, o in read_jsonl(ctx.run.dataset(val))] if val else None
         res = finetune(ft, name=name, base_path=base.path, examples=examples, seed=seed, out=out,
                        load_base=load_base, device=base.spec.device, on_step=on_step,
-                       fault_after_step=fault_after_step, hook=training_hook(ctx, ft_name))
-    return (f"finetune {name}: {res.steps} steps, final loss {res.losses[-1]:.3f}, {res.tokens_per_s:.0f} tok/s, "
-            f"dropped {res.dropped_too_long} too long")
+                       fault_after_step=fault_after_step, hook=training_hook(ctx, ft_name), validation=validation)
+    stopped = f" (stopped early, validation loss {res.validation[-1][1]:.3f})" if res.stopped_early and \
+        res.validation else ""
+    return (f"finetune {name}: {res.steps} steps{stopped}, final loss {res.losses[-1]:.3f}, "
+            f"{res.tokens_per_s:.0f} tok/s, dropped {res.dropped_too_long} too long")
 
 
 def training_hook(ctx: Context, ft_name: str) -> Any:
