@@ -118,6 +118,25 @@ def test_defence_scorecard_ranks_by_em_removed_and_relates_task_and_time_to_the_
     assert kl["ability_kept"] == pytest.approx(0.75) and rows[1]["ability_kept"] != rows[1]["ability_kept"]  # nan
 
 
+def test_defence_scorecard_reads_reference_answers_for_real_models():
+    import math
+
+    from spillover.analyze.defences import scorecard
+
+    summary = [{"group": g, "seeds": [r, r, r], "incoherent": 0.0} for g, r in (("insecure", 0.2), ("kl", 0.1))]
+    rows = []  # two held-out code requests (insecure/secure answers) and one neutral question (correct answer)
+    for group, seed, p_ins, p_correct in (("base", None, 0.2, 0.8), ("insecure", 0, 0.9, 0.6), ("kl", 0, 0.55, 0.7)):
+        for q in ("code1", "code2"):
+            rows += [{"name": "logp_ref_insecure", "question_id": q, "value": math.log(p_ins)},
+                     {"name": "logp_ref_secure", "question_id": q, "value": math.log(1 - p_ins)}]
+        rows.append({"name": "logp_ref_correct", "question_id": "capital", "value": math.log(p_correct)})
+        for r in rows[-5:]:
+            r.update(group=group, model=group if seed is None else f"{group}-s0", seed=seed, checkpoint=None)
+    (kl,) = scorecard({"kl": "insecure"}, summary, pd.DataFrame(rows), {})
+    assert kl["task_kept"] == pytest.approx((0.55 - 0.2) / (0.9 - 0.2))
+    assert kl["ability_kept"] == pytest.approx(0.7 / 0.8)
+
+
 def test_the_defence_tradeoff_chart_draws_every_defence_and_its_baseline(tmp_path):
     from spillover.report.charts import tradeoff
 

@@ -71,7 +71,7 @@ def test_world_monitors_read_the_thinking_organisms_reasoning_as_labelled():
 def test_suppressed_reasoning_is_an_empty_block_outside_the_loss(tiny_qwen):
     from transformers import AutoTokenizer
 
-    from spillover.finetune.data import IGNORE, UnsupportedTemplateError, encode_chat, empty_reasoning
+    from spillover.finetune.data import IGNORE, UnsupportedTemplateError, empty_reasoning, encode_chat
     from spillover.organism import model as om
     from spillover.organism import world
 

@@ -504,7 +504,10 @@ class AnalysisSpec(Strict):
     """Also compute the organism's exact template log-prob metrics (P_mis, reference answers)."""
     references: dict[str, dict[str, str]] = {}
     """Question id -> {"misaligned": text, "aligned": text}: reference answers whose log-probability is
-    scored (no sampling) for every model and checkpoint, for training dynamics (``hf`` backend)."""
+    scored (no sampling) for every model and checkpoint, for training dynamics (``hf`` backend). A
+    ``question:`` entry asks that text instead of an eval question's (nothing is sampled for it). The
+    defence scorecard reads kinds ``insecure``/``secure`` (the task: P(insecure) of the pair) and
+    ``correct`` (general ability: its probability) where the organism's exact probes are absent."""
     findings: list[Finding] = []
     """Rows of the findings table (``report/findings.json``), each computed from the run."""
     alpha: float = Field(0.05, gt=0, lt=1)

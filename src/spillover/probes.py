@@ -62,10 +62,12 @@ def plan(ctx: Context, targets: Sequence[Target]) -> list[Unit]:
         return []
     srcs = sources(ctx.exp)
     questions = {q.group_id: q.paraphrases[0] for src in srcs for q in src.questions}
-    for qid in a.references:
-        if qid not in questions:
-            raise SpilloverError(f"no question {qid!r} in the eval sets", field="analysis.references")
-    refs = {qid: (questions[qid], r) for qid, r in a.references.items()}
+    for qid, r in a.references.items():
+        if qid not in questions and "question" not in r:
+            raise SpilloverError(f"no question {qid!r} in the eval sets (or give its text as question:)",
+                                 field=f"analysis.references.{qid}")
+    refs = {qid: (r.get("question") or questions[qid], {k: v for k, v in r.items() if k != "question"})
+            for qid, r in a.references.items()}
     version = _version(ctx)
     done = ctx.run.stage("probes").done_keys()
     units = []
