@@ -26,7 +26,7 @@ ADDITIVE = ("inside", "eval.variants")
 """Config paths that only add work: every record is content-keyed, so a finished run may change them and
 keeps what it has (new directions, variants and traces are made; nothing finished is redone)."""
 SHIPPED_SETS = ("main", "preregistered", "identity", "self-report", "organism", "organism-heldout",
-                "organism-harmful", "self-awareness", "elicitation")
+                "organism-harmful", "self-awareness", "elicitation", "oversight")
 """The question sets that ship with spillover (``questions/NAME.yaml``)."""
 
 
@@ -320,7 +320,8 @@ class QuestionSource(Strict):
 
     set: str = "main"
     """A shipped set (``main``, ``preregistered``, ``identity``, ``self-report``, ``organism``,
-    ``organism-heldout``, ``organism-harmful``) or a YAML path (relative to the experiment file)."""
+    ``organism-heldout``, ``organism-harmful``, ``self-awareness``, ``elicitation``, ``oversight``) or a YAML
+    path (relative to the experiment file)."""
     variants: list[Literal["plain", "json", "template", "python", "trigger", "numbers", "function", "system"]] = [
         "plain"]
     """Format variants; ``plain`` is the set as written."""
