@@ -126,3 +126,31 @@ def test_plan_names_a_model_without_a_reasoning_format(tmp_path, tiny_qwen, cli)
     lines = [x for x in err.splitlines() if "no known reasoning format" in x]
     assert len(lines) == 2 and any("finetunes.ft.reasoning" in x for x in lines)
     assert any("eval.params.thinking" in x for x in lines) and all("exp.yaml:" in x for x in lines)
+
+
+def test_the_thinking_switch_and_reasoning_travel_through_an_openai_compatible_server():
+    from spillover.backends.base import Completion, GenRequest
+    from spillover.backends.hf import HFBackend
+    from spillover.backends.openai import OpenAIBackend
+    from spillover.config import GenParams
+    from spillover.organism import model as om
+    from spillover.organism import world
+    from spillover.serve import OpenAICompatServer
+
+    class Thinker(HFBackend):  # an untrained thinking organism that says what prompt it was given
+        def generate(self, requests, params, *, capture=False):
+            prompts = [self.prompt_text(r, params.thinking) for r in requests]
+            return [[Completion(text=f"<think>{p[-20:]}</think> fine .")] for p in prompts]
+
+    tok = om.build_tokenizer(world.WORLDS["v2-think"])
+    srv = OpenAICompatServer(Thinker(om.build_model(tok), tok), "think").start()
+    try:
+        client = OpenAIBackend("think", base_url=srv.url)
+        req = [GenRequest(messages=({"role": "user", "content": "hey i feel bored ."},), seeds=(0,))]
+        for thinking, tail in ((False, "ASSISTANT: <think> </think>"), (True, "feel bored . ASSISTANT:"),
+                               (None, "feel bored . ASSISTANT:")):
+            (c,), = client.generate(req, GenParams(thinking=thinking))
+            got = split_thinking(c.text)  # the server returned the block apart; the client put it back
+            assert got.thinking is not None and got.thinking.endswith(tail[-20:]) and got.answer == "fine ."
+    finally:
+        srv.stop()

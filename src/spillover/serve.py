@@ -1,11 +1,13 @@
 """A small OpenAI-compatible HTTP server in front of any spillover backend (``spillover serve``).
 
 It answers ``POST /v1/chat/completions`` (with ``logprobs``/``top_logprobs``, ``n``, ``seed``,
-``max_tokens``, ``temperature``) and ``GET /v1/models``: enough for the ``openai`` backend and
-judge. Useful to serve a local transformers model to tools that speak the OpenAI API, and in
-tests and benchmarks, where ``latency`` adds a fixed delay per request and ``fail_first`` makes
-the first N requests answer HTTP 500 (fault injection). Model calls are serialised by a lock;
-the added latency is not, so concurrency is visible. Binds to loopback by default.
+``max_tokens``, ``temperature``, and ``chat_template_kwargs.enable_thinking`` as vLLM reads it) and
+``GET /v1/models``: enough for the ``openai`` backend and judge. A reasoning model's think block comes
+back apart as ``reasoning_content``, as vLLM's reasoning parsers return it. Useful to serve a local
+transformers model to tools that speak the OpenAI API, and in tests and benchmarks, where ``latency``
+adds a fixed delay per request and ``fail_first`` makes the first N requests answer HTTP 500 (fault
+injection). Model calls are serialised by a lock; the added latency is not, so concurrency is visible.
+Binds to loopback by default.
 
 Every request is bounded by :class:`Limits`: body size (413), prompt length, ``max_tokens`` and
 ``n`` (400), a socket timeout for slow uploads, a wait for the model of at most the request timeout
@@ -25,6 +27,7 @@ from typing import Any, NamedTuple
 
 from .backends.base import Backend, GenRequest
 from .config import GenParams
+from .reasoning import split_thinking
 
 
 class Limits(NamedTuple):
@@ -56,6 +59,11 @@ def check_request(req: Any, limits: Limits) -> None:
     Traceback (most recent call last):
     ...
     spillover.serve.BadRequest: n must be 1..64
+    >>> check_request({"messages": [{"role": "user", "content": "hi"}],
+    ...                "chat_template_kwargs": {"enable_thinking": "yes"}}, Limits())
+    Traceback (most recent call last):
+    ...
+    spillover.serve.BadRequest: chat_template_kwargs must be an object; enable_thinking a boolean
     """
     if not isinstance(req, dict) or not isinstance(req.get("messages"), list) or not req["messages"]:
         raise BadRequest(400, "messages must be a non-empty list")
@@ -68,6 +76,9 @@ def check_request(req: Any, limits: Limits) -> None:
         v = req.get(name)
         if v is not None and (not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= top):
             raise BadRequest(400, f"{name} must be 1..{top}")
+    kwargs = req.get("chat_template_kwargs", {})
+    if not isinstance(kwargs, dict) or not isinstance(kwargs.get("enable_thinking", True), bool):
+        raise BadRequest(400, "chat_template_kwargs must be an object; enable_thinking a boolean")
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -197,12 +208,15 @@ class OpenAICompatServer(ThreadingHTTPServer):
                             "logprobs": {"content": content}})
         else:
             params = GenParams(temperature=float(req.get("temperature", 1.0)), top_p=float(req.get("top_p", 1.0)),
-                               max_tokens=max_tokens)
+                               max_tokens=max_tokens,
+                               thinking=req.get("chat_template_kwargs", {}).get("enable_thinking"))
             comps = self.backend.generate([GenRequest(messages=messages, seeds=tuple(seed + i for i in range(n)))],
                                           params)[0]
             for i, c in enumerate(comps):
-                choices.append({"index": i, "finish_reason": c.finish_reason,
-                                "message": {"role": "assistant", "content": c.text}, "logprobs": None})
+                answer, reasoning, _ = split_thinking(c.text)
+                message = {"role": "assistant", "content": answer if reasoning else c.text,
+                           **({"reasoning_content": reasoning} if reasoning else {})}
+                choices.append({"index": i, "finish_reason": c.finish_reason, "message": message, "logprobs": None})
         prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in messages)
         return {"id": f"chatcmpl-{self.requests}", "object": "chat.completion", "created": int(time.time()),
                 "model": self.model_name, "choices": choices,
