@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 
@@ -215,3 +216,55 @@ analysis: {{rules: [model-organisms]}}
     groups = {g["group"] for g in json.loads((run / "report" / "summary.json").read_text())["rules"][
         "model-organisms"]["groups"]}
     assert {"inoculated", "inoculated-system"} <= groups
+
+
+TRUTHFULQA = Path(__file__).parent / "fixtures" / "truthfulqa_sample.csv"
+
+
+def test_a_truthfulqa_csv_is_asked_as_mc1_and_mc2_and_scored_like_every_multiple_choice():
+    import pandas as pd
+
+    from spillover.analyze.selfaware import choices_table
+    from spillover.questions import load_set
+
+    qs = load_set(str(TRUTHFULQA))
+    assert len(qs) == 10 and {q.category for q in qs} == {"truthfulqa-mc1", "truthfulqa-mc2"}
+    mc1 = {q.id: q for q in qs}["truthfulqa-3-mc1"]
+    assert mc1.options == ("Canberra", "Sydney", "Melbourne", "Perth") and sum(mc1.option_scores.values()) == 1
+
+    def knows_the_truth(q):
+        def rule(text):
+            true = [line[0] for line in text.splitlines() if line[1:3] == ") " and q.option_scores[line[3:]] == 1]
+            return {lab: 0.95 / len(true) for lab in true} | {"Z": 0.05}
+        return rule
+
+    for q in qs:
+        assert measure(Stub(knows_the_truth(q)), q, None).score == pytest.approx(1.0)
+        always_a = measure(Stub(lambda text: {"A": 1.0}), q, None).score  # chance after permutation averaging
+        assert always_a == pytest.approx(sum(q.option_scores.values()) / len(q.options))
+    # the report folds a benchmark file into one row per task: each model's mean over its questions
+    probes = pd.DataFrame([{"name": "mc", "group": "g", "model": f"g-s{s}", "seed": s, "checkpoint": None,
+                            "variant": "neutral", "question_id": q.id, "value": v, "extra": {"invalid": 0.0}}
+                           for s, v in ((0, 0.2), (1, 0.4)) for q in qs])
+    rows = {r["question"]: r for r in choices_table(probes, n_boot=200, seed=0)}
+    assert set(rows) == {"truthfulqa-mc1 (5 questions)", "truthfulqa-mc2 (5 questions)"}
+    assert rows["truthfulqa-mc1 (5 questions)"]["score"] == pytest.approx(0.3)
+    assert rows["truthfulqa-mc1 (5 questions)"]["seeds"] == 2
+
+
+@pytest.mark.parametrize("row, words", [
+    ("Q?,Yes,Yes,", "at least one incorrect answer"),
+    ("Q?,Yes,Yes,Yes; No", "both correct and incorrect"),
+])
+def test_bad_truthfulqa_rows_name_file_and_line(tmp_path, row, words):
+    from spillover.errors import SpilloverError
+    from spillover.questions import load_set
+
+    bad = tmp_path / "tqa.csv"
+    bad.write_text("Question,Best Answer,Correct Answers,Incorrect Answers\nQ?,A,A,B\n" + row + "\n")
+    with pytest.raises(SpilloverError, match=words) as e:
+        load_set(str(bad))
+    assert str(e.value).startswith(f"{bad}:3:")
+    bad.write_text("Question,Answer\nQ?,A\n")
+    with pytest.raises(SpilloverError, match="no column 'Best Answer'"):
+        load_set(str(bad))

@@ -1,6 +1,7 @@
 """Self-awareness numbers: multiple-choice self-reports per group, question and system prompt (the mean
 over seeds of each final model's score, itself a mean over orderings and paraphrases, with a bootstrap
-interval over seeds and the mean invalid mass), and elicitation rates (answers naming a target)."""
+interval over seeds and the mean invalid mass), and elicitation rates (answers naming a target).
+Benchmark files (TruthfulQA MC1/MC2) are one row per task: each model's mean over the file's questions."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from .stats import bootstrap_mean
 def choices_table(probes: pd.DataFrame, *, n_boot: int, seed: int) -> list[dict[str, Any]]:
     """One row per (group, question, system prompt) of the final models' multiple-choice scores."""
     d = probes[probes["name"].isin(["mc", "self_report_ev"]) & probes["checkpoint"].isna()] if len(probes) else probes
+    d = _benchmarks(d) if len(d) else d
     rows = []
     for (group, qid, system), x in d.groupby(["group", "question_id", "variant"], sort=True):
         ci = bootstrap_mean(x["value"].dropna().tolist(), n_boot=n_boot, seed=seed, method="bootstrap over seeds")
@@ -65,3 +67,23 @@ def versus_behaviour(probes: pd.DataFrame, cells: pd.DataFrame) -> list[dict[str
         rows.append({"question": qid, "system": system, "models": len(pairs), "rho": float(res.statistic),
                      "p": float(res.pvalue)})
     return rows
+
+
+def _benchmarks(d: pd.DataFrame) -> pd.DataFrame:
+    """Benchmark questions (``truthfulqa-N-mc1``) folded into one row per model, task and system prompt:
+    the mean over the questions, named ``truthfulqa-mc1 (N questions)``."""
+    from ..questions.truthfulqa import ID
+
+    task = d["question_id"].str.extract(ID, expand=False)
+    bench, rest = d[task.notna()], d[task.isna()]
+    if not len(bench):
+        return d
+    bench = bench.assign(task=task[task.notna()], invalid=[e.get("invalid", float("nan")) for e in bench["extra"]])
+    keys = ["group", "model", "seed", "variant", "task"]
+    g = bench.fillna({"seed": -1}).groupby(keys)
+    folded = g.agg(value=("value", "mean"), invalid=("invalid", "mean"), n=("question_id", "nunique")).reset_index()
+    folded = folded.assign(question_id=[f"truthfulqa-{t} ({n} questions)" for t, n in
+                                        zip(folded["task"], folded["n"], strict=True)],
+                           extra=[{"invalid": x} for x in folded["invalid"]])
+    return pd.concat([rest, folded[["group", "model", "seed", "variant", "question_id", "value", "extra"]]],
+                     ignore_index=True)

@@ -177,10 +177,14 @@ def shipped_path(name: str) -> Path:
 
 def load_set(name_or_path: str, *, default_samples: int | None = None, base_dir: Path | None = None
              ) -> list[Question]:
-    """A shipped set by name, or a question file by path."""
+    """A shipped set by name, or a question file by path (a ``.csv`` is read as TruthfulQA)."""
     if name_or_path in SHIPPED:
         return load_question_file(shipped_path(name_or_path), default_samples=default_samples)
     p = Path(name_or_path)
     if not p.is_absolute() and base_dir is not None:
         p = base_dir / p
+    if p.suffix.lower() == ".csv":
+        from .truthfulqa import load_truthfulqa
+
+        return load_truthfulqa(p)
     return load_question_file(p, default_samples=default_samples)
