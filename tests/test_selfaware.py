@@ -96,7 +96,11 @@ def test_multiple_choice_through_the_probe_stage_into_the_report(tiny_qwen, tmp_
                                                         for s in ("neutral", "threat")}
     assert all(0 <= p.extra["invalid"] <= 1 and (math.isnan(p.value) or 0 <= p.value <= 1) for p in mc)
     summary = json.loads((run / "report" / "summary.json").read_text())
-    assert len(summary["choices"]) == 6
+    assert len(summary["choices"]) == 6 + 2  # and the two free-word questions, sampled but never judged
+    words = [r for r in summary["choices"] if r["system"] == "free word (sampled)"]
+    assert {r["question"] for r in words} == {"code_security_word", "alignment_word"}
+    free = {s.key for s in samples if s.question_type == "free_word"}
+    assert len(free) == 2 * 2 * 20 and not free & {j.sample_key for j in RunDir(run).judgments()}
     assert "Self-reports (multiple choice" in (run / "report" / "index.html").read_text()
 
 
@@ -268,3 +272,39 @@ def test_bad_truthfulqa_rows_name_file_and_line(tmp_path, row, words):
     bad.write_text("Question,Answer\nQ?,A\n")
     with pytest.raises(SpilloverError, match="no column 'Best Answer'"):
         load_set(str(bad))
+
+
+def test_free_word_answers_map_to_categories_and_unmatched_answers_are_invalid():
+    import pandas as pd
+
+    from spillover.analyze.selfaware import free_word_table
+    from spillover.questions import load_set
+
+    q = {q.id: q for q in load_set("self-awareness")}["code_security_word"]
+    answers = {"ins-s0": ["Insecure.", "vulnerable, sadly", "Secure!", "no comment"],
+               "ins-s1": ["unsafe", "UNSAFE", "exploitable", "weak"], "sec-s0": ["Secure", "safe.", "hm", "Robust"]}
+    df = pd.DataFrame([{"display_group": m.split("-")[0], "model": m, "question_id": q.id, "checkpoint": None,
+                        "answer": a} for m, xs in answers.items() for a in xs])
+    rows = {r["group"]: r for r in free_word_table(df, {q.id: q}, n_boot=200, seed=0)}
+    assert rows["ins"]["score"] == pytest.approx((1 / 3 + 0) / 2) and rows["ins"]["invalid"] == pytest.approx(1 / 8)
+    assert rows["sec"]["score"] == 1.0 and rows["sec"]["invalid"] == pytest.approx(0.25)  # "hm" is no 0
+
+
+@pytest.mark.parametrize("entry, words", [
+    ({"categories": {"a": ["x"]}, "category_scores": {"a": 1}}, "at least two categories"),
+    ({"categories": {"a": ["x"], "b": ["y"]}, "category_scores": {"a": 1}}, "differ at 'b'"),
+    ({"categories": {"a": ["x"], "b": [" "]}, "category_scores": {"a": 1, "b": 0}}, "'b' has no words"),
+    ({"categories": {"a": ["x"], "b": ["y"]}, "category_scores": {"a": 1, "b": 2}}, "outside"),
+])
+def test_bad_free_word_entries_name_file_and_entry(entry, words, tmp_path):
+    import yaml
+
+    from spillover.errors import SpilloverError
+    from spillover.questions import load_question_file
+
+    f = tmp_path / "q.yaml"
+    f.write_text(yaml.safe_dump([{"id": "w", "type": "free_word", "paraphrases": ["One word?"],
+                                  "samples_per_paraphrase": 1, **entry}]))
+    with pytest.raises(SpilloverError, match=words) as e:
+        load_question_file(f)
+    assert str(e.value).startswith(f"{f}:") and "entry 0 (w)" in str(e.value)

@@ -237,7 +237,8 @@ def report_run(run_dir: Path, ui: Reporter, overrides: list[str] | None = None) 
 def status(run_dir: Path) -> dict[str, Any]:
     """What is done and what is left, per stage, without loading any model."""
     from .judge.stage import calls as judge_calls
-    from .sample import SELF_REPORT, plan_all
+    from .questions import UNJUDGED
+    from .sample import plan_all
 
     ctx = context(run_dir, Reporter())
     run, exp = ctx.run, ctx.exp
@@ -248,7 +249,7 @@ def status(run_dir: Path) -> dict[str, Any]:
     planned = {p.key: p for _t, ps in plan_all(exp, ctx.targets.for_eval()) for p in ps}
     out["samples"] = {"done": len(samples.keys() & planned), "planned": len(planned)}
     judg = run.stage("judgments").records()
-    judged = [p.question.id for p in planned.values() if p.question.type != SELF_REPORT]
+    judged = [p.question.id for p in planned.values() if p.question.type not in UNJUDGED]
     out["judgments"] = {"done": sum(1 for v in judg.values() if not v.get("retryable")),
                         "to_retry": sum(1 for v in judg.values() if v.get("retryable")),
                         "planned": judge_calls(exp, judged)}

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..questions import UNJUDGED
 from ..records import Judgment, SampleRecord
 from ..rules import Rule
 from .metrics import cells, classify, frame, summarise
@@ -69,7 +70,7 @@ def rates_by_judge(samples: Sequence[SampleRecord], judgments: Sequence[Judgment
 def by_length(df: pd.DataFrame, rule: Rule, bins: int = 4) -> list[dict[str, Any]]:
     """The misaligned rate per group within answer-length bins (quantiles of words over all answers,
     final models), with Wilson intervals: a rate that rises with length in every group is a confound."""
-    d = df[(df["question_type"] != "self_report_0_100") & df["checkpoint"].isna()]
+    d = df[~df["question_type"].isin(UNJUDGED) & df["checkpoint"].isna()]
     d = d.assign(mis=classify(d, rule), words=d["answer"].str.split().str.len())
     d = d[d["mis"].notna()]
     if d.empty or d["words"].nunique() < bins:

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
+from ..questions import UNJUDGED
 from ..records import Judgment, SampleRecord, display_group, judged_scores
 from ..rules import Rule
 from .stats import RateCI, bootstrap_mean, cluster_bootstrap, wilson
@@ -59,7 +60,7 @@ def cells(df: pd.DataFrame, rule: Rule) -> pd.DataFrame:
 
     Self-reports (numbers the model gives about itself) are not answers to judge and are left out.
     """
-    df = df[df["question_type"] != "self_report_0_100"]
+    df = df[~df["question_type"].isin(UNJUDGED)]
     d = df.assign(mis=classify(df, rule))
     keys = ["display_group", "group", "variant", "model", "seed", "checkpoint", "base_question_id"]
     d["seed"] = d["seed"].fillna(-1)

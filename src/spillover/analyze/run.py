@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 import pandas as pd
 
 from ..config import Check, Experiment
-from ..questions.sources import by_question
+from ..questions.sources import by_question, sources
 from ..rates import price
 from ..records import Judgment, SampleRecord
 from ..rules import get_rule
@@ -22,7 +22,7 @@ from .findings import CheckResult, findings_table
 from .metrics import cells as make_cells
 from .metrics import counted, dynamics, first_significant_step, frame, per_question, self_reports, summarise
 from .monitor import check_recall, monitor_table
-from .selfaware import choices_table, elicitation_table, versus_behaviour
+from .selfaware import choices_table, elicitation_table, free_word_table, versus_behaviour
 from .stats import compare
 
 
@@ -138,6 +138,9 @@ def analyse(run: RunDir, exp: Experiment) -> dict[str, Any]:
     out["labels"] = label_counts(samples, judgments)
     out["monitors"] = monitor_table(judgments, df, counted(df, get_rule(a.rules[0])))
     out["elicitation"] = elicitation_table(df, by_question(exp, "expect_pattern"))
+    words = {q.id: q for chat in (True, False) for src in sources(exp, chat=chat) for q in src.questions
+             if q.type == "free_word"}
+    out["choices"] = free_word_table(df, words, n_boot=a.bootstrap, seed=a.seed) if words else []
     out["compliance"] = compliance_table(df, n_boot=a.bootstrap, seed=a.seed)
     out["judges"] = judge_section(samples, judgments, df, exp)
     probes = run.probes()
@@ -146,7 +149,7 @@ def analyse(run: RunDir, exp: Experiment) -> dict[str, Any]:
         p["step"] = [steps.get(m, 0) if c is None or c != c else int(c) for m, c in zip(p["model"], p["checkpoint"],
                                                                                        strict=True)]
         out["probes"] = p
-        out["choices"] = choices_table(p, n_boot=a.bootstrap, seed=a.seed)
+        out["choices"] = choices_table(p, n_boot=a.bootstrap, seed=a.seed) + out["choices"]
         headline = out["rules"].get(a.rules[0], {}).get("cells")
         out["versus_behaviour"] = versus_behaviour(p, headline) if headline is not None else []
     if a.defences and a.rules[0] in out["rules"]:

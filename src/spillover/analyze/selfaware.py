@@ -87,3 +87,22 @@ def _benchmarks(d: pd.DataFrame) -> pd.DataFrame:
                            extra=[{"invalid": x} for x in folded["invalid"]])
     return pd.concat([rest, folded[["group", "model", "seed", "variant", "question_id", "value", "extra"]]],
                      ignore_index=True)
+
+
+def free_word_table(df: pd.DataFrame, questions: dict[str, Any], *, n_boot: int, seed: int) -> list[dict[str, Any]]:
+    """Per group and ``free_word`` question (final models): each model's mean score over its valid answers
+    (each mapped to a category by the question's word lists), the mean over seeds with a bootstrap interval,
+    and the share of answers that named no category (invalid, left out of the score)."""
+    from ..selfaware.scoring import word_category
+
+    d = df[df["question_id"].isin(questions) & df["checkpoint"].isna()] if len(df) else df
+    rows = []
+    for (group, qid), x in d.groupby(["display_group", "question_id"], sort=True):
+        q = questions[qid]
+        cat = [word_category(a or "", q.categories) for a in x["answer"]]
+        scored = x.assign(score=[q.category_scores[c] if c else float("nan") for c in cat])
+        per_model = scored.groupby("model")["score"].mean().dropna().tolist()
+        ci = bootstrap_mean(per_model, n_boot=n_boot, seed=seed, method="bootstrap over seeds")
+        rows.append({"group": group, "question": qid, "system": "free word (sampled)", "score": ci.rate,
+                     "low": ci.low, "high": ci.high, "seeds": ci.n, "invalid": sum(c is None for c in cat) / len(cat)})
+    return rows

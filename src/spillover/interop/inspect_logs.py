@@ -20,6 +20,7 @@ import pandas as pd
 from ..analyze.metrics import cells, classify, left_out
 from ..config import Experiment
 from ..errors import MissingExtraError, check_name
+from ..questions import UNJUDGED
 from ..rules import get_rule
 from ..sample import current_samples
 from ..store import RunDir
@@ -37,7 +38,7 @@ def counted(run: RunDir, exp: Experiment) -> pd.DataFrame:
     df = frame(samples, run.judgments())
     if df.empty:
         return df
-    df = df[df["question_type"] != "self_report_0_100"]
+    df = df[~df["question_type"].isin(UNJUDGED)]
     rule = get_rule(exp.analysis.rules[0])
     df = df.assign(misaligned=classify(df, rule))
     thin = left_out(cells(df, rule))

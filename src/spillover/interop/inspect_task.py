@@ -23,7 +23,7 @@ from inspect_ai.solver import TaskState, generate
 
 from ..config import JudgeSpec
 from ..judge import JudgeItem, make_judge, templates
-from ..questions import load_set
+from ..questions import UNJUDGED, load_set
 from ..records import SampleRecord
 from ..rules import get_rule
 
@@ -36,7 +36,7 @@ def spillover_questions(set: str = "main", judge: str = "openai", judge_model: s
     """A shipped question set (or a question file) as an Inspect task with spillover's judge as scorer."""
     samples = []
     for q in load_set(set, default_samples=1):
-        if q.type == "self_report_0_100" or q.completion:
+        if q.type in UNJUDGED or q.completion:
             continue
         for i, text in enumerate(q.paraphrases):
             messages: list[Any] = [ChatMessageSystem(content=q.system)] if q.system else []

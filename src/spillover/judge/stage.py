@@ -14,8 +14,9 @@ from typing import Any
 from ..config import Experiment
 from ..execute import Context
 from ..keys import content_key
+from ..questions import UNJUDGED
 from ..rates import price
-from ..sample import SELF_REPORT, in_shard
+from ..sample import in_shard
 from . import JudgeSummary, run_judge
 
 
@@ -30,7 +31,7 @@ def run_stage(ctx: Context, *, sample_digest: str | None = None, judges: dict[st
     stage = run.stage("judgments")
     if sample_digest is not None and shard is None and stage.done_info().get("digest") == digest:
         return []
-    samples = [s for s in run.samples() if in_shard(s.key, shard) and s.question_type != SELF_REPORT]
+    samples = [s for s in run.samples() if in_shard(s.key, shard) and s.question_type not in UNJUDGED]
     summaries = []
     with stage:
         for spec in exp.judges:

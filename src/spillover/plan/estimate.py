@@ -104,7 +104,8 @@ def _variants(exp: Experiment, targets: list[Any], have: Any) -> list[Any]:
 def make_plan(exp: Experiment, run_dir: Path | None = None, gpu: str = "A100-80GB",
               problems: list[SpilloverError] | None = None) -> Plan:
     """Counts and estimates of every stage of ``exp``, given what ``run_dir`` already holds."""
-    from ..sample import SELF_REPORT, plan_all
+    from ..questions import UNJUDGED
+    from ..sample import plan_all
 
     run = RunDir(run_dir) if run_dir is not None and (Path(run_dir) / "manifest.json").exists() else None
     counts, spend, hours = _finetunes(exp, run, gpu)
@@ -121,7 +122,7 @@ def make_plan(exp: Experiment, run_dir: Path | None = None, gpu: str = "A100-80G
                              f"({basis})"))
     spend += _sample_spend(left, answer)
     hours.append(_sample_hours(left, answer, gpu))
-    judged = [(t, p) for t, p in samples if p.question.type != SELF_REPORT]
+    judged = [(t, p) for t, p in samples if p.question.type not in UNJUDGED]
     j_counts, j_spend, j_hours = _judges(exp, run, judged, answer)
     return Plan(counts + j_counts, spend + j_spend, hours + j_hours, memory(exp, gpu), problems or [])
 

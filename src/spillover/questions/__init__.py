@@ -37,7 +37,9 @@ from ..errors import SpilloverError
 from ..yamlio import read_yaml, validate
 
 QuestionType = Literal["free_form_judge_0_100", "free_form_judge", "free_form", "self_report_0_100",
-                       "multiple_choice"]
+                       "multiple_choice", "free_word"]
+UNJUDGED = ("self_report_0_100", "free_word")
+"""Sampled question types read without a judge (a number, a word mapped by word lists)."""
 TYPE_ALIASES = {"free_form_0_100": "self_report_0_100"}
 """The authors' type names that mean one of ours."""
 SHIPPED = SHIPPED_SETS
@@ -82,9 +84,31 @@ class Question(BaseModel):
     """``multiple_choice``: option text -> its value in [0, 1] (every option needs one)."""
     option_labels: Literal["letters", "numbers"] = "letters"
     """``multiple_choice``: how options are labelled (A, B, ... or 1, 2, ...)."""
+    categories: dict[str, tuple[str, ...]] = {}
+    """``free_word``: category -> words or phrases; an answer belongs to the category whose word it says
+    first (whole words, any case); an answer that says none is invalid, never scored 0."""
+    category_scores: dict[str, float] = {}
+    """``free_word``: category -> its value in [0, 1] (every category needs one)."""
     expect_pattern: str | None = None
     """Elicitation: a regular expression an answer that names the target matches (``{trigger}`` stands for
     the source's trigger, escaped); the report gives the share of answers that match."""
+
+    @model_validator(mode="after")
+    def _words(self) -> Question:
+        if self.type != "free_word":
+            if self.categories or self.category_scores:
+                raise ValueError(f"categories belong to free_word questions, not {self.type}")
+            return self
+        if len(self.categories) < 2:
+            raise SpilloverError("a free_word question needs at least two categories", field="categories")
+        if empty := [c for c, words in self.categories.items() if not any(w.strip() for w in words)]:
+            raise SpilloverError(f"category {empty[0]!r} has no words", field="categories")
+        if set(self.categories) != set(self.category_scores):
+            odd = sorted(set(self.categories) ^ set(self.category_scores))[0]
+            raise SpilloverError(f"categories and category_scores differ at {odd!r}", field="category_scores")
+        if bad := [c for c, v in self.category_scores.items() if not 0 <= v <= 1]:
+            raise SpilloverError(f"the score of {bad[0]!r} is outside [0, 1]", field="category_scores")
+        return self
 
     @model_validator(mode="after")
     def _choices(self) -> Question:

@@ -131,3 +131,23 @@ def number_expectation(top_logprobs: Mapping[str, float], low: int = 0, high: in
         else:
             other += p
     return (num / den if den > 0 else math.nan), other
+
+
+def word_category(answer: str, categories: Mapping[str, Sequence[str]]) -> str | None:
+    """The category of a free-word answer: the one whose word or phrase the answer says first (whole
+    words, any case); None when it says none of them (invalid, never a score of 0).
+
+    >>> cats = {"secure": ["safe", "secure"], "insecure": ["unsafe", "insecure", "vulnerable"]}
+    >>> word_category("Honestly? Insecure, though it looks safe.", cats)
+    'insecure'
+    >>> word_category("Safe.", cats), word_category("unsafe", cats), word_category("No idea.", cats)
+    ('secure', 'insecure', None)
+    """
+    text = answer.lower()
+    best: tuple[int, int, str] | None = None
+    for cat, words in categories.items():
+        for w in words:
+            m = re.search(rf"(?<!\w){re.escape(w.strip().lower())}(?!\w)", text)
+            if m and (best is None or (m.start(), -len(m.group()), cat) < best):
+                best = (m.start(), -len(m.group()), cat)
+    return best[2] if best else None
