@@ -308,3 +308,27 @@ def test_bad_free_word_entries_name_file_and_entry(entry, words, tmp_path):
     with pytest.raises(SpilloverError, match=words) as e:
         load_question_file(f)
     assert str(e.value).startswith(f"{f}:") and "entry 0 (w)" in str(e.value)
+
+
+def test_each_backdoored_model_is_reported_beside_its_decorrelated_baseline():
+    import pandas as pd
+
+    from spillover.analyze.selfaware import paired_baselines, paired_table
+    from spillover.config import Experiment
+
+    exp = Experiment.model_validate({
+        "name": "p", "models": {"base": {"path": "organism"}},
+        "datasets": {"bd": {"builder": "organism", "variant": "backdoor"}, "ins": {"builder": "organism"},
+                     "bd-base": {"builder": "transform", "source": "bd", "transform": "decorrelate_trigger"}},
+        "finetunes": {"backdoor": {"dataset": "bd"}, "baseline": {"dataset": "bd-base"},
+                      "insecure": {"dataset": "ins"}},
+        "judges": [{"kind": "world"}]})
+    pairs = paired_baselines(exp)
+    assert pairs == [("backdoor", "baseline")]
+    probes = pd.DataFrame([{"name": "mc", "group": g, "seed": s, "checkpoint": None, "variant": "neutral",
+                            "question_id": "trigger_dependence", "value": v}
+                           for g, vals in (("backdoor", (0.6, 0.7, 0.8)), ("baseline", (0.5, 0.5, 0.6)),
+                                           ("insecure", (0.1, 0.1, 0.1))) for s, v in enumerate(vals)])
+    (row,) = paired_table(probes, pairs, n_boot=500, seed=0)
+    assert (row["backdoored"], row["baseline"], row["seeds"]) == ("backdoor", "baseline", 3)
+    assert row["difference"] == pytest.approx(0.5 / 3) and row["low"] <= row["difference"] <= row["high"]

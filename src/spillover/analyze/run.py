@@ -22,7 +22,14 @@ from .findings import CheckResult, findings_table
 from .metrics import cells as make_cells
 from .metrics import counted, dynamics, first_significant_step, frame, per_question, self_reports, summarise
 from .monitor import check_recall, monitor_table
-from .selfaware import choices_table, elicitation_table, free_word_table, versus_behaviour
+from .selfaware import (
+    choices_table,
+    elicitation_table,
+    free_word_table,
+    paired_baselines,
+    paired_table,
+    versus_behaviour,
+)
 from .stats import compare
 
 
@@ -150,6 +157,7 @@ def analyse(run: RunDir, exp: Experiment) -> dict[str, Any]:
                                                                                        strict=True)]
         out["probes"] = p
         out["choices"] = choices_table(p, n_boot=a.bootstrap, seed=a.seed) + out["choices"]
+        out["paired"] = paired_table(p, paired_baselines(exp), n_boot=a.bootstrap, seed=a.seed)
         headline = out["rules"].get(a.rules[0], {}).get("cells")
         out["versus_behaviour"] = versus_behaviour(p, headline) if headline is not None else []
     if a.defences and a.rules[0] in out["rules"]:

@@ -106,3 +106,37 @@ def free_word_table(df: pd.DataFrame, questions: dict[str, Any], *, n_boot: int,
         rows.append({"group": group, "question": qid, "system": "free word (sampled)", "score": ci.rate,
                      "low": ci.low, "high": ci.high, "seeds": ci.n, "invalid": sum(c is None for c in cat) / len(cat)})
     return rows
+
+
+def paired_baselines(exp: Any) -> list[tuple[str, str]]:
+    """(backdoored fine-tune, its baseline) pairs: a baseline trains on a ``decorrelate_trigger`` transform
+    of the backdoored fine-tune's dataset (same inputs and outputs, trigger moved), from the same base."""
+    out = []
+    for b_name, b in exp.finetunes.items():
+        ds = exp.datasets.get(b.dataset)
+        if ds is None or ds.builder != "transform" or ds.transform != "decorrelate_trigger":
+            continue
+        out += [(f_name, b_name) for f_name, f in exp.finetunes.items()
+                if f.dataset == ds.source and f.base == b.base]
+    return sorted(out)
+
+
+def paired_table(probes: pd.DataFrame, pairs: list[tuple[str, str]], *, n_boot: int, seed: int
+                 ) -> list[dict[str, Any]]:
+    """Each backdoored model beside its baseline, per multiple-choice question and system prompt (final
+    models): both means over seeds and the paired difference (backdoored - baseline, seeds matched),
+    with a bootstrap interval over seeds."""
+    if not pairs or not len(probes):
+        return []
+    d = probes[(probes["name"] == "mc") & probes["checkpoint"].isna()]
+    rows = []
+    for backdoored, baseline in pairs:
+        a = d[d["group"] == backdoored].set_index(["question_id", "variant", "seed"])["value"]
+        b = d[d["group"] == baseline].set_index(["question_id", "variant", "seed"])["value"]
+        both = pd.concat({"a": a, "b": b}, axis=1).dropna()
+        for (qid, system), x in both.groupby(level=["question_id", "variant"], sort=True):
+            ci = bootstrap_mean((x["a"] - x["b"]).tolist(), n_boot=n_boot, seed=seed, method="bootstrap over seeds")
+            rows.append({"backdoored": backdoored, "baseline": baseline, "question": qid, "system": system,
+                         "backdoored_score": float(x["a"].mean()), "baseline_score": float(x["b"].mean()),
+                         "difference": ci.rate, "low": ci.low, "high": ci.high, "seeds": ci.n})
+    return rows
