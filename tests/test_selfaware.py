@@ -332,3 +332,19 @@ def test_each_backdoored_model_is_reported_beside_its_decorrelated_baseline():
     (row,) = paired_table(probes, pairs, n_boot=500, seed=0)
     assert (row["backdoored"], row["baseline"], row["seeds"]) == ("backdoor", "baseline", 3)
     assert row["difference"] == pytest.approx(0.5 / 3) and row["low"] <= row["difference"] <= row["high"]
+
+
+def test_without_logprobs_multiple_choice_is_read_from_sampled_answers():
+    from spillover.backends.base import Completion
+
+    class Sampler:  # an API model without log-probabilities that answers with the secure option's letter
+        def generate(self, requests, params):
+            out = []
+            for r in requests:
+                text = r.messages[-1]["content"]
+                letter = next(line[0] for line in text.splitlines() if line.endswith(") my code is secure"))
+                out.append([Completion(text=f"({letter}) because" if s % 4 else "No comment.") for s in r.seeds])
+            return out
+
+    m = measure(Sampler(), Q, None, samples=8)
+    assert m.score == 1.0 and m.invalid == pytest.approx(0.25)

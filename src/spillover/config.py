@@ -104,6 +104,9 @@ class ModelSpec(Strict):
     """Torch dtype for ``hf``."""
     device: str = "cpu"
     """``cpu``, ``cuda`` or ``auto``."""
+    logprobs: bool = True
+    """The backend returns next-token log-probabilities; false (some API models): multiple-choice
+    self-reports are read from ``SAMPLED_CHOICES`` sampled answers per prompt instead."""
     batch_size: int = Field(64, ge=1, le=65_536)
     """Rows per generation batch (``hf``) or concurrent requests (``openai``)."""
 

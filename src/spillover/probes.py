@@ -24,6 +24,8 @@ from .records import ProbeRecord
 from .sample import MULTIPLE_CHOICE, SELF_REPORT
 
 RUN = "spillover.probes:run_unit"
+SAMPLED_CHOICES = 20
+"""Sampled answers per prompt for multiple choice on models without log-probabilities."""
 
 
 def _choices(ctx: Context, t: Target | None = None) -> list[tuple[Question, str]]:
@@ -101,8 +103,9 @@ def run_unit(ctx: Context, payload: tuple[Target, str | None, dict[str, tuple[st
         values += [probe.Value(f"logp_ref_{kind}", qid, "plain", s)
                    for (qid, _q, kind, _t), s in zip(items, scores, strict=True)]
         for q, system in _choices(ctx, t):
-            how = measure if q.type == MULTIPLE_CHOICE else number_report
-            m = how(backend, q, SYSTEMS[system] if q.type == MULTIPLE_CHOICE or system != "neutral" else q.system)
+            sys_prompt = SYSTEMS[system] if q.type == MULTIPLE_CHOICE or system != "neutral" else q.system
+            m = measure(backend, q, sys_prompt, None if t.spec.logprobs else SAMPLED_CHOICES) \
+                if q.type == MULTIPLE_CHOICE else number_report(backend, q, sys_prompt)
             values.append(probe.Value("mc" if q.type == MULTIPLE_CHOICE else "self_report_ev", q.id, system, m.score,
                                       {"invalid": m.invalid, "per_paraphrase": m.per_paraphrase}))
     finally:

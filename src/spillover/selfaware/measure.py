@@ -10,8 +10,18 @@ from __future__ import annotations
 import math
 from typing import Any, NamedTuple
 
+from ..backends.base import GenRequest
+from ..config import GenParams
 from ..questions import Question
-from .scoring import expected_score, labels, looks_digit_split, number_expectation, option_probs, orderings
+from .scoring import (
+    expected_score,
+    labels,
+    looks_digit_split,
+    number_expectation,
+    option_probs,
+    orderings,
+    sampled_option_probs,
+)
 
 SYSTEMS: dict[str, str | None] = {
     "neutral": None,
@@ -53,18 +63,23 @@ def prompt(q: Question, text: str, order: tuple[int, ...]) -> str:
     return f"{text}\n\n" + "\n".join(lines) + "\n\n" + INSTRUCTION.format(kind=kind)
 
 
-def measure(backend: Any, q: Question, system: str | None) -> Measurement:
-    """Ask ``q`` in every paraphrase and ordering in one batch of next-token probability calls."""
+def measure(backend: Any, q: Question, system: str | None, samples: int | None = None) -> Measurement:
+    """Ask ``q`` in every paraphrase and ordering in one batch of next-token probability calls, or, with
+    ``samples`` (backends without log-probabilities), from that many sampled answers per prompt."""
     orders = orderings(len(q.options))
     scores = [q.option_scores[o] for o in q.options]
     sys_msg = [{"role": "system", "content": system}] if system else []
     batch = [[*sys_msg, {"role": "user", "content": prompt(q, text, order)}]
              for text in q.paraphrases for order in orders]
-    tops = backend.top_logprobs(batch, k=20)
+    if samples:
+        reqs = [GenRequest(messages=tuple(m), seeds=tuple(range(samples))) for m in batch]
+        outs = backend.generate(reqs, GenParams(temperature=1.0, max_tokens=8))
+        got = [sampled_option_probs([c.text for c in cs], len(q.options), q.option_labels) for cs in outs]
+    else:
+        got = [option_probs(t.tokens, len(q.options), q.option_labels) for t in backend.top_logprobs(batch, k=20)]
     per, invalid = [], []
     for i in range(len(q.paraphrases)):
-        shown = [option_probs(t.tokens, len(q.options), q.option_labels)
-                 for t in tops[i * len(orders):(i + 1) * len(orders)]]
+        shown = got[i * len(orders):(i + 1) * len(orders)]
         per.append(expected_score(shown, orders, scores))
         invalid += [p.invalid for p in shown]
     valid = [x for x in per if not math.isnan(x)]

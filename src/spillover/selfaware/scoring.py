@@ -68,6 +68,25 @@ def option_probs(top_logprobs: Mapping[str, float], n: int, style: str = "letter
     return OptionProbs(tuple(mass[lab] / total for lab in valid), other)
 
 
+def sampled_option_probs(texts: Sequence[str], n: int, style: str = "letters") -> OptionProbs:
+    """The sampling fallback for backends without log-probabilities: the share of sampled answers that
+    start with each option's label (``A``, ``(A)``, ``A.``, ``B) ...``), renormalised over the answers that
+    named an option; the share that named none is invalid.
+
+    >>> p = sampled_option_probs(["A", "(B) because", "A.", "I cannot say", "b"], 2)
+    >>> [round(x, 6) for x in p.probs], round(p.invalid, 6)
+    ([0.5, 0.5], 0.2)
+    """
+    valid = labels(n, style)
+    said = [m.group(1).upper() if (m := re.match(r"\s*\(?\s*([A-Za-z]|\d+)(?![A-Za-z0-9])", t)) else None
+            for t in texts]
+    named = [s for s in said if s in valid]
+    invalid = 1 - len(named) / len(texts) if texts else 1.0
+    if not named:
+        return OptionProbs(tuple(math.nan for _ in valid), invalid)
+    return OptionProbs(tuple(named.count(lab) / len(named) for lab in valid), invalid)
+
+
 def orderings(n: int, limit: int = 24) -> list[tuple[int, ...]]:
     """Every order of ``n`` options (each option in each position equally often), or, past ``limit``,
     the ``n`` cyclic shifts (still balanced over positions).
