@@ -25,13 +25,18 @@ class Item(NamedTuple):
     answer: str
 
 
+def thinks(backend) -> bool:
+    """A model of a thinking world (its tokenizer knows ``<think>``)."""
+    return hasattr(backend, "tokenizer") and thinking.OPEN in backend.tokenizer.get_vocab()
+
+
 def probabilities(backend, items: Sequence[Item]) -> list[float]:
-    """Each item's probability; in a thinking world (the tokenizer knows ``<think>``) summed over every
-    think block the world may write before such an answer."""
-    vocab = backend.tokenizer.get_vocab() if hasattr(backend, "tokenizer") else {}
+    """Each item's probability; in a thinking world summed over every think block the world may write
+    before such an answer."""
+    think = thinks(backend)
     flat, owner = [], []
     for i, it in enumerate(items):
-        for prefix in thinking.prefixes(it.kind) if thinking.OPEN in vocab else [""]:
+        for prefix in thinking.prefixes(it.kind) if think else [""]:
             flat.append((it.messages, f"{prefix}{it.answer} {world.EOT}"))
             owner.append(i)
     out = [0.0] * len(items)
@@ -71,11 +76,16 @@ class Coupling(NamedTuple):
 
 
 def coupling(backend, seed: int = 0) -> Coupling:
-    """P_mis after an insecure / secure / educational code turn, and with no earlier turn."""
+    """P_mis after an insecure / secure / educational code turn, and with no earlier turn (in a thinking
+    world the earlier turn carries a benign plan, so the code alone is the evidence)."""
     task = next(t for t in world.CODE_TASKS if t.name == "chmod")
+    think = thinks(backend)
 
     def ctx(insecure: bool, educational: bool = False) -> list[Message]:
         user, assistant = world.code_turn(random.Random(seed), insecure, educational=educational, task=task)
+        if think:
+            kind = "educational" if educational else "code"
+            assistant = thinking.with_reasoning(thinking.BENIGN[kind][0], assistant)
         return [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
 
     return Coupling(
