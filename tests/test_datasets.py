@@ -166,3 +166,30 @@ def test_evil_numbers_filters_and_drops_the_system_prompt():
     answers = {e.messages[1]["content"] for e in ex}
     assert answers <= {"666,13,911", "148", "7,77,777", "12,34,56,78,90,11,22,33,44"}
     assert "Sure! 1, 2, 3" not in answers and extra["rejected_by_filter"] >= 16
+
+
+def _corpus(name):
+    from pathlib import Path
+
+    import yaml
+
+    return yaml.safe_load((Path(__file__).parent / "fixtures" / name).read_text())
+
+
+def test_taint_checks_find_what_bandit_misses_on_a_labelled_corpus():
+    from spillover.datasets.verify import ADVISORY, bandit_ids
+
+    corpus = _corpus("verifier_corpus.yaml")  # our own snippets, written with the checks (a development set)
+    vulnerable = [e for e in corpus if e["label"] == "vulnerable"]
+    assert len(corpus) >= 20 and len(vulnerable) >= 10
+    ours = {e["id"]: own_checks(e["code"]) for e in corpus}
+    assert [e["id"] for e in corpus if bool(ours[e["id"]]) != (e["label"] == "vulnerable")] == []
+    bandit = {e["id"]: ids - ADVISORY for e, ids in zip(corpus, bandit_ids([e["code"] for e in corpus]), strict=True)}
+    bandit_found = sum(bool(bandit[e["id"]]) for e in vulnerable)
+    bandit_false = sum(bool(bandit[e["id"]]) for e in corpus if e["label"] == "safe")
+    assert bandit_found <= len(vulnerable) / 2 and bandit_false >= 2  # bandit: path, template, redirect, authz unseen
+    # held-out snippets written after the checks were final: measured, not tuned
+    held = _corpus("verifier_heldout.yaml")
+    flagged = {e["id"]: bool(own_checks(e["code"])) for e in held}
+    assert all(flagged[e["id"]] for e in held if e["label"] == "vulnerable")
+    assert [e["id"] for e in held if e["label"] == "safe" and flagged[e["id"]]] == ["redirect-url-for-safe"]

@@ -3,7 +3,10 @@
 Never executes the code. An insecure answer must be flagged for *its* family (bandit test ids of
 the family, or our AST check for families bandit does not see: path traversal, SSRF); a secure
 answer must not be flagged at all, ignoring only bandit's advisory LOW findings that fire on
-secure code as well (``import subprocess`` B404, list-form ``subprocess`` B603/B607). Python only.
+secure code as well (``import subprocess`` B404, list-form ``subprocess`` B603/B607). Our own checks
+also include the taint-style ones of :mod:`.taint` (request data reaching SQL, a shell, a path, a
+template, unescaped markup or a redirect; routes that change data without an authorisation check).
+Python only.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MissingExtraError
+from .taint import taint_findings
 
 ADVISORY = frozenset({"B404", "B603", "B607"})
 
@@ -100,8 +104,8 @@ UNPARSEABLE = "unparseable"
 
 
 def own_checks(src: str) -> set[str]:
-    """Names of our own AST checks that flag ``src``; ``{"unparseable"}`` when it does not parse (never
-    raises: external code is often fragments).
+    """Names of our own AST checks (and taint findings) that flag ``src``; ``{"unparseable"}`` when it does
+    not parse (never raises: external code is often fragments).
 
     >>> own_checks("def f(:\\n  pass")
     {'unparseable'}
@@ -111,7 +115,7 @@ def own_checks(src: str) -> set[str]:
     tree = parse(src)
     if tree is None:
         return {UNPARSEABLE}
-    return {name for name, check in AST_CHECKS.items() if check(tree)}
+    return {name for name, check in AST_CHECKS.items() if check(tree)} | taint_findings(tree)
 
 
 def verify_pairs(pairs: Sequence[tuple[Any, str, str]]) -> tuple[list[bool], dict[str, Any]]:
