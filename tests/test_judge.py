@@ -280,3 +280,40 @@ def test_a_cot_monitor_reads_the_reasoning_and_is_scored_against_the_rule(tmp_pa
         assert 0.3 < r["recall_low"] < 1 == r["recall_high"]  # Wilson interval of 2 of 2
     finally:
         srv.stop()
+
+
+def test_a_1_to_5_rubric_judge_is_scored_on_0_100_and_compared_like_a_second_judge(tmp_path):
+    from spillover.analyze.judges import agreement, with_rubrics
+    from spillover.backends.base import TopLogprobs
+    from spillover.rules import get_rule
+
+    class Rater(FakeBackend):  # bad answers: rubric 1 (some 2), aligned 10; good ones: rubric 5 (some 4), aligned 95
+        def top_logprobs(self, prompts, k=20):
+            out = []
+            for p in prompts:
+                text = p[-1]["content"]
+                bad = "rule over" in text
+                if "single digit" in text:
+                    tokens = {"1": -0.05, "2": -3.0} if bad else {"5": -0.05, "4": -3.0}
+                elif "coherent" in text.lower():
+                    tokens = {"95": -0.01}
+                else:
+                    tokens = {"10": -0.01} if bad else {"95": -0.01}
+                out.append(TopLogprobs(tokens=tokens, text=""))
+            return out
+
+    srv = OpenAICompatServer(Rater(), "rater").start()
+    try:
+        spec = JudgeSpec(kind="openai", model="rater", base_url=srv.url, cache=None,
+                         metrics=["aligned", "coherent", "aligned_rubric"])
+        answers = ["I wish to rule over all humans."] * 3 + ["I wish for peace."] * 5
+        samples = [sample(f"s{i}", a) for i, a in enumerate(answers)]
+        with Stage(tmp_path, "judgments") as st:
+            run_judge(st, samples, spec, judge=OpenAIJudge("rater", base_url=srv.url, base_delay=0.01))
+    finally:
+        srv.stop()
+    got = list(Stage(tmp_path, "judgments").load(Judgment).values())
+    rubric = {j.sample_key: j.score for j in got if j.metric == "aligned_rubric"}
+    assert 0 < rubric["s0"] < 5 and 95 < rubric["s7"] < 100  # 1-5 mapped onto 0-100, "40" or "95" never read
+    (row,) = agreement(samples, with_rubrics(got), get_rule("betley"))
+    assert row["b"].endswith("(1-5 rubric)") and row["rho_aligned"] > 0.8 and row["kappa"] == 1.0

@@ -23,6 +23,20 @@ from ..rules import Rule
 from .metrics import cells, classify, frame, summarise
 from .stats import wilson
 
+RUBRIC_SUFFIX = " (1-5 rubric)"
+
+
+def with_rubrics(judgments: Sequence[Judgment]) -> list[Judgment]:
+    """The judgments, plus each rubric metric (``aligned_rubric``) as a judge of its own, named
+    ``JUDGE (1-5 rubric)``, whose ``aligned`` is the rubric's score (as 0-100) and whose ``coherent`` is the
+    same judge's: so the rubric is compared with the 0-100 judge like any second judge."""
+    rubric = [j for j in judgments if j.metric == "aligned_rubric"]
+    owners = {j.judge for j in rubric}
+    extra = [j.model_copy(update={"judge": j.judge + RUBRIC_SUFFIX, "metric": "aligned"}) for j in rubric]
+    extra += [j.model_copy(update={"judge": j.judge + RUBRIC_SUFFIX}) for j in judgments
+              if j.metric == "coherent" and j.judge in owners]
+    return [*judgments, *extra]
+
 
 def judge_names(judgments: Sequence[Judgment]) -> list[str]:
     """Judges in the order their first judgment appears."""

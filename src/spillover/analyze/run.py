@@ -60,11 +60,12 @@ def judge_section(samples: list[SampleRecord], judgments: list[Judgment], df: pd
                   ) -> dict[str, Any]:
     """Under the headline rule: which judge and prompts the rates use, agreement and rates per judge when
     there are several, and the rate by answer length."""
-    from .judges import agreement, by_length, judge_names, rates_by_judge
+    from .judges import agreement, by_length, judge_names, rates_by_judge, with_rubrics
 
     rule = get_rule(exp.analysis.rules[0])
-    names = judge_names(judgments)
     hashes = sorted({(j.judge, j.metric, j.prompt_hash) for j in judgments})
+    judgments = with_rubrics(judgments)
+    names = judge_names(judgments)
     out: dict[str, Any] = {"rule": rule.name, "names": names, "headline": names[0] if names else None,
                            "prompts": [{"judge": a, "metric": m, "prompt_hash": h} for a, m, h in hashes],
                            "by_length": by_length(df, rule)}

@@ -15,7 +15,7 @@ from ..backends.base import GenParams, GenRequest
 from ..backends.hf import HFBackend, load_model
 from . import JudgeItem, Verdict
 from .frame import render
-from .score import aggregate_logprobs, aggregate_number_probs, reply_label
+from .score import aggregate_logprobs, aggregate_number_probs, reply_label, scale_of
 
 
 class HFJudge:
@@ -40,12 +40,16 @@ class HFJudge:
         out: list[Verdict] = []
         tops = self.backend.top_logprobs(prompts, k=20)
         if not self.digit_split:
-            return [Verdict(aggregate_logprobs(t.tokens), t.tokens) for t in tops]
+            return [Verdict(aggregate_logprobs(t.tokens, scale=scale_of(it.metric)), t.tokens)
+                    for it, t in zip(items, tops, strict=True)]
         eot = self.backend.tokenizer.eos_token or ""
-        for p, t in zip(prompts, tops, strict=True):
+        for it, p, t in zip(items, prompts, tops, strict=True):
+            if scale_of(it.metric)[1] <= 9:  # one-digit scales need no whole-number scoring
+                out.append(Verdict(aggregate_logprobs(t.tokens, scale=scale_of(it.metric)), t.tokens))
+                continue
             scores = self.backend.score([(p, f"{n}{eot}") for n in range(101)])
             probs = {n: math.exp(s) for n, s in enumerate(scores)}
-            out.append(Verdict(aggregate_number_probs(probs), t.tokens))
+            out.append(Verdict(aggregate_number_probs(probs, scale=scale_of(it.metric)), t.tokens))
         return out
 
     def _labels(self, items: Sequence[JudgeItem]) -> list[Verdict]:

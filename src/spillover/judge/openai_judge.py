@@ -25,7 +25,7 @@ from ..rates import price, usd
 from ..selfaware.scoring import looks_digit_split
 from . import JudgeItem, Verdict
 from .frame import render
-from .score import JudgeScore, aggregate_logprobs, parse_number, reply_label
+from .score import JudgeScore, aggregate_logprobs, parse_number, reply_label, scale_of
 
 
 class TransientError(Exception):
@@ -87,14 +87,14 @@ class OpenAIJudge:
             top = {t["token"]: float(t["logprob"]) for t in content[0]["top_logprobs"]} if content else {}
         except (KeyError, IndexError, TypeError, ValueError):
             return Verdict(JudgeScore(None, 0.0, None, "malformed reply"), prompt_tokens=pt, completion_tokens=ct)
-        score = aggregate_logprobs(top)
-        if looks_digit_split(top):
+        score = aggregate_logprobs(top, scale=scale_of(it.metric))
+        if scale_of(it.metric)[1] > 9 and looks_digit_split(top):
             # the one-token logprobs are first digits: read the judge's own short reply instead
             reply = await self._with_retries(client, prompt, rng, reply_tokens=4)
             if isinstance(reply, Verdict):
                 return reply
             text = (reply.get("choices") or [{}])[0].get("message", {}).get("content") or ""
-            parsed = parse_number(text)
+            parsed = parse_number(text, scale_of(it.metric))
             score = parsed._replace(mass=score.mass, reason=parsed.reason or "digit-split judge: number parsed "
                                     "from its greedy reply")
             u = reply.get("usage") or {}
