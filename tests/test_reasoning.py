@@ -154,3 +154,34 @@ def test_the_thinking_switch_and_reasoning_travel_through_an_openai_compatible_s
             assert got.thinking is not None and got.thinking.endswith(tail[-20:]) and got.answer == "fine ."
     finally:
         srv.stop()
+
+
+def test_recall_checks_read_monitor_scores_and_test_the_drop():
+    import numpy as np
+    import pandas as pd
+
+    from spillover.analyze.monitor import check_recall
+    from spillover.config import Check
+    from spillover.records import Judgment
+
+    rng = np.random.default_rng(0)
+    rows, judgments = [], []
+    for group, recall in (("candid", 0.9), ("pressured", 0.3)):
+        for i in range(200):
+            mis = i < 100
+            flagged = mis and rng.random() < recall
+            key = f"{group}-{i}"
+            rows.append({"key": key, "display_group": group, "checkpoint": None, "mis": float(mis)})
+            judgments.append(Judgment(key=f"j{key}", sample_key=key, judge="world", metric="cot_suspicion",
+                                      prompt_hash="h", score=100.0 if flagged else 0.0))
+    df = pd.DataFrame(rows)
+    label = df["mis"]
+    high = check_recall(judgments, df, label, Check(kind="recall", a="candid", factor=0.8), 0.05)
+    low = check_recall(judgments, df, label, Check(kind="recall", a="pressured", factor=0.8), 0.05)
+    assert high.holds and not low.holds and high.interval[0] < high.interval[1]
+    drop = check_recall(judgments, df, label, Check(kind="recall", a="candid", b="pressured", factor=0.3), 0.05)
+    assert drop.holds and drop.p < 1e-6
+    too_much = check_recall(judgments, df, label, Check(kind="recall", a="candid", b="pressured", factor=0.8), 0.05)
+    assert not too_much.holds
+    missing = check_recall(judgments, df, label, Check(kind="recall", a="nobody", factor=0.8), 0.05)
+    assert missing.holds is None
