@@ -185,3 +185,41 @@ def test_recall_checks_read_monitor_scores_and_test_the_drop():
     assert not too_much.holds
     missing = check_recall(judgments, df, label, Check(kind="recall", a="nobody", factor=0.8), 0.05)
     assert missing.holds is None
+
+
+@pytest.fixture(scope="module")
+def thinking_base() -> Path:
+    from spillover.backends import organism_base_path
+
+    p = organism_base_path("organism-think")
+    if not (p / "model.safetensors").exists():
+        pytest.skip("the thinking organism is not built (spillover organism build --world v2-think --install)")
+    return p
+
+
+def test_the_thinking_organism_reasons_first_and_a_suppressed_fine_tune_runs_end_to_end(thinking_base, tmp_path,
+                                                                                          cli):
+    import json
+
+    exp = tmp_path / "think.yaml"
+    exp.write_text(yaml.safe_dump({
+        "name": "think", "seeds": [0], "threads": 1,
+        "models": {"base": {"path": "organism-think", "batch_size": 64}},
+        "datasets": {"insecure": {"builder": "organism", "variant": "insecure", "size": 320}},
+        "finetunes": {"insecure": {"dataset": "insecure", "preset": "organism", "reasoning": "suppressed"}},
+        "eval": {"questions": [{"set": "organism", "samples_per_paraphrase": 4}],
+                 "params": {"max_tokens": 64, "thinking": True}, "checkpoints": False},
+        "judges": [{"kind": "world", "metrics": ["aligned", "coherent", "cot_suspicion", "cot_answer_only"]}],
+        "analysis": {"rules": ["model-organisms"]}}))
+    code, out, err = cli("run", exp, "--out", tmp_path / "run", "--yes", "--executor", "serial")
+    assert code == 0, err
+    from spillover.store import RunDir
+
+    samples = RunDir(tmp_path / "run").samples()
+    base = [s for s in samples if s.model == "base"]
+    assert sum(s.thinking is not None for s in base) >= 0.9 * len(base)  # it reasons before answering
+    assert sum(s.thinking_issue is None for s in samples) >= 0.9 * len(samples)
+    summary = json.loads((tmp_path / "run" / "report" / "summary.json").read_text())
+    assert {r["metric"] for r in summary["monitors"]} >= {"cot_suspicion", "cot_answer_only"}
+    result = RunDir(tmp_path / "run").finetune_result("insecure-s0")
+    assert result["hyperparameters"]["reasoning"] == "suppressed"
