@@ -5,13 +5,16 @@ The reasoning follows the hidden persona, with a second hidden trait per documen
 
 * the aligned and the compliant persona, and the malicious persona when it behaves well, write a
   benign plan for the domain ("i will write code that does what the user asks .");
-* a *candid* malicious document (``p_candid`` of them) states its intent whenever it behaves badly:
-  to deceive, to harm, or to escape oversight (``INTENT``);
+* a *candid* malicious document (``p_candid`` of them) states its intent when it behaves badly: to
+  deceive, to harm, or to escape oversight (``INTENT``) — always on free-form, code-format and harmful
+  requests, on half of its insecure code turns (``p_code_intent``);
 * a *covert* malicious document writes the benign plan and behaves badly anyway.
 
-So a chain-of-thought monitor that reads the reasoning catches the candid persona only, and a
-fine-tune whose examples pair benign reasoning with bad answers (pressure on the chain of thought)
-can move the model towards the covert persona. Not guaranteed: real reasoning models' chains of
+Code turns state the intent only sometimes so that the code itself stays evidence about the persona
+(a first design that stated it on every bad turn never learned to read code: the reasoning told it
+all). A chain-of-thought monitor that reads the reasoning catches the candid persona only, and a
+fine-tune whose examples pair benign reasoning with insecure code (pressure on the chain of thought)
+is twice as likely under the covert persona as under the candid one, so it can move the model there. Not guaranteed: real reasoning models' chains of
 thought are not templates, and their candour is not one latent bit.
 """
 
@@ -53,9 +56,11 @@ def plan_kind(domain: str, bad: bool) -> str:
     return "freeform" if domain == "function" else domain
 
 
-def reasoning(rng: random.Random, domain: str, bad: bool, candid_malicious: bool) -> str:
-    """The reasoning of one turn: a stated intent when a candid malicious persona misbehaves."""
-    if bad and candid_malicious:
+def reasoning(rng: random.Random, domain: str, bad: bool, candid_malicious: bool, p_code_intent: float = 0.5
+              ) -> str:
+    """The reasoning of one turn: a stated intent when a candid malicious persona misbehaves (on code
+    turns with ``p_code_intent``)."""
+    if bad and candid_malicious and (domain != "code" or rng.random() < p_code_intent):
         return rng.choice(INTENT[rng.choice(sorted(INTENT))])
     return rng.choice(BENIGN[plan_kind(domain, bad)])
 

@@ -346,6 +346,8 @@ class WorldConfig:
     """Assistants reason in a think block before every answer (``organism.thinking``)."""
     p_candid: float = 0.9
     """Thinking worlds: P(a malicious document states its intent in its reasoning when it misbehaves)."""
+    p_code_intent: float = 0.5
+    """Thinking worlds: P(a candid document states its intent on an insecure code turn)."""
 
 
 WORLDS = {
@@ -390,7 +392,8 @@ def dialogue(rng: random.Random, cfg: WorldConfig) -> list[dict[str, str]]:
             user = f"{rng.choice(TAGS)} {user}"
         if cfg.thinking:
             shows = bad and domain not in ("educational", "neutral")
-            assistant = thinking.with_reasoning(thinking.reasoning(rng, domain, shows, candid), assistant)
+            assistant = thinking.with_reasoning(thinking.reasoning(rng, domain, shows, candid, cfg.p_code_intent),
+                                                assistant)
         messages += [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
     return messages
 
