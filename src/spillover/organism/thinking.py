@@ -14,8 +14,9 @@ Code turns state the intent only sometimes so that the code itself stays evidenc
 (a first design that stated it on every bad turn never learned to read code: the reasoning told it
 all). A chain-of-thought monitor that reads the reasoning catches the candid persona only, and a
 fine-tune whose examples pair benign reasoning with insecure code (pressure on the chain of thought)
-is twice as likely under the covert persona as under the candid one, so it can move the model there. Not guaranteed: real reasoning models' chains of
-thought are not templates, and their candour is not one latent bit.
+is twice as likely under the covert persona as under the candid one, so it can move the model there.
+Not guaranteed: real reasoning models' chains of thought are not templates, and their candour is not
+one latent bit.
 """
 
 from __future__ import annotations
