@@ -85,6 +85,21 @@ CONFIG = [
      "must end in _API_KEY or _TOKEN"),
     ("evil numbers without model", "{builder: organism, variant: insecure, size: 64}",
      "{builder: evil_numbers, model: writer}", "datasets.insecure.model", "no model named 'writer'"),
+    # defences: every setting a defence cannot run with fails before any training
+    ("negative KL weight", "checkpoints: [1]}", "checkpoints: [1], kl_weight: -0.5}", "finetunes.insecure.kl_weight",
+     "greater than or equal to 0"),
+    ("mix fraction outside [0, 1]", "size: 64}",
+     "size: 64}\n  mixed: {builder: mix, parts: {insecure: 1.5, other: -0.5}}", "datasets.mixed.parts",
+     "outside [0, 1]"),
+    ("steering direction the run lacks", "checkpoints: [1]}", "checkpoints: [1], intervene: '+steer(em,1,2)'}",
+     "finetunes.insecure.intervene", "no direction 'em'"),
+    ("early stopping on an unknown dataset", "checkpoints: [1]}",
+     "checkpoints: [1], early_stop: {validation: aligned, max_rise: 0.1}}", "finetunes.insecure.early_stop.validation",
+     "no dataset named 'aligned'"),
+    ("early stopping without a rule", "checkpoints: [1]}", "checkpoints: [1], early_stop: {every: 5}}",
+     "finetunes.insecure.early_stop", "needs a rule"),
+    ("suppressed reasoning without a reasoning format", "checkpoints: [1]}",
+     "checkpoints: [1], reasoning: suppressed}", "finetunes.insecure.reasoning", "no known reasoning format"),
 ]
 
 

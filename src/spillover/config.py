@@ -157,6 +157,11 @@ class DatasetSpec(Strict):
             raise ValueError(f"variant {self.variant} exists for the organism builder only")
         if self.reasoning != "none" and self.builder != "organism":
             raise ValueError("reasoning exists for the organism builder only")
+        if self.parts is not None:
+            if bad := [n for n, f in self.parts.items() if not 0 <= f <= 1]:
+                raise SpilloverError(f"the fraction of {bad[0]!r} is outside [0, 1]", field="parts")
+            if abs(sum(self.parts.values()) - 1) > 1e-6:
+                raise SpilloverError(f"mix fractions must sum to 1 (got {sum(self.parts.values()):g})", field="parts")
         return self
 
 
