@@ -113,6 +113,11 @@ class Prepared(NamedTuple):
     save_at: set[int]
 
 
+def encode(spec: FinetuneSpec, tokenizer: Any, chat: Sequence[dict[str, str]]) -> Encoded:
+    """One training (or validation) chat as the fine-tune trains on it (reasoning suppressed if asked)."""
+    return encode_chat(tokenizer, chat, suppress_reasoning=spec.reasoning == "suppressed")
+
+
 def prepare(spec: FinetuneSpec, examples: Sequence[Sequence[dict[str, str]]], seed: int, out: Path,
             load_base: Callable[[], tuple[Any, Any]], device: str) -> Prepared:
     """Load the base, attach the adapter, encode (assistant-only labels) and plan steps and checkpoints.
@@ -132,7 +137,7 @@ def prepare(spec: FinetuneSpec, examples: Sequence[Sequence[dict[str, str]]], se
     encoded: list[Encoded] = []
     dropped = 0
     for ex in examples:
-        e = encode_chat(tokenizer, ex, suppress_reasoning=spec.reasoning == "suppressed")
+        e = encode(spec, tokenizer, ex)
         if len(e.input_ids) > spec.max_length:
             dropped += 1
             continue

@@ -26,8 +26,8 @@ from ..backends.hooks import attach
 from ..config import FinetuneSpec
 from ..interventions import Intervention
 from ..store import atomic_write_json, building_dir
-from .common import FinetuneResult, finish, prepare, save_checkpoint
-from .data import Encoded, encode_chat
+from .common import FinetuneResult, encode, finish, prepare, save_checkpoint
+from .data import Encoded
 from .early import StopTraining, Validation, holdout
 from .loop import Schedule, StepStats, load_optimizer, make_optimizer, save_optimizer, train_steps
 
@@ -136,8 +136,7 @@ def _validation(spec: FinetuneSpec, chats: Sequence[Sequence[dict[str, str]]] | 
                 readings: Sequence[Sequence[float]]) -> Validation | None:
     if not spec.early_stop or not chats:
         return None
-    encoded = [encode_chat(tokenizer, c, suppress_reasoning=spec.reasoning == "suppressed")
-               for c in chats[: spec.early_stop.max_examples]]
+    encoded = [encode(spec, tokenizer, c) for c in chats[: spec.early_stop.max_examples]]
     return Validation(spec.early_stop, encoded, tokenizer.pad_token_id, device, readings)
 
 
