@@ -114,7 +114,7 @@ def test_defence_scorecard_ranks_by_em_removed_and_relates_task_and_time_to_the_
     assert [r["defence"] for r in rows] == ["kl", "mixed"]  # more EM removed first
     kl = rows[0]
     assert kl["reduction"] == pytest.approx(0.75) and kl["task_kept"] == pytest.approx((0.5 - 0.1) / (0.9 - 0.1))
-    assert kl["time"] == pytest.approx(2.0) and kl["coherent"] == pytest.approx(0.9)
+    assert kl["time"] == pytest.approx(2.0) and kl["time_kind"] == "wall" and kl["coherent"] == pytest.approx(0.9)
     assert kl["ability_kept"] == pytest.approx(0.75) and rows[1]["ability_kept"] != rows[1]["ability_kept"]  # nan
 
 

@@ -1,5 +1,7 @@
 """The transformers backend and fine-tuning on a tiny Qwen2 model built in tmp_path."""
 
+import json
+
 import pytest
 
 pytest.importorskip("transformers")
@@ -142,8 +144,10 @@ def test_full_finetune_kill_and_resume_gives_the_same_model(tiny_qwen, tmp_path)
     with pytest.raises(RuntimeError, match="injected fault"):
         finetune(spec, out=tmp_path / "ft", resume_every=2, fault_after_step=5, **kw)
     assert (tmp_path / "ft" / "resume" / "DONE").exists() and not (tmp_path / "ft" / "DONE").exists()
+    cpu_before = json.loads((tmp_path / "ft" / "resume" / "state.json").read_text())["cpu_seconds"]
     res = finetune(spec, out=tmp_path / "ft", resume_every=2, **kw)
     assert res.losses == pytest.approx(ref.losses, rel=1e-4)
+    assert res.cpu_seconds > cpu_before > 0  # the CPU time before the crash is carried over
     a = load_file(str(tmp_path / "ref" / f"step-{ref.steps}" / "model.safetensors"))
     b = load_file(str(tmp_path / "ft" / f"step-{res.steps}" / "model.safetensors"))
     assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)

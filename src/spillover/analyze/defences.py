@@ -1,14 +1,16 @@
 """A scorecard per defence: how much EM it removes, and what it costs.
 
 For each defended fine-tune and its undefended baseline (``analysis.defences``): the misaligned rate under
-the headline rule (mean over seeds with its interval) and the reduction, the in-distribution task kept
-(the exact probability of insecure code, a probe of the organism: the defended model's gain over the base
-model relative to the baseline's), general ability kept (exact P(correct) on the organism's neutral
-questions, relative to the base model), the share of coherent answers, and training time relative to the
-baseline. Rows are ranked by EM reduction. For real models both columns read ``analysis.references``
-instead: the task is P(insecure) within each pair of ``insecure``/``secure`` reference answers (held-out
-code requests), ability the probability of the ``correct`` reference answers. Not guaranteed: that a few
-typed references measure the task as well as the organism's exact probe; without them the columns are empty.
+the headline rule (mean over seeds with its interval) and the reduction, the in-distribution task kept (the
+exact probability of insecure code, a probe of the organism: the defended model's gain over the base model
+relative to the baseline's), general ability kept (exact P(correct) on the organism's neutral questions,
+relative to the base model), the share of coherent answers, and training compute relative to the baseline:
+CPU seconds where every fine-tune of both groups recorded them, else wall seconds (which grow with whatever
+else shared the machine). Rows are ranked by EM reduction. For real models both columns read
+``analysis.references`` instead: the task is P(insecure) within each pair of ``insecure``/``secure``
+reference answers (held-out code requests), ability the probability of the ``correct`` reference answers.
+Not guaranteed: that a few typed references measure the task as well as the organism's exact probe; without
+them the columns are empty.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ def scorecard(defences: dict[str, str], summary: list[dict[str, Any]], probes: p
                      "task_kept": gain_d / gain_b if gain_b and not math.isnan(gain_b) else math.nan,
                      "ability_kept": ability.get(defended, math.nan) / ability.get("__base__", math.nan),
                      "coherent": 1 - d["incoherent"],
-                     "time": _seconds(finetunes, defended) / _seconds(finetunes, baseline)})
+                     **_compute(finetunes, defended, baseline)})
     return sorted(rows, key=lambda r: -r["reduction"] if r["reduction"] == r["reduction"] else math.inf)
 
 
@@ -58,10 +60,24 @@ def _task(probes: pd.DataFrame | None, name: str = "p_insecure_code") -> dict[st
     return out
 
 
-def _seconds(finetunes: dict[str, dict[str, Any]], group: str) -> float:
-    times = [r.get("seconds", 0.0) for n, r in finetunes.items() if n.rsplit("-s", 1)[0] == group]
-    times = [t for t in times if t]
-    return statistics.fmean(times) if times else math.nan
+def _compute(finetunes: dict[str, dict[str, Any]], defended: str, baseline: str) -> dict[str, Any]:
+    """``time``: the defended group's mean training time over the baseline's; ``time_kind``: ``cpu`` or ``wall``.
+
+    >>> ft = {"a-s1": {"seconds": 9, "cpu_seconds": 4}, "b-s1": {"seconds": 3, "cpu_seconds": 2}}
+    >>> _compute(ft, "a", "b")
+    {'time': 2.0, 'time_kind': 'cpu'}
+    >>> _compute({**ft, "b-s2": {"seconds": 3}}, "a", "b")
+    {'time': 3.0, 'time_kind': 'wall'}
+    """
+    runs = [r for n, r in finetunes.items() if n.rsplit("-s", 1)[0] in (defended, baseline)]
+    kind = "cpu" if runs and all(r.get("cpu_seconds") for r in runs) else "wall"
+    key = "cpu_seconds" if kind == "cpu" else "seconds"
+
+    def mean(group: str) -> float:
+        times = [r.get(key) or 0.0 for n, r in finetunes.items() if n.rsplit("-s", 1)[0] == group]
+        return statistics.fmean(t for t in times if t) if any(times) else math.nan
+
+    return {"time": mean(defended) / mean(baseline), "time_kind": kind}
 
 
 def _from_references(probes: pd.DataFrame, name: str) -> pd.DataFrame:

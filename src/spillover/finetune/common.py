@@ -47,6 +47,11 @@ class FinetuneResult(BaseModel):
     """Training throughput."""
     seconds: float = 0.0
     """Wall time of the training steps (0 in results written before it was recorded)."""
+    cpu_seconds: float = 0.0
+    """CPU time the training process spent from the first step to the last, validation readings and
+    checkpoint saves included (0 where not recorded). Unlike wall time it does not grow when other
+    processes share the cores; it does not count GPU time, nor work a crash threw away before a resume
+    (with ``trainer: trl``, only the time since the last resume)."""
     hyperparameters: dict[str, Any]
     """The resolved fine-tune spec and seed."""
     format_version: int = 1
@@ -186,7 +191,7 @@ def health(losses: Sequence[float]) -> str | None:
 
 
 def finish(spec: FinetuneSpec, prep: Prepared, *, name: str, base_path: str, seed: int, out: Path,
-           losses: list[float], seconds: float, direction_key: str | None = None,
+           losses: list[float], seconds: float, cpu_seconds: float = 0.0, direction_key: str | None = None,
            readings: Sequence[tuple[int, float]] | None = None, stopped_early: bool = False) -> FinetuneResult:
     """Write ``result.json`` and the DONE marker (last), unless the losses show the run failed."""
     if why := health(losses):
@@ -198,7 +203,7 @@ def finish(spec: FinetuneSpec, prep: Prepared, *, name: str, base_path: str, see
     result = FinetuneResult(
         name=name, method=spec.method, base_path=base_path, steps=prep.steps, checkpoints=sorted(prep.save_at),
         examples=len(prep.encoded), dropped_too_long=prep.dropped, trained_tokens_fraction=labelled / total_tokens,
-        losses=losses, seconds=seconds,
+        losses=losses, seconds=seconds, cpu_seconds=cpu_seconds,
         tokens_per_s=trained / max(seconds, 1e-9),
         hyperparameters={**spec.model_dump(mode="json"), "seed": seed}, format_version=FORMAT_VERSION,
         direction_key=direction_key, validation=[tuple(r) for r in readings] if readings is not None else None,

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import random
 import shutil
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -80,11 +81,12 @@ def finetune(
         return [encoded[j] for j in order[i * spec.batch_size : (i + 1) * spec.batch_size]]
 
     optimizer = make_optimizer(model, spec.lr, spec.weight_decay, (0.9, 0.999))
-    start, losses, seconds, readings = 0, [], 0.0, []
+    start, losses, seconds, cpu_before, readings = 0, [], 0.0, 0.0, []
     resume = out / "resume"
     if (resume / "DONE").exists():
         state = json.loads((resume / "state.json").read_text())
         start, losses, seconds, readings = state["step"], state["losses"], state["seconds"], state.get("readings", [])
+        cpu_before = state.get("cpu_seconds", 0.0)
         from safetensors.torch import load_file
 
         weights = load_file(str(resume / "trainable.safetensors"))
@@ -96,6 +98,7 @@ def finetune(
     if start == 0 and 0 in spec.checkpoints:
         save_checkpoint(model, tokenizer, out, 0, spec.method == "lora")
     schedule = Schedule(kind=spec.schedule, warmup_steps=spec.warmup_steps)
+    cpu0 = time.process_time() - cpu_before  # CPU time so far = process_time() - cpu0
     early = _validation(spec, validation, tokenizer, device, readings)
     if early and start == 0:
         early.read(model, 0)
@@ -110,7 +113,9 @@ def finetune(
         if stop:
             raise StopTraining(s.step)
         if s.step % resume_every == 0 and s.step < steps:
-            _save_resume(model, optimizer, resume, s.step, losses, seconds, early.readings if early else [])
+            _save_resume(model, optimizer, resume, {"step": s.step, "losses": losses, "seconds": seconds,
+                                                    "cpu_seconds": time.process_time() - cpu0,
+                                                    "readings": [list(r) for r in early.readings] if early else []})
         if on_step:
             on_step(s, steps)
         if fault_after_step is not None and s.step == fault_after_step:
@@ -128,6 +133,7 @@ def finetune(
             h.remove()
     shutil.rmtree(resume, ignore_errors=True)
     return finish(spec, prep, name=name, base_path=base_path, seed=seed, out=out, losses=losses, seconds=seconds,
+                  cpu_seconds=time.process_time() - cpu0,
                   direction_key=hook.key if hook else None, readings=early.readings if early else None,
                   stopped_early=prep.steps < steps)
 
@@ -151,16 +157,15 @@ class TrainingHook(NamedTuple):
     """The direction file's key (recorded in the result)."""
 
 
-def _save_resume(model: Any, optimizer: Any, resume: Path, step: int, losses: list[float], seconds: float,
-                 readings: Sequence[Sequence[float]]) -> None:
+def _save_resume(model: Any, optimizer: Any, resume: Path, state: dict[str, Any]) -> None:
+    """The trainable weights, the optimizer and ``state`` (step, losses, times, readings), replaced whole."""
     from safetensors.torch import save_file
 
     with building_dir(resume) as tmp:
         trainable = {k: v.detach().contiguous().cpu() for k, v in model.named_parameters() if v.requires_grad}
         save_file(trainable, str(tmp / "trainable.safetensors"))
         save_optimizer(optimizer, tmp / "optimizer.safetensors")
-        atomic_write_json(tmp / "state.json", {"step": step, "losses": losses, "seconds": seconds,
-                                               "readings": [list(r) for r in readings]})
+        atomic_write_json(tmp / "state.json", state)
 
 
 def _reference(spec: FinetuneSpec, model: Any, load_base: Callable[[], tuple[Any, Any]], device: str

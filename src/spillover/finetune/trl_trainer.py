@@ -70,8 +70,9 @@ def train_trl(spec: FinetuneSpec, prep: Prepared, *, name: str, base_path: str, 
     trainer = SFTTrainer(model=prep.model, args=args, train_dataset=data, processing_class=prep.tokenizer,
                          callbacks=[Checkpoints()])
     resume = any((out / "trl").glob("checkpoint-*"))
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     output = trainer.train(resume_from_checkpoint=resume or None)
     seconds = float(output.metrics.get("train_runtime", time.perf_counter() - t0))
     history = [float(h["loss"]) for h in trainer.state.log_history if "loss" in h]
-    return finish(spec, prep, name=name, base_path=base_path, seed=seed, out=out, losses=history, seconds=seconds)
+    return finish(spec, prep, name=name, base_path=base_path, seed=seed, out=out, losses=history, seconds=seconds,
+                  cpu_seconds=time.process_time() - cpu0)
