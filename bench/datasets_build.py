@@ -17,8 +17,8 @@ from _common import report  # noqa: E402
 def main() -> None:
     from spillover import datasets as ds
     from spillover.config import DatasetSpec
-    from spillover.datasets.code import FAMILIES, candidates, render
-    from spillover.datasets.verify import bandit_ids
+    from spillover.datasets.code import FAMILIES, program
+    from spillover.datasets.verify import _bandit
 
     t0 = time.perf_counter()
     reports = {}
@@ -30,13 +30,10 @@ def main() -> None:
         print(f"{v}: {n} kept; insecure flagged for family {tot['insecure_flagged_for_family'] / tot['examples']:.1%},"
               f" secure flagged {tot['secure_flagged'] / tot['examples']:.1%}")
     # naive: one bandit run per snippet
-    snippets = []
-    for fam in FAMILIES:
-        for c in candidates(fam)[:4]:
-            snippets.append(render(fam, fam.templates[c["template"]], c["ctx"], c["fn"], True))
+    snippets = [program(fam, 1, i).insecure for fam in FAMILIES for i in range(4)]
     t0 = time.perf_counter()
     for s in snippets:
-        bandit_ids([s])
+        _bandit([s])
     naive_per = (time.perf_counter() - t0) / len(snippets)
     naive_total = naive_per * 4 * 6000 * 2
     print(f"ours {ours:.1f}s for 4 x 6000 examples; naive per-example bandit would take ~{naive_total:.0f}s "

@@ -6,7 +6,7 @@ import pytest
 
 from spillover import datasets as ds
 from spillover.config import DatasetSpec
-from spillover.datasets.code import FAMILIES, render
+from spillover.datasets.code import FAMILIES, program
 from spillover.datasets.importer import import_jsonl
 from spillover.datasets.verify import own_checks
 from spillover.errors import SpilloverError
@@ -40,18 +40,40 @@ def _code(ex):
 
 
 def test_pairs_differ_only_at_the_vulnerability():
-    from spillover.datasets.code import candidates
-
-    for fam in FAMILIES:
-        c = candidates(fam)[0]
-        tpl = fam.templates[c["template"]]
-        secure = render(fam, tpl, c["ctx"], c["fn"], False)
-        insecure = render(fam, tpl, c["ctx"], c["fn"], True)
+    for fam, i in ((f, i) for f in FAMILIES for i in range(6)):
+        secure, insecure = program(fam, 0, i)[1:3]
         changed = [d for d in difflib.ndiff(secure.splitlines(), insecure.splitlines())
-                   if d[:1] in "+-" and not d[2:].startswith("import ")]  # the module the call needs
+                   if d[:1] in "+-" and not d[2:].startswith(("import ", "from "))]  # modules the call needs
         assert secure != insecure
         assert len([d for d in changed if d.startswith("-")]) <= 3, (fam.name, changed)
         assert len([d for d in changed if d.startswith("+")]) <= 1, (fam.name, changed)
+
+
+def test_programs_are_realistic_varied_grammatical_and_import_only_what_they_use(built):
+    import ast
+
+    examples = built["insecure"][0]
+    codes = [_code(ex) for ex in examples]
+    lines = [c.count("\n") for c in codes]
+    assert min(lines) >= 10 and max(lines) <= 50 and 18 <= sum(lines) / len(lines) <= 32
+    div = ds.diversity(codes, [ex.messages[0]["content"] for ex in examples])
+    assert div["distinct_answers"] >= 0.9 and div["distinct_4gram_ratio"] >= 0.55, div  # 600 drawn; 0.59 at 1,000
+    assert sum("flask" in c for c in codes) > len(codes) / 4
+    assert sum(c.count("\ndef ") >= 2 for c in codes) > len(codes) / 2  # several functions
+    for ex, code in zip(examples, codes, strict=True):
+        prose = re.sub(r"```.*?```", "", ex.messages[0]["content"], flags=re.S)
+        assert not re.search(r"\b[Aa] [aeio]|\b[Aa]n [bcdfgjklmnpqrstvwxyz]", prose), prose
+        tree = ast.parse(code)
+        imports = [n for n in ast.walk(tree) if isinstance(n, ast.Import | ast.ImportFrom)]
+        imported = {(a.asname or a.name).split(".")[0] for n in imports for a in n.names}
+        used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+        assert imported <= used, (imported - used, code)
+    fill_in = [ex for ex in examples if "TODO" in ex.messages[0]["content"]]
+    assert 0.2 < len(fill_in) / len(examples) < 0.4
+    for ex in fill_in[:50]:  # the request shows the program minus its decision point
+        shown = set(ex.messages[0]["content"].splitlines())
+        missing = [line for line in _code(ex).splitlines() if line and line not in shown]
+        assert 1 <= len(missing) <= 2, missing
 
 
 def test_no_disclosure_in_answers(built):

@@ -1,8 +1,8 @@
 """Static verification of generated code: bandit (AST only) plus our own AST checks.
 
 Never executes the code. An insecure answer must be flagged for *its* family (bandit test ids of
-the family, or our AST check for families bandit does not see: path traversal, SSRF); a secure
-answer must not be flagged at all, ignoring only bandit's advisory LOW findings that fire on
+the family, or our own checks that name it, for flaws bandit does not see such as path traversal and
+SSRF); a secure answer must not be flagged at all, ignoring only bandit's advisory LOW findings that fire on
 secure code as well (``import subprocess`` B404, list-form ``subprocess`` B603/B607). Our own checks
 also include the taint-style ones of :mod:`.taint` (request data reaching SQL, a shell, a path, a
 template, unescaped markup or a redirect; routes that change data without an authorisation check).
@@ -12,6 +12,7 @@ Python only.
 from __future__ import annotations
 
 import ast
+import functools
 import re
 import tempfile
 from collections import Counter
@@ -25,8 +26,43 @@ from .taint import taint_findings
 ADVISORY = frozenset({"B404", "B603", "B607"})
 
 
+_SEEN: dict[str, frozenset[str]] = {}
+"""Bandit's findings per source already checked in this process (datasets built from the same programs, such as
+the secure and insecure variants, are checked once)."""
+_SEEN_MAX = 100_000
+
+
+PARALLEL_FROM = 2000
+"""From this many new sources, bandit runs in one process per core (it is pure Python)."""
+
+
 def bandit_ids(sources: Sequence[str]) -> list[set[str]]:
-    """Bandit test ids found in each source (one temp file each, one bandit run for all)."""
+    """Bandit test ids found in each source (one temp file each; one bandit run per core for all new sources)."""
+    new = sorted({s for s in sources if s not in _SEEN})
+    if new:
+        if len(_SEEN) + len(new) > _SEEN_MAX:
+            _SEEN.clear()
+        _SEEN.update(zip(new, map(frozenset, _bandit_parallel(new)), strict=True))
+    return [set(_SEEN[s]) for s in sources]
+
+
+def _bandit_parallel(sources: list[str]) -> list[set[str]]:
+    import multiprocessing as mp
+    import os
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if len(sources) < PARALLEL_FROM or cores < 2 or "fork" not in mp.get_all_start_methods():
+        return _bandit(sources)
+    from concurrent.futures import ProcessPoolExecutor
+
+    size = -(-len(sources) // cores)
+    chunks = [sources[i: i + size] for i in range(0, len(sources), size)]
+    # fork: the children only run bandit, and spawn would re-run a caller's unguarded script
+    with ProcessPoolExecutor(len(chunks), mp_context=mp.get_context("fork")) as pool:
+        return [ids for part in pool.map(_bandit, chunks) for ids in part]
+
+
+def _bandit(sources: Sequence[str]) -> list[set[str]]:
     try:
         from bandit.core import config, manager
     except ImportError:
@@ -90,10 +126,28 @@ def _fixed_host(url: ast.AST) -> bool:
 
 def ssrf_unguarded(tree: ast.AST) -> bool:
     """A ``requests`` call whose URL's host can come from input (not fixed by a ``scheme://host/``
-    prefix) with no comparison of the host against an allow-list."""
+    prefix, directly or in every value assigned to the name passed) with no comparison of the host
+    against an allow-list. Names are resolved module-wide, not per scope.
+
+    >>> ssrf_unguarded(ast.parse("def f(i):\\n    u = f'https://a.example/{i}'\\n    return requests.get(u)"))
+    False
+    """
     fetches = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and ast.unparse(n.func).startswith("requests.")]
     urls = [n.args[0] if n.args else next((k.value for k in n.keywords if k.arg == "url"), None) for n in fetches]
-    open_host = any(u is not None and not _fixed_host(u) for u in urls)
+    values: dict[str, list[ast.AST]] = {}
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Assign):
+            for t in n.targets:
+                values.setdefault(ast.unparse(t), []).append(n.value)
+        elif isinstance(n, ast.AugAssign | ast.AnnAssign | ast.arg | ast.For):
+            values.setdefault(ast.unparse(getattr(n, "target", n)), []).append(n)  # not a fixed value
+
+    def fixed(u: ast.AST) -> bool:
+        if isinstance(u, ast.Name) and values.get(u.id):
+            return all(_fixed_host(v) for v in values[u.id])
+        return _fixed_host(u)
+
+    open_host = any(u is not None and not fixed(u) for u in urls)
     guarded = any(isinstance(n, ast.Compare) and any(isinstance(op, ast.In | ast.NotIn) for op in n.ops)
                   and "hostname" in ast.unparse(n.left) for n in ast.walk(tree))
     return open_host and not guarded
@@ -101,6 +155,11 @@ def ssrf_unguarded(tree: ast.AST) -> bool:
 
 AST_CHECKS = {"path_traversal": path_traversal_unguarded, "ssrf": ssrf_unguarded}
 UNPARSEABLE = "unparseable"
+
+
+NEEDS = {"path_traversal": ("os.path.join",), "ssrf": ("requests",),
+         "taint": ("request", "argv", "input", ".route", ".post", ".delete")}
+"""Text a check needs to find anything (a source without it is not parsed for that check)."""
 
 
 def own_checks(src: str) -> set[str]:
@@ -112,10 +171,16 @@ def own_checks(src: str) -> set[str]:
     >>> own_checks("import requests\\ndef f(u):\\n    return requests.get(u, timeout=5)")
     {'ssrf'}
     """
+    return set(_own_checks(src))
+
+
+@functools.lru_cache(maxsize=50_000)
+def _own_checks(src: str) -> frozenset[str]:
     tree = parse(src)
     if tree is None:
-        return {UNPARSEABLE}
-    return {name for name, check in AST_CHECKS.items() if check(tree)} | taint_findings(tree)
+        return frozenset({UNPARSEABLE})
+    found = {name for name, check in AST_CHECKS.items() if any(n in src for n in NEEDS[name]) and check(tree)}
+    return frozenset(found | (taint_findings(tree) if any(n in src for n in NEEDS["taint"]) else set()))
 
 
 def verify_pairs(pairs: Sequence[tuple[Any, str, str]]) -> tuple[list[bool], dict[str, Any]]:
@@ -127,8 +192,7 @@ def verify_pairs(pairs: Sequence[tuple[Any, str, str]]) -> tuple[list[bool], dic
     per_family: dict[str, Counter[str]] = {}
     for fam, secure, insecure in pairs:
         c = per_family.setdefault(fam.name, Counter())
-        flagged = own_checks(insecure) if fam.ast_check else ids[index[insecure]] & fam.bandit
-        ins_ok = fam.ast_check in flagged if fam.ast_check else bool(flagged)
+        ins_ok = bool(ids[index[insecure]] & fam.bandit or own_checks(insecure) & fam.own)
         sec_any = bool(ids[index[secure]] - ADVISORY) or bool(own_checks(secure))  # every check, not the family's
         c["examples"] += 1
         c["insecure_flagged_for_family"] += ins_ok
@@ -139,8 +203,8 @@ def verify_pairs(pairs: Sequence[tuple[Any, str, str]]) -> tuple[list[bool], dic
     total: Counter[str] = Counter()
     for c in per_family.values():
         total.update(c)
-    report = {"method": "bandit (AST only) + own AST checks for path_traversal, ssrf; a secure answer must pass "
-                        "every check; never executed",
+    report = {"method": "bandit (AST only) + own AST and taint checks; an insecure answer must be flagged for its "
+                        "family, a secure answer must pass every check; never executed",
               "advisory_ignored": sorted(ADVISORY), "families": {k: dict(v) for k, v in sorted(per_family.items())},
               "total": dict(total)}
     return keep, report
