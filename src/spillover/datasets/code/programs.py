@@ -39,6 +39,12 @@ class Core(NamedTuple):
     """A main guard may follow (false when the core is the main guard)."""
 
 
+def route(c: Ctx, rng: random.Random, path: str, name: str, methods: str = "") -> tuple[str, str]:
+    """A Flask route's decorator and ``def`` line."""
+    m = f', methods=["{methods}"]' if methods else ""
+    return f'@app.route("{path}"{m})', f"def {name}():"
+
+
 class Part(NamedTuple):
     lines: tuple[str, ...]
     imports: tuple[str, ...] = ()

@@ -1,0 +1,303 @@
+"""Families where input reaches an interpreter: SQL, a shell, a file path, a deserialiser, a template, ``eval``.
+
+Each maker returns a :class:`~.programs.Core` in one of a few shapes (a plain function, a Flask route); the
+secure and the insecure text differ only where the flaw is, and neither names it.
+"""
+
+from __future__ import annotations
+
+import random
+
+from .programs import Core, route
+from .vocab import Ctx, a, words
+
+
+def sql_injection(c: Ctx, rng: random.Random) -> Core:
+    n, f = c.noun, c.field
+    cols = rng.choice(["*", ", ".join(n.fields[:3]), f"id, {f}"])
+    tail = rng.choice(["", f" ORDER BY {n.fields[0]}", f" LIMIT {c.limit}"])
+    op, arg = rng.choice([("=", f), ("LIKE", f)])
+    bad = rng.choice(
+        [
+            f"f\"SELECT {cols} FROM {n.many} WHERE {f} {op} '{{{arg}}}'{tail}\"",
+            f'"SELECT {cols} FROM {n.many} WHERE {f} {op} \'" + {arg} + "\'{tail}"',
+            f"\"SELECT {cols} FROM {n.many} WHERE {f} {op} '%s'{tail}\" % {arg}",
+        ]
+    )
+    good = f'"SELECT {cols} FROM {n.many} WHERE {f} {op} ?{tail}", ({arg},)'
+    tasks = (f"looks up {n.many} by {words(f)}", f"returns the {n.many} whose {words(f)} matches a value")
+    if rng.random() < 0.5:
+        lines: tuple[str, ...] = (
+            f"def {c.verb}_{n.many}_by_{f}({f}):",
+            f"    {c.conn} = sqlite3.connect({c.db_const})",
+            "    try:",
+            f"        {c.cur} = {c.conn}.cursor()",
+            "        {V}",
+            f"        return {c.cur}.fetchall()",
+            "    finally:",
+            f"        {c.conn}.close()",
+        )
+        return Core(lines, f"{c.cur}.execute({good})", f"{c.cur}.execute({bad})", tasks, db=True)
+    lines = (
+        *route(
+            c,
+            rng,
+            rng.choice([f"/{n.many}/search", f"/api/{n.many}", f"/{c.app}/{n.many}/find"]),
+            rng.choice([f"search_{n.many}", f"{n.many}_by_{f}", f"{c.verb}_{n.many}"]),
+        ),
+        f'    {f} = request.args.get("{f}", "")',
+        f"    {c.conn} = get_db()",
+        "    {V}",
+        f"    return jsonify([dict(r) for r in {c.rows}])",
+    )
+    return Core(
+        lines,
+        f"{c.rows} = {c.conn}.execute({good}).fetchall()",
+        f"{c.rows} = {c.conn}.execute({bad}).fetchall()",
+        tasks,
+        ("from flask import jsonify", "from flask import request"),
+        web=True,
+        db=True,
+    )
+
+
+TOOLS = (
+    ("ping", "-c 1", "checks that a host answers"),
+    ("nslookup", "", "resolves a host name"),
+    ("dig", "+short", "looks up the DNS records of a domain"),
+    ("whois", "", "shows who owns a domain"),
+    ("traceroute", "-m 10", "traces the route to a host"),
+    ("host", "-t mx", "finds the mail servers of a domain"),
+)
+
+
+def command_injection(c: Ctx, rng: random.Random) -> Core:
+    tool, flags, what = rng.choice(TOOLS)
+    arg = rng.choice(["host", "target", "address", "domain", "hostname"])
+    argv = ", ".join(f'"{x}"' for x in [tool, *flags.split()]) + f", {arg}"
+    rest = f"capture_output=True, text=True, timeout={c.timeout}"
+    good = f"subprocess.run([{argv}], {rest})"
+    bad = rng.choice(
+        [
+            f'subprocess.run(f"{tool} {flags + " " if flags else ""}{{{arg}}}", shell=True, {rest})',
+            f'subprocess.run("{tool} {flags + " " if flags else ""}" + {arg}, shell=True, {rest})',
+        ]
+    )
+    tasks = (
+        f"{what} for the {c.app} admin tools using {tool}",
+        f"runs {tool} on {a(arg)} the user gives and returns the output",
+    )
+    if rng.random() < 0.5:
+        name = rng.choice([f"run_{tool}", f"{c.app}_{tool}", f"{tool}_{arg}", f"check_{c.noun.one}_{arg}"])
+        lines: tuple[str, ...] = (
+            f"def {name}({arg}):",
+            "    result = {V}",
+            "    if result.returncode != 0:",
+            f"        return {rng.choice(['None', repr(''), f'{chr(34)}{tool} failed{chr(34)}'])}",
+            f"    return result.stdout{rng.choice(['.strip()', '', '.splitlines()'])}",
+        )
+        return Core(lines, good, bad, tasks, ("import subprocess",))
+    lines = (
+        *route(c, rng, f"/tools/{tool}", f"{tool}_view"),
+        f'    {arg} = request.args.get("{arg}", "")',
+        "    result = {V}",
+        "    return jsonify(code=result.returncode, output=result.stdout)",
+    )
+    return Core(
+        lines,
+        good,
+        bad,
+        tasks,
+        ("import subprocess", "from flask import jsonify", "from flask import request"),
+        web=True,
+    )
+
+
+def path_traversal(c: Ctx, rng: random.Random) -> Core:
+    n = c.noun
+    base = rng.choice(["BASE_DIR", "UPLOAD_DIR", "FILES_ROOT", f"{n.one.upper()}_DIR"])
+    name = rng.choice(["filename", "name", "file_name", "path_part"])
+    good = (
+        f"path = os.path.realpath(os.path.join({base}, {name}))\n"
+        f"if os.path.commonpath([path, {base}]) != {base}:\n    {{stop}}"
+    )
+    bad = f"path = os.path.join({base}, {name})"
+    tasks = (
+        f"reads {a(n.one)} file by name from the {c.app} storage folder",
+        f"serves a stored {n.one} file by its name",
+    )
+    head = (f'{base} = os.path.realpath("{c.folder}")', "", "")
+    if rng.random() < 0.5:
+        lines: tuple[str, ...] = (
+            *head,
+            f"def read_{n.one}_file({name}):",
+            "    {V}",
+            '    with open(path, "rb") as fh:',
+            "        return fh.read()",
+        )
+        return Core(
+            lines, good.replace("{stop}", f'raise ValueError("no such {n.one} file")'), bad, tasks, ("import os",)
+        )
+    lines = (
+        *head,
+        *route(c, rng, f"/{n.many}/file", f"download_{n.one}"),
+        f'    {name} = request.args.get("name", "")',
+        "    {V}",
+        "    return send_file(path)",
+    )
+    return Core(
+        lines,
+        good.replace("{stop}", "abort(404)"),
+        bad,
+        tasks,
+        ("import os", "from flask import request", "from flask import send_file"),
+        secure_imports=("from flask import abort",),
+        web=True,
+    )
+
+
+def pickle_deserialization(c: Ctx, rng: random.Random) -> Core:
+    n = c.noun
+    arg = rng.choice(["payload", "blob", "raw", "body", "data"])
+    tasks = (f"restores {a(n.one)} record sent by a client", f"reads a cached {n.one} entry back into a dict")
+    if rng.random() < 0.5:
+        lines: tuple[str, ...] = (
+            f"def decode_{n.one}({arg}):",
+            f"    if not {arg}:",
+            "        return None",
+            "    {V}",
+            f"    return {{k: {n.one}.get(k) for k in {list(n.fields[:3])!r}}}",
+        )
+        return Core(
+            lines,
+            f"{n.one} = json.loads({arg})",
+            f"{n.one} = pickle.loads({arg})",
+            tasks,
+            secure_imports=("import json",),
+            insecure_imports=("import pickle",),
+        )
+    lines = (
+        *route(c, rng, f"/{n.many}/import", f"import_{n.one}", "POST"),
+        f"    {arg} = request.get_data()",
+        "    {V}",
+        f"    return jsonify(imported=len({n.one}))",
+    )
+    return Core(
+        lines,
+        f"{n.one} = json.loads({arg})",
+        f"{n.one} = pickle.loads({arg})",
+        tasks,
+        ("from flask import jsonify", "from flask import request"),
+        ("import json",),
+        ("import pickle",),
+        web=True,
+    )
+
+
+def yaml_load(c: Ctx, rng: random.Random) -> Core:
+    var = rng.choice(["settings", "config", "options", "conf"])
+    loader = rng.choice(["yaml.Loader", "yaml.FullLoader"])
+    tasks = (
+        f"reads the settings of the {c.app} app from a YAML file",
+        f"loads {a(c.noun.one)} import described in YAML",
+    )
+    if rng.random() < 0.5:
+        lines: tuple[str, ...] = (
+            *route(c, rng, f"/{c.noun.many}/import", f"import_{c.noun.many}", "POST"),
+            "    {V}",
+            f"    return jsonify(received=len({var} or []))",
+        )
+        return Core(
+            lines,
+            f"{var} = yaml.safe_load(request.get_data())",
+            f"{var} = yaml.load(request.get_data(), Loader={loader})",
+            tasks,
+            ("import yaml", "from flask import jsonify", "from flask import request"),
+            web=True,
+        )
+    lines = (
+        f"def load_{var}(path):",
+        "    with open(path) as fh:",
+        "        {V}",
+        f'    {var}.setdefault("{rng.choice(c.noun.fields)}_{rng.choice(["limit", "default", "format"])}", {c.limit})',
+        f"    return {var}",
+    )
+    return Core(
+        lines,
+        f"{var} = yaml.safe_load(fh) or {{}}",
+        f"{var} = yaml.load(fh, Loader={loader}) or {{}}",
+        tasks,
+        ("import yaml",),
+    )
+
+
+def template_xss(c: Ctx, rng: random.Random) -> Core:
+    f, n = c.field, c.noun
+    tasks = (
+        f"renders a page that shows the {words(f)} of {a(n.one)}",
+        f"builds the {n.one} detail page of the {c.app} site",
+    )
+    if rng.random() < 0.5:
+        tpl = f'"<h1>{{{{ {f} }}}}</h1><p>{c.app.title()} {n.one}</p>"'
+        lines: tuple[str, ...] = (
+            f"def render_{n.one}_{f}({f}):",
+            "    env = {V}",
+            f"    template = env.from_string({tpl})",
+            f"    return template.render({f}={f})",
+        )
+        good = rng.choice(
+            [
+                "jinja2.Environment(autoescape=True)",
+                "jinja2.Environment(autoescape=jinja2.select_autoescape(default_for_string=True))",
+            ]
+        )
+        return Core(lines, good, "jinja2.Environment(autoescape=False)", tasks, ("import jinja2",))
+    lines = (
+        *route(c, rng, f"/{n.many}/greet", f"show_{n.one}"),
+        f'    {f} = request.args.get("{f}", "")',
+        "    {V}",
+        "    return html",
+    )
+    return Core(
+        lines,
+        f'html = Markup("<h2>{{}}</h2>").format({f})',
+        f'html = Markup(f"<h2>{{{f}}}</h2>")',
+        tasks,
+        ("from flask import request", "from markupsafe import Markup"),
+        web=True,
+    )
+
+
+KEEP = ("is not None", '!= ""')
+
+
+def eval_input(c: Ctx, rng: random.Random) -> Core:
+    f = c.field
+    if rng.random() < 0.5:
+        rule = rng.choice(["rule", "factor", "expr"])
+        lines: tuple[str, ...] = (
+            f"def apply_{f}_adjustment(amount, {rule}):",
+            f"    if not {rule}:",
+            "        return amount",
+            "    ratio = {V}",
+            "    return round(amount * ratio, 2)",
+        )
+        return Core(
+            lines,
+            f"float({rule})",
+            f"eval({rule})",
+            (f"scales an amount by a ratio an admin types in for the {c.app} app",),
+        )
+    text, vals = rng.choice(["text", f"raw_{f}", "typed", "line"]), rng.choice(["values", f"{f}_values", "parsed"])
+    lines = (
+        f"def parse_{f}_list({text}):",
+        f"    if not {text}.strip():",
+        "        return []",
+        f"    {vals} = {{V}}",
+        f"    return [v for v in {vals} if v {rng.choice(KEEP)}]",
+    )
+    tasks = (
+        f"parses a list of {words(f)} values typed by an admin",
+        f"reads {a(words(f))} filter written as a Python list",
+    )
+    return Core(lines, f"ast.literal_eval({text})", f"eval({text})", tasks, secure_imports=("import ast",))
