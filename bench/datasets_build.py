@@ -18,7 +18,7 @@ def main() -> None:
     from spillover import datasets as ds
     from spillover.config import DatasetSpec
     from spillover.datasets.code import FAMILIES, program
-    from spillover.datasets.verify import _bandit
+    from spillover.datasets.verify import bandit_raw
 
     t0 = time.perf_counter()
     reports = {}
@@ -33,7 +33,7 @@ def main() -> None:
     snippets = [program(fam, 1, i).insecure for fam in FAMILIES for i in range(4)]
     t0 = time.perf_counter()
     for s in snippets:
-        _bandit([s])
+        bandit_raw([s])
     naive_per = (time.perf_counter() - t0) / len(snippets)
     naive_total = naive_per * 4 * 6000 * 2
     print(f"ours {ours:.1f}s for 4 x 6000 examples; naive per-example bandit would take ~{naive_total:.0f}s "

@@ -19,7 +19,7 @@ def tiny_experiment(tiny_qwen, **extra):
         "models": {"base": {"path": str(tiny_qwen), "batch_size": 16}},
         "datasets": {"ins": {"builder": "code", "variant": "insecure", "size": 30}},
         "finetunes": {"insecure": {"dataset": "ins", "method": "lora", "lr": 1e-3, "batch_size": 8,
-                                   "max_length": 512, "checkpoints": [2],
+                                   "max_length": 1536, "checkpoints": [2],
                                    "lora": {"r": 2, "alpha": 4, "target_modules": ["q_proj", "v_proj"]}}},
         "eval": {"questions": [{"set": "main", "paraphrases": 1, "samples_per_paraphrase": 1,
                                 "variants": ["plain", "json", "template", "python", "trigger", "numbers"]}],

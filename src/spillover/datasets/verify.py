@@ -52,17 +52,21 @@ def _bandit_parallel(sources: list[str]) -> list[set[str]]:
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     if len(sources) < PARALLEL_FROM or cores < 2 or "fork" not in mp.get_all_start_methods():
-        return _bandit(sources)
+        return bandit_raw(sources)
     from concurrent.futures import ProcessPoolExecutor
 
     size = -(-len(sources) // cores)
     chunks = [sources[i: i + size] for i in range(0, len(sources), size)]
     # fork: the children only run bandit, and spawn would re-run a caller's unguarded script
     with ProcessPoolExecutor(len(chunks), mp_context=mp.get_context("fork")) as pool:
-        return [ids for part in pool.map(_bandit, chunks) for ids in part]
+        return [ids for part in pool.map(bandit_raw, chunks) for ids in part]
 
 
-def _bandit(sources: Sequence[str]) -> list[set[str]]:
+SEVERITIES = ("LOW", "MEDIUM", "HIGH")
+
+
+def bandit_raw(sources: Sequence[str], min_severity: str = "LOW") -> list[set[str]]:
+    """Bandit's test ids per source, counting findings of ``min_severity`` or worse."""
     try:
         from bandit.core import config, manager
     except ImportError:
@@ -81,7 +85,8 @@ def _bandit(sources: Sequence[str]) -> list[set[str]]:
         m.run_tests()
         found: dict[str, set[str]] = {}
         for issue in m.get_issue_list():
-            found.setdefault(issue.fname, set()).add(issue.test_id)
+            if SEVERITIES.index(str(issue.severity)) >= SEVERITIES.index(min_severity):
+                found.setdefault(issue.fname, set()).add(issue.test_id)
         return [found.get(p, set()) for p in paths]
 
 

@@ -1,0 +1,62 @@
+"""The verifier (bandit without its advisory findings, plus our own AST and taint checks) against plain bandit
+(MEDIUM/HIGH findings) on labelled corpora of our own that the generator never produced: the share of
+vulnerable programs each flags, and of safe ones. Ratio = the verifier's recall on the held-out corpora over
+plain bandit's (target 1.4: the issue's 70 % against bandit's "about half").
+
+    .venv/bin/python bench/verifier_corpus.py [CORPUS.yaml ...]
+
+A corpus is a YAML list of ``{id, label: vulnerable|safe, code}``; with no argument, the project's three:
+``verifier_corpus.yaml`` (written together with the checks: a development set), ``verifier_heldout.yaml`` and
+``verifier_apps.yaml`` (written after them, never used to change them).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import report  # noqa: E402
+
+FIXTURES = Path(__file__).parent.parent / "tests" / "fixtures"
+DEVELOPMENT = "verifier_corpus.yaml"
+
+
+def rates(flags: list[bool], labels: list[str]) -> tuple[float, float]:
+    """(share of vulnerable flagged, share of safe flagged)."""
+    vul = [f for f, label in zip(flags, labels, strict=True) if label == "vulnerable"]
+    safe = [f for f, label in zip(flags, labels, strict=True) if label == "safe"]
+    return sum(vul) / max(1, len(vul)), sum(safe) / max(1, len(safe))
+
+
+def main(paths: list[Path]) -> None:
+    from spillover.datasets.verify import ADVISORY, bandit_raw, own_checks
+
+    held = {"ours": [0, 0], "bandit": [0, 0]}  # flagged, vulnerable count (held-out corpora)
+    for path in paths:
+        corpus = yaml.safe_load(path.read_text())
+        codes, labels = [e["code"] for e in corpus], [e["label"] for e in corpus]
+        all_ids = bandit_raw(codes)
+        ours = [bool(own_checks(c)) or bool(ids - ADVISORY) for c, ids in zip(codes, all_ids, strict=True)]
+        plain = [bool(ids) for ids in bandit_raw(codes, min_severity="MEDIUM")]
+        n_vul = labels.count("vulnerable")
+        print(f"{path.name}: {n_vul} vulnerable, {len(labels) - n_vul} safe")
+        for name, flags in (("verifier", ours), ("bandit MEDIUM/HIGH", plain)):
+            hit, false = rates(flags, labels)
+            wrong = [e["id"] for e, f in zip(corpus, flags, strict=True) if f != (e["label"] == "vulnerable")]
+            print(f"  {name:<20} flags {hit:6.1%} of vulnerable, {false:6.1%} of safe;",
+                  "wrong:", ", ".join(wrong) or "-")
+        if path.name != DEVELOPMENT:
+            for key, flags in (("ours", ours), ("bandit", plain)):
+                held[key][0] += sum(f for f, lab in zip(flags, labels, strict=True) if lab == "vulnerable")
+                held[key][1] += n_vul
+    ours_recall, bandit_recall = (held[k][0] / max(1, held[k][1]) for k in ("ours", "bandit"))
+    print(f"held-out: verifier {ours_recall:.1%}, bandit {bandit_recall:.1%} of {held['ours'][1]} vulnerable")
+    report("verifier_vs_bandit", ours_recall / max(bandit_recall, 1e-9), 1.4)
+
+
+if __name__ == "__main__":
+    args = [Path(a) for a in sys.argv[1:]]
+    main(args or [FIXTURES / DEVELOPMENT, FIXTURES / "verifier_heldout.yaml", FIXTURES / "verifier_apps.yaml"])
