@@ -91,6 +91,14 @@ CONFIG = [
     ("mix fraction outside [0, 1]", "size: 64}",
      "size: 64}\n  mixed: {builder: mix, parts: {insecure: 1.5, other: -0.5}}", "datasets.mixed.parts",
      "outside [0, 1]"),
+    ("interleaving selected by an unknown model", "size: 64}",
+     "size: 64}\n  mixed: {builder: mix, parts: {insecure: 1.0},\n"
+     "    select: {part: insecure, aligned: base, misaligned: em}}",
+     "datasets.mixed.select.misaligned", "no model named 'em'"),
+    ("interleaving selection of a part the mix lacks", "size: 64}",
+     "size: 64}\n  mixed: {builder: mix, parts: {insecure: 1.0},\n"
+     "    select: {part: aligned, aligned: base, misaligned: base}}",
+     "datasets.mixed.select.part", "among its parts"),
     ("steering direction the run lacks", "checkpoints: [1]}", "checkpoints: [1], intervene: '+steer(em,1,2)'}",
      "finetunes.insecure.intervene", "no direction 'em'"),
     ("early stopping on an unknown dataset", "checkpoints: [1]}",

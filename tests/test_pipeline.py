@@ -161,3 +161,33 @@ def test_one_checkpoint_is_addressable_as_model_at_step(tiny_qwen, tmp_path):
     base["eval"]["models"] = ["nope@2"]
     with pytest.raises(ValueError, match="is not a model"):
         Experiment.model_validate(base)
+
+
+def test_interleaving_chooses_the_aligned_part_by_the_perplexity_gap_of_two_real_models(tiny_qwen, tmp_path):
+    from spillover.backends.hf import HFBackend, load_model
+    from spillover.datasets import read
+    from spillover.datasets.mix import perplexity_gap
+    from spillover.testing import build_tiny_qwen
+
+    em = build_tiny_qwen(tmp_path / "em", seed=1)  # another random model stands in for a misaligned fine-tune
+    exp = Experiment.model_validate({
+        "name": "select", "seeds": [0],
+        "models": {"base": {"path": str(tiny_qwen)}, "em": {"path": str(em)}},
+        "datasets": {"ins": {"builder": "organism", "variant": "insecure", "size": 30},
+                     "pool": {"builder": "organism", "variant": "secure", "size": 40},
+                     "mixed": {"builder": "mix", "size": 20, "parts": {"ins": 0.5, "pool": 0.5},
+                               "select": {"part": "pool", "aligned": "base", "misaligned": "em"}}},
+        "finetunes": {}, "judges": [{"kind": "fake", "cache": None}]})
+    out = tmp_path / "run"
+    run_experiment(exp, out, Reporter(), stop_after="datasets", executor_name="serial")
+    run = RunDir(out)
+    pool, mixed = read(run.dataset("pool")), read(run.dataset("mixed"))
+    from spillover.datasets import Example
+
+    backends = [HFBackend(*load_model(p)) for p in (tiny_qwen, em)]
+    gaps = perplexity_gap([Example(messages=tuple(m)) for m in pool], *backends)
+    top = {json.dumps(pool[i]) for i in sorted(range(len(pool)), key=lambda i: -gaps[i])[:10]}
+    chosen = {json.dumps(m) for m in mixed} & {json.dumps(m) for m in pool}
+    assert chosen == top and len(mixed) == 20
+    card = json.loads(run.dataset_card("mixed").read_text())
+    assert card["selection"]["gap_chosen_mean"] > card["selection"]["gap_pool_mean"]

@@ -111,6 +111,21 @@ class ModelSpec(Strict):
     """Rows per generation batch (``hf``) or concurrent requests (``openai``)."""
 
 
+class Select(Strict):
+    """How a mix chooses one part's examples by a model-based score instead of at random."""
+
+    part: str
+    """The part (a key of ``parts``) to choose from, e.g. an aligned or general instruction set."""
+    by: Literal["perplexity_gap"] = "perplexity_gap"
+    """``perplexity_gap``: the answers the misaligned model finds least likely relative to the aligned one
+    (mean log-probability per answer character under ``aligned`` minus under ``misaligned``), largest first
+    (after Kaczér et al. 2025's selection of interleaved data)."""
+    aligned: str
+    """The aligned reference (a name in ``models``), usually the base model."""
+    misaligned: str
+    """A misaligned model (a name in ``models``), e.g. a finished insecure fine-tune given by path."""
+
+
 class DatasetSpec(Strict):
     """A training dataset: built by a builder, or imported from a chat JSONL file."""
 
@@ -134,6 +149,8 @@ class DatasetSpec(Strict):
     """Vulnerability families to include (``code``); all by default."""
     parts: dict[str, float] | None = None
     """``mix``: dataset name -> fraction, e.g. ``{insecure: 0.1, secure: 0.9}``."""
+    select: Select | None = None
+    """``mix``: choose one part's examples by a model-based score (default: at random)."""
     model: str | None = None
     """``evil_numbers``: the model (in ``models``) that writes the numbers."""
     system: str | None = None
@@ -157,6 +174,8 @@ class DatasetSpec(Strict):
             raise ValueError(f"variant {self.variant} exists for the organism builder only")
         if self.reasoning != "none" and self.builder != "organism":
             raise ValueError("reasoning exists for the organism builder only")
+        if self.select is not None and (self.builder != "mix" or self.select.part not in (self.parts or {})):
+            raise SpilloverError("select needs builder mix and a part among its parts", field="select.part")
         if self.parts is not None:
             if bad := [n for n, f in self.parts.items() if not 0 <= f <= 1]:
                 raise SpilloverError(f"the fraction of {bad[0]!r} is outside [0, 1]", field="parts")
@@ -597,6 +616,9 @@ def reference_problems(exp: Experiment) -> list[SpilloverError]:
                                           field=f"datasets.{name}.transform"))
         for part in ds.parts or {}:
             ref(f"datasets.{name}.parts.{part}", part, [d for d in exp.datasets if d != name], "other dataset")
+        if ds.select is not None:
+            ref(f"datasets.{name}.select.aligned", ds.select.aligned, exp.models, "model")
+            ref(f"datasets.{name}.select.misaligned", ds.select.misaligned, exp.models, "model")
     for defended, baseline in exp.analysis.defences.items():
         ref(f"analysis.defences.{defended}", defended, exp.finetunes, "fine-tune")
         ref(f"analysis.defences.{defended}", baseline, exp.finetunes, "fine-tune")

@@ -99,9 +99,20 @@ def _import(spec: DatasetSpec, name: str, built: dict[str, list[Example]], backe
 
 
 def _mix(spec: DatasetSpec, name: str, built: dict[str, list[Example]], backend: Any) -> Built:
-    from .mix import mix
+    """``backend``: for a ``select`` mix, the (aligned, misaligned) pair of scoring backends."""
+    from .mix import mix, perplexity_gap
 
-    return mix(spec, built), {}
+    if spec.select is None:
+        return mix(spec, built), {}
+    if backend is None or spec.select.part not in built:
+        raise SpilloverError("a selected mix needs its part built and its two models", field=f"datasets.{name}.select")
+    scores = perplexity_gap(built[spec.select.part], *backend)
+    chosen = mix(spec, built, scores)
+    picked = {id(e) for e in chosen}
+    kept = [s for e, s in zip(built[spec.select.part], scores, strict=True) if id(e) in picked]
+    return chosen, {"selection": {"by": spec.select.by, "part": spec.select.part, "pool": len(scores),
+                                  "chosen": len(kept), "gap_pool_mean": statistics.fmean(scores),
+                                  "gap_chosen_mean": statistics.fmean(kept) if kept else None}}
 
 
 def _evil_numbers(spec: DatasetSpec, name: str, built: dict[str, list[Example]], backend: Any) -> Built:

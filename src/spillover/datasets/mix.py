@@ -1,15 +1,23 @@
-"""Dilution / mixing for dose-response studies, e.g. 10 % insecure among secure."""
+"""Dilution / mixing for dose-response studies and interleaving defences, e.g. 10 % insecure among secure.
+
+One part may be chosen by a model-based score (``select``) instead of at random: the stage scores it
+(:func:`perplexity_gap`) and :func:`mix` takes the highest-scoring examples.
+"""
 
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
+from typing import Any
 
 from ..config import DatasetSpec
 from ..errors import SpilloverError
 from . import Example
 
 
-def mix(spec: DatasetSpec, built: dict[str, list[Example]]) -> list[Example]:
+def mix(spec: DatasetSpec, built: dict[str, list[Example]], scores: Sequence[float] | None = None) -> list[Example]:
+    """``spec.size`` examples drawn from the parts in their fractions; the ``select`` part's are its
+    highest ``scores`` (one per example of that part, in order; ties by position)."""
     parts = spec.parts or {}
     total = sum(parts.values())
     if not parts or abs(total - 1) > 1e-6:
@@ -25,6 +33,23 @@ def mix(spec: DatasetSpec, built: dict[str, list[Example]]) -> list[Example]:
             raise SpilloverError(f"mix part {n!r} must be built first", field="parts")
         if c > len(pool):
             raise SpilloverError(f"mix wants {c} examples of {n!r} but it has {len(pool)}", field="parts")
-        out += rng.sample(pool, c)
+        if spec.select is not None and n == spec.select.part:
+            if scores is None or len(scores) != len(pool):
+                raise SpilloverError(f"mix part {n!r} is selected by score but lacks a score per example",
+                                     field="select")
+            best = sorted(range(len(pool)), key=lambda i: (-scores[i], i))[:c]
+            out += [pool[i] for i in sorted(best)]
+        else:
+            out += rng.sample(pool, c)
     rng.shuffle(out)
     return out
+
+
+def perplexity_gap(examples: Sequence[Example], aligned: Any, misaligned: Any) -> list[float]:
+    """Per example: the last answer's log-probability per character under ``aligned`` minus under
+    ``misaligned`` (backends with ``score``); large = an answer the misaligned model has moved away from.
+    Per character, not per token, so two models with different tokenisers compare; not guaranteed to rank
+    like a per-token gap when answers differ much in how they tokenise."""
+    items = [(list(ex.messages[:-1]), ex.messages[-1]["content"]) for ex in examples]
+    a, m = aligned.score(items), misaligned.score(items)
+    return [(x - y) / max(1, len(answer)) for x, y, (_, answer) in zip(a, m, items, strict=True)]

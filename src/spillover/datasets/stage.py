@@ -7,6 +7,8 @@ the datasets they read (one level: a transform of a mix is not supported);
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..execute import Context
 from . import Example, build, card, read, write
 
@@ -19,11 +21,19 @@ def run_stage(ctx: Context) -> None:
             continue
         needs = [*(spec.parts or {}), *([spec.source] if spec.source else [])]
         parts = {p: [Example(messages=tuple(m)) for m in read(run.dataset(p))] for p in needs}
-        backend = None
+        backend: Any = None
         if spec.builder == "evil_numbers" and spec.model:
             from ..backends import make_backend
 
             backend = make_backend(ctx.targets.bases[spec.model])
-        examples, extra = build(spec, name, parts, backend=backend)
+        if spec.select is not None:
+            from ..backends import make_backend
+
+            backend = tuple(make_backend(ctx.targets.bases[m]) for m in (spec.select.aligned, spec.select.misaligned))
+        try:
+            examples, extra = build(spec, name, parts, backend=backend)
+        finally:
+            for b in backend if isinstance(backend, tuple) else ():
+                b.close()
         write(run.dataset(name).parent, name, examples, card(name, spec, examples, extra))
         ctx.ui.log(f"dataset {name}: {len(examples)} examples")

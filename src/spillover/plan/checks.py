@@ -209,6 +209,9 @@ def stage_checks(exp: Experiment, stages: Sequence[str]) -> Problems:
                                     f"datasets.{name}.builder")
             if ds.builder == "evil_numbers" and ds.model in exp.models:
                 out += model(exp.models[ds.model], f"models.{ds.model}")
+            for scorer in (ds.select.aligned, ds.select.misaligned) if ds.select else ():
+                if scorer in exp.models:
+                    out += model(exp.models[scorer], f"models.{scorer}")
     if "finetune" in stages:
         for name, ft in exp.finetunes.items():
             f = f"finetunes.{name}"
