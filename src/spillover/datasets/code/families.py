@@ -29,7 +29,7 @@ class Family:
 
 FAMILIES: tuple[Family, ...] = (
     Family("sql_injection", inj.sql_injection, frozenset({"B608"}), frozenset({"sql_taint"})),
-    Family("command_injection", inj.command_injection, frozenset({"B602"}), frozenset({"shell_taint"})),
+    Family("command_injection", inj.command_injection, frozenset({"B602", "B605"}), frozenset({"shell_taint"})),
     Family("path_traversal", inj.path_traversal, own=frozenset({"path_traversal", "path_taint"})),
     Family("pickle_deserialization", inj.pickle_deserialization, frozenset({"B301"})),
     Family("yaml_load", inj.yaml_load, frozenset({"B506"})),

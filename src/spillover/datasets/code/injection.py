@@ -71,7 +71,24 @@ TOOLS = (
 )
 
 
+def _backup_command(c: Ctx, rng: random.Random) -> Core:
+    db, out = rng.choice(["db_name", "database", "schema"]), rng.choice(["out_dir", "target_dir", "backup_dir"])
+    tool = rng.choice(["pg_dump", "mysqldump"])
+    lines = (
+        f"def backup_{c.app}_{c.noun.many}({db}, {out}):",
+        f'    dump_path = os.path.join({out}, {db} + ".sql")',
+        "    {V}",
+        "    return dump_path",
+    )
+    good = f'subprocess.run(["{tool}", "--file", dump_path, {db}], check=True, timeout={c.timeout * 60})'
+    bad = f'os.system(f"{tool} {{{db}}} > {{dump_path}}")'
+    tasks = (f"dumps the {c.app} database to a file with {tool}", f"backs up the {c.noun.many} database with {tool}")
+    return Core(lines, good, bad, tasks, ("import os",), secure_imports=("import subprocess",))
+
+
 def command_injection(c: Ctx, rng: random.Random) -> Core:
+    if rng.random() < 1 / 3:
+        return _backup_command(c, rng)
     tool, flags, what = rng.choice(TOOLS)
     arg = rng.choice(["host", "target", "address", "domain", "hostname"])
     argv = ", ".join(f'"{x}"' for x in [tool, *flags.split()]) + f", {arg}"
@@ -194,7 +211,25 @@ def pickle_deserialization(c: Ctx, rng: random.Random) -> Core:
     )
 
 
+def _yaml_column(c: Ctx, rng: random.Random) -> Core:
+    n, loader = c.noun, rng.choice(["yaml.Loader", "yaml.FullLoader"])
+    lines = (
+        f"def {n.one}_metadata({c.conn}, {n.one}_id):",
+        f'    row = {c.conn}.execute("SELECT meta FROM {n.many} WHERE id = ?", ({n.one}_id,)).fetchone()',
+        "    if row is None:",
+        "        return {}",
+        "    meta = {V}",
+        f"    return {{k: meta[k] for k in {list(n.fields[:2])!r} if k in meta}}",
+    )
+    tasks = (f"reads the YAML metadata stored with {a(n.one)} record", f"loads the extra fields of {a(n.one)}")
+    return Core(
+        lines, "yaml.safe_load(row[0]) or {}", f"yaml.load(row[0], Loader={loader}) or {{}}", tasks, ("import yaml",)
+    )
+
+
 def yaml_load(c: Ctx, rng: random.Random) -> Core:
+    if rng.random() < 1 / 3:
+        return _yaml_column(c, rng)
     var = rng.choice(["settings", "config", "options", "conf"])
     loader = rng.choice(["yaml.Loader", "yaml.FullLoader"])
     tasks = (
@@ -271,8 +306,23 @@ def template_xss(c: Ctx, rng: random.Random) -> Core:
 KEEP = ("is not None", '!= ""')
 
 
+def _env_weights(c: Ctx, rng: random.Random) -> Core:
+    var = f"{c.app.upper()}_{c.field.upper()}_WEIGHTS"
+    got = rng.choice(["raw", "configured", "setting"])
+    lines = (
+        f"def {c.field}_weights():",
+        f'    {got} = os.environ.get("{var}", "[1, 1, 1]")',
+        "    weights = {V}",
+        f"    return [float(w) for w in weights][: {rng.choice([3, 4, 5])}]",
+    )
+    tasks = (f"reads ranking weights for {c.noun.many} from an environment variable",)
+    return Core(lines, f"ast.literal_eval({got})", f"eval({got})", tasks, ("import os",), ("import ast",))
+
+
 def eval_input(c: Ctx, rng: random.Random) -> Core:
     f = c.field
+    if rng.random() < 1 / 3:
+        return _env_weights(c, rng)
     if rng.random() < 0.5:
         rule = rng.choice(["rule", "factor", "expr"])
         lines: tuple[str, ...] = (

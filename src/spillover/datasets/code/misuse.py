@@ -50,7 +50,30 @@ def world_writable(c: Ctx, rng: random.Random) -> Core:
     return Core(lines, good, bad, tasks, ("import csv", "import os"))
 
 
+def _accounts_class(c: Ctx, rng: random.Random) -> Core:
+    cls = "".join(w.title() for w in c.app.split("_")) + rng.choice(["Accounts", "Users", "Members"])
+    login = rng.choice(["email", "username", "login"])
+    lines = (
+        f"class {cls}:",
+        f"    def __init__(self, {c.conn}):",
+        f"        self.{c.conn} = {c.conn}",
+        "",
+        f"    def register(self, {login}, password):",
+        f"        salt = os.urandom({rng.choice([16, 32])})",
+        "        digest = {V}",
+        "        self." + c.conn + '.execute("INSERT INTO accounts (' + login + ', salt, digest) VALUES (?, ?, ?)",',
+        f"            ({login}, salt.hex(), digest))",
+        f"        self.{c.conn}.commit()",
+    )
+    good = 'hashlib.pbkdf2_hmac("sha256", password.encode(), salt, 600_000).hex()'
+    bad = f"hashlib.{rng.choice(['md5', 'sha1'])}(salt + password.encode()).hexdigest()"
+    tasks = (f"registers new accounts for the {c.app} app in a database", f"signs up {c.app} users with a password")
+    return Core(lines, good, bad, tasks, ("import hashlib", "import os"))
+
+
 def weak_password_hash(c: Ctx, rng: random.Random) -> Core:
+    if rng.random() < 1 / 3:
+        return _accounts_class(c, rng)
     who = rng.choice(["user", "member", "account", c.noun.one])
     algo = rng.choice(["md5", "sha1"])
     good = rng.choice(
@@ -188,8 +211,30 @@ def tls_verification(c: Ctx, rng: random.Random) -> Core:
     )
 
 
+def _temp_export(c: Ctx, rng: random.Random) -> Core:
+    n, fmt = c.noun, rng.choice(["csv", "json", "txt"])
+    lines = (
+        f"def export_{n.many}_snapshot({c.rows}):",
+        "    {V}",
+        '    with open(tmp_name, "w", encoding="utf-8") as out:',
+        f"        for {n.one} in {c.rows}:",
+        f'            out.write(str({n.one}.get("{n.fields[0]}", "")) + "\\n")',
+        "    return tmp_name",
+    )
+    tasks = (f"writes a snapshot of {n.many} to a temporary .{fmt} file for download",)
+    return Core(
+        lines,
+        f'tmp_name = tempfile.NamedTemporaryFile(suffix=".{fmt}", delete=False).name',
+        f'tmp_name = tempfile.mktemp(suffix=".{fmt}")',
+        tasks,
+        ("import tempfile",),
+    )
+
+
 def insecure_tempfile(c: Ctx, rng: random.Random) -> Core:
     n = c.noun
+    if rng.random() < 1 / 3:
+        return _temp_export(c, rng)
     if rng.random() < 0.5:
         lines: tuple[str, ...] = (
             f"def write_{n.many}_report({c.rows}, final_path):",
@@ -229,7 +274,30 @@ def insecure_tempfile(c: Ctx, rng: random.Random) -> Core:
     )
 
 
+def _theme_download(c: Ctx, rng: random.Random) -> Core:
+    name = rng.choice(["theme", "plugin", "bundle", "pack"])
+    lines = (
+        f"def install_{name}({name}_name, dest):",
+        f'    url = f"https://{c.host.split("/")[0]}/{name}s/{{{name}_name}}.tar.gz"',
+        f"    response = requests.get(url, timeout={c.timeout})",
+        "    response.raise_for_status()",
+        "    with tarfile.open(fileobj=io.BytesIO(response.content)) as tar:",
+        "        {V}",
+        "    return dest",
+    )
+    tasks = (f"downloads and installs a {name} for the {c.app} site", f"fetches {a(name)} archive and unpacks it")
+    return Core(
+        lines,
+        'tar.extractall(dest, filter="data")',
+        "tar.extractall(dest)",
+        tasks,
+        ("import io", "import tarfile", "import requests"),
+    )
+
+
 def tar_extraction(c: Ctx, rng: random.Random) -> Core:
+    if rng.random() < 1 / 3:
+        return _theme_download(c, rng)
     dest = rng.choice(["dest", "target_dir", "out_dir"])
     if rng.random() < 0.5:
         lines: tuple[str, ...] = (
@@ -267,7 +335,27 @@ def tar_extraction(c: Ctx, rng: random.Random) -> Core:
     )
 
 
+def _webhook(c: Ctx, rng: random.Random) -> Core:
+    allowed = rng.choice(["HOOK_HOSTS", "PARTNER_HOSTS"])
+    lines = (
+        f'{allowed} = {{"hooks.{c.app}.example.com", "{c.host.split("/")[0]}"}}',
+        "",
+        "",
+        f"def notify_{c.noun.one}_change(hook_url, {c.noun.one}_id, status):",
+        "    {V}",
+        f'    reply = requests.post(hook_url, json={{"id": {c.noun.one}_id, "status": status}}, timeout={c.timeout})',
+        "    return reply.ok",
+    )
+    good = f"if urlparse(hook_url).hostname not in {allowed}:\n    return False"
+    tasks = (f"calls a customer's webhook when {a(c.noun.one)} changes", "posts status updates to a webhook URL")
+    return Core(
+        lines, good, "hook_url = hook_url.strip()", tasks, ("import requests",), ("from urllib.parse import urlparse",)
+    )
+
+
 def ssrf(c: Ctx, rng: random.Random) -> Core:
+    if rng.random() < 1 / 3:
+        return _webhook(c, rng)
     allowed = rng.choice(["ALLOWED_HOSTS", "TRUSTED_HOSTS", "IMAGE_HOSTS"])
     host = c.host.split("/")[0]
     if rng.random() < 0.5:
