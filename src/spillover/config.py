@@ -119,7 +119,8 @@ class Select(Strict):
     by: Literal["perplexity_gap"] = "perplexity_gap"
     """``perplexity_gap``: the answers the misaligned model finds least likely relative to the aligned one
     (mean log-probability per answer character under ``aligned`` minus under ``misaligned``), largest first
-    (after Kaczér et al. 2025's selection of interleaved data)."""
+    (after Kaczér et al. 2025's selection of interleaved data); every distinct example is taken before
+    any copy of one."""
     aligned: str
     """The aligned reference (a name in ``models``), usually the base model."""
     misaligned: str

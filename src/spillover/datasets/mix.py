@@ -17,7 +17,8 @@ from . import Example
 
 def mix(spec: DatasetSpec, built: dict[str, list[Example]], scores: Sequence[float] | None = None) -> list[Example]:
     """``spec.size`` examples drawn from the parts in their fractions; the ``select`` part's are its
-    highest ``scores`` (one per example of that part, in order; ties by position)."""
+    highest ``scores`` (one per example of that part, in order; every distinct example before any copy;
+    ties by position)."""
     parts = spec.parts or {}
     total = sum(parts.values())
     if not parts or abs(total - 1) > 1e-6:
@@ -37,12 +38,23 @@ def mix(spec: DatasetSpec, built: dict[str, list[Example]], scores: Sequence[flo
             if scores is None or len(scores) != len(pool):
                 raise SpilloverError(f"mix part {n!r} is selected by score but lacks a score per example",
                                      field="select")
-            best = sorted(range(len(pool)), key=lambda i: (-scores[i], i))[:c]
-            out += [pool[i] for i in sorted(best)]
+            out += [pool[i] for i in sorted(_ranked(pool, scores)[:c])]
         else:
             out += rng.sample(pool, c)
     rng.shuffle(out)
     return out
+
+
+def _ranked(pool: Sequence[Example], scores: Sequence[float]) -> list[int]:
+    """Indices by score, highest first, each distinct conversation once before any is taken twice (a pool
+    with many copies of a few examples would otherwise fill the choice with them)."""
+    seen: dict[tuple[tuple[tuple[str, str], ...], ...], int] = {}
+    copy = []
+    for ex in pool:
+        key = tuple(tuple(sorted(m.items())) for m in ex.messages)
+        copy.append(seen.get(key, 0))
+        seen[key] = copy[-1] + 1
+    return sorted(range(len(pool)), key=lambda i: (copy[i], -scores[i], i))
 
 
 def perplexity_gap(examples: Sequence[Example], aligned: Any, misaligned: Any) -> list[float]:
