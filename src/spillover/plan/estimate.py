@@ -80,7 +80,7 @@ def planned_targets(exp: Experiment, run: RunDir | None) -> list[Any]:
             save_at = {steps}
         for seed in exp.seeds:
             name = finetune_name(f, seed)
-            if have and run and run.finetune_result(name) is not None:
+            if have and run and run.finetune_result(name) is not None and run.dataset(ft.dataset).exists():
                 out += have.of_finetune(f, seed)
                 continue
             out += [Target(name=name, group=f, seed=seed, checkpoint=None if s == steps else s,
