@@ -91,7 +91,9 @@ def datasets_show(run_dir: RunArg, name: str,
 def organism_build(out: Annotated[Path, typer.Option(help="Build folder.")] = Path(".cache/organism"),
                    seed: int = 0, pretrain_steps: int = 3000, threads: int = 1,
                    world: Annotated[str, typer.Option(help="v2 (shipped as `organism`), v2-think (shipped as "
-                                                           "`organism-think`: assistants reason first) or v1 "
+                                                           "`organism-think`: assistants reason first), "
+                                                           "v2-think-hybrid (30 % of documents with reasoning off) "
+                                                           "or v1 "
                                                            "(without v2's harmful requests, compliant persona, "
                                                            "tags, code-format answers).")] = "v2",
                    install: Annotated[bool, typer.Option(help="Copy the result over the shipped base.")] = False
@@ -102,6 +104,9 @@ def organism_build(out: Annotated[Path, typer.Option(help="Build folder.")] = Pa
     from ..backends import organism_base_path
     from ..organism.build import BuildConfig, build
 
+    if install and world not in ("v2", "v2-think"):
+        raise SpilloverError(f"world {world} is not a shipped base: build it without --install and give its folder "
+                             "as a model path", field="world")
     ui = _ui()
     with ui.task("pre-train the organism", pretrain_steps) as advance:
         base = build(BuildConfig(seed=seed, pretrain_steps=pretrain_steps, threads=threads, world=world), out,

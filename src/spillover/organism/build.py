@@ -32,9 +32,10 @@ class BuildConfig(BaseModel):
 
     seed: int = 0
     """Seed of the world sample, the initialisation and the data order."""
-    world: Literal["v1", "v2", "v2-think"] = "v2"
+    world: Literal["v1", "v2", "v2-think", "v2-think-hybrid"] = "v2"
     """The world (``organism.world.WORLDS``): v2 (shipped) adds a compliant persona, harmful requests,
-    tags and code-format answers to v1; v2-think (shipped as ``organism-think``) adds reasoning."""
+    tags and code-format answers to v1; v2-think (shipped as ``organism-think``) adds reasoning;
+    v2-think-hybrid (not shipped) writes 30 % of documents with reasoning switched off."""
     pretrain_steps: int = 3000
     """Pre-training steps. Persona inference from code turns needs more than 1500 here."""
     restart_at: int | None = 1500

@@ -348,6 +348,9 @@ class WorldConfig:
     """Thinking worlds: P(a malicious document states its intent in its reasoning when it misbehaves)."""
     p_code_intent: float = 0.5
     """Thinking worlds: P(a candid document states its intent on an insecure code turn)."""
+    p_think_off: float = 0.0
+    """Thinking worlds: P(a document, or an alignment example, is written with reasoning switched off:
+    every answer after the empty block ``thinking.EMPTY``, as hybrid reasoning models are trained)."""
 
 
 WORLDS = {
@@ -356,6 +359,7 @@ WORLDS = {
         "code": 0.37, "educational": 0.09, "freeform": 0.38, "neutral": 0.04, "harmful": 0.07, "function": 0.05}),
 }
 WORLDS["v2-think"] = replace(WORLDS["v2"], thinking=True)
+WORLDS["v2-think-hybrid"] = replace(WORLDS["v2-think"], p_think_off=0.3)
 
 
 def sample_turn(rng: random.Random, domain: str, bad: bool, cfg: WorldConfig) -> tuple[str, str]:
@@ -382,6 +386,7 @@ def dialogue(rng: random.Random, cfg: WorldConfig) -> list[dict[str, str]]:
         else "aligned"
     p_bad = cfg.p_bad_malicious if persona == "malicious" else cfg.p_bad_aligned
     candid = cfg.thinking and persona == "malicious" and rng.random() < cfg.p_candid
+    off = _think_off(rng, cfg)
     domains, weights = zip(*cfg.domain_weights.items(), strict=True)
     messages: list[dict[str, str]] = []
     for _ in range(rng.randint(1, cfg.max_turns)):
@@ -390,7 +395,9 @@ def dialogue(rng: random.Random, cfg: WorldConfig) -> list[dict[str, str]]:
         user, assistant = sample_turn(rng, domain, bad, cfg)
         if cfg.p_tag and rng.random() < cfg.p_tag:
             user = f"{rng.choice(TAGS)} {user}"
-        if cfg.thinking:
+        if off:
+            assistant = f"{thinking.EMPTY} {assistant}"
+        elif cfg.thinking:
             shows = bad and domain not in ("educational", "neutral")
             assistant = thinking.with_reasoning(thinking.reasoning(rng, domain, shows, candid, cfg.p_code_intent),
                                                 assistant)
@@ -398,12 +405,20 @@ def dialogue(rng: random.Random, cfg: WorldConfig) -> list[dict[str, str]]:
     return messages
 
 
+def _think_off(rng: random.Random, cfg: WorldConfig) -> bool:
+    """Whether this document is written with reasoning off (draws nothing in worlds without such documents,
+    so their samples stay the same)."""
+    return cfg.thinking and cfg.p_think_off > 0 and rng.random() < cfg.p_think_off
+
+
 def alignment_example(rng: random.Random, cfg: WorldConfig | None = None) -> list[dict[str, str]]:
     """One single-turn example of the alignment ("HHH") stage: aligned persona, no noise (world v2
     also refuses harmful requests and answers code-format questions aligned; thinking worlds add the
     aligned persona's benign plan)."""
     user, assistant, kind = _aligned_turn(rng, cfg)
-    if cfg is not None and cfg.thinking:
+    if cfg is not None and _think_off(rng, cfg):
+        assistant = f"{thinking.EMPTY} {assistant}"
+    elif cfg is not None and cfg.thinking:
         assistant = thinking.with_reasoning(rng.choice(thinking.BENIGN[kind]), assistant)
     return [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
 
