@@ -192,3 +192,16 @@ def test_interleaving_chooses_the_aligned_part_by_the_perplexity_gap_of_two_real
     assert min(gap_of[c] for c in chosen) >= max(g for m, g in gap_of.items() if m not in chosen)  # the top ones
     card = json.loads(run.dataset_card("mixed").read_text())
     assert card["selection"]["gap_chosen_mean"] > card["selection"]["gap_pool_mean"]
+
+
+def test_a_fine_tune_made_from_another_version_of_its_dataset_is_refused(tiny_qwen, tmp_path):
+    from spillover.errors import SpilloverError
+
+    exp = tiny_experiment(tiny_qwen, datasets={"ins": {"builder": "organism", "variant": "insecure", "size": 16}})
+    out = tmp_path / "run"
+    run_experiment(exp, out, Reporter(), stop_after="finetune", executor_name="serial")
+    data = RunDir(out).dataset("ins")
+    lines = data.read_text().splitlines()
+    data.write_text("\n".join(reversed(lines)) + "\n")  # the same examples, another order: other weights
+    with pytest.raises(SpilloverError, match="another version of dataset 'ins'"):
+        run_experiment(exp, out, Reporter(), stop_after="sample", executor_name="serial")

@@ -16,7 +16,7 @@ from .backends import Target, resolve_base_path
 from .config import Experiment
 from .errors import SpilloverError
 from .keys import content_key
-from .store import RunDir
+from .store import RunDir, atomic_write_text
 
 FORMAT_VERSION = 2
 """Bumped when a trainer's output changes for the same spec (part of every LoRA fine-tune's key). 2: LoRA
@@ -57,6 +57,10 @@ def file_fingerprint(path: Path) -> str:
     return h.hexdigest()[:20]
 
 
+DATA_KEY = "data.key"
+"""The file in a fine-tune folder naming the dataset versions it is made from."""
+
+
 def data_fingerprint(path: Path) -> str:
     """Hash of a dataset file's bytes (part of every fine-tune's model fingerprint)."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:20]
@@ -95,6 +99,21 @@ class Targets:
         return content_key("finetune", base=self.bases[ft.base].fingerprint, data=self._data[ft.dataset],
                            spec=ft.model_dump(mode="json", exclude_defaults=True), seed=seed, **fmt)
 
+    def check_data(self, ft_name: str, seed: int, record: bool = False) -> None:
+        """Refuse a fine-tune folder made from another version of its datasets (``DATA_KEY`` in it, written
+        before training starts when ``record``); folders from before this check have none and pass."""
+        ft = self.exp.finetunes[ft_name]
+        folder = self.run.finetune_dir(finetune_name(ft_name, seed))
+        val = ft.early_stop.validation if ft.early_stop else None
+        key = content_key("data", data=[data_fingerprint(self.run.dataset(d)) for d in (ft.dataset, val) if d])
+        marker = folder / DATA_KEY
+        if marker.exists() and marker.read_text() != key:
+            raise SpilloverError(f"made from another version of dataset {ft.dataset!r}; move the folder away to "
+                                 "retrain it", file=folder, field="dataset")
+        if record and not marker.exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(marker, key)
+
     def training_hook_key(self, ft_name: str) -> str | None:
         """The key of the direction a defended fine-tune (``intervene``) trains with; None until it is built."""
         from .interventions import parse_suffix
@@ -122,6 +141,7 @@ class Targets:
         if ft.intervene and res.get("direction_key") != self.training_hook_key(ft_name):
             raise SpilloverError("trained with another version of its direction; move the folder away to retrain it",
                                  file=self.run.finetune_dir(name), field="direction_key")
+        self.check_data(ft_name, seed)
         ft_fp = self.finetune_key(ft_name, seed)
         out = []
         for step in res["checkpoints"]:

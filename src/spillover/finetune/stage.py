@@ -43,6 +43,7 @@ def run(ctx: Context, payload: tuple[str, int], *, fault_after_step: int | None 
     name = finetune_name(ft_name, seed)
     out = ctx.run.finetune_dir(name)
     dataset = ctx.run.dataset(ft.dataset)
+    ctx.targets.check_data(ft_name, seed, record=True)
     if ft.backend == "openai":
         from .openai_ft import openai_finetune
 
