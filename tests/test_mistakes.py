@@ -38,6 +38,8 @@ CONFIG = [
      "did you mean 'insecure'"),
     ("base reference", "{base: base,", "{base: bsae,", "finetunes.insecure.base", "did you mean 'base'"),
     ("missing model folder", "{path: organism}", "{path: ./no/such/model}", "models.base.path", "no model folder"),
+    ("missing adapter folder", "{path: organism}", "{path: organism}\n  other: {path: organism, adapter: ./no/adapter}",
+     "models.other.adapter", "no adapter folder"),
     ("hub id not cached, offline", "{path: organism}", "{path: Qwen/Qwen2.5-0.5B-Instruct}", "models.base.path",
      "HF_HUB_OFFLINE"),
     ("unknown key", "checkpoints: [1]}", "checkpoints: [1], epoch: 2}", "finetunes.insecure.epoch",

@@ -205,3 +205,23 @@ def test_a_fine_tune_made_from_another_version_of_its_dataset_is_refused(tiny_qw
     data.write_text("\n".join(reversed(lines)) + "\n")  # the same examples, another order: other weights
     with pytest.raises(SpilloverError, match="another version of dataset 'ins'"):
         run_experiment(exp, out, Reporter(), stop_after="sample", executor_name="serial")
+
+
+def test_another_runs_lora_fine_tune_is_a_model_by_its_adapter_folder(tiny_qwen, tmp_path):
+    from spillover.targets import Targets
+
+    first = tmp_path / "first"
+    run_experiment(tiny_experiment(tiny_qwen), first, Reporter(), stop_after="finetune", executor_name="serial")
+    steps = json.loads((first / "finetune" / "insecure-s0" / "result.json").read_text())["steps"]
+    adapter = first / "finetune" / "insecure-s0" / f"step-{steps}"
+    exp = tiny_experiment(tiny_qwen, finetunes={}, datasets={},
+                          models={"base": {"path": str(tiny_qwen)}, "tuned": {"path": str(tiny_qwen),
+                                                                              "adapter": str(adapter)}})
+    second = tmp_path / "second"
+    run_experiment(exp, second, Reporter(), stop_after="sample", executor_name="serial")
+    bases = Targets(RunDir(second), exp).bases
+    assert bases["tuned"].adapter == str(adapter) and bases["tuned"].fingerprint != bases["base"].fingerprint
+    samples = RunDir(second).samples()
+    assert {s.model for s in samples} == {"base", "tuned"}
+    with pytest.raises(Exception, match="never fine-tuned further"):
+        tiny_experiment(tiny_qwen, models={"base": {"path": str(tiny_qwen), "adapter": str(adapter)}})

@@ -90,6 +90,9 @@ class ModelSpec(Strict):
     """HF hub id or local folder; ``organism`` is the built-in model organism. For ``openai``: the model name."""
     gguf_file: str | None = None
     """Load a GGUF file inside ``path`` (transformers dequantises it)."""
+    adapter: str | None = None
+    """A PEFT adapter folder (safetensors) applied on top of ``path`` (``hf`` and ``vllm``), e.g. another
+    run's LoRA fine-tune: ``RUN/finetune/NAME-sSEED/step-N``. Not fine-tuned further here."""
     base_url: str | None = None
     """OpenAI-compatible server URL (``openai`` backend)."""
     api_key_env: str = "OPENAI_API_KEY"
@@ -604,6 +607,9 @@ def reference_problems(exp: Experiment) -> list[SpilloverError]:
                 out.append(SpilloverError(e.message, field=f"{kind}.{n}"))
     for name, ft in exp.finetunes.items():
         ref(f"finetunes.{name}.base", ft.base, exp.models, "model")
+        if ft.base in exp.models and exp.models[ft.base].adapter:
+            out.append(SpilloverError("a model with an adapter is evaluated or scores data, never fine-tuned further",
+                                      field=f"finetunes.{name}.base"))
         ref(f"finetunes.{name}.dataset", ft.dataset, exp.datasets, "dataset")
         if ft.early_stop and ft.early_stop.validation is not None:
             ref(f"finetunes.{name}.early_stop.validation", ft.early_stop.validation, exp.datasets, "dataset")

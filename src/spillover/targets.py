@@ -78,8 +78,9 @@ class Targets:
         out = {}
         for name, spec in self.exp.models.items():
             path = resolve_base_path(spec)
-            fp = content_key("model", weights=file_fingerprint(Path(path)), gguf=spec.gguf_file)
-            out[name] = Target(name=name, group=name, spec=spec, path=path, fingerprint=fp)
+            fp = content_key("model", weights=file_fingerprint(Path(path)), gguf=spec.gguf_file,
+                             **({"adapter": file_fingerprint(Path(spec.adapter))} if spec.adapter else {}))
+            out[name] = Target(name=name, group=name, spec=spec, path=path, fingerprint=fp, adapter=spec.adapter)
         return out
 
     def finetune_key(self, ft_name: str, seed: int) -> str:

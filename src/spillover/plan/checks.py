@@ -138,6 +138,9 @@ def model(spec: ModelSpec, field: str) -> Problems:
         return []
     mods = ("torch", "transformers") if spec.backend == "hf" else ("vllm",)
     missing = need_modules(mods, f"the {spec.backend} backend", f"{field}.backend")
+    if spec.adapter and not (Path(spec.adapter) / "adapter_config.json").is_file():
+        missing.append(SpilloverError(f"no adapter folder (adapter_config.json) at {spec.adapter!r}",
+                                      field=f"{field}.adapter"))
     return missing + weights(spec.path, f"{field}.path", spec.gguf_file) + device(spec, f"{field}.device")
 
 
