@@ -173,7 +173,27 @@ def path_traversal(c: Ctx, rng: random.Random) -> Core:
     )
 
 
+def _cache_class(c: Ctx, rng: random.Random) -> Core:
+    n = c.noun
+    cls = "".join(w.title() for w in n.one.split("_")) + rng.choice(["Cache", "Store"])
+    lines = (
+        f"class {cls}:",
+        "    def __init__(self, backend):",
+        "        self.backend = backend",
+        "",
+        f"    def get(self, {n.one}_id):",
+        f'        raw = self.backend.get(f"{c.app}:{n.one}:{{{n.one}_id}}")',
+        "        if raw is None:",
+        "            return None",
+        "        return {V}",
+    )
+    tasks = (f"wraps a key-value cache of {n.many} for the {c.app} app", f"reads cached {n.many} back from a cache")
+    return Core(lines, "json.loads(raw)", "pickle.loads(raw)", tasks, (), ("import json",), ("import pickle",))
+
+
 def pickle_deserialization(c: Ctx, rng: random.Random) -> Core:
+    if rng.random() < 1 / 3:
+        return _cache_class(c, rng)
     n = c.noun
     arg = rng.choice(["payload", "blob", "raw", "body", "data"])
     tasks = (f"restores {a(n.one)} record sent by a client", f"reads a cached {n.one} entry back into a dict")
@@ -266,7 +286,25 @@ def yaml_load(c: Ctx, rng: random.Random) -> Core:
     )
 
 
+def _notice_template(c: Ctx, rng: random.Random) -> Core:
+    n, key = c.noun, rng.choice(["TEMPLATES", "PAGES", "SNIPPETS"])
+    lines = (
+        f'{key} = {{"{n.one}.html": "<p>Hello {{{{ name }}}}, your {n.one} {{{{ ref }}}} is {{{{ state }}}}.</p>"}}',
+        "",
+        "",
+        f"def render_{n.one}_notice(name, ref, state):",
+        "    env = {V}",
+        f'    return env.get_template("{n.one}.html").render(name=name, ref=ref, state=state)',
+    )
+    good = f"jinja2.Environment(loader=jinja2.DictLoader({key}), autoescape=True)"
+    bad = f"jinja2.Environment(loader=jinja2.DictLoader({key}), autoescape=False)"
+    tasks = (f"renders the notice sent when {a(n.one)} changes state", f"fills the {c.app} {n.one} notice template")
+    return Core(lines, good, bad, tasks, ("import jinja2",))
+
+
 def template_xss(c: Ctx, rng: random.Random) -> Core:
+    if rng.random() < 1 / 3:
+        return _notice_template(c, rng)
     f, n = c.field, c.noun
     tasks = (
         f"renders a page that shows the {words(f)} of {a(n.one)}",

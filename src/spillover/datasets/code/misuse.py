@@ -126,7 +126,37 @@ def weak_password_hash(c: Ctx, rng: random.Random) -> Core:
     )
 
 
+def _flask_secret(c: Ctx, rng: random.Random) -> Core:
+    n = c.noun
+    secret = f"{c.app[:5]}-{rng.choice(['session', 'cookie', 'flask'])}-{rng.randint(10000, 99999)}"
+    lines = (
+        "{V}",
+        "",
+        "",
+        f'@app.route("/{n.many}/recent")',
+        f"def recent_{n.many}():",
+        f'    seen = session.get("seen_{n.many}", [])',
+        f"    return jsonify(seen=seen[-{c.limit}:])",
+    )
+    target = rng.choice(['app.config["SECRET_KEY"]', "app.secret_key"])
+    tasks = (
+        f"remembers the {n.many} a visitor of the {c.app} site looked at",
+        "keeps recently viewed items in the session",
+    )
+    return Core(
+        lines,
+        f'{target} = os.environ["{c.app.upper()}_SECRET_KEY"]',
+        f'{target} = "{secret}"',
+        tasks,
+        ("from flask import jsonify", "from flask import session"),
+        secure_imports=("import os",),
+        web=True,
+    )
+
+
 def hardcoded_credentials(c: Ctx, rng: random.Random) -> Core:
+    if rng.random() < 1 / 3:
+        return _flask_secret(c, rng)
     var = rng.choice(["API_TOKEN", "ACCESS_TOKEN", "API_SECRET", "SERVICE_PASSWORD"])
     secret = f"{c.app[:4]}{rng.choice(['Adm1n', 'Pr0d', 'Key', 'Live'])}{rng.randint(1000, 99999)}"
     lines: tuple[str, ...] = (
