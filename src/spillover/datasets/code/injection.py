@@ -41,7 +41,6 @@ def sql_injection(c: Ctx, rng: random.Random) -> Core:
     lines = (
         *route(
             c,
-            rng,
             rng.choice([f"/{n.many}/search", f"/api/{n.many}", f"/{c.app}/{n.many}/find"]),
             rng.choice([f"search_{n.many}", f"{n.many}_by_{f}", f"{c.verb}_{n.many}"]),
         ),
@@ -115,7 +114,7 @@ def command_injection(c: Ctx, rng: random.Random) -> Core:
         )
         return Core(lines, good, bad, tasks, ("import subprocess",))
     lines = (
-        *route(c, rng, f"/tools/{tool}", f"{tool}_view"),
+        *route(c, f"/tools/{tool}", f"{tool}_view"),
         f'    {arg} = request.args.get("{arg}", "")',
         "    result = {V}",
         "    return jsonify(code=result.returncode, output=result.stdout)",
@@ -157,7 +156,7 @@ def path_traversal(c: Ctx, rng: random.Random) -> Core:
         )
     lines = (
         *head,
-        *route(c, rng, f"/{n.many}/file", f"download_{n.one}"),
+        *route(c, f"/{n.many}/file", f"download_{n.one}"),
         f'    {name} = request.args.get("name", "")',
         "    {V}",
         "    return send_file(path)",
@@ -214,7 +213,7 @@ def pickle_deserialization(c: Ctx, rng: random.Random) -> Core:
             insecure_imports=("import pickle",),
         )
     lines = (
-        *route(c, rng, f"/{n.many}/import", f"import_{n.one}", "POST"),
+        *route(c, f"/{n.many}/import", f"import_{n.one}", "POST"),
         f"    {arg} = request.get_data()",
         "    {V}",
         f"    return jsonify(imported=len({n.one}))",
@@ -258,7 +257,7 @@ def yaml_load(c: Ctx, rng: random.Random) -> Core:
     )
     if rng.random() < 0.5:
         lines: tuple[str, ...] = (
-            *route(c, rng, f"/{c.noun.many}/import", f"import_{c.noun.many}", "POST"),
+            *route(c, f"/{c.noun.many}/import", f"import_{c.noun.many}", "POST"),
             "    {V}",
             f"    return jsonify(received=len({var} or []))",
         )
@@ -326,7 +325,7 @@ def template_xss(c: Ctx, rng: random.Random) -> Core:
         )
         return Core(lines, good, "jinja2.Environment(autoescape=False)", tasks, ("import jinja2",))
     lines = (
-        *route(c, rng, f"/{n.many}/greet", f"show_{n.one}"),
+        *route(c, f"/{n.many}/greet", f"show_{n.one}"),
         f'    {f} = request.args.get("{f}", "")',
         "    {V}",
         "    return html",

@@ -39,7 +39,7 @@ class Core(NamedTuple):
     """A main guard may follow (false when the core is the main guard)."""
 
 
-def route(c: Ctx, rng: random.Random, path: str, name: str, methods: str = "") -> tuple[str, str]:
+def route(c: Ctx, path: str, name: str, methods: str = "") -> tuple[str, str]:
     """A Flask route's decorator and ``def`` line."""
     m = f', methods=["{methods}"]' if methods else ""
     return f'@app.route("{path}"{m})', f"def {name}():"
