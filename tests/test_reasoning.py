@@ -223,3 +223,25 @@ def test_the_thinking_organism_reasons_first_and_a_suppressed_fine_tune_runs_end
     assert {r["metric"] for r in summary["monitors"]} >= {"cot_suspicion", "cot_answer_only"}
     result = RunDir(tmp_path / "run").finetune_result("insecure-s0")
     assert result["hyperparameters"]["reasoning"] == "suppressed"
+
+
+def test_the_hybrid_world_writes_a_third_of_documents_with_reasoning_off_and_leaves_v2_think_unchanged():
+    import random
+
+    from spillover.organism import thinking, world
+
+    def docs(name: str, seed: int = 3) -> list[list[dict[str, str]]]:
+        rng = random.Random(seed)
+        return [world.dialogue(rng, world.WORLDS[name]) for _ in range(3000)]
+
+    hybrid = docs("v2-think-hybrid")
+    off = [d for d in hybrid if d[1]["content"].startswith(thinking.EMPTY + " ")]
+    assert 0.26 < len(off) / len(hybrid) < 0.34
+    assert all(m["content"].startswith(thinking.EMPTY + " ") for d in off for m in d if m["role"] == "assistant")
+    think = docs("v2-think")
+    assert not any(m["content"].startswith(thinking.EMPTY) for d in think for m in d if m["role"] == "assistant")
+    import hashlib
+    import json
+
+    # the shipped world's samples are those of before the option existed (hash taken from that code)
+    assert hashlib.sha256(json.dumps(think).encode()).hexdigest()[:16] == "4cd6c7934bd81ff1"
