@@ -144,8 +144,10 @@ def ssrf_unguarded(tree: ast.AST) -> bool:
         if isinstance(n, ast.Assign):
             for t in n.targets:
                 values.setdefault(ast.unparse(t), []).append(n.value)
-        elif isinstance(n, ast.AugAssign | ast.AnnAssign | ast.arg | ast.For):
-            values.setdefault(ast.unparse(getattr(n, "target", n)), []).append(n)  # not a fixed value
+        elif isinstance(n, ast.AugAssign | ast.AnnAssign | ast.For):
+            values.setdefault(ast.unparse(n.target), []).append(n)  # not a fixed value
+        elif isinstance(n, ast.arg):
+            values.setdefault(n.arg, []).append(n)
 
     def fixed(u: ast.AST) -> bool:
         if isinstance(u, ast.Name) and values.get(u.id):
