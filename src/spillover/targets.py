@@ -89,16 +89,19 @@ class Targets:
 
         ft = self.exp.finetunes[ft_name]
         val = ft.early_stop.validation if ft.early_stop else None
-        for d in (ft.dataset, val):
-            if d is not None and d not in self._data:
-                self._data[d] = data_fingerprint(self.run.dataset(d))
         fmt: dict[str, object] = {"format": FORMAT_VERSION} if ft.method == "lora" else {}
         if ft.intervene:
             fmt["direction"] = self.training_hook_key(ft_name)
         if val is not None:
-            fmt["validation"] = self._data[val]
-        return content_key("finetune", base=self.bases[ft.base].fingerprint, data=self._data[ft.dataset],
+            fmt["validation"] = self._dataset_key(val)
+        return content_key("finetune", base=self.bases[ft.base].fingerprint, data=self._dataset_key(ft.dataset),
                            spec=ft.model_dump(mode="json", exclude_defaults=True), seed=seed, **fmt)
+
+    def _dataset_key(self, name: str) -> str:
+        """A dataset file's fingerprint, read once per instance."""
+        if name not in self._data:
+            self._data[name] = data_fingerprint(self.run.dataset(name))
+        return self._data[name]
 
     def check_data(self, ft_name: str, seed: int, record: bool = False) -> None:
         """Refuse a fine-tune folder made from another version of its datasets (``DATA_KEY`` in it, written
@@ -106,7 +109,7 @@ class Targets:
         ft = self.exp.finetunes[ft_name]
         folder = self.run.finetune_dir(finetune_name(ft_name, seed))
         val = ft.early_stop.validation if ft.early_stop else None
-        key = content_key("data", data=[data_fingerprint(self.run.dataset(d)) for d in (ft.dataset, val) if d])
+        key = content_key("data", data=[self._dataset_key(d) for d in (ft.dataset, val) if d])
         marker = folder / DATA_KEY
         if marker.exists() and marker.read_text() != key:
             raise SpilloverError(f"made from another version of dataset {ft.dataset!r}; move the folder away to "
