@@ -269,8 +269,8 @@ def assemble(core: Core, c: Ctx, rng: random.Random) -> tuple[str, str, str]:
     if core.web:
         imports.append("from flask import Flask")
         setup.append(rng.choice(["app = Flask(__name__)", f'app = Flask("{c.app}")']))
-    before, after = helpers[: rng.randint(0, len(helpers))], []
-    after = helpers[len(before) :]
+    split = rng.randint(0, len(helpers))
+    before, after = helpers[:split], helpers[split:]
     main: list[str] = []
     if core.web and core.main and rng.random() < 0.6:
         main = ['if __name__ == "__main__":', f"    app.run(port={c.port})"]
