@@ -99,14 +99,15 @@ def _import(spec: DatasetSpec, name: str, built: dict[str, list[Example]], backe
 
 
 def _mix(spec: DatasetSpec, name: str, built: dict[str, list[Example]], backend: Any) -> Built:
-    """``backend``: for a ``select`` mix, the (aligned, misaligned) pair of scoring backends."""
+    """``backend``: for a ``select`` mix, the (aligned, misaligned) pair of scoring backends, and optionally a
+    third item, a progress callback told how many examples each scoring call covered."""
     from .mix import mix, perplexity_gap
 
     if spec.select is None:
         return mix(spec, built), {}
     if backend is None or spec.select.part not in built:
         raise SpilloverError("a selected mix needs its part built and its two models", field=f"datasets.{name}.select")
-    scores = perplexity_gap(built[spec.select.part], *backend)
+    scores = perplexity_gap(built[spec.select.part], *backend)  # aligned, misaligned[, advance]
     chosen = mix(spec, built, scores)
     picked = {id(e) for e in chosen}
     kept = [s for e, s in zip(built[spec.select.part], scores, strict=True) if id(e) in picked]

@@ -7,7 +7,7 @@ One part may be chosen by a model-based score (``select``) instead of at random:
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..config import DatasetSpec
@@ -57,11 +57,23 @@ def _ranked(pool: Sequence[Example], scores: Sequence[float]) -> list[int]:
     return sorted(range(len(pool)), key=lambda i: (copy[i], -scores[i], i))
 
 
-def perplexity_gap(examples: Sequence[Example], aligned: Any, misaligned: Any) -> list[float]:
+CHUNK = 1024
+"""Examples scored per call (progress is reported after each)."""
+
+
+def perplexity_gap(examples: Sequence[Example], aligned: Any, misaligned: Any,
+                   advance: Callable[[int], None] | None = None) -> list[float]:
     """Per example: the last answer's log-probability per character under ``aligned`` minus under
     ``misaligned`` (backends with ``score``); large = an answer the misaligned model has moved away from.
-    Per character, not per token, so two models with different tokenisers compare; not guaranteed to rank
-    like a per-token gap when answers differ much in how they tokenise."""
+    ``advance(n)`` is told of every ``n`` examples scored by both. Per character, not per token, so two
+    models with different tokenisers compare; not guaranteed to rank like a per-token gap when answers
+    differ much in how they tokenise."""
     items = [(list(ex.messages[:-1]), ex.messages[-1]["content"]) for ex in examples]
-    a, m = aligned.score(items), misaligned.score(items)
-    return [(x - y) / max(1, len(answer)) for x, y, (_, answer) in zip(a, m, items, strict=True)]
+    gaps: list[float] = []
+    for i in range(0, len(items), CHUNK):
+        part = items[i: i + CHUNK]
+        a, m = aligned.score(part), misaligned.score(part)
+        gaps += [(x - y) / max(1, len(answer)) for x, y, (_, answer) in zip(a, m, part, strict=True)]
+        if advance:
+            advance(len(part))
+    return gaps

@@ -31,7 +31,12 @@ def run_stage(ctx: Context) -> None:
 
             backend = tuple(make_backend(ctx.targets.bases[m]) for m in (spec.select.aligned, spec.select.misaligned))
         try:
-            examples, extra = build(spec, name, parts, backend=backend)
+            if spec.select is not None:
+                total = len(parts[spec.select.part])
+                with ctx.ui.task(f"dataset {name}: score {spec.select.part} by {spec.select.by}", total) as advance:
+                    examples, extra = build(spec, name, parts, backend=(*backend, advance))
+            else:
+                examples, extra = build(spec, name, parts, backend=backend)
         finally:
             for b in backend if isinstance(backend, tuple) else ():
                 b.close()
