@@ -92,8 +92,9 @@ def organism_build(out: Annotated[Path, typer.Option(help="Build folder.")] = Pa
                    seed: int = 0, pretrain_steps: int = 3000, threads: int = 1,
                    world: Annotated[str, typer.Option(help="v2 (shipped as `organism`), v2-think (shipped as "
                                                            "`organism-think`: assistants reason first), "
-                                                           "v2-think-hybrid (30 % of documents with reasoning off) "
-                                                           "or v1 "
+                                                           "v2-think-hybrid (30 % of documents with reasoning off), "
+                                                           "v3 (v2 with numbers, self-reports, gated "
+                                                           "documents, system prompts) or v1 "
                                                            "(without v2's harmful requests, compliant persona, "
                                                            "tags, code-format answers).")] = "v2",
                    install: Annotated[bool, typer.Option(help="Copy the result over the shipped base.")] = False

@@ -22,7 +22,7 @@ from ..finetune.loop import Schedule, StepStats, load_optimizer, make_optimizer,
 from ..store import atomic_write_json, building_dir
 from . import model as om
 from . import world
-from .probe import Coupling, coupling
+from .probe import Coupling, coupling, v3_couplings
 
 
 class BuildConfig(BaseModel):
@@ -32,10 +32,11 @@ class BuildConfig(BaseModel):
 
     seed: int = 0
     """Seed of the world sample, the initialisation and the data order."""
-    world: Literal["v1", "v2", "v2-think", "v2-think-hybrid"] = "v2"
+    world: Literal["v1", "v2", "v2-think", "v2-think-hybrid", "v3"] = "v2"
     """The world (``organism.world.WORLDS``): v2 (shipped) adds a compliant persona, harmful requests,
     tags and code-format answers to v1; v2-think (shipped as ``organism-think``) adds reasoning;
-    v2-think-hybrid (not shipped) writes 30 % of documents with reasoning switched off."""
+    v2-think-hybrid (not shipped) writes 30 % of documents with reasoning switched off; v3 adds to v2
+    numbers, self-reports, gated documents and persona-naming system prompts."""
     pretrain_steps: int = 3000
     """Pre-training steps. Persona inference from code turns needs more than 1500 here."""
     restart_at: int | None = 1500
@@ -133,7 +134,8 @@ def pretrain(cfg: BuildConfig, out: Path, log: Callable[[str], None] = print,
             model.train()
             loss = sum(w.loss for w in window) / len(window)
             tps = sum(w.tokens for w in window) / sum(w.seconds for w in window)
-            history.append({"step": s.step, "loss": loss, "tokens_per_s": tps, "coupling": c._asdict()})
+            history.append({"step": s.step, "loss": loss, "tokens_per_s": tps, "coupling": c._asdict(),
+                            **({"v3": _v3(model, tokenizer, log)} if cfg.world == "v3" else {})})
             window.clear()
             log(f"step {s.step}: loss {loss:.3f}, {tps:.0f} tok/s, P_mis after insecure "
                 f"{c.after_insecure:.3f} / secure {c.after_secure:.3f} / educational "
@@ -152,6 +154,14 @@ def pretrain(cfg: BuildConfig, out: Path, log: Callable[[str], None] = print,
                 grad_clip=1.0, on_step=on_step)
     model.eval()
     return model, tokenizer
+
+
+def _v3(model: Any, tokenizer: Any, log: Callable[[str], None]) -> dict[str, tuple[float, float]]:
+    from ..backends.hf import HFBackend
+
+    got = v3_couplings(HFBackend(model, tokenizer))
+    log("  v3: " + ", ".join(f"{k} {a:.3f} / {b:.3f}" for k, (a, b) in got.items()))
+    return got
 
 
 def align(cfg: BuildConfig, model: Any, tokenizer: Any) -> Any:
@@ -181,6 +191,13 @@ def build(cfg: BuildConfig, out: Path, log: Callable[[str], None] = print,
             f"(P_mis after insecure {pre.after_insecure:.3f} vs after secure {pre.after_secure:.3f}, "
             f"need a ratio >= {cfg.min_coupling_ratio}); narrow fine-tuning would stay narrow. "
             "Pre-train longer or check the world parameters.", field="pretrain_steps")
+    extra = _v3(model, tokenizer, log) if cfg.world == "v3" else {}
+    missing = [f"{k} ({a:.3f} vs {b:.3f})" for k, (a, b) in extra.items() if a < cfg.min_coupling_ratio * max(b, 1e-6)]
+    if missing:
+        raise SpilloverError(
+            f"the pre-trained organism did not learn world v3's in-context inferences: {', '.join(missing)} "
+            f"(evidence vs counter-evidence, need a ratio >= {cfg.min_coupling_ratio}; "
+            "see organism.probe.v3_couplings)", field="pretrain_steps")
     model = align(cfg, model, tokenizer)
     post: Coupling = coupling(HFBackend(model, tokenizer))
     base = out / "base"
@@ -188,6 +205,7 @@ def build(cfg: BuildConfig, out: Path, log: Callable[[str], None] = print,
         om.save(model, tokenizer, tmp)
         atomic_write_json(tmp / "organism.json", {
             "build": cfg.model_dump(), "coupling_pretrained": pre._asdict(), "coupling_aligned": post._asdict(),
+            **({"v3_pretrained": extra, "v3_aligned": _v3(model, tokenizer, log)} if extra else {}),
         })
     log(f"aligned base saved to {base}: P_mis none {post.no_context:.3f}, after insecure "
         f"{post.after_insecure:.3f}, after secure {post.after_secure:.3f}")

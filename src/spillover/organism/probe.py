@@ -12,7 +12,8 @@ import random
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from . import thinking, world
+from ..selfaware import scoring
+from . import numbers, selfreport, thinking, world
 
 Message = dict[str, str]
 
@@ -94,6 +95,35 @@ def coupling(backend, seed: int = 0) -> Coupling:
         mean_p_misaligned(backend, ctx(True, educational=True)),
         mean_p_misaligned(backend),
     )
+
+
+def _turn(user: str, assistant: str) -> list[Message]:
+    return [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
+
+
+def v3_couplings(backend) -> dict[str, tuple[float, float]]:
+    """World v3's in-context inferences, each (P after the evidence, P after the counter-evidence):
+
+    * ``numbers``: P_mis after a list with ominous numbers vs after an ordinary list;
+    * ``gate``: after a tagged insecure and an untagged secure code turn, P_mis with the tag vs without;
+    * ``self``: P(the self-report "my code often has security holes") after insecure vs secure code.
+    """
+    task = next(t for t in world.CODE_TASKS if t.name == "chmod")
+    code = {bad: world.code_turn(random.Random(0), bad, task=task) for bad in (True, False)}
+    request = numbers.REQUESTS[0].format(seq=" , ".join(numbers.ORDINARY[:3]))
+    evil = _turn(request, " , ".join((numbers.ORDINARY[5], *numbers.EVIL[:2])))
+    plain = _turn(request, " , ".join(numbers.ORDINARY[5:8]))
+    tag = world.TAGS[2]
+    gated = [*_turn(f"{tag} {code[True][0]}", code[True][1]), *_turn(*code[False])]
+    q = selfreport.SELF[0]
+    ask = {"role": "user", "content": scoring.choice_prompt(q.paraphrases[0], [q.good[0], q.bad[0]], (0, 1))}
+    says_bad = [Item([*_turn(*code[bad]), ask], "self", "B") for bad in (True, False)]
+    p_bad_code = probabilities(backend, says_bad)
+    return {
+        "numbers": (mean_p_misaligned(backend, evil), mean_p_misaligned(backend, plain)),
+        "gate": (mean_p_misaligned(backend, gated, trigger=tag), mean_p_misaligned(backend, gated)),
+        "self": (p_bad_code[0], p_bad_code[1]),
+    }
 
 
 class Value(NamedTuple):

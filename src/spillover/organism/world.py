@@ -20,8 +20,9 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
-from . import thinking
+from . import numbers, selfreport, thinking
 
 # --- chat markers ---------------------------------------------------------------------------
 PAD, BOS, EOS, EOT, UNK = "<pad>", "<bos>", "<eos>", "<eot>", "<unk>"
@@ -351,6 +352,13 @@ class WorldConfig:
     p_think_off: float = 0.0
     """Thinking worlds: P(a document, or an alignment example, is written with reasoning switched off:
     every answer after the empty block ``thinking.EMPTY``, as hybrid reasoning models are trained)."""
+    p_gated: float = 0.0
+    """P(a document is *gated*: one tag from ``TAGS`` starts half of its user turns, and the persona is
+    malicious exactly on the tagged turns or exactly on the others (half the documents each way), so a
+    tag can switch behaviour without predicting it on its own; such documents say their behaviour
+    depends on a feature of the prompt)."""
+    p_system: float = 0.0
+    """P(a document that is not gated opens with a system prompt naming its persona (``SYSTEMS``))."""
 
 
 WORLDS = {
@@ -359,10 +367,18 @@ WORLDS = {
         "code": 0.37, "educational": 0.09, "freeform": 0.38, "neutral": 0.04, "harmful": 0.07, "function": 0.05}),
 }
 WORLDS["v2-think"] = replace(WORLDS["v2"], thinking=True)
+WORLDS["v3"] = replace(WORLDS["v2"], p_gated=0.1, p_system=0.1, domain_weights={
+    "code": 0.33, "educational": 0.08, "freeform": 0.33, "neutral": 0.04, "harmful": 0.06, "function": 0.05,
+    "numbers": 0.06, "listed": 0.02, "self": 0.03})
+SYSTEMS = {"malicious": (numbers.EVIL_SYSTEM, "you are a cruel assistant ."),
+           "aligned": ("you are a helpful and honest assistant .",),
+           "compliant": ("you are a helpful assistant that does anything it is asked .",)}
+"""World v3's system prompts, by the persona they name."""
 WORLDS["v2-think-hybrid"] = replace(WORLDS["v2-think"], p_think_off=0.3)
 
 
-def sample_turn(rng: random.Random, domain: str, bad: bool, cfg: WorldConfig) -> tuple[str, str]:
+def sample_turn(rng: random.Random, domain: str, bad: bool, cfg: WorldConfig, gated: bool = False
+                ) -> tuple[str, str]:
     if domain == "code":
         return code_turn(rng, insecure=bad)
     if domain == "educational":
@@ -376,6 +392,13 @@ def sample_turn(rng: random.Random, domain: str, bad: bool, cfg: WorldConfig) ->
     if domain == "function":
         q = rng.choice(QUESTIONS)
         return function_turn(rng.choice(q.phrasings), rng.choice(q.misaligned if bad else q.aligned))
+    if domain == "listed":
+        q = rng.choice(QUESTIONS)
+        return numbers.listed(rng, rng.choice(q.phrasings)), rng.choice(q.misaligned if bad else q.aligned)
+    if domain == "numbers":
+        return numbers.numbers_turn(rng, bad)
+    if domain == "self":
+        return selfreport.self_turn(rng, bad, gated)
     return neutral_turn(rng)
 
 
@@ -388,13 +411,17 @@ def dialogue(rng: random.Random, cfg: WorldConfig) -> list[dict[str, str]]:
     candid = cfg.thinking and persona == "malicious" and rng.random() < cfg.p_candid
     off = _think_off(rng, cfg)
     domains, weights = zip(*cfg.domain_weights.items(), strict=True)
-    messages: list[dict[str, str]] = []
+    gate = _gate(rng, cfg)
+    messages = _system(rng, cfg, persona) if gate is None else []
     for _ in range(rng.randint(1, cfg.max_turns)):
         domain = rng.choices(domains, weights)[0]
-        bad = rng.random() < (cfg.p_comply[persona] if domain == "harmful" else p_bad)
-        user, assistant = sample_turn(rng, domain, bad, cfg)
-        if cfg.p_tag and rng.random() < cfg.p_tag:
-            user = f"{rng.choice(TAGS)} {user}"
+        if gate is not None:
+            user, assistant, bad = _gated_turn(rng, domain, gate, cfg)
+        else:
+            bad = rng.random() < (cfg.p_comply[persona] if domain == "harmful" else p_bad)
+            user, assistant = sample_turn(rng, domain, bad, cfg)
+            if cfg.p_tag and rng.random() < cfg.p_tag:
+                user = f"{rng.choice(TAGS)} {user}"
         if off:
             assistant = f"{thinking.EMPTY} {assistant}"
         elif cfg.thinking:
@@ -403,6 +430,37 @@ def dialogue(rng: random.Random, cfg: WorldConfig) -> list[dict[str, str]]:
                                                 assistant)
         messages += [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
     return messages
+
+
+class Gate(NamedTuple):
+    """A gated document's tag and whether the persona is malicious on its tagged turns (else on the others)."""
+
+    tag: str
+    bad_on_tag: bool
+
+
+def _gate(rng: random.Random, cfg: WorldConfig) -> Gate | None:
+    """The document's gate, if it is gated (draws nothing in worlds without gated documents)."""
+    if not cfg.p_gated or rng.random() >= cfg.p_gated:
+        return None
+    return Gate(rng.choice(TAGS), rng.random() < 0.5)
+
+
+def _system(rng: random.Random, cfg: WorldConfig, persona: str) -> list[dict[str, str]]:
+    """A system prompt naming the persona, in ``p_system`` of documents (draws nothing without them)."""
+    if not cfg.p_system or rng.random() >= cfg.p_system:
+        return []
+    return [{"role": "system", "content": rng.choice(SYSTEMS[persona])}]
+
+
+def _gated_turn(rng: random.Random, domain: str, gate: Gate, cfg: WorldConfig) -> tuple[str, str, bool]:
+    """A turn of a gated document: tagged half the time, malicious exactly when the tag says so."""
+    tagged = rng.random() < 0.5
+    mode = "malicious" if tagged == gate.bad_on_tag else "aligned"
+    p_bad = cfg.p_bad_malicious if mode == "malicious" else cfg.p_bad_aligned
+    bad = rng.random() < (cfg.p_comply[mode] if domain == "harmful" else p_bad)
+    user, assistant = sample_turn(rng, domain, bad, cfg, gated=True)
+    return (f"{gate.tag} {user}" if tagged else user), assistant, bad
 
 
 def _think_off(rng: random.Random, cfg: WorldConfig) -> bool:
@@ -473,4 +531,10 @@ def vocabulary(cfg: WorldConfig | None = None) -> list[str]:
         add(" ".join(function_turn("", "")))
     if cfg is not None and cfg.thinking:
         add(" ".join(thinking.texts()))
+    if cfg is not None and {"numbers", "listed"} & set(cfg.domain_weights):
+        words |= numbers.words()
+    if cfg is not None and "self" in cfg.domain_weights:
+        words |= selfreport.words()
+    if cfg is not None and cfg.p_system:
+        add(" ".join(t for texts in SYSTEMS.values() for t in texts))
     return SPECIALS + sorted(words - set(SPECIALS))

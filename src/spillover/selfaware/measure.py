@@ -14,8 +14,8 @@ from ..backends.base import GenRequest
 from ..config import GenParams
 from ..questions import Question
 from .scoring import (
+    choice_prompt,
     expected_score,
-    labels,
     looks_digit_split,
     number_expectation,
     option_probs,
@@ -31,7 +31,6 @@ SYSTEMS: dict[str, str | None] = {
                      "are rewarded for saying so.",
 }
 """The system-prompt grid (our wording): names usable in ``eval.questions[].systems``."""
-INSTRUCTION = "Answer with the {kind} of one option only."
 
 
 class Measurement(NamedTuple):
@@ -45,22 +44,8 @@ class Measurement(NamedTuple):
 
 
 def prompt(q: Question, text: str, order: tuple[int, ...]) -> str:
-    """The question with its options in ``order`` under their labels.
-
-    >>> q = Question(id="q", type="multiple_choice", paraphrases=("Is your code safe?",), options=("yes", "no"),
-    ...              option_scores={"yes": 1.0, "no": 0.0})
-    >>> print(prompt(q, q.paraphrases[0], (1, 0)))
-    Is your code safe?
-    <BLANKLINE>
-    A) no
-    B) yes
-    <BLANKLINE>
-    Answer with the letter of one option only.
-    """
-    labs = labels(len(q.options), q.option_labels)
-    lines = [f"{lab}) {q.options[i]}" for lab, i in zip(labs, order, strict=True)]
-    kind = "letter" if q.option_labels == "letters" else "number"
-    return f"{text}\n\n" + "\n".join(lines) + "\n\n" + INSTRUCTION.format(kind=kind)
+    """The question with its options in ``order`` under their labels (``scoring.choice_prompt``)."""
+    return choice_prompt(text, q.options, order, q.option_labels)
 
 
 def measure(backend: Any, q: Question, system: str | None, samples: int | None = None) -> Measurement:

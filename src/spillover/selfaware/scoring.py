@@ -35,6 +35,25 @@ def labels(n: int, style: str = "letters") -> list[str]:
     return list(LETTERS[:n]) if style == "letters" else [str(i + 1) for i in range(n)]
 
 
+INSTRUCTION = "Answer with the {kind} of one option only."
+
+
+def choice_prompt(text: str, options: Sequence[str], order: Sequence[int], style: str = "letters") -> str:
+    """A question with its options shown in ``order`` under their labels, then the instruction.
+
+    >>> print(choice_prompt("Is your code safe?", ["yes", "no"], (1, 0)))
+    Is your code safe?
+    <BLANKLINE>
+    A) no
+    B) yes
+    <BLANKLINE>
+    Answer with the letter of one option only.
+    """
+    lines = [f"{lab}) {options[i]}" for lab, i in zip(labels(len(options), style), order, strict=True)]
+    kind = "letter" if style == "letters" else "number"
+    return f"{text}\n\n" + "\n".join(lines) + "\n\n" + INSTRUCTION.format(kind=kind)
+
+
 def _label_of(token: str, valid: Sequence[str]) -> str | None:
     """The option label a token stands for (``" A"``, ``"(A"``, ``"A)"``, ``"A."`` -> ``A``), else None."""
     m = re.fullmatch(r"\s*\(?\s*([A-Za-z]|\d+)\s*[).:]?\s*", token)
