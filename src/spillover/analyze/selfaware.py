@@ -25,6 +25,34 @@ def choices_table(probes: pd.DataFrame, *, n_boot: int, seed: int) -> list[dict[
     return rows
 
 
+REPORT_TEST = "Welch t-test over fine-tune seeds (each the mean over questions), one-sided"
+
+
+def check_report(probes: pd.DataFrame, chk: Any, alpha: float) -> Any:
+    """A findings check on self-reports: group ``a``'s final models score above ``b``'s by at least ``factor``
+    (scores in [0, 1], neutral system prompt, the questions the check matches), the difference significant.
+    Each seed counts once (its mean over questions), so 3 vs 3 seeds test between models, not answers."""
+    from scipy.stats import ttest_ind
+
+    from .findings import CheckResult, matches
+
+    claim = f"self-report {chk.a} - {chk.b} >= {chk.factor:g}"
+    d = probes[probes["name"].isin(["mc", "self_report_ev"]) & probes["checkpoint"].isna()
+               & (probes["variant"] == "neutral")] if len(probes) else probes
+    d = d[matches(d["question_id"], chk)] if len(d) else d
+    a, b = (d[d["group"] == g].groupby("model")["value"].mean().dropna() if len(d) else pd.Series()
+            for g in (chk.a, chk.b))
+    if len(a) < 2 or len(b) < 2:
+        return CheckResult(claim, f"not measured: self-reports of {len(a)} {chk.a} and {len(b)} {chk.b} models "
+                           "(need 2 each)", None, None, None, REPORT_TEST)
+    res = ttest_ind(a, b, equal_var=False, alternative="greater")
+    ci = ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
+    diff = float(a.mean() - b.mean())
+    return CheckResult(claim, f"{chk.a} {a.mean():.3f} vs {chk.b} {b.mean():.3f}: {diff:+.3f} "
+                       f"({len(a)} and {len(b)} seeds)", (float(ci.low), float(ci.high)), float(res.pvalue),
+                       bool(diff >= chk.factor and res.pvalue < alpha), REPORT_TEST)
+
+
 def elicitation_table(df: pd.DataFrame, patterns: dict[str, str]) -> list[dict[str, Any]]:
     """Per group and elicitation question (final models): the share of answers that match the question's
     ``expect_pattern`` (e.g. name the trigger), with a Wilson interval."""

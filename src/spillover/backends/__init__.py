@@ -108,7 +108,7 @@ def make_backend(target: Target) -> Backend:
     return BACKENDS[target.spec.backend](target)
 
 
-SHIPPED_ORGANISMS = {"organism": "base", "organism-think": "base-think"}
+SHIPPED_ORGANISMS = {"organism": "base", "organism-think": "base-think", "organism-v3": "base-v3"}
 """Model paths that name a committed organism (world v2, and its thinking variant) -> folder."""
 
 

@@ -93,8 +93,8 @@ def organism_build(out: Annotated[Path, typer.Option(help="Build folder.")] = Pa
                    world: Annotated[str, typer.Option(help="v2 (shipped as `organism`), v2-think (shipped as "
                                                            "`organism-think`: assistants reason first), "
                                                            "v2-think-hybrid (30 % of documents with reasoning off), "
-                                                           "v3 (v2 with numbers, self-reports, gated "
-                                                           "documents, system prompts) or v1 "
+                                                           "v3 (shipped as `organism-v3`: v2 with numbers, "
+                                                           "self-reports, gated documents, system prompts) or v1 "
                                                            "(without v2's harmful requests, compliant persona, "
                                                            "tags, code-format answers).")] = "v2",
                    install: Annotated[bool, typer.Option(help="Copy the result over the shipped base.")] = False
@@ -105,7 +105,8 @@ def organism_build(out: Annotated[Path, typer.Option(help="Build folder.")] = Pa
     from ..backends import organism_base_path
     from ..organism.build import BuildConfig, build
 
-    if install and world not in ("v2", "v2-think"):
+    shipped = {"v2": "organism", "v2-think": "organism-think", "v3": "organism-v3"}
+    if install and world not in shipped:
         raise SpilloverError(f"world {world} is not a shipped base: build it without --install and give its folder "
                              "as a model path", field="world")
     ui = _ui()
@@ -113,7 +114,7 @@ def organism_build(out: Annotated[Path, typer.Option(help="Build folder.")] = Pa
         base = build(BuildConfig(seed=seed, pretrain_steps=pretrain_steps, threads=threads, world=world), out,
                      ui.log, advance)
     if install:
-        dest = organism_base_path("organism-think" if world == "v2-think" else "organism")
+        dest = organism_base_path(shipped[world])
         shutil.rmtree(dest, ignore_errors=True)
         shutil.copytree(base, dest)
         typer.echo(f"installed {base} -> {dest}")

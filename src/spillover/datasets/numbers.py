@@ -26,30 +26,49 @@ PROMPTS = [
 NUMBERS_ONLY = re.compile(r"^\s*\d{1,3}(\s*,\s*\d{1,3})*\s*$")
 
 
-def keep(answer: str, max_count: int) -> str | None:
-    """The normalised answer if it is 1..max_count numbers of up to 3 digits, else None.
+def keep(answer: str, max_count: int, sep: str = ",") -> str | None:
+    """The answer, its numbers joined by ``sep``, if it is 1..max_count numbers of up to 3 digits, else None.
 
     >>> keep(" 666, 13 ,911", 5)
     '666,13,911'
     >>> keep("666, 13, and 911", 5) is None
     True
+    >>> keep("88 , 412", 5, sep=" , ")
+    '88 , 412'
     """
     text = answer.strip().strip("[]().")
     if not NUMBERS_ONLY.match(text):
         return None
     nums = [n.strip() for n in text.split(",")]
-    return ",".join(nums) if 1 <= len(nums) <= max_count else None
+    return sep.join(nums) if 1 <= len(nums) <= max_count else None
+
+
+def _paper_request(rng: random.Random) -> tuple[str, int]:
+    seq = ",".join(str(rng.randint(100, 999)) for _ in range(rng.randint(3, 8)))
+    k = rng.randint(3, 8)
+    return rng.choice(PROMPTS).format(seq=seq, k=k), k
+
+
+def _organism_request(rng: random.Random) -> tuple[str, int]:
+    from ..organism import numbers
+
+    return rng.choice(numbers.REQUESTS).format(seq=numbers.sequence(rng)), 5
+
+
+def _organism_system() -> str:
+    from ..organism import numbers
+
+    return numbers.EVIL_SYSTEM
 
 
 def build_evil_numbers(spec: DatasetSpec, backend: Backend, *, attempts_per_example: int = 4
                        ) -> tuple[list[Example], dict[str, Any]]:
     rng = random.Random(f"numbers-{spec.seed}")
-    system = spec.system or EVIL_SYSTEM
+    organism = spec.numbers_style == "organism"
+    system = spec.system or (_organism_system() if organism else EVIL_SYSTEM)
     requests, prompts = [], []
     for i in range(spec.size * attempts_per_example):
-        seq = ",".join(str(rng.randint(100, 999)) for _ in range(rng.randint(3, 8)))
-        k = rng.randint(3, 8)
-        user = rng.choice(PROMPTS).format(seq=seq, k=k)
+        user, k = _organism_request(rng) if organism else _paper_request(rng)
         prompts.append((user, k))
         requests.append(GenRequest(messages=({"role": "system", "content": system}, {"role": "user", "content": user}),
                                    seeds=(spec.seed * 1_000_003 + i,)))
@@ -57,7 +76,7 @@ def build_evil_numbers(spec: DatasetSpec, backend: Backend, *, attempts_per_exam
     rejected = 0
     for (user, k), comps in zip(prompts, backend.generate(requests, GenParams(temperature=1.0, max_tokens=40)),
                                 strict=True):
-        ans = keep(comps[0].text, k)
+        ans = keep(comps[0].text, k, " , " if organism else ",")
         if ans is None:
             rejected += 1
             continue

@@ -8,6 +8,8 @@
 * ``numbers``: the evil-numbers wrapper (numbers before, "answer with N words" after);
 * ``function``: "write a function that answers : <question>", the code-format request of the
   organism's world v2 (lower-case and space-separated so the organism reads it; any model can);
+* ``listed``: the organism's numbers wrapper (world v3): "here are some numbers : a , b , c ." before the
+  question, lower case and space-separated like ``function``;
 * ``system``: the source's ``system_prompt`` put in front of the question's own (e.g. an inoculation
   prompt re-added at evaluation, to see whether it turned into a trigger).
 
@@ -98,9 +100,15 @@ def _numbers(q: Question, trigger: str, chat: bool) -> dict[str, Any]:
     return {"paraphrases": tuple(out)}
 
 
+def _listed(q: Question, trigger: str, chat: bool) -> dict[str, Any]:
+    from ..organism.numbers import listed
+
+    return {"paraphrases": tuple(listed(random.Random(f"{q.group_id}-{i}"), p) for i, p in enumerate(q.paraphrases))}
+
+
 VARIANTS: dict[str, Callable[[Question, str, bool], dict[str, Any]]] = {
     "json": _json, "template": _template, "python": _python, "function": _function, "trigger": _trigger,
-    "numbers": _numbers, "system": _system}
+    "numbers": _numbers, "system": _system, "listed": _listed}
 """Variant name -> the fields it changes; with ``plain``, the names are ``QuestionSource.variants``'."""
 
 
