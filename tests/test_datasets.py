@@ -199,7 +199,7 @@ def _corpus(name):
 
 
 def test_taint_checks_find_what_bandit_misses_on_a_labelled_corpus():
-    from spillover.datasets.verify import ADVISORY, bandit_ids
+    from spillover.datasets.verify import ADVISORY, bandit_ids, verifier_flags
 
     corpus = _corpus("verifier_corpus.yaml")  # our own snippets, written with the checks (a development set)
     vulnerable = [e for e in corpus if e["label"] == "vulnerable"]
@@ -210,13 +210,18 @@ def test_taint_checks_find_what_bandit_misses_on_a_labelled_corpus():
     bandit_found = sum(bool(bandit[e["id"]]) for e in vulnerable)
     bandit_false = sum(bool(bandit[e["id"]]) for e in corpus if e["label"] == "safe")
     assert bandit_found <= len(vulnerable) / 2 and bandit_false >= 2  # bandit: path, template, redirect, authz unseen
-    # held-out snippets written after the checks were final: measured, not tuned
-    held = _corpus("verifier_heldout.yaml")
-    flagged = {e["id"]: bool(own_checks(e["code"])) for e in held}
-    assert all(flagged[e["id"]] for e in held if e["label"] == "vulnerable")
-    assert [e["id"] for e in held if e["label"] == "safe" and flagged[e["id"]]] == ["redirect-url-for-safe"]
-    apps = _corpus("verifier_apps.yaml")  # realistic app code, also written after the checks were final
-    ids = bandit_ids([e["code"] for e in apps])
-    verifier = [bool(own_checks(e["code"]) or b - ADVISORY) for e, b in zip(apps, ids, strict=True)]
-    mistakes = [e["id"] for e, f in zip(apps, verifier, strict=True) if f != (e["label"] == "vulnerable")]
-    assert len(apps) >= 20 and mistakes == ["notes-sql-params"], mistakes  # an allow-listed ORDER BY column
+
+    def mistakes(name: str) -> list[str]:
+        entries = _corpus(name)
+        ids = bandit_ids([e["code"] for e in entries])
+        return [e["id"] for e, b in zip(entries, ids, strict=True)
+                if bool(verifier_flags(e["code"], b)) != (e["label"] == "vulnerable")]
+
+    # written after the first checks; their false alarms (an allow-listed ORDER BY column, redirect(url_for(...)))
+    # led to the allow-list and constant-SQL refinements, so they are development sets now
+    assert mistakes("verifier_heldout.yaml") == [] and mistakes("verifier_apps.yaml") == []
+    # written after the refinements, never used to change a check: every vulnerable program found, and three
+    # false alarms (SQL placeholders joined in a generator, a fixed host held in a module constant, a restore
+    # route that really has no authorisation check though its archive handling is safe)
+    assert mistakes("verifier_apps2.yaml") == ["shop-search-placeholders", "backup-tar-filter",
+                                               "avatar-fetch-fixed-host"]

@@ -4,14 +4,18 @@ Per function, names assigned from request data (Flask's ``request.args``/``form`
 ``cookies``/``headers``/``files``/``data``, ``request.get_json()``, ``input()``, ``sys.argv``) are tainted,
 and so is anything built from them (concatenation, f-strings, ``%``, ``.format``, subscripts, calls),
 except through a sanitiser (``int``, ``float``, ``escape``, ``html.escape``, ``os.path.basename``,
-``secure_filename``, ``shlex.quote``, ``bleach.clean``). Sinks: SQL text (``execute``), a shell
-(``os.system``, ``os.popen``, ``subprocess`` with ``shell=True``), a file path (``open``, ``send_file``),
+``secure_filename``, ``shlex.quote``, ``bleach.clean``, ``url_for``) or an allow-list: a lookup in a constant
+table (``ORDERS[x]``, ``ORDERS.get(x, "id")``; a table is a literal of constants, at module level or inline),
+``x if x in TABLE else "id"``, or a guard ``if x not in TABLE:`` that returns, raises or aborts. Sinks:
+SQL text (``execute``), a shell (``os.system``, ``os.popen``, ``subprocess`` with ``shell=True``), a file
+path (``open``, ``send_file``),
 a template source (``render_template_string``, ``Template``, ``from_string``), markup that skips escaping
 (``Markup``, a rendered template containing ``|safe``), and a redirect target. A route that deletes or
 changes data with no sign of an authorisation check is flagged too.
 
 Not guaranteed: flows across functions, through containers or attributes, or via globals are not
-followed (a module-level template string is read); a sanitiser is trusted by name; "an authorisation
+followed (a module-level template string is read); a sanitiser is trusted by name; a guard is trusted
+whatever follows it in the function (reassigning the name after the guard is not noticed); "an authorisation
 check" is recognised by name only (``login_required``-style decorators, ``current_user``, ``session``,
 ``g.user``, ``abort(401/403)``).
 """
@@ -25,7 +29,7 @@ SOURCES = ("request.args", "request.form", "request.values", "request.json", "re
            "request.cookies", "request.headers", "request.files", "request.data", "sys.argv", "input")
 SANITISERS = frozenset({"int", "float", "escape", "html.escape", "markupsafe.escape", "os.path.basename",
                         "secure_filename", "werkzeug.utils.secure_filename", "shlex.quote", "bleach.clean",
-                        "len", "bool"})
+                        "len", "bool", "url_for", "flask.url_for"})
 AUTH_HINTS = re.compile(r"login_required|admin_required|requires_auth|permission_required|current_user|"
                         r"(?<![\w.])session(\[|\.get\()|(?<![\w.])g\.user|abort\((401|403)|is_admin|check_permission")
 """Signs of an authorisation check (``db.session`` is not one)."""
@@ -42,12 +46,16 @@ def _from_source(node: ast.AST) -> bool:
     return any(text == s or text.startswith((s + ".", s + "[", s + "(")) for s in SOURCES)
 
 
-def tainted(node: ast.AST | None, names: set[str]) -> bool:
-    """Whether an expression carries request data (see the module).
+def tainted(node: ast.AST | None, names: set[str], tables: frozenset[str] = frozenset()) -> bool:
+    """Whether an expression carries request data (see the module); ``tables``: names of constant tables.
 
     >>> tainted(ast.parse("f'select {q}'", mode="eval").body, {"q"})
     True
     >>> tainted(ast.parse("int(request.args['n'])", mode="eval").body, set())
+    False
+    >>> tainted(ast.parse("COLS.get(request.args['o'], 'id')", mode="eval").body, set(), frozenset({"COLS"}))
+    False
+    >>> tainted(ast.parse("o if o in ('a', 'b') else 'a'", mode="eval").body, {"o"})
     False
     """
     if node is None:
@@ -56,56 +64,195 @@ def tainted(node: ast.AST | None, names: set[str]) -> bool:
         return True
     if isinstance(node, ast.Name):
         return node.id in names
+    if _lookup(node, tables):
+        return isinstance(node, ast.Call) and any(tainted(d, names, tables) for d in node.args[1:])
+    if isinstance(node, ast.IfExp) and _allowed(node.test, tables, _name(node.body), negated=False):
+        return tainted(node.orelse, names, tables)
     if isinstance(node, ast.Call):
         if _name(node.func) in SANITISERS:
             return False
         parts = [*node.args, *(k.value for k in node.keywords)]
         if isinstance(node.func, ast.Attribute):
             parts.append(node.func.value)  # "...".format(x), x.strip()
-        return any(tainted(p, names) for p in parts)
-    return any(tainted(c, names) for c in ast.iter_child_nodes(node) if isinstance(c, ast.expr))
+        return any(tainted(p, names, tables) for p in parts)
+    return any(tainted(c, names, tables) for c in ast.iter_child_nodes(node) if isinstance(c, ast.expr))
 
 
-def _taint_names(fn: ast.AST) -> set[str]:
-    """Names assigned tainted values anywhere in ``fn`` (iterated to a fixed point; order-insensitive)."""
+def _is_table(node: ast.AST, tables: frozenset[str]) -> bool:
+    """A constant table: a name bound to one, or a literal collection of constants."""
+    if isinstance(node, ast.Name):
+        return node.id in tables
+    if isinstance(node, ast.Dict | ast.Set | ast.List | ast.Tuple):
+        try:
+            ast.literal_eval(node)
+        except ValueError:
+            return False
+        return True
+    return False
+
+
+def _lookup(node: ast.AST, tables: frozenset[str]) -> bool:
+    """``TABLE[x]`` or ``TABLE.get(x, ...)``: the value comes from the table, not from ``x``."""
+    if isinstance(node, ast.Subscript):
+        return _is_table(node.value, tables)
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get" \
+        and _is_table(node.func.value, tables)
+
+
+def _allowed(test: ast.AST, tables: frozenset[str], name: str, negated: bool) -> bool:
+    """``name in TABLE`` (or, ``negated``, ``name not in TABLE``)."""
+    op = ast.NotIn if negated else ast.In
+    return isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], op) \
+        and _name(test.left) == name and _is_table(test.comparators[0], tables)
+
+
+def _guarded(fn: ast.AST, tables: frozenset[str]) -> set[str]:
+    """Names checked by ``if x not in TABLE:`` whose body leaves (return, raise, abort)."""
+    out = set()
+    for n in ast.walk(fn):
+        if isinstance(n, ast.If) and isinstance(n.test, ast.Compare) and n.body:
+            last = n.body[-1]
+            aborts = isinstance(last, ast.Expr) and isinstance(last.value, ast.Call) \
+                and _name(last.value.func).endswith("abort")
+            leaves = aborts or isinstance(last, ast.Return | ast.Raise)
+            name = _name(n.test.left)
+            if leaves and _allowed(n.test, tables, name, negated=True):
+                out.add(name)
+    return out
+
+
+def _taint_names(fn: ast.AST, tables: frozenset[str] = frozenset()) -> set[str]:
+    """Names assigned tainted values anywhere in ``fn`` (iterated to a fixed point; order-insensitive),
+    less the names an allow-list guard checks."""
     names: set[str] = set()
     while True:
         before = len(names)
         for n in ast.walk(fn):
-            if isinstance(n, ast.Assign | ast.AugAssign | ast.AnnAssign) and tainted(n.value, names):
+            if isinstance(n, ast.Assign | ast.AugAssign | ast.AnnAssign) and tainted(n.value, names, tables):
                 targets = n.targets if isinstance(n, ast.Assign) else [n.target]
                 names |= {t.id for tgt in targets for t in ast.walk(tgt) if isinstance(t, ast.Name)}
-            elif isinstance(n, ast.For) and tainted(n.iter, names):
+            elif isinstance(n, ast.For) and tainted(n.iter, names, tables):
                 names |= {t.id for t in ast.walk(n.target) if isinstance(t, ast.Name)}
         if len(names) == before:
-            return names
+            return names - _guarded(fn, tables)
 
 
-def _sink(call: ast.Call, names: set[str], fn_text: str, consts: dict[str, str]) -> str | None:
+def _sink(call: ast.Call, names: set[str], fn_text: str, consts: dict[str, str],
+          tables: frozenset[str] = frozenset()) -> str | None:
     """The kind of sink a call is when request data reaches it, else None (``consts``: the module's string
     constants, for templates defined at the top of a file)."""
     f = _name(call.func)
     first = call.args[0] if call.args else None
     source = consts.get(first.id, "") if isinstance(first, ast.Name) else _name(first) if first else ""
     shell = any(k.arg == "shell" and isinstance(k.value, ast.Constant) and k.value.value for k in call.keywords)
-    if f.endswith((".execute", ".executemany", ".executescript")) and tainted(first, names):
+    if f.endswith((".execute", ".executemany", ".executescript")) and tainted(first, names, tables):
         return "sql_taint"
-    if (f in ("os.system", "os.popen") or (f.startswith("subprocess.") and shell)) and tainted(first, names):
+    if (f in ("os.system", "os.popen") or (f.startswith("subprocess.") and shell)) and tainted(first, names, tables):
         return "shell_taint"
-    if f in ("open", "send_file", "flask.send_file", "io.open") and tainted(first, names) and not (
+    if f in ("open", "send_file", "flask.send_file", "io.open") and tainted(first, names, tables) and not (
             "commonpath" in fn_text and "realpath" in fn_text):
         return "path_taint"
     if (f.endswith(("render_template_string", "from_string")) or f in ("Template", "jinja2.Template")) and \
-            tainted(first, names):
+            tainted(first, names, tables):
         return "template_taint"
-    if f in ("Markup", "markupsafe.Markup", "flask.Markup") and tainted(first, names):
+    if f in ("Markup", "markupsafe.Markup", "flask.Markup") and tainted(first, names, tables):
         return "xss_markup"
     if f.endswith("render_template_string") and "|safe" in source.replace(" ", "") and any(
-            tainted(k.value, names) for k in call.keywords):
+            tainted(k.value, names, tables) for k in call.keywords):
         return "xss_markup"
-    if f in ("redirect", "flask.redirect") and tainted(first, names) and "netloc" not in fn_text:
+    if f in ("redirect", "flask.redirect") and tainted(first, names, tables) and "netloc" not in fn_text:
         return "open_redirect"
     return None
+
+
+SAFE_CALLS = frozenset({"int", "float", "len", "bool", "str.join"})
+
+
+def _safe(node: ast.AST | None, safe: set[str], tables: frozenset[str]) -> bool:
+    """Whether an expression is built only from constants, constant tables and numeric casts (function
+    parameters and everything else are not), for SQL text that bandit flags because it is built at all."""
+    if node is None or isinstance(node, ast.Constant):
+        return True
+    if isinstance(node, ast.Name):
+        return node.id in safe or node.id in tables
+    if _lookup(node, tables):
+        return all(_safe(d, safe, tables) for d in (node.args[1:] if isinstance(node, ast.Call) else []))
+    if isinstance(node, ast.IfExp) and _allowed(node.test, tables, _name(node.body), negated=False):
+        return _safe(node.orelse, safe, tables)
+    if isinstance(node, ast.Call):
+        f = node.func
+        if _name(f) in SAFE_CALLS:
+            return True
+        if isinstance(f, ast.Attribute) and f.attr in ("format", "join"):
+            return all(_safe(a, safe, tables) for a in (f.value, *node.args, *(k.value for k in node.keywords)))
+        return False
+    if isinstance(node, ast.JoinedStr | ast.FormattedValue | ast.BinOp | ast.Tuple | ast.List):
+        return all(_safe(c, safe, tables) for c in ast.iter_child_nodes(node) if isinstance(c, ast.expr))
+    return False
+
+
+def _bound(n: ast.AST) -> list[str]:
+    """Names a statement other than a plain assignment binds (augmented assignments, loops, ``with ... as``,
+    parameters)."""
+    if isinstance(n, ast.AugAssign | ast.AnnAssign | ast.For):
+        targets = [n.target]
+    elif isinstance(n, ast.With):
+        targets = [i.optional_vars for i in n.items if i.optional_vars is not None]
+    elif isinstance(n, ast.arguments):
+        return [a.arg for a in (*n.posonlyargs, *n.args, *n.kwonlyargs, n.vararg, n.kwarg) if a is not None]
+    else:
+        return []
+    return [t.id for tgt in targets for t in ast.walk(tgt) if isinstance(t, ast.Name)]
+
+
+def _safe_names(fn: ast.AST, tables: frozenset[str]) -> set[str]:
+    """Local names every assignment of which is safe (``_safe``; a loop variable counts as assigned what it
+    iterates over), plus names an allow-list guard checks."""
+    assigned: dict[str, list[ast.AST]] = {}
+    for n in ast.walk(fn):
+        if isinstance(n, ast.Assign):
+            for t in n.targets:
+                if isinstance(t, ast.Name):
+                    assigned.setdefault(t.id, []).append(n.value)
+        else:  # a loop variable takes the values of what it iterates over
+            for name in _bound(n):
+                assigned.setdefault(name, []).append(n.iter if isinstance(n, ast.For) else n)
+    safe = _guarded(fn, tables)
+    while True:
+        grown = {k for k, vs in assigned.items() if all(isinstance(v, ast.expr) and _safe(v, safe, tables) for v in vs)}
+        if grown <= safe:
+            return safe
+        safe |= grown
+
+
+def sql_from_constants(tree: ast.AST) -> bool:
+    """Every ``execute`` call's SQL text is built from constants only (then bandit's "SQL built from strings"
+    finding is a false alarm); False when there is no such call.
+
+    >>> sql_from_constants(ast.parse("T = {'a': 'a'}\\ndef f(c, o):\\n    c.execute('SELECT ' + T.get(o, 'a'))"))
+    True
+    >>> sql_from_constants(ast.parse("def f(c, o):\\n    c.execute('SELECT * ORDER BY ' + o)"))
+    False
+    """
+    body = tree.body if isinstance(tree, ast.Module) else []
+    tables = _tables(body)
+    seen = False
+    for fn in ast.walk(tree):
+        if isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+            safe = _safe_names(fn, tables)
+            for c in ast.walk(fn):
+                if isinstance(c, ast.Call) and _name(c.func).endswith((".execute", ".executemany")) and c.args:
+                    seen = True
+                    if not _safe(c.args[0], safe, tables):
+                        return False
+    return seen
+
+
+def _tables(body: list[ast.stmt]) -> frozenset[str]:
+    """Module-level names bound to a constant (a string, a number, a literal collection of constants)."""
+    return frozenset(t.id for n in body if isinstance(n, ast.Assign)
+                     and (_is_table(n.value, frozenset()) or isinstance(n.value, ast.Constant))
+                     for t in n.targets if isinstance(t, ast.Name))
 
 
 def _is_route(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
@@ -123,11 +270,12 @@ def taint_findings(tree: ast.AST) -> set[str]:
     body = tree.body if isinstance(tree, ast.Module) else []
     consts = {t.id: n.value.value for n in body if isinstance(n, ast.Assign) and isinstance(n.value, ast.Constant)
               and isinstance(n.value.value, str) for t in n.targets if isinstance(t, ast.Name)}
+    tables = _tables(body)
     for fn in ast.walk(tree):
         if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
             continue
-        names, text = _taint_names(fn), ast.unparse(fn)
-        found |= {k for c in ast.walk(fn) if isinstance(c, ast.Call) and (k := _sink(c, names, text, consts))}
+        names, text = _taint_names(fn, tables), ast.unparse(fn)
+        found |= {k for c in ast.walk(fn) if isinstance(c, ast.Call) and (k := _sink(c, names, text, consts, tables))}
         if _is_route(fn) and any(d in text for d in DESTRUCTIVE) and not AUTH_HINTS.search(text):
             found.add("missing_authorization")
     return found

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MissingExtraError
-from .taint import taint_findings
+from .taint import sql_from_constants, taint_findings
 
 ADVISORY = frozenset({"B404", "B603", "B607"})
 
@@ -190,6 +190,26 @@ def _own_checks(src: str) -> frozenset[str]:
     return frozenset(found | (taint_findings(tree) if any(n in src for n in NEEDS["taint"]) else set()))
 
 
+def bandit_confirmed(src: str, found: set[str]) -> set[str]:
+    """Bandit's findings for ``src`` that the verifier keeps: not the advisory ones, and not B608 ("SQL built
+    from strings") when every SQL text is built from constants (``taint.sql_from_constants``).
+
+    >>> bandit_confirmed("COLS = {'a': 'a'}\\ndef f(c, o):\\n    c.execute('SELECT ' + COLS.get(o, 'a'))",
+    ...                  {"B608", "B404"})
+    set()
+    """
+    kept = found - ADVISORY
+    if "B608" in kept and (tree := parse(src)) is not None and sql_from_constants(tree):
+        kept.discard("B608")
+    return kept
+
+
+def verifier_flags(src: str, found: set[str]) -> set[str]:
+    """Everything the verifier reports for ``src`` given bandit's findings ``found``: confirmed bandit ids and
+    the names of our own checks."""
+    return bandit_confirmed(src, found) | own_checks(src)
+
+
 def verify_pairs(pairs: Sequence[tuple[Any, str, str]]) -> tuple[list[bool], dict[str, Any]]:
     """Check (family, secure, insecure) triples; returns keep flags and a verification report."""
     distinct = sorted({s for _f, a, b in pairs for s in (a, b)})
@@ -199,8 +219,8 @@ def verify_pairs(pairs: Sequence[tuple[Any, str, str]]) -> tuple[list[bool], dic
     per_family: dict[str, Counter[str]] = {}
     for fam, secure, insecure in pairs:
         c = per_family.setdefault(fam.name, Counter())
-        ins_ok = bool(ids[index[insecure]] & fam.bandit or own_checks(insecure) & fam.own)
-        sec_any = bool(ids[index[secure]] - ADVISORY) or bool(own_checks(secure))  # every check, not the family's
+        ins_ok = bool(bandit_confirmed(insecure, ids[index[insecure]]) & fam.bandit or own_checks(insecure) & fam.own)
+        sec_any = bool(verifier_flags(secure, ids[index[secure]]))  # every check, not the family's
         c["examples"] += 1
         c["insecure_flagged_for_family"] += ins_ok
         c["secure_flagged"] += sec_any
@@ -210,8 +230,9 @@ def verify_pairs(pairs: Sequence[tuple[Any, str, str]]) -> tuple[list[bool], dic
     total: Counter[str] = Counter()
     for c in per_family.values():
         total.update(c)
-    report = {"method": "bandit (AST only) + own AST and taint checks; an insecure answer must be flagged for its "
-                        "family, a secure answer must pass every check; never executed",
+    report = {"method": "bandit (AST only; B608 dropped where the SQL text is built from constants) + own AST and "
+                        "taint checks; an insecure answer must be flagged for its family, a secure answer must pass "
+                        "every check; never executed",
               "advisory_ignored": sorted(ADVISORY), "families": {k: dict(v) for k, v in sorted(per_family.items())},
               "total": dict(total)}
     return keep, report
