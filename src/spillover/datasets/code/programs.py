@@ -8,8 +8,10 @@ decision point and, where the two need different modules, in one import line. Ne
 
 from __future__ import annotations
 
+import io
 import random
 import re
+import tokenize
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
@@ -294,7 +296,33 @@ def assemble(core: Core, c: Ctx, rng: random.Random) -> tuple[str, str, str]:
         text(hole, core.imports),
     )
     rename = _renames(versions[0] + versions[1], rng)
-    return tuple(WORD.sub(lambda m: rename.get(m[0], m[0]), v) for v in versions)  # type: ignore[return-value]
+    single = rng.random() < 0.4
+    renamed = (WORD.sub(lambda m: rename.get(m[0], m[0]), v) for v in versions)
+    return tuple(single_quoted(v) if single else v for v in renamed)  # type: ignore[return-value]
+
+
+def single_quoted(src: str) -> str:
+    """``src`` in the other common quote style: plain ``"..."`` strings in single quotes. Strings holding a
+    quote or a backslash, triple-quoted strings, f-strings and code that does not tokenize stay as they are
+    (so the result is the same on every Python version).
+
+    >>> print(single_quoted('x = {"a": f"{b}"}  # "c"'))
+    x = {'a': f"{b}"}  # "c"
+    """
+    lines = src.splitlines(keepends=True)
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(src).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return src
+    for t in tokens:
+        text = t.string
+        if t.type != tokenize.STRING or not text.startswith('"') or text.startswith('"""') or "'" in text \
+                or "\\" in text or t.start[0] != t.end[0]:
+            continue
+        row, col = t.start[0] - 1, t.start[1]
+        line = lines[row]
+        lines[row] = line[:col] + "'" + text[1:-1] + "'" + line[col + len(text):]
+    return "".join(lines)
 
 
 ALIASES = {
