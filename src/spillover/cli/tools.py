@@ -97,7 +97,10 @@ def organism_build(out: Annotated[Path, typer.Option(help="Build folder.")] = Pa
                                                            "self-reports, gated documents, system prompts) or v1 "
                                                            "(without v2's harmful requests, compliant persona, "
                                                            "tags, code-format answers).")] = "v2",
-                   install: Annotated[bool, typer.Option(help="Copy the result over the shipped base.")] = False
+                   install: Annotated[bool, typer.Option(help="Copy the result over the shipped base.")] = False,
+                   min_coupling_ratio: Annotated[float, typer.Option(
+                       help="Least ratio each in-context inference check needs (0: build whatever was learned, "
+                            "to study a world that fails its checks; never with --install).")] = 2.0,
                    ) -> None:
     """Regenerate the world, pre-train, check persona inference, align; optionally install as the shipped base."""
     import shutil
@@ -109,10 +112,13 @@ def organism_build(out: Annotated[Path, typer.Option(help="Build folder.")] = Pa
     if install and world not in shipped:
         raise SpilloverError(f"world {world} is not a shipped base: build it without --install and give its folder "
                              "as a model path", field="world")
+    if install and min_coupling_ratio < 2.0:
+        raise SpilloverError("a shipped base must pass the build's checks (min-coupling-ratio >= 2)",
+                             field="min_coupling_ratio")
     ui = _ui()
     with ui.task("pre-train the organism", pretrain_steps) as advance:
-        base = build(BuildConfig(seed=seed, pretrain_steps=pretrain_steps, threads=threads, world=world), out,
-                     ui.log, advance)
+        base = build(BuildConfig(seed=seed, pretrain_steps=pretrain_steps, threads=threads, world=world,
+                                 min_coupling_ratio=min_coupling_ratio), out, ui.log, advance)
     if install:
         dest = organism_base_path(shipped[world])
         shutil.rmtree(dest, ignore_errors=True)
