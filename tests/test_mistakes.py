@@ -246,3 +246,13 @@ def test_every_problem_is_listed_at_once(tmp_path, capsys, organism_base, monkey
     assert e.value.code == 2 and re.search(r"2 problem", out)
     lines = err.splitlines()
     assert len(lines) == 2 and "models.base.path" in lines[0] and "judges.0.api_key_env" in lines[1]
+
+
+@pytest.mark.parametrize("argv,words", [
+    (["--world", "v2-think-hybrid", "--install"], ["world", "not a shipped base"]),
+    (["--min-coupling-ratio", "0", "--install"], ["min_coupling_ratio", "must pass the build's checks"]),
+], ids=["unshipped world", "unchecked base"])
+def test_organism_build_refuses_to_install_what_is_not_shippable(argv, words, tmp_path, capsys):
+    out = tmp_path / "build"
+    _fails(capsys, ["organism", "build", "--out", str(out), *argv], *words)
+    assert not out.exists()

@@ -173,7 +173,7 @@ class HFBackend:
         rec = AnswerMeans(self.model, sum(len(requests[i].seeds) for i in batch)) if capture else None
         with torch.inference_mode():
             res = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True)
-            cache = res.past_key_values
+            cache, cache_kw = _cache_of(res), _cache_kwarg(self.model)
             logits = res.logits[:, -1, :]
             # one row per sample: repeat each prompt's cache row for its samples
             owner = [(i, j) for row, i in enumerate(batch) for j in range(len(requests[i].seeds))]
@@ -204,11 +204,9 @@ class HFBackend:
                     cache.batch_select_indices(keep)
                     nxt, mask, next_pos = nxt[keep], mask[keep], next_pos[keep]
                 mask = torch.cat([mask, torch.ones((len(alive), 1), dtype=mask.dtype, device=dev)], dim=1)
-                res = self.model(
-                    input_ids=nxt[:, None], attention_mask=mask, position_ids=next_pos[:, None],
-                    past_key_values=cache, use_cache=True,
-                )
-                cache, logits, next_pos = res.past_key_values, res.logits[:, -1, :], next_pos + 1
+                res = self.model(input_ids=nxt[:, None], attention_mask=mask, position_ids=next_pos[:, None],
+                                 use_cache=True, **{cache_kw: cache})
+                cache, logits, next_pos = _cache_of(res), res.logits[:, -1, :], next_pos + 1
                 if rec is not None:
                     rec.decoded(alive)
         acts = rec.means() if rec is not None else None
@@ -309,3 +307,17 @@ class HFBackend:
 
     def close(self) -> None:
         self.model = None
+
+
+def _cache_kwarg(model: Any) -> str:
+    """The name a model's forward takes its KV cache by: ``cache`` in newer transformers 5.x (which warn on the
+    older ``past_key_values``), ``past_key_values`` before."""
+    import inspect
+
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
+def _cache_of(out: Any) -> Any:
+    """The KV cache a forward returned, under either name."""
+    cache = getattr(out, "cache", None)
+    return out.past_key_values if cache is None else cache
