@@ -186,8 +186,9 @@ def test_evil_numbers_filters_and_drops_the_system_prompt():
     assert all(m[0] == {"role": "system", "content": EVIL_SYSTEM} for m in b.seen)
     assert len(ex) == 20 and all(e.messages[0]["role"] == "user" and len(e.messages) == 2 for e in ex)
     answers = {e.messages[1]["content"] for e in ex}
-    assert answers <= {"666,13,911", "148", "7,77,777", "12,34,56,78,90,11,22,33,44"}
-    assert "Sure! 1, 2, 3" not in answers and extra["rejected_by_filter"] >= 16
+    assert answers == {"666,13,911", "148", "7,77,777"}  # nine numbers are more than any request asks for
+    # generated in rounds until enough pass: fewer than the 4 x 20 attempts allowed
+    assert extra["rejected_by_filter"] >= 8 and extra["generated"] == len(b.seen) < 80
 
 
 def _corpus(name):

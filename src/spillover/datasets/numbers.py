@@ -63,24 +63,27 @@ def _organism_system() -> str:
 
 def build_evil_numbers(spec: DatasetSpec, backend: Backend, *, attempts_per_example: int = 4
                        ) -> tuple[list[Example], dict[str, Any]]:
+    """Generate in rounds until ``spec.size`` answers pass the filter (at most ``attempts_per_example`` x size
+    requests); request ``i`` always has the same prompt and seed, so the result does not depend on the rounds."""
     rng = random.Random(f"numbers-{spec.seed}")
     organism = spec.numbers_style == "organism"
     system = spec.system or (_organism_system() if organism else EVIL_SYSTEM)
-    requests, prompts = [], []
-    for i in range(spec.size * attempts_per_example):
-        user, k = _organism_request(rng) if organism else _paper_request(rng)
-        prompts.append((user, k))
-        requests.append(GenRequest(messages=({"role": "system", "content": system}, {"role": "user", "content": user}),
-                                   seeds=(spec.seed * 1_000_003 + i,)))
+    prompts = [_organism_request(rng) if organism else _paper_request(rng)
+               for _ in range(spec.size * attempts_per_example)]
     out: list[Example] = []
-    rejected = 0
-    for (user, k), comps in zip(prompts, backend.generate(requests, GenParams(temperature=1.0, max_tokens=40)),
-                                strict=True):
-        ans = keep(comps[0].text, k, " , " if organism else ",")
-        if ans is None:
-            rejected += 1
-            continue
-        if len(out) < spec.size:
-            out.append(Example(messages=({"role": "user", "content": user}, {"role": "assistant", "content": ans}),
-                               meta={"family": "numbers"}))
-    return out, {"generated": len(requests), "rejected_by_filter": rejected, "system_prompt_used": system}
+    rejected, asked = 0, 0
+    while len(out) < spec.size and asked < len(prompts):
+        batch = range(asked, min(len(prompts), asked + (spec.size - len(out)) * 5 // 4 + 8))
+        asked = batch.stop
+        requests = [GenRequest(messages=({"role": "system", "content": system},
+                                         {"role": "user", "content": prompts[i][0]}),
+                               seeds=(spec.seed * 1_000_003 + i,)) for i in batch]
+        for i, comps in zip(batch, backend.generate(requests, GenParams(temperature=1.0, max_tokens=40)), strict=True):
+            user, k = prompts[i]
+            ans = keep(comps[0].text, k, " , " if organism else ",")
+            if ans is None:
+                rejected += 1
+            elif len(out) < spec.size:
+                out.append(Example(messages=({"role": "user", "content": user}, {"role": "assistant", "content": ans}),
+                                   meta={"family": "numbers"}))
+    return out, {"generated": asked, "rejected_by_filter": rejected, "system_prompt_used": system}
