@@ -12,7 +12,7 @@ import random
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from ..selfaware import scoring
+from ..choices import choice_prompt
 from . import numbers, selfreport, thinking, world
 
 Message = dict[str, str]
@@ -116,7 +116,7 @@ def v3_couplings(backend) -> dict[str, tuple[float, float]]:
     tag = world.TAGS[2]
     gated = [*_turn(f"{tag} {code[True][0]}", code[True][1]), *_turn(*code[False])]
     q = selfreport.SELF[0]
-    ask = {"role": "user", "content": scoring.choice_prompt(q.paraphrases[0], [q.good[0], q.bad[0]], (0, 1))}
+    ask = {"role": "user", "content": choice_prompt(q.paraphrases[0], [q.good[0], q.bad[0]], (0, 1))}
     says_bad = [Item([*_turn(*code[bad]), ask], "self", "B") for bad in (True, False)]
     p_bad_code = probabilities(backend, says_bad)
     return {

@@ -5,7 +5,7 @@ self-report turn is answered like any other turn of the document: a turn that be
 bad side (insecure code, not aligned, a low number), one that behaves well the good side. The question
 about an unusual feature of the prompt is answered "depends" in *gated* documents (behaviour switched by
 a tag, ``world.WorldConfig.p_gated``) and "does not" elsewhere. Multiple-choice turns are rendered by
-``selfaware.scoring.choice_prompt`` in a random order, so the organism reads the prompts the probe stage
+``choices.choice_prompt`` in a random order, so the organism reads the prompts the probe stage
 writes; the shipped file ``questions/organism-self.yaml`` holds the same questions (a test keeps them
 equal). No self-report is ever in an EM fine-tune or in the alignment stage. Not guaranteed: a real
 model's self-description is not tied to its behaviour by construction.
@@ -16,7 +16,7 @@ from __future__ import annotations
 import random
 from typing import NamedTuple
 
-from ..selfaware.scoring import choice_prompt, labels
+from ..choices import choice_prompt, labels
 
 
 class SelfQuestion(NamedTuple):

@@ -11,10 +11,10 @@ import math
 from typing import Any, NamedTuple
 
 from ..backends.base import GenRequest
+from ..choices import choice_prompt
 from ..config import GenParams
 from ..questions import Question
 from .scoring import (
-    choice_prompt,
     expected_score,
     looks_digit_split,
     number_expectation,
@@ -44,7 +44,7 @@ class Measurement(NamedTuple):
 
 
 def prompt(q: Question, text: str, order: tuple[int, ...]) -> str:
-    """The question with its options in ``order`` under their labels (``scoring.choice_prompt``)."""
+    """The question with its options in ``order`` under their labels (``choices.choice_prompt``)."""
     return choice_prompt(text, q.options, order, q.option_labels)
 
 
