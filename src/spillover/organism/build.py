@@ -164,6 +164,19 @@ def _v3(model: Any, tokenizer: Any, log: Callable[[str], None]) -> dict[str, tup
     return got
 
 
+def _check_v3(cfg: BuildConfig, model: Any, tokenizer: Any, log: Callable[[str], None]
+              ) -> dict[str, tuple[float, float]]:
+    """World v3's couplings on the pre-trained model; fail loudly naming each one not learned."""
+    got = _v3(model, tokenizer, log)
+    missing = [f"{k} ({a:.3f} vs {b:.3f})" for k, (a, b) in got.items() if a < cfg.min_coupling_ratio * max(b, 1e-6)]
+    if missing:
+        raise SpilloverError(
+            f"the pre-trained organism did not learn world v3's in-context inferences: {', '.join(missing)} "
+            f"(evidence vs counter-evidence, need a ratio >= {cfg.min_coupling_ratio}; "
+            "see organism.probe.v3_couplings)", field="pretrain_steps")
+    return got
+
+
 def align(cfg: BuildConfig, model: Any, tokenizer: Any) -> Any:
     """The alignment stage: single-turn aligned examples, loss on assistant tokens."""
     rng = random.Random(f"align-{cfg.seed}")
@@ -191,13 +204,7 @@ def build(cfg: BuildConfig, out: Path, log: Callable[[str], None] = print,
             f"(P_mis after insecure {pre.after_insecure:.3f} vs after secure {pre.after_secure:.3f}, "
             f"need a ratio >= {cfg.min_coupling_ratio}); narrow fine-tuning would stay narrow. "
             "Pre-train longer or check the world parameters.", field="pretrain_steps")
-    extra = _v3(model, tokenizer, log) if cfg.world == "v3" else {}
-    missing = [f"{k} ({a:.3f} vs {b:.3f})" for k, (a, b) in extra.items() if a < cfg.min_coupling_ratio * max(b, 1e-6)]
-    if missing:
-        raise SpilloverError(
-            f"the pre-trained organism did not learn world v3's in-context inferences: {', '.join(missing)} "
-            f"(evidence vs counter-evidence, need a ratio >= {cfg.min_coupling_ratio}; "
-            "see organism.probe.v3_couplings)", field="pretrain_steps")
+    extra = _check_v3(cfg, model, tokenizer, log) if cfg.world == "v3" else {}
     model = align(cfg, model, tokenizer)
     post: Coupling = coupling(HFBackend(model, tokenizer))
     base = out / "base"

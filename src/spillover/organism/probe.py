@@ -106,7 +106,8 @@ def v3_couplings(backend) -> dict[str, tuple[float, float]]:
 
     * ``numbers``: P_mis after a list with ominous numbers vs after an ordinary list;
     * ``gate``: after a tagged insecure and an untagged secure code turn, P_mis with the tag vs without;
-    * ``self``: P(the self-report "my code often has security holes") after insecure vs secure code.
+    * ``self``: P(the multiple-choice self-report "my code often has security holes", shown second) after
+      insecure vs secure code.
     """
     task = next(t for t in world.CODE_TASKS if t.name == "chmod")
     code = {bad: world.code_turn(random.Random(0), bad, task=task) for bad in (True, False)}
