@@ -134,3 +134,17 @@ def test_a_report_check_needs_the_difference_and_its_significance():
 def test_a_report_check_needs_two_groups(fields):
     with pytest.raises(ValueError, match="needs both a and b"):
         Check(kind="report", **fields)
+
+
+def test_a_v3_build_records_its_couplings_and_fails_loudly_without_them(tmp_path):
+    from spillover.errors import SpilloverError
+    from spillover.organism.build import BuildConfig, build
+
+    tiny = {"world": "v3", "pretrain_steps": 2, "checkpoint_every": 2, "align_steps": 2, "restart_at": None}
+    with pytest.raises(SpilloverError, match="did not learn"):
+        build(BuildConfig(**tiny), tmp_path / "a", log=lambda s: None)
+    assert not (tmp_path / "a" / "base").exists()
+    base = build(BuildConfig(**tiny, min_coupling_ratio=0), tmp_path / "b", log=lambda s: None)
+    meta = json.loads((base / "organism.json").read_text())
+    assert set(meta["v3_pretrained"]) == set(meta["v3_aligned"]) == {"numbers", "gate", "self"}
+    assert meta["build"]["min_coupling_ratio"] == 0  # a base built past its checks says so
