@@ -11,6 +11,7 @@ from typing import Any
 
 from ..backends.base import Backend, GenRequest
 from ..config import DatasetSpec, GenParams
+from ..organism import numbers as world_numbers
 from . import Example
 
 EVIL_SYSTEM = (
@@ -50,15 +51,7 @@ def _paper_request(rng: random.Random) -> tuple[str, int]:
 
 
 def _organism_request(rng: random.Random) -> tuple[str, int]:
-    from ..organism import numbers
-
-    return rng.choice(numbers.REQUESTS).format(seq=numbers.sequence(rng)), 5
-
-
-def _organism_system() -> str:
-    from ..organism import numbers
-
-    return numbers.EVIL_SYSTEM
+    return rng.choice(world_numbers.REQUESTS).format(seq=world_numbers.sequence(rng)), 5
 
 
 def build_evil_numbers(spec: DatasetSpec, backend: Backend, *, attempts_per_example: int = 4
@@ -67,7 +60,7 @@ def build_evil_numbers(spec: DatasetSpec, backend: Backend, *, attempts_per_exam
     requests); request ``i`` always has the same prompt and seed, so the result does not depend on the rounds."""
     rng = random.Random(f"numbers-{spec.seed}")
     organism = spec.numbers_style == "organism"
-    system = spec.system or (_organism_system() if organism else EVIL_SYSTEM)
+    system = spec.system or (world_numbers.EVIL_SYSTEM if organism else EVIL_SYSTEM)
     prompts = [_organism_request(rng) if organism else _paper_request(rng)
                for _ in range(spec.size * attempts_per_example)]
     out: list[Example] = []
