@@ -14,8 +14,8 @@ a template source (``render_template_string``, ``Template``, ``from_string``), m
 changes data with no sign of an authorisation check is flagged too.
 
 Not guaranteed: flows across functions, through containers or attributes, or via globals are not
-followed (a module-level template string is read); a sanitiser is trusted by name; a guard is trusted
-whatever follows it in the function (reassigning the name after the guard is not noticed); "an authorisation
+followed (a module-level template string is read); a sanitiser is trusted by name; a guard anywhere
+in the function counts (its position relative to the sink, and a later reassignment, are not checked); "an authorisation
 check" is recognised by name only (``login_required``-style decorators, ``current_user``, ``session``,
 ``g.user``, ``abort(401/403)``).
 """
