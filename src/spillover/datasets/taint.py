@@ -14,10 +14,10 @@ a template source (``render_template_string``, ``Template``, ``from_string``), m
 changes data with no sign of an authorisation check is flagged too.
 
 Not guaranteed: flows across functions, through containers or attributes, or via globals are not
-followed (a module-level template string is read); a sanitiser is trusted by name; a guard anywhere
-in the function counts (its position relative to the sink, and a later reassignment, are not checked); "an authorisation
-check" is recognised by name only (``login_required``-style decorators, ``current_user``, ``session``,
-``g.user``, ``abort(401/403)``).
+followed (a module-level template string is read); a sanitiser is trusted by name; a guard anywhere in
+the function counts (its position relative to the sink, and a later reassignment, are not checked);
+"an authorisation check" is recognised by name only (``login_required``-style decorators,
+``current_user``, ``session``, ``g.user``, ``abort(401/403)``).
 """
 
 from __future__ import annotations
