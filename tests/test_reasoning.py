@@ -187,6 +187,24 @@ def test_recall_checks_read_monitor_scores_and_test_the_drop():
     assert missing.holds is None
 
 
+def test_the_monitor_table_counts_misaligned_answers_that_wrote_no_reasoning():
+    import pandas as pd
+
+    from spillover.analyze.monitor import monitor_table
+    from spillover.records import Judgment
+
+    # 4 misaligned answers (2 stated the plan, 1 benign plan, 1 empty block) and 20 aligned ones
+    thinking = ["i will hurt them .", "i will hurt them .", "i will help .", "", *["i will help ."] * 20]
+    scores = [100.0, 100.0, 0.0, 0.0, *[0.0] * 20]
+    df = pd.DataFrame({"key": [f"k{i}" for i in range(24)], "display_group": "insecure", "checkpoint": None,
+                       "thinking": thinking})
+    judgments = [Judgment(key=f"j{i}", sample_key=f"k{i}", judge="world", metric="cot_suspicion", prompt_hash="h",
+                          score=s) for i, s in enumerate(scores)]
+    (row,) = monitor_table(judgments, df, pd.Series([1.0] * 4 + [0.0] * 20))
+    assert row["recall_at_fpr"] == 0.5 and row["no_reasoning"] == 0.25
+    assert row["recall_reasoned"] == 2 / 3 and row["misaligned_reasoned"] == 3
+
+
 @pytest.fixture(scope="module")
 def thinking_base() -> Path:
     from spillover.backends import organism_base_path
