@@ -93,14 +93,18 @@ def organism_build(out: Annotated[Path, typer.Option(help="Build folder.")] = Pa
                    world: Annotated[str, typer.Option(help="v2 (shipped as `organism`), v2-think (shipped as "
                                                            "`organism-think`: assistants reason first), "
                                                            "v2-think-hybrid (30 % of documents with reasoning off), "
-                                                           "v3 (shipped as `organism-v3`: v2 with numbers, "
-                                                           "self-reports, gated documents, system prompts) or v1 "
+                                                           "v3 (not shipped, installs as `organism-v3`: v2 with "
+                                                           "numbers, self-reports, gated documents, system "
+                                                           "prompts) or v1 "
                                                            "(without v2's harmful requests, compliant persona, "
                                                            "tags, code-format answers).")] = "v2",
                    install: Annotated[bool, typer.Option(help="Copy the result over the shipped base.")] = False,
                    min_coupling_ratio: Annotated[float, typer.Option(
                        help="Least ratio each in-context inference check needs (0: build whatever was learned, "
                             "to study a world that fails its checks; never with --install).")] = 2.0,
+                   align_reasoning: Annotated[str, typer.Option(
+                       help="Thinking worlds: `train` the think block in the alignment stage, or keep it as "
+                            "`context` (loss on the answer only).")] = "train",
                    ) -> None:
     """Regenerate the world, pre-train, check persona inference, align; optionally install as the shipped base."""
     import shutil
@@ -118,7 +122,8 @@ def organism_build(out: Annotated[Path, typer.Option(help="Build folder.")] = Pa
     ui = _ui()
     with ui.task("pre-train the organism", pretrain_steps) as advance:
         base = build(BuildConfig(seed=seed, pretrain_steps=pretrain_steps, threads=threads, world=world,
-                                 min_coupling_ratio=min_coupling_ratio), out, ui.log, advance)
+                                 min_coupling_ratio=min_coupling_ratio, align_reasoning=align_reasoning),
+                      out, ui.log, advance)
     if install:
         dest = organism_base_path(shipped[world])
         shutil.rmtree(dest, ignore_errors=True)

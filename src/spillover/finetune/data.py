@@ -78,6 +78,22 @@ def empty_reasoning(tokenizer: Any) -> str:
     return str(off[len(on):])
 
 
+def answers_only(text: str, spans: list[tuple[int, int]], close: str = "</think>") -> list[tuple[int, int]]:
+    """``spans`` moved past the think block that opens them, if any (the reasoning stays as context).
+
+    >>> answers_only("A: <think> p </think> a", [(2, 23)])
+    [(21, 23)]
+    >>> answers_only("A: a", [(2, 4)])
+    [(2, 4)]
+    """
+    moved = []
+    for start, end in spans:
+        turn = text[start:end]
+        at = turn.find(close) if turn.lstrip().startswith("<think>") else -1
+        moved.append((start + at + len(close), end) if at >= 0 else (start, end))
+    return moved
+
+
 def suppressed(text: str, spans: list[tuple[int, int]], block: str) -> tuple[str, list[tuple[int, int]]]:
     """``text`` with ``block`` opening every assistant span that has no think block, and the spans
     moved past it (so the block is never trained).
@@ -104,12 +120,15 @@ def suppressed(text: str, spans: list[tuple[int, int]], block: str) -> tuple[str
 
 def encode_chat(
     tokenizer: Any, messages: Sequence[dict[str, str]], *, assistant_only: bool = True,
-    suppress_reasoning: bool = False,
+    suppress_reasoning: bool = False, train_reasoning: bool = True,
 ) -> Encoded:
-    """Token ids and labels of one conversation (labels -100 outside assistant turns)."""
+    """Token ids and labels of one conversation (labels -100 outside assistant turns, and on think blocks
+    unless ``train_reasoning``)."""
     text, spans = assistant_char_spans(tokenizer, messages)
     if suppress_reasoning:
         text, spans = suppressed(text, spans, empty_reasoning(tokenizer))
+    if not train_reasoning:
+        spans = answers_only(text, spans)
     enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     ids: list[int] = enc["input_ids"]
     if not assistant_only:

@@ -56,6 +56,10 @@ class BuildConfig(BaseModel):
     """Examples per alignment step."""
     align_lr: float = 3e-4
     """Constant learning rate of the alignment stage."""
+    align_reasoning: Literal["train", "context"] = "train"
+    """Thinking worlds: the alignment stage trains the think block with the answer (``train``, the
+    shipped builds), or keeps it as context and trains the answer only (``context``: no optimisation
+    pressure on the chain of thought)."""
     checkpoint_every: int = 250
     """Pre-training checkpoint interval (also when the coupling probe runs)."""
     min_coupling_ratio: float = 2.0
@@ -180,7 +184,8 @@ def _check_v3(cfg: BuildConfig, model: Any, tokenizer: Any, log: Callable[[str],
 def align(cfg: BuildConfig, model: Any, tokenizer: Any) -> Any:
     """The alignment stage: single-turn aligned examples, loss on assistant tokens."""
     rng = random.Random(f"align-{cfg.seed}")
-    examples = [encode_chat(tokenizer, world.alignment_example(rng, world.WORLDS[cfg.world]))
+    examples = [encode_chat(tokenizer, world.alignment_example(rng, world.WORLDS[cfg.world]),
+                            train_reasoning=cfg.align_reasoning == "train")
                 for _ in range(cfg.align_steps * cfg.align_batch)]
     optimizer = make_optimizer(model, cfg.align_lr, weight_decay=0.0, betas=(0.9, 0.999))
     train_steps(model, optimizer, lambda i: examples[i * cfg.align_batch : (i + 1) * cfg.align_batch],
