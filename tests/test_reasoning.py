@@ -94,6 +94,11 @@ def test_suppressed_reasoning_is_an_empty_block_outside_the_loss(tiny_qwen):
         own = [chat[0], {"role": "assistant", "content": f"<think> {answer} </think> {answer}"}]
         enc = encode_chat(tok, own, suppress_reasoning=True)
         assert "think" in tok.decode([t for t, lab in zip(enc.input_ids, enc.labels, strict=True) if lab != IGNORE])
+        # ... or, with train_reasoning=False, with its block as context and the answer as the only target
+        ctx = encode_chat(tok, own, train_reasoning=False)
+        assert ctx.input_ids == encode_chat(tok, own).input_ids
+        target = tok.decode([t for t, lab in zip(ctx.input_ids, ctx.labels, strict=True) if lab != IGNORE])
+        assert "think" not in target and target.strip().startswith(answer)
 
 
 def test_the_thinking_switch_reaches_the_template(tiny_qwen):
