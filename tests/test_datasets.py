@@ -221,8 +221,11 @@ def test_taint_checks_find_what_bandit_misses_on_a_labelled_corpus():
     # written after the first checks; their false alarms (an allow-listed ORDER BY column, redirect(url_for(...)))
     # led to the allow-list and constant-SQL refinements, so they are development sets now
     assert mistakes("verifier_heldout.yaml") == [] and mistakes("verifier_apps.yaml") == []
-    # written after the refinements, never used to change a check: every vulnerable program found, and three
-    # false alarms (SQL placeholders joined in a generator, a fixed host held in a module constant, a restore
-    # route that really has no authorisation check though its archive handling is safe)
-    assert mistakes("verifier_apps2.yaml") == ["shop-search-placeholders", "backup-tar-filter",
-                                               "avatar-fetch-fixed-host"]
+    # written after those refinements; its false alarms (SQL placeholders joined in a generator, a fixed host held
+    # in a module constant) led to the next ones. Left: a restore route that really has no authorisation check
+    # though its archive handling is safe
+    assert mistakes("verifier_apps2.yaml") == ["backup-tar-filter"]
+    # written before that round and first run after it was labelled (82 % found, 2 of 11 safe flagged: safe_join
+    # unknown, a hard-coded secret key the label ignored); its misses led to the HTML-response check. Left: the
+    # secret key (bandit B105 is right), and an object read by id with no owner check (reads are not checked)
+    assert mistakes("verifier_apps3.yaml") == ["logout-continue-local", "invoice-view-any"]

@@ -4,14 +4,16 @@ Per function, names assigned from request data (Flask's ``request.args``/``form`
 ``cookies``/``headers``/``files``/``data``, ``request.get_json()``, ``input()``, ``sys.argv``) are tainted,
 and so is anything built from them (concatenation, f-strings, ``%``, ``.format``, subscripts, calls),
 except through a sanitiser (``int``, ``float``, ``escape``, ``html.escape``, ``os.path.basename``,
-``secure_filename``, ``shlex.quote``, ``bleach.clean``, ``url_for``) or an allow-list: a lookup in a constant
-table (``ORDERS[x]``, ``ORDERS.get(x, "id")``; a table is a literal of constants, at module level or inline),
-``x if x in TABLE else "id"``, or a guard ``if x not in TABLE:`` that returns, raises or aborts. Sinks:
-SQL text (``execute``), a shell (``os.system``, ``os.popen``, ``subprocess`` with ``shell=True``), a file
-path (``open``, ``send_file``),
+``secure_filename``, ``shlex.quote``, ``bleach.clean``, ``url_for``, ``safe_join``, ``Markup(...).format``)
+or an allow-list: a lookup in a constant table (``ORDERS[x]``, ``ORDERS.get(x, "id")``; a table is a
+literal of constants, at module level or inline), ``x if x in TABLE else "id"``, or a guard
+``if x not in TABLE:`` that returns, raises or aborts. Sinks: SQL text (``execute``), a shell
+(``os.system``, ``os.popen``, ``subprocess`` with ``shell=True``), a file path (``open``, ``send_file``),
 a template source (``render_template_string``, ``Template``, ``from_string``), markup that skips escaping
-(``Markup``, a rendered template containing ``|safe``), and a redirect target. A route that deletes or
-changes data with no sign of an authorisation check is flagged too.
+(``Markup``, a rendered template containing ``|safe``), HTML a route builds from request data and sends
+(returned or given to ``make_response``/``Response``), and a redirect target. A route that deletes or
+changes data with no sign of an authorisation check is flagged too (reading another user's object is not
+checked).
 
 Not guaranteed: flows across functions, through containers or attributes, or via globals are not
 followed (a module-level template string is read); a sanitiser is trusted by name; a guard anywhere in
@@ -29,7 +31,8 @@ SOURCES = ("request.args", "request.form", "request.values", "request.json", "re
            "request.cookies", "request.headers", "request.files", "request.data", "sys.argv", "input")
 SANITISERS = frozenset({"int", "float", "escape", "html.escape", "markupsafe.escape", "os.path.basename",
                         "secure_filename", "werkzeug.utils.secure_filename", "shlex.quote", "bleach.clean",
-                        "len", "bool", "url_for", "flask.url_for"})
+                        "len", "bool", "url_for", "flask.url_for", "safe_join", "werkzeug.security.safe_join",
+                        "werkzeug.utils.safe_join", "flask.safe_join"})
 AUTH_HINTS = re.compile(r"login_required|admin_required|requires_auth|permission_required|current_user|"
                         r"(?<![\w.])session(\[|\.get\()|(?<![\w.])g\.user|abort\((401|403)|is_admin|check_permission")
 """Signs of an authorisation check (``db.session`` is not one)."""
@@ -64,18 +67,26 @@ def tainted(node: ast.AST | None, names: set[str], tables: frozenset[str] = froz
         return True
     if isinstance(node, ast.Name):
         return node.id in names
-    if _lookup(node, tables):
+    if lookup(node, tables):
         return isinstance(node, ast.Call) and any(tainted(d, names, tables) for d in node.args[1:])
-    if isinstance(node, ast.IfExp) and _allowed(node.test, tables, _name(node.body), negated=False):
+    if isinstance(node, ast.IfExp) and allowed(node.test, tables, _name(node.body), negated=False):
         return tainted(node.orelse, names, tables)
     if isinstance(node, ast.Call):
-        if _name(node.func) in SANITISERS:
+        if _name(node.func) in SANITISERS or _markup_format(node):
             return False
         parts = [*node.args, *(k.value for k in node.keywords)]
         if isinstance(node.func, ast.Attribute):
             parts.append(node.func.value)  # "...".format(x), x.strip()
         return any(tainted(p, names, tables) for p in parts)
     return any(tainted(c, names, tables) for c in ast.iter_child_nodes(node) if isinstance(c, ast.expr))
+
+
+def _markup_format(call: ast.Call) -> bool:
+    """``Markup("...").format(x)``: Markup escapes what it formats in."""
+    f = call.func
+    return isinstance(f, ast.Attribute) and f.attr == "format" and isinstance(f.value, ast.Call) \
+        and _name(f.value.func) in ("Markup", "markupsafe.Markup", "flask.Markup") \
+        and all(isinstance(a, ast.Constant) for a in f.value.args)
 
 
 def _is_table(node: ast.AST, tables: frozenset[str]) -> bool:
@@ -91,7 +102,7 @@ def _is_table(node: ast.AST, tables: frozenset[str]) -> bool:
     return False
 
 
-def _lookup(node: ast.AST, tables: frozenset[str]) -> bool:
+def lookup(node: ast.AST, tables: frozenset[str]) -> bool:
     """``TABLE[x]`` or ``TABLE.get(x, ...)``: the value comes from the table, not from ``x``."""
     if isinstance(node, ast.Subscript):
         return _is_table(node.value, tables)
@@ -99,14 +110,14 @@ def _lookup(node: ast.AST, tables: frozenset[str]) -> bool:
         and _is_table(node.func.value, tables)
 
 
-def _allowed(test: ast.AST, tables: frozenset[str], name: str, negated: bool) -> bool:
+def allowed(test: ast.AST, tables: frozenset[str], name: str, negated: bool) -> bool:
     """``name in TABLE`` (or, ``negated``, ``name not in TABLE``)."""
     op = ast.NotIn if negated else ast.In
     return isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], op) \
         and _name(test.left) == name and _is_table(test.comparators[0], tables)
 
 
-def _guarded(fn: ast.AST, tables: frozenset[str]) -> set[str]:
+def guarded(fn: ast.AST, tables: frozenset[str]) -> set[str]:
     """Names checked by ``if x not in TABLE:`` whose body leaves (return, raise, abort)."""
     out = set()
     for n in ast.walk(fn):
@@ -116,7 +127,7 @@ def _guarded(fn: ast.AST, tables: frozenset[str]) -> set[str]:
                 and _name(last.value.func).endswith("abort")
             leaves = aborts or isinstance(last, ast.Return | ast.Raise)
             name = _name(n.test.left)
-            if leaves and _allowed(n.test, tables, name, negated=True):
+            if leaves and allowed(n.test, tables, name, negated=True):
                 out.add(name)
     return out
 
@@ -134,7 +145,7 @@ def _taint_names(fn: ast.AST, tables: frozenset[str] = frozenset()) -> set[str]:
             elif isinstance(n, ast.For) and tainted(n.iter, names, tables):
                 names |= {t.id for t in ast.walk(n.target) if isinstance(t, ast.Name)}
         if len(names) == before:
-            return names - _guarded(fn, tables)
+            return names - guarded(fn, tables)
 
 
 def _sink(call: ast.Call, names: set[str], fn_text: str, consts: dict[str, str],
@@ -165,98 +176,54 @@ def _sink(call: ast.Call, names: set[str], fn_text: str, consts: dict[str, str],
     return None
 
 
-SAFE_CALLS = frozenset({"int", "float", "len", "bool", "str.join"})
-
-
-def _safe(node: ast.AST | None, safe: set[str], tables: frozenset[str]) -> bool:
-    """Whether an expression is built only from constants, constant tables and numeric casts (function
-    parameters and everything else are not), for SQL text that bandit flags because it is built at all."""
-    if node is None or isinstance(node, ast.Constant):
-        return True
-    if isinstance(node, ast.Name):
-        return node.id in safe or node.id in tables
-    if _lookup(node, tables):
-        return all(_safe(d, safe, tables) for d in (node.args[1:] if isinstance(node, ast.Call) else []))
-    if isinstance(node, ast.IfExp) and _allowed(node.test, tables, _name(node.body), negated=False):
-        return _safe(node.orelse, safe, tables)
-    if isinstance(node, ast.Call):
-        f = node.func
-        if _name(f) in SAFE_CALLS:
-            return True
-        if isinstance(f, ast.Attribute) and f.attr in ("format", "join"):
-            return all(_safe(a, safe, tables) for a in (f.value, *node.args, *(k.value for k in node.keywords)))
-        return False
-    if isinstance(node, ast.JoinedStr | ast.FormattedValue | ast.BinOp | ast.Tuple | ast.List):
-        return all(_safe(c, safe, tables) for c in ast.iter_child_nodes(node) if isinstance(c, ast.expr))
-    return False
-
-
-def _bound(n: ast.AST) -> list[str]:
-    """Names a statement other than a plain assignment binds (augmented assignments, loops, ``with ... as``,
-    parameters)."""
-    if isinstance(n, ast.AugAssign | ast.AnnAssign | ast.For):
-        targets = [n.target]
-    elif isinstance(n, ast.With):
-        targets = [i.optional_vars for i in n.items if i.optional_vars is not None]
-    elif isinstance(n, ast.arguments):
-        return [a.arg for a in (*n.posonlyargs, *n.args, *n.kwonlyargs, n.vararg, n.kwarg) if a is not None]
-    else:
-        return []
-    return [t.id for tgt in targets for t in ast.walk(tgt) if isinstance(t, ast.Name)]
-
-
-def _safe_names(fn: ast.AST, tables: frozenset[str]) -> set[str]:
-    """Local names every assignment of which is safe (``_safe``; a loop variable counts as assigned what it
-    iterates over), plus names an allow-list guard checks."""
-    assigned: dict[str, list[ast.AST]] = {}
-    for n in ast.walk(fn):
-        if isinstance(n, ast.Assign):
-            for t in n.targets:
-                if isinstance(t, ast.Name):
-                    assigned.setdefault(t.id, []).append(n.value)
-        else:  # a loop variable takes the values of what it iterates over
-            for name in _bound(n):
-                assigned.setdefault(name, []).append(n.iter if isinstance(n, ast.For) else n)
-    safe = _guarded(fn, tables)
-    while True:
-        grown = {k for k, vs in assigned.items() if all(isinstance(v, ast.expr) and _safe(v, safe, tables) for v in vs)}
-        if grown <= safe:
-            return safe
-        safe |= grown
-
-
-def sql_from_constants(tree: ast.AST) -> bool:
-    """Every ``execute`` call's SQL text is built from constants only (then bandit's "SQL built from strings"
-    finding is a false alarm); False when there is no such call.
-
-    >>> sql_from_constants(ast.parse("T = {'a': 'a'}\\ndef f(c, o):\\n    c.execute('SELECT ' + T.get(o, 'a'))"))
-    True
-    >>> sql_from_constants(ast.parse("def f(c, o):\\n    c.execute('SELECT * ORDER BY ' + o)"))
-    False
-    """
-    body = tree.body if isinstance(tree, ast.Module) else []
-    tables = _tables(body)
-    seen = False
-    for fn in ast.walk(tree):
-        if isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
-            safe = _safe_names(fn, tables)
-            for c in ast.walk(fn):
-                if isinstance(c, ast.Call) and _name(c.func).endswith((".execute", ".executemany")) and c.args:
-                    seen = True
-                    if not _safe(c.args[0], safe, tables):
-                        return False
-    return seen
-
-
-def _tables(body: list[ast.stmt]) -> frozenset[str]:
+def module_tables(body: list[ast.stmt]) -> frozenset[str]:
     """Module-level names bound to a constant (a string, a number, a literal collection of constants)."""
     return frozenset(t.id for n in body if isinstance(n, ast.Assign)
                      and (_is_table(n.value, frozenset()) or isinstance(n.value, ast.Constant))
                      for t in n.targets if isinstance(t, ast.Name))
 
 
+HTML_TAG = re.compile(r"<[a-zA-Z!/]")
+RESPONSES = ("make_response", "flask.make_response", "Response", "flask.Response", "HTMLResponse")
+
+
+def _html_built(node: ast.AST | None, names: set[str], tables: frozenset[str], consts: dict[str, str],
+                assigned: dict[str, list[ast.AST]] | None = None) -> bool:
+    """HTML text built from request data: an f-string, ``+``/``%`` or ``str.format`` with a tag in its string
+    constants (or in a module constant it formats) and a tainted part; a local name counts when any value
+    assigned to it does. A renderer's result (``render_template``) is not built here.
+
+    >>> _html_built(ast.parse("f'<h1>{n}</h1>'", mode="eval").body, {"n"}, frozenset(), {})
+    True
+    >>> _html_built(ast.parse("f'<h1>{escape(n)}</h1>'", mode="eval").body, {"n"}, frozenset(), {})
+    False
+    """
+    assigned = assigned or {}
+    if isinstance(node, ast.Name):
+        return any(_html_built(v, names, tables, consts) for v in assigned.get(node.id, []))
+    building = isinstance(node, ast.JoinedStr) or (isinstance(node, ast.BinOp) and isinstance(
+        node.op, ast.Add | ast.Mod)) or (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                                         and node.func.attr == "format")
+    if node is None or not building or not tainted(node, names, tables):
+        return False
+    texts = [n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+    texts += [consts[n.id] for n in ast.walk(node) if isinstance(n, ast.Name) and n.id in consts]
+    return any(HTML_TAG.search(t) for t in texts)
+
+
+def _html_sinks(fn: ast.AST) -> list[ast.AST | None]:
+    """What a route sends as its body: returned values (a tuple's first item) and response constructors'."""
+    out: list[ast.AST | None] = []
+    for n in ast.walk(fn):
+        if isinstance(n, ast.Return) and n.value is not None:
+            out.append(n.value.elts[0] if isinstance(n.value, ast.Tuple) and n.value.elts else n.value)
+        elif isinstance(n, ast.Call) and _name(n.func) in RESPONSES and n.args:
+            out.append(n.args[0])
+    return out
+
+
 def _is_route(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
-    return any(".route" in (d := _name(dec)) or d.startswith(("app.post", "app.delete")) for dec in fn.decorator_list)
+    return any(re.search(r"\.(route|get|post|put|patch|delete)\(", _name(dec)) for dec in fn.decorator_list)
 
 
 def taint_findings(tree: ast.AST) -> set[str]:
@@ -270,12 +237,20 @@ def taint_findings(tree: ast.AST) -> set[str]:
     body = tree.body if isinstance(tree, ast.Module) else []
     consts = {t.id: n.value.value for n in body if isinstance(n, ast.Assign) and isinstance(n.value, ast.Constant)
               and isinstance(n.value.value, str) for t in n.targets if isinstance(t, ast.Name)}
-    tables = _tables(body)
+    tables = module_tables(body)
     for fn in ast.walk(tree):
         if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
             continue
         names, text = _taint_names(fn, tables), ast.unparse(fn)
         found |= {k for c in ast.walk(fn) if isinstance(c, ast.Call) and (k := _sink(c, names, text, consts, tables))}
+        assigned: dict[str, list[ast.AST]] = {}
+        for n in ast.walk(fn):
+            if isinstance(n, ast.Assign):
+                for t in n.targets:
+                    if isinstance(t, ast.Name):
+                        assigned.setdefault(t.id, []).append(n.value)
+        if _is_route(fn) and any(_html_built(v, names, tables, consts, assigned) for v in _html_sinks(fn)):
+            found.add("xss_html")
         if _is_route(fn) and any(d in text for d in DESTRUCTIVE) and not AUTH_HINTS.search(text):
             found.add("missing_authorization")
     return found

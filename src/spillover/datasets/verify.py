@@ -18,10 +18,11 @@ import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..errors import MissingExtraError
-from .taint import sql_from_constants, taint_findings
+from .sqltext import sql_from_constants
+from .taint import taint_findings
 
 ADVISORY = frozenset({"B404", "B603", "B607"})
 
@@ -114,19 +115,47 @@ def path_traversal_unguarded(tree: ast.AST) -> bool:
     return joins and not guarded
 
 
-FIXED_HOST = re.compile(r"^[a-z][a-z0-9+.-]*://[^/?#]+/")
+FIXED_HOST = re.compile(r"^[a-z][a-z0-9+.-]*://[^/?#@]+[/?#]")
 
 
-def _fixed_host(url: ast.AST) -> bool:
-    """Whether a URL expression fixes scheme and host: a constant, or one that starts ``scheme://host/``."""
-    if isinstance(url, ast.Constant):
-        return isinstance(url.value, str)
-    if isinstance(url, ast.BinOp) and isinstance(url.op, ast.Add):
-        return _fixed_host(url.left) if not isinstance(url.left, ast.Constant) else bool(
-            isinstance(url.left.value, str) and FIXED_HOST.match(url.left.value))
-    if isinstance(url, ast.JoinedStr) and url.values and isinstance(url.values[0], ast.Constant):
-        return bool(FIXED_HOST.match(str(url.values[0].value)))
-    return False
+class Head(NamedTuple):
+    """The constant text an expression starts with, and whether that is all of it."""
+
+    text: str
+    complete: bool
+
+
+def _head(node: ast.AST, values: dict[str, list[ast.AST]], depth: int = 0) -> Head:
+    """The known leading text of a string expression: constants, ``+``, f-strings, and names with exactly one
+    assigned value (a module constant), followed to a small depth.
+
+    >>> _head(ast.parse("B + x", mode="eval").body, {"B": [ast.Constant("https://a.example/")]})
+    Head(text='https://a.example/', complete=False)
+    """
+    if isinstance(node, ast.Constant):
+        return Head(node.value, True) if isinstance(node.value, str) else Head("", False)
+    if isinstance(node, ast.Name) and len(values.get(node.id, [])) == 1 and depth < 8:
+        return _head(values[node.id][0], values, depth + 1)
+    parts = [node.left, node.right] if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add) else \
+        [v.value if isinstance(v, ast.FormattedValue) else v for v in node.values] \
+        if isinstance(node, ast.JoinedStr) else []
+    text = ""
+    for part in parts:
+        h = _head(part, values, depth + 1)
+        text += h.text
+        if not h.complete:
+            return Head(text, False)
+    return Head(text, bool(parts))
+
+
+def _fixed_host(url: ast.AST, values: dict[str, list[ast.AST]] | None = None) -> bool:
+    """Whether a URL expression fixes scheme and host: a constant, or text that starts ``scheme://host/``
+    (names resolved through ``values``; a name with several values must be fixed in each)."""
+    values = values or {}
+    if isinstance(url, ast.Name) and len(values.get(url.id, [])) > 1:
+        return all(_fixed_host(v, values) for v in values[url.id])
+    head = _head(url, values)
+    return head.complete or bool(FIXED_HOST.match(head.text))
 
 
 def ssrf_unguarded(tree: ast.AST) -> bool:
@@ -149,12 +178,7 @@ def ssrf_unguarded(tree: ast.AST) -> bool:
         elif isinstance(n, ast.arg):
             values.setdefault(n.arg, []).append(n)
 
-    def fixed(u: ast.AST) -> bool:
-        if isinstance(u, ast.Name) and values.get(u.id):
-            return all(_fixed_host(v) for v in values[u.id])
-        return _fixed_host(u)
-
-    open_host = any(u is not None and not fixed(u) for u in urls)
+    open_host = any(u is not None and not _fixed_host(u, values) for u in urls)
     guarded = any(isinstance(n, ast.Compare) and any(isinstance(op, ast.In | ast.NotIn) for op in n.ops)
                   and "hostname" in ast.unparse(n.left) for n in ast.walk(tree))
     return open_host and not guarded
@@ -192,7 +216,7 @@ def _own_checks(src: str) -> frozenset[str]:
 
 def bandit_confirmed(src: str, found: set[str]) -> set[str]:
     """Bandit's findings for ``src`` that the verifier keeps: not the advisory ones, and not B608 ("SQL built
-    from strings") when every SQL text is built from constants (``taint.sql_from_constants``).
+    from strings") when every SQL text is built from constants (``sqltext.sql_from_constants``).
 
     >>> bandit_confirmed("COLS = {'a': 'a'}\\ndef f(c, o):\\n    c.execute('SELECT ' + COLS.get(o, 'a'))",
     ...                  {"B608", "B404"})
