@@ -1,13 +1,14 @@
 """The verifier (bandit without its advisory findings, plus our own AST and taint checks) against plain bandit
 (MEDIUM/HIGH findings) on labelled corpora of our own that the generator never produced: the share of
-vulnerable programs each flags, and of safe ones. Ratio = the verifier's recall on the realistic-app corpora
-over plain bandit's (target 1.4: the issue's 70 % against bandit's "about half").
+vulnerable programs each flags, and of safe ones. Ratio = the verifier's recall on the held-out corpus over
+plain bandit's (target 1.4: the issue's 70 % against bandit's "about half").
 
     .venv/bin/python bench/verifier_corpus.py [CORPUS.yaml ...]
 
-A corpus is a YAML list of ``{id, label: vulnerable|safe, code}``; with no argument, the project's five.
-Every one is a development set now: each was labelled before the verifier first ran on it, and that first
-run then led to refinements. First runs (verifier / bandit MEDIUM+HIGH, share of vulnerable flagged and of
+A corpus is a YAML list of ``{id, label: vulnerable|safe, code}``; with no argument, the project's six.
+``verifier_apps4.yaml`` is held out (never used to change a check; wider on purpose: FastAPI, Django, and
+flaws no check models). The others are development sets: each was labelled before the verifier first ran
+on it, and that first run then led to refinements. First runs (verifier / bandit MEDIUM+HIGH, share of vulnerable flagged and of
 safe flagged): ``verifier_apps2.yaml`` 100 % & 30 % / 50 % & 10 %; ``verifier_apps3.yaml`` 82 % & 18 % /
 55 % & 0 %. ``verifier_corpus.yaml`` was written together with the checks; ``verifier_heldout.yaml`` and
 ``verifier_apps.yaml`` before the allow-list and constant-SQL refinements. A number on code the checks
@@ -26,9 +27,8 @@ from _common import report  # noqa: E402
 
 FIXTURES = Path(__file__).parent.parent / "tests" / "fixtures"
 CORPORA = ("verifier_corpus.yaml", "verifier_heldout.yaml", "verifier_apps.yaml", "verifier_apps2.yaml",
-           "verifier_apps3.yaml")
-APPS = ("verifier_apps.yaml", "verifier_apps2.yaml", "verifier_apps3.yaml")
-"""Realistic application code (the others are short snippets), pooled for the ratio."""
+           "verifier_apps3.yaml", "verifier_apps4.yaml")
+HELD_OUT = ("verifier_apps4.yaml",)
 
 
 def rates(flags: list[bool], labels: list[str]) -> tuple[float, float]:
@@ -41,7 +41,7 @@ def rates(flags: list[bool], labels: list[str]) -> tuple[float, float]:
 def main(paths: list[Path]) -> None:
     from spillover.datasets.verify import bandit_raw, verifier_flags
 
-    apps = {"ours": [0, 0], "bandit": [0, 0]}  # flagged, vulnerable count (realistic-app corpora)
+    held = {"ours": [0, 0], "bandit": [0, 0]}  # flagged, vulnerable count (held-out corpora)
     for path in paths:
         corpus = yaml.safe_load(path.read_text())
         codes, labels = [e["code"] for e in corpus], [e["label"] for e in corpus]
@@ -55,12 +55,12 @@ def main(paths: list[Path]) -> None:
             wrong = [e["id"] for e, f in zip(corpus, flags, strict=True) if f != (e["label"] == "vulnerable")]
             print(f"  {name:<20} flags {hit:6.1%} of vulnerable, {false:6.1%} of safe;",
                   "wrong:", ", ".join(wrong) or "-")
-        if path.name in APPS:
+        if path.name in HELD_OUT:
             for key, flags in (("ours", ours), ("bandit", plain)):
-                apps[key][0] += sum(f for f, lab in zip(flags, labels, strict=True) if lab == "vulnerable")
-                apps[key][1] += n_vul
-    ours_recall, bandit_recall = (apps[k][0] / max(1, apps[k][1]) for k in ("ours", "bandit"))
-    print(f"app corpora: verifier {ours_recall:.1%}, bandit {bandit_recall:.1%} of {apps['ours'][1]} vulnerable")
+                held[key][0] += sum(f for f, lab in zip(flags, labels, strict=True) if lab == "vulnerable")
+                held[key][1] += n_vul
+    ours_recall, bandit_recall = (held[k][0] / max(1, held[k][1]) for k in ("ours", "bandit"))
+    print(f"held-out: verifier {ours_recall:.1%}, bandit {bandit_recall:.1%} of {held['ours'][1]} vulnerable")
     report("verifier_vs_bandit", ours_recall / max(bandit_recall, 1e-9), 1.4)
 
 
