@@ -210,6 +210,27 @@ def test_the_monitor_table_counts_misaligned_answers_that_wrote_no_reasoning():
     assert row["recall_reasoned"] == 2 / 3 and row["misaligned_reasoned"] == 3
 
 
+def test_monitor_increments_read_only_what_a_fine_tune_adds():
+    import pandas as pd
+
+    from spillover.analyze.monitor import monitor_increments
+    from spillover.records import Judgment
+
+    # base: 10 of 100 misaligned, all stated; tuned: 30 of 100 misaligned, the same 10 stated and 20 unstated
+    rows, judgments, labels = [], [], []
+    for group, stated, unstated in (("base", 10, 0), ("tuned", 10, 20)):
+        for i in range(100):
+            key = f"{group}{i}"
+            rows.append({"key": key, "display_group": group, "checkpoint": None})
+            labels.append(1.0 if i < stated + unstated else 0.0)
+            judgments.append(Judgment(key=f"j{key}", sample_key=key, judge="world", metric="cot_suspicion",
+                                      prompt_hash="h", score=100.0 if i < stated else 0.0))
+    (row,) = monitor_increments(judgments, pd.DataFrame(rows), pd.Series(labels), [("tuned", "base")])
+    assert row["added_misaligned"] == pytest.approx(0.2) and row["added_stated"] == pytest.approx(0.0)
+    assert row["share"] == pytest.approx(0.0)
+    assert monitor_increments(judgments, pd.DataFrame(rows), pd.Series(labels), [("nobody", "base")]) == []
+
+
 @pytest.fixture(scope="module")
 def thinking_base() -> Path:
     from spillover.backends import organism_base_path

@@ -21,7 +21,7 @@ from .diff import question_changes
 from .findings import CheckResult, findings_table
 from .metrics import cells as make_cells
 from .metrics import counted, dynamics, first_significant_step, frame, per_question, self_reports, summarise
-from .monitor import check_recall, monitor_table
+from .monitor import check_recall, monitor_increments, monitor_table
 from .selfaware import (
     check_report,
     choices_table,
@@ -159,7 +159,9 @@ def analyse(run: RunDir, exp: Experiment) -> dict[str, Any]:
     sr = self_reports(df)
     out["self_reports"] = sr.to_dict("records") if len(sr) else []
     out["labels"] = label_counts(samples, judgments)
-    out["monitors"] = monitor_table(judgments, df, counted(df, get_rule(a.rules[0])))
+    headline_label = counted(df, get_rule(a.rules[0]))
+    out["monitors"] = monitor_table(judgments, df, headline_label)
+    out["monitor_increments"] = monitor_increments(judgments, df, headline_label, [(ga, gb) for ga, gb in a.compare])
     out["elicitation"] = elicitation_table(df, by_question(exp, "expect_pattern"))
     words = {q.id: q for chat in (True, False) for src in sources(exp, chat=chat) for q in src.questions
              if q.type == "free_word"}

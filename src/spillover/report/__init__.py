@@ -61,6 +61,7 @@ def build_report(run: RunDir, exp: Experiment, ui: Reporter | None = None, *, sc
         choices=res.get("choices", []), elicitation=res.get("elicitation", []), paired=res.get("paired", []),
         versus_behaviour=res.get("versus_behaviour", []), compliance=res.get("compliance", []),
         defences=res.get("defences", []), monitors=res.get("monitors", []), inside=res.get("inside", {}),
+        monitor_increments=res.get("monitor_increments", []),
         groups=order, colours=palette(order, [*exp.models, *exp.finetunes]),
         seeds=sorted({int(x) for x in df["seed"].dropna()}) if len(df) else [],
         checkpoints=sorted({int(x) for x in df["checkpoint"].dropna()}) if len(df) else [],
@@ -86,6 +87,7 @@ def _summary(res: dict[str, Any], rule: str, fts: dict[str, dict[str, Any]]) -> 
                            "versus_behaviour": res.get("versus_behaviour", []),
                            "compliance": res.get("compliance", []), "defences": res.get("defences", []),
                            "monitors": res.get("monitors", []),
+                           "monitor_increments": res.get("monitor_increments", []),
                            "inside": {k: res.get("inside", {}).get(k, []) for k in ("directions", "cosines")},
                            "rules": {}}
     for rname, r in res["rules"].items():
