@@ -248,10 +248,20 @@ def test_every_problem_is_listed_at_once(tmp_path, capsys, organism_base, monkey
     assert len(lines) == 2 and "models.base.path" in lines[0] and "judges.0.api_key_env" in lines[1]
 
 
+def test_an_organism_not_built_here_says_which_world_to_build(tmp_path, capsys, organism_base):
+    text = BASE.replace("{path: organism}", "{path: organism-v3}")
+    with pytest.raises(SystemExit) as e:
+        main(["plan", str(_write(tmp_path, text))])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "models.base.path" in err and "organism build --world v3 --install" in err
+
+
 @pytest.mark.parametrize("argv,words", [
     (["--world", "v2-think-hybrid", "--install"], ["world", "not a shipped base"]),
     (["--min-coupling-ratio", "0", "--install"], ["min_coupling_ratio", "must pass the build's checks"]),
-], ids=["unshipped world", "unchecked base"])
+    (["--world", "v9"], ["world", "v2-think"]),
+    (["--align-reasoning", "answers"], ["align_reasoning", "context"]),
+], ids=["unshipped world", "unchecked base", "unknown world", "unknown alignment mode"])
 def test_organism_build_refuses_to_install_what_is_not_shippable(argv, words, tmp_path, capsys):
     out = tmp_path / "build"
     _fails(capsys, ["organism", "build", "--out", str(out), *argv], *words)

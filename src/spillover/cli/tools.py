@@ -109,21 +109,23 @@ def organism_build(out: Annotated[Path, typer.Option(help="Build folder.")] = Pa
     """Regenerate the world, pre-train, check persona inference, align; optionally install as the shipped base."""
     import shutil
 
-    from ..backends import organism_base_path
+    from ..backends import ORGANISM_WORLDS, organism_base_path
     from ..organism.build import BuildConfig, build
+    from ..yamlio import validate
 
-    shipped = {"v2": "organism", "v2-think": "organism-think", "v3": "organism-v3"}
+    shipped = {w: name for name, w in ORGANISM_WORLDS.items()}
     if install and world not in shipped:
         raise SpilloverError(f"world {world} is not a shipped base: build it without --install and give its folder "
                              "as a model path", field="world")
     if install and min_coupling_ratio < 2.0:
         raise SpilloverError("a shipped base must pass the build's checks (min-coupling-ratio >= 2)",
                              field="min_coupling_ratio")
+    cfg = validate(BuildConfig, {"seed": seed, "pretrain_steps": pretrain_steps, "threads": threads, "world": world,
+                                 "min_coupling_ratio": min_coupling_ratio, "align_reasoning": align_reasoning},
+                   file="command line")
     ui = _ui()
     with ui.task("pre-train the organism", pretrain_steps) as advance:
-        base = build(BuildConfig(seed=seed, pretrain_steps=pretrain_steps, threads=threads, world=world,
-                                 min_coupling_ratio=min_coupling_ratio, align_reasoning=align_reasoning),
-                      out, ui.log, advance)
+        base = build(cfg, out, ui.log, advance)
     if install:
         dest = organism_base_path(shipped[world])
         shutil.rmtree(dest, ignore_errors=True)

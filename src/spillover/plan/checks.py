@@ -86,12 +86,13 @@ def looks_local(path: str) -> bool:
 
 def weights(path: str, field: str, gguf: str | None = None) -> Problems:
     """A model folder exists, or a hub id is cached or downloadable (never downloaded here)."""
-    from ..backends import SHIPPED_ORGANISMS, organism_base_path
+    from ..backends import ORGANISM_WORLDS, SHIPPED_ORGANISMS, organism_base_path
 
     if path in SHIPPED_ORGANISMS:
         ok = (organism_base_path(path) / "model.safetensors").exists()
-        return [] if ok else [SpilloverError(f"the {path} base is not built (spillover organism build --install)",
-                                             field=field)]
+        return [] if ok else [SpilloverError(
+            f"the {path} base is not built (spillover organism build --world {ORGANISM_WORLDS[path]} --install)",
+            field=field)]
     if looks_local(path):
         p = Path(path).expanduser()
         if not p.is_dir():
