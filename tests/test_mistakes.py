@@ -262,7 +262,7 @@ def test_an_organism_not_built_here_says_which_world_to_build(tmp_path, capsys, 
     (["--world", "v9"], ["world", "v2-think"]),
     (["--align-reasoning", "answers"], ["align_reasoning", "context"]),
 ], ids=["unshipped world", "unchecked base", "unknown world", "unknown alignment mode"])
-def test_organism_build_refuses_to_install_what_is_not_shippable(argv, words, tmp_path, capsys):
+def test_organism_build_refuses_what_it_cannot_build_or_ship_before_any_work(argv, words, tmp_path, capsys):
     out = tmp_path / "build"
     _fails(capsys, ["organism", "build", "--out", str(out), *argv], *words)
     assert not out.exists()
