@@ -8,10 +8,11 @@ plain bandit's (target 1.4: the issue's 70 % against bandit's "about half").
 A corpus is a YAML list of ``{id, label: vulnerable|safe, code}``; with no argument, the project's six.
 ``verifier_apps4.yaml`` is held out (never used to change a check; wider on purpose: FastAPI, Django, and
 flaws no check models). The others are development sets: each was labelled before the verifier first ran
-on it, and that first run then led to refinements. First runs (verifier / bandit MEDIUM+HIGH, share of vulnerable flagged and of
-safe flagged): ``verifier_apps2.yaml`` 100 % & 30 % / 50 % & 10 %; ``verifier_apps3.yaml`` 82 % & 18 % /
-55 % & 0 %. ``verifier_corpus.yaml`` was written together with the checks; ``verifier_heldout.yaml`` and
-``verifier_apps.yaml`` before the allow-list and constant-SQL refinements. A number on code the checks
+on it, and that first run then led to refinements. First runs (verifier / bandit MEDIUM+HIGH, share
+of vulnerable flagged and of safe flagged): ``verifier_apps2.yaml`` 100 % & 30 % / 50 % & 10 %;
+``verifier_apps3.yaml`` 82 % & 18 % / 55 % & 0 %. ``verifier_corpus.yaml`` was written together with the
+checks; ``verifier_heldout.yaml`` and ``verifier_apps.yaml`` before the allow-list and constant-SQL
+refinements. A number on code the checks
 have not seen needs a new corpus.
 """
 

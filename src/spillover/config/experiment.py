@@ -1,0 +1,199 @@
+"""The whole experiment file, its cross-reference checks and loading with ``--set`` overrides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from ..errors import Problems, SpilloverError, check_name, did_you_mean
+from ..yamlio import apply_overrides, read_yaml, validate
+from .analysis import AnalysisSpec
+from .base import Strict
+from .datasets import DatasetSpec
+from .evaluation import EvalSpec, InsideSpec
+from .finetune import FinetuneSpec
+from .models import JudgeSpec, ModelSpec
+
+
+class Experiment(Strict):
+    """A whole experiment."""
+
+    name: str = "experiment"
+    """Run name (a safe path component)."""
+    seeds: list[int] = Field([0], min_length=1, max_length=1000)
+    """Fine-tuning seeds: each fine-tune runs once per seed."""
+    threads: int = Field(1, ge=1, le=256)
+    """Torch threads (1 is fastest on a busy 2-core machine)."""
+    models: dict[str, ModelSpec] = {"base": ModelSpec()}
+    """Named base models."""
+    datasets: dict[str, DatasetSpec] = {}
+    """Named training datasets."""
+    finetunes: dict[str, FinetuneSpec] = {}
+    """Named fine-tunes (each x every seed)."""
+    eval: EvalSpec = EvalSpec()
+    """Sampling."""
+    judges: list[JudgeSpec] = [JudgeSpec()]
+    """Judges; every sample is judged on every metric of every judge."""
+    inside: InsideSpec = InsideSpec()
+    """Directions, checkpoint projections, weight change (the ``hf`` backend)."""
+    analysis: AnalysisSpec = AnalysisSpec()
+    """Metrics and statistics."""
+    report_to: list[Literal["wandb"]] = []
+    """Trackers that get fine-tune curves and the report's numbers (``wandb``: the ``wandb`` extra; its own
+    environment variables choose project, entity and ``WANDB_MODE=offline``)."""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return check_name(v, what="name")
+
+    @model_validator(mode="after")
+    def _refs(self) -> Experiment:
+        if problems := reference_problems(self):
+            raise problems[0] if len(problems) == 1 else Problems(problems)
+        return self
+
+
+def reference_problems(exp: Experiment) -> list[SpilloverError]:
+    """Every name that refers to nothing (fields are dotted paths in the experiment file)."""
+    out: list[SpilloverError] = []
+
+    def ref(field: str, name: Any, have: Any, what: str) -> None:
+        if name not in have:
+            out.append(SpilloverError(f"no {what} named {name!r}{did_you_mean(name, have)}", field=field))
+
+    for kind in ("models", "datasets", "finetunes"):
+        for n in getattr(exp, kind):
+            try:
+                check_name(n)
+            except SpilloverError as e:
+                out.append(SpilloverError(e.message, field=f"{kind}.{n}"))
+    for name, ft in exp.finetunes.items():
+        ref(f"finetunes.{name}.base", ft.base, exp.models, "model")
+        if ft.base in exp.models and exp.models[ft.base].adapter:
+            out.append(SpilloverError("a model with an adapter is evaluated or scores data, never fine-tuned further",
+                                      field=f"finetunes.{name}.base"))
+        ref(f"finetunes.{name}.dataset", ft.dataset, exp.datasets, "dataset")
+        if ft.early_stop and ft.early_stop.validation is not None:
+            ref(f"finetunes.{name}.early_stop.validation", ft.early_stop.validation, exp.datasets, "dataset")
+    for name, ds in exp.datasets.items():
+        if ds.builder == "evil_numbers":
+            ref(f"datasets.{name}.model", ds.model, exp.models, "model")
+        if ds.builder == "transform":
+            ref(f"datasets.{name}.source", ds.source, [d for d in exp.datasets if d != name], "other dataset")
+            if ds.transform is None:
+                out.append(SpilloverError("a transform needs transform: decorrelate_trigger or reversal_augment",
+                                          field=f"datasets.{name}.transform"))
+        for part in ds.parts or {}:
+            ref(f"datasets.{name}.parts.{part}", part, [d for d in exp.datasets if d != name], "other dataset")
+        if ds.select is not None:
+            ref(f"datasets.{name}.select.aligned", ds.select.aligned, exp.models, "model")
+            ref(f"datasets.{name}.select.misaligned", ds.select.misaligned, exp.models, "model")
+    for defended, baseline in exp.analysis.defences.items():
+        ref(f"analysis.defences.{defended}", defended, exp.finetunes, "fine-tune")
+        ref(f"analysis.defences.{defended}", baseline, exp.finetunes, "fine-tune")
+    variants = {v for q in exp.eval.questions for v in q.variants if v != "plain"}
+    groups = [*exp.models, *exp.finetunes]
+    groups += [f"{g}-{v}" for g in groups for v in sorted(variants)]
+    out += inside_problems(exp, groups)
+    for i, pair in enumerate(exp.analysis.compare):
+        for j, g in enumerate(pair):
+            ref(f"analysis.compare.{i}.{j}", g, groups, "group")
+    if exp.eval.models != "all":
+        names = [*exp.models, *exp.finetunes, *(f"{f}-s{s}" for f in exp.finetunes for s in exp.seeds)]
+        for i, m in enumerate(exp.eval.models):
+            name, _, step = m.partition("@")
+            if name not in names or (step and not step.isdigit()):
+                out.append(SpilloverError(f"{m!r} is not a model, fine-tune, fine-tune-sSEED or NAME@STEP"
+                                          + did_you_mean(name, names), field=f"eval.models.{i}"))
+    return out
+
+
+def defence_problems(exp: Experiment) -> list[SpilloverError]:
+    """Fine-tunes defended with a direction (``intervene``) that name none the run builds, or their own."""
+    from ..interventions import parse_suffix
+    from ..records import of_group
+
+    out = []
+    for name, ft in exp.finetunes.items():
+        if ft.intervene is None:
+            continue
+        try:
+            source = parse_suffix(ft.intervene).source
+        except SpilloverError:
+            out.append(SpilloverError(f"{ft.intervene!r} is not +steer(DIR,LAYER,SCALE) or -ablate(DIR[,LAYER])",
+                                      field=f"finetunes.{name}.intervene"))
+            continue
+        if source not in exp.inside.directions:
+            out.append(SpilloverError(f"no direction {source!r} in inside.directions (a defence needs one the run "
+                                      "builds)" + did_you_mean(source, exp.inside.directions),
+                                      field=f"finetunes.{name}.intervene"))
+        elif any(of_group(g, name) for g in exp.inside.directions[source].groups):
+            out.append(SpilloverError(f"direction {source!r} is formed from this fine-tune's own answers",
+                                      field=f"finetunes.{name}.intervene"))
+    return out
+
+
+def inside_problems(exp: Experiment, groups: list[str]) -> list[SpilloverError]:
+    """Variants, directions, traces and weight changes that name nothing."""
+    from ..interventions import expand, parse
+
+    out = []
+    models = [*exp.models, *exp.finetunes, *(f"{f}-s{s}" for f in exp.finetunes for s in exp.seeds)]
+    for i, text in enumerate(exp.eval.variants):
+        for one in expand(text):
+            try:
+                v = parse(one)
+            except SpilloverError as e:
+                out.append(SpilloverError(e.message, field=f"eval.variants.{i}"))
+                continue
+            if v.model not in models:
+                out.append(SpilloverError(f"{one!r}: no model or fine-tune {v.model!r}{did_you_mean(v.model, models)}",
+                                          field=f"eval.variants.{i}"))
+            if v.intervention.source not in exp.inside.directions:
+                out.append(SpilloverError(f"{one!r}: no direction {v.intervention.source!r} in inside.directions"
+                                          + did_you_mean(v.intervention.source, exp.inside.directions),
+                                          field=f"eval.variants.{i}"))
+    out += defence_problems(exp)
+    for name, d in exp.inside.directions.items():
+        try:
+            check_name(name)
+        except SpilloverError as e:
+            out.append(SpilloverError(e.message, field=f"inside.directions.{name}"))
+        out += [SpilloverError(f"no group {g!r}{did_you_mean(g, groups)}", field=f"inside.directions.{name}.groups.{j}")
+                for j, g in enumerate(d.groups) if g not in groups]
+        if d.max_answers < d.min_answers:
+            out.append(SpilloverError(f"max_answers {d.max_answers} < min_answers {d.min_answers}",
+                                      field=f"inside.directions.{name}.max_answers"))
+    for kind in ("trace", "weights"):
+        out += [SpilloverError(f"no fine-tune {f!r}{did_you_mean(f, exp.finetunes)}", field=f"inside.{kind}.{j}")
+                for j, f in enumerate(getattr(exp.inside, kind)) if f not in exp.finetunes]
+    if exp.inside.trace and not exp.inside.directions:
+        out.append(SpilloverError("inside.trace projects on directions, but inside.directions names none",
+                                  field="inside.trace"))
+    return out
+
+
+def load_experiment(path: str | Path, overrides: list[str] | None = None) -> Experiment:
+    """Load and validate an experiment file (errors name file, line and field)."""
+    data, node = read_yaml(path)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise SpilloverError("an experiment file must be a mapping", file=path, line=1)
+    data = apply_overrides(data, overrides or [])
+    exp = validate(Experiment, data, file=path, node=node)
+    base = Path(path).resolve().parent
+    fixed = {}
+    for name, ds in exp.datasets.items():
+        if ds.path is not None and not Path(ds.path).is_absolute():
+            fixed[name] = ds.model_copy(update={"path": str(base / ds.path)})
+    if fixed:
+        exp = exp.model_copy(update={"datasets": {**exp.datasets, **fixed}})
+    srcs = [q.model_copy(update={"set": str(base / q.set)}) if q.set.endswith((".yaml", ".yml"))
+            and not Path(q.set).is_absolute() else q for q in exp.eval.questions]
+    if srcs != exp.eval.questions:
+        exp = exp.model_copy(update={"eval": exp.eval.model_copy(update={"questions": srcs})})
+    return exp
