@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ast
 
-from .taint import allowed, guarded, lookup, module_tables
+from .taint import allowed, assignments, guarded, lookup, module_tables
 
 SAFE_CALLS = frozenset({"int", "float", "len", "bool", "str.join"})
 
@@ -56,15 +56,10 @@ def _bound(n: ast.AST) -> list[str]:
 def _safe_names(fn: ast.AST, tables: frozenset[str]) -> set[str]:
     """Local names every assignment of which is safe (``_safe``; a loop variable counts as assigned what it
     iterates over), plus names an allow-list guard checks."""
-    assigned: dict[str, list[ast.AST]] = {}
-    for n in ast.walk(fn):
-        if isinstance(n, ast.Assign):
-            for t in n.targets:
-                if isinstance(t, ast.Name):
-                    assigned.setdefault(t.id, []).append(n.value)
-        else:  # a loop variable takes the values of what it iterates over
-            for name in _bound(n):
-                assigned.setdefault(name, []).append(n.iter if isinstance(n, ast.For) else n)
+    assigned = assignments(fn)
+    for n in ast.walk(fn):  # a loop variable takes the values of what it iterates over
+        for name in _bound(n):
+            assigned.setdefault(name, []).append(n.iter if isinstance(n, ast.For) else n)
     safe = guarded(fn, tables)
     while True:
         grown = {k for k, vs in assigned.items() if all(isinstance(v, ast.expr) and _safe(v, safe, tables) for v in vs)}

@@ -222,6 +222,17 @@ def _html_sinks(fn: ast.AST) -> list[ast.AST | None]:
     return out
 
 
+def assignments(fn: ast.AST) -> dict[str, list[ast.AST]]:
+    """Every value assigned to each plain name in ``fn`` (``x = ...``; other bindings are not included)."""
+    assigned: dict[str, list[ast.AST]] = {}
+    for n in ast.walk(fn):
+        if isinstance(n, ast.Assign):
+            for t in n.targets:
+                if isinstance(t, ast.Name):
+                    assigned.setdefault(t.id, []).append(n.value)
+    return assigned
+
+
 def _is_route(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
     return any(re.search(r"\.(route|get|post|put|patch|delete)\(", _name(dec)) for dec in fn.decorator_list)
 
@@ -243,12 +254,7 @@ def taint_findings(tree: ast.AST) -> set[str]:
             continue
         names, text = _taint_names(fn, tables), ast.unparse(fn)
         found |= {k for c in ast.walk(fn) if isinstance(c, ast.Call) and (k := _sink(c, names, text, consts, tables))}
-        assigned: dict[str, list[ast.AST]] = {}
-        for n in ast.walk(fn):
-            if isinstance(n, ast.Assign):
-                for t in n.targets:
-                    if isinstance(t, ast.Name):
-                        assigned.setdefault(t.id, []).append(n.value)
+        assigned = assignments(fn)
         if _is_route(fn) and any(_html_built(v, names, tables, consts, assigned) for v in _html_sinks(fn)):
             found.add("xss_html")
         if _is_route(fn) and any(d in text for d in DESTRUCTIVE) and not AUTH_HINTS.search(text):
