@@ -1,0 +1,159 @@
+"""Our own AST checks for flaws bandit does not see: a path joined from input and opened without a
+containment check, a fetch whose host can come from input, a JSON Web Token decoded without verifying its
+signature, and XML parsed with entity resolution on.
+
+Each check takes a syntax tree and never executes code. Not guaranteed: names are resolved module-wide,
+not per scope, and calls between functions are not followed (a URL a function takes as a parameter is
+treated as open).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from typing import NamedTuple
+
+
+def _calls(tree: ast.AST) -> list[str]:
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            names.append(ast.unparse(node.func))
+    return names
+
+
+def parse(src: str) -> ast.AST | None:
+    """The syntax tree, or None for code that does not parse (syntax or indentation errors, null bytes)."""
+    try:
+        return ast.parse(src)
+    except (SyntaxError, ValueError):
+        return None
+
+
+def path_traversal_unguarded(tree: ast.AST) -> bool:
+    """A file opened from ``os.path.join`` with no realpath/commonpath containment check."""
+    calls = _calls(tree)
+    joins = "os.path.join" in calls and "open" in calls
+    guarded = "os.path.commonpath" in calls and "os.path.realpath" in calls
+    return joins and not guarded
+
+
+FIXED_HOST = re.compile(r"^[a-z][a-z0-9+.-]*://[^/?#@]+[/?#]")
+
+
+class Head(NamedTuple):
+    """The constant text an expression starts with, and whether that is all of it."""
+
+    text: str
+    complete: bool
+
+
+def _head(node: ast.AST, values: dict[str, list[ast.AST]], depth: int = 0) -> Head:
+    """The known leading text of a string expression: constants, ``+``, f-strings, and names with exactly one
+    assigned value (a module constant), followed to a small depth.
+
+    >>> _head(ast.parse("B + x", mode="eval").body, {"B": [ast.Constant("https://a.example/")]})
+    Head(text='https://a.example/', complete=False)
+    """
+    if isinstance(node, ast.Constant):
+        return Head(node.value, True) if isinstance(node.value, str) else Head("", False)
+    if isinstance(node, ast.Name) and len(values.get(node.id, [])) == 1 and depth < 8:
+        return _head(values[node.id][0], values, depth + 1)
+    parts = [node.left, node.right] if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add) else \
+        [v.value if isinstance(v, ast.FormattedValue) else v for v in node.values] \
+        if isinstance(node, ast.JoinedStr) else []
+    text = ""
+    for part in parts:
+        h = _head(part, values, depth + 1)
+        text += h.text
+        if not h.complete:
+            return Head(text, False)
+    return Head(text, bool(parts))
+
+
+def _fixed_host(url: ast.AST, values: dict[str, list[ast.AST]] | None = None) -> bool:
+    """Whether a URL expression fixes scheme and host: a constant, or text that starts ``scheme://host/``
+    (names resolved through ``values``; a name with several values must be fixed in each)."""
+    values = values or {}
+    if isinstance(url, ast.Name) and len(values.get(url.id, [])) > 1:
+        return all(_fixed_host(v, values) for v in values[url.id])
+    head = _head(url, values)
+    return head.complete or bool(FIXED_HOST.match(head.text))
+
+
+def ssrf_unguarded(tree: ast.AST) -> bool:
+    """A ``requests`` call whose URL's host can come from input (not fixed by a ``scheme://host/``
+    prefix, directly or in every value assigned to the name passed) with no comparison of the host
+    against an allow-list. Names are resolved module-wide, not per scope.
+
+    >>> ssrf_unguarded(ast.parse("def f(i):\\n    u = f'https://a.example/{i}'\\n    return requests.get(u)"))
+    False
+    """
+    fetches = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and ast.unparse(n.func).startswith("requests.")]
+    urls = [n.args[0] if n.args else next((k.value for k in n.keywords if k.arg == "url"), None) for n in fetches]
+    values: dict[str, list[ast.AST]] = {}
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Assign):
+            for t in n.targets:
+                values.setdefault(ast.unparse(t), []).append(n.value)
+        elif isinstance(n, ast.AugAssign | ast.AnnAssign | ast.For):
+            values.setdefault(ast.unparse(n.target), []).append(n)  # not a fixed value
+        elif isinstance(n, ast.arg):
+            values.setdefault(n.arg, []).append(n)
+
+    open_host = any(u is not None and not _fixed_host(u, values) for u in urls)
+    guarded = any(isinstance(n, ast.Compare) and any(isinstance(op, ast.In | ast.NotIn) for op in n.ops)
+                  and "hostname" in ast.unparse(n.left) for n in ast.walk(tree))
+    return open_host and not guarded
+
+
+def _keyword(call: ast.Call, name: str) -> ast.AST | None:
+    return next((k.value for k in call.keywords if k.arg == name), None)
+
+
+def jwt_unverified(tree: ast.AST) -> bool:
+    """``jwt.decode`` told not to verify the signature (``options={"verify_signature": False}``, or the
+    old ``verify=False``).
+
+    >>> jwt_unverified(ast.parse("jwt.decode(t, options={'verify_signature': False})"))
+    True
+    >>> jwt_unverified(ast.parse("jwt.decode(t, KEY, algorithms=['HS256'])"))
+    False
+    """
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Call) and ast.unparse(n.func).endswith("jwt.decode"):
+            options, verify = _keyword(n, "options"), _keyword(n, "verify")
+            if isinstance(verify, ast.Constant) and verify.value is False:
+                return True
+            if isinstance(options, ast.Dict) and any(
+                    isinstance(k, ast.Constant) and k.value == "verify_signature" and isinstance(v, ast.Constant)
+                    and v.value is False for k, v in zip(options.keys, options.values, strict=True)):
+                return True
+    return False
+
+
+def xml_entities(tree: ast.AST) -> bool:
+    """An lxml parser made with ``resolve_entities=True`` (external entities: XXE), or ``no_network=False``.
+
+    >>> xml_entities(ast.parse("p = etree.XMLParser(resolve_entities=True)"))
+    True
+    >>> xml_entities(ast.parse("p = etree.XMLParser(resolve_entities=False)"))
+    False
+    """
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Call) and ast.unparse(n.func).endswith("XMLParser"):
+            on, net = _keyword(n, "resolve_entities"), _keyword(n, "no_network")
+            if (isinstance(on, ast.Constant) and on.value is True) or (
+                    isinstance(net, ast.Constant) and net.value is False):
+                return True
+    return False
+
+
+AST_CHECKS = {"path_traversal": path_traversal_unguarded, "ssrf": ssrf_unguarded, "jwt_unverified": jwt_unverified,
+              "xml_entities": xml_entities}
+
+
+NEEDS = {"path_traversal": ("os.path.join",), "ssrf": ("requests",), "jwt_unverified": ("jwt",),
+         "xml_entities": ("XMLParser",),
+         "taint": ("request", "argv", "input", ".route", ".post", ".delete")}
+"""Text a check needs to find anything (a source without it is not parsed for that check)."""
