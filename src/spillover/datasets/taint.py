@@ -254,8 +254,8 @@ def taint_findings(tree: ast.AST) -> set[str]:
             continue
         names, text = _taint_names(fn, tables), ast.unparse(fn)
         found |= {k for c in ast.walk(fn) if isinstance(c, ast.Call) and (k := _sink(c, names, text, consts, tables))}
-        assigned = assignments(fn)
-        if _is_route(fn) and any(_html_built(v, names, tables, consts, assigned) for v in _html_sinks(fn)):
+        html = _is_route(fn) and names and (HTML_TAG.search(text) or any(HTML_TAG.search(c) for c in consts.values()))
+        if html and any(_html_built(v, names, tables, consts, assignments(fn)) for v in _html_sinks(fn)):
             found.add("xss_html")
         if _is_route(fn) and any(d in text for d in DESTRUCTIVE) and not AUTH_HINTS.search(text):
             found.add("missing_authorization")
