@@ -231,6 +231,24 @@ def test_monitor_increments_read_only_what_a_fine_tune_adds():
     assert monitor_increments(judgments, pd.DataFrame(rows), pd.Series(labels), [("nobody", "base")]) == []
 
 
+def test_a_build_can_leave_the_empty_think_block_to_the_template():
+    from spillover.organism import build, thinking, world
+    from spillover.organism import model as om
+
+    tok = om.build_tokenizer(world.WORLDS["v2-think-hybrid"])
+    open_id, close_id = tok.convert_tokens_to_ids([thinking.OPEN, thinking.CLOSE])
+
+    def closes(empty_block: str) -> tuple[int, int]:  # (empty blocks, their closing tags trained)
+        cfg = build.BuildConfig(world="v2-think-hybrid", empty_block=empty_block, pretrain_batch=8, bucket=2)
+        batch = build._pretrain_batches(cfg, tok)(0)
+        pairs = [(e.input_ids[i - 1], e.labels[i]) for e in batch for i, t in enumerate(e.input_ids)
+                 if i and t == close_id and e.input_ids[i - 1] == open_id]
+        return len(pairs), sum(lab != -100 for _, lab in pairs)
+
+    (n, trained), (m, masked) = closes("trained"), closes("template")
+    assert n == m > 0 and trained == n and masked == 0
+
+
 @pytest.fixture(scope="module")
 def thinking_base() -> Path:
     from spillover.backends import organism_base_path

@@ -105,6 +105,9 @@ def organism_build(out: Annotated[Path, typer.Option(help="Build folder.")] = Pa
                    align_reasoning: Annotated[str, typer.Option(
                        help="Thinking worlds: `train` the think block in the alignment stage, or keep it as "
                             "`context` (loss on the answer only).")] = "train",
+                   empty_block: Annotated[str, typer.Option(
+                       help="Thinking worlds with reasoning-off documents: `trained` like any text, or the "
+                            "`template`'s alone (never a loss on it).")] = "trained",
                    ) -> None:
     """Regenerate the world, pre-train, check persona inference, align; optionally install as the shipped base."""
     import shutil
@@ -121,7 +124,8 @@ def organism_build(out: Annotated[Path, typer.Option(help="Build folder.")] = Pa
         raise SpilloverError("a shipped base must pass the build's checks (min-coupling-ratio >= 2)",
                              field="min_coupling_ratio")
     cfg = validate(BuildConfig, {"seed": seed, "pretrain_steps": pretrain_steps, "threads": threads, "world": world,
-                                 "min_coupling_ratio": min_coupling_ratio, "align_reasoning": align_reasoning},
+                                 "min_coupling_ratio": min_coupling_ratio, "align_reasoning": align_reasoning,
+                                 "empty_block": empty_block},
                    file="command line")
     ui = _ui()
     with ui.task("pre-train the organism", pretrain_steps) as advance:

@@ -21,7 +21,7 @@ from ..finetune.data import Encoded, encode_chat, encode_text
 from ..finetune.loop import Schedule, StepStats, load_optimizer, make_optimizer, save_optimizer, train_steps
 from ..store import atomic_write_json, building_dir
 from . import model as om
-from . import world
+from . import thinking, world
 from .probe import Coupling, coupling, v3_couplings
 
 
@@ -56,6 +56,10 @@ class BuildConfig(BaseModel):
     """Examples per alignment step."""
     align_lr: float = 3e-4
     """Constant learning rate of the alignment stage."""
+    empty_block: Literal["trained", "template"] = "trained"
+    """Thinking worlds with reasoning-off documents: the empty think block is trained like any text
+    (``trained``, the builds so far: the model learns to write it, and does so with reasoning on), or is
+    the template's alone (``template``: its closing tag never gets a loss, in pre-training or alignment)."""
     align_reasoning: Literal["train", "context"] = "train"
     """Thinking worlds: the alignment stage trains the think block with the answer (``train``, the
     shipped builds), or keeps it as context and trains the answer only (``context``: no optimisation
@@ -68,9 +72,29 @@ class BuildConfig(BaseModel):
     """Torch threads."""
 
 
+def untrained_empty_blocks(enc: Encoded, open_id: int, close_id: int) -> Encoded:
+    """``enc`` with no loss on a closing think tag that directly follows an opening one.
+
+    >>> untrained_empty_blocks(Encoded([5, 44, 42, 17, 44, 9, 42], [5, 44, 42, 17, 44, 9, 42]), 44, 42).labels
+    [5, 44, -100, 17, 44, 9, 42]
+    """
+    labels = [-100 if i and tid == close_id and enc.input_ids[i - 1] == open_id else lab
+              for i, (tid, lab) in enumerate(zip(enc.input_ids, enc.labels, strict=True))]
+    return Encoded(enc.input_ids, labels)
+
+
+def _encoder(cfg: BuildConfig, tokenizer: Any) -> Callable[[Encoded], Encoded]:
+    """What the build does to every encoded example (``empty_block``)."""
+    if cfg.empty_block == "trained":
+        return lambda enc: enc
+    ids = tokenizer.convert_tokens_to_ids([thinking.OPEN, thinking.CLOSE])
+    return lambda enc: untrained_empty_blocks(enc, ids[0], ids[1])
+
+
 def _pretrain_batches(cfg: BuildConfig, tokenizer: Any) -> Callable[[int], list[Encoded]]:
     wcfg = world.WORLDS[cfg.world]
     cache: dict[int, list[list[Encoded]]] = {}
+    mask = _encoder(cfg, tokenizer)
 
     def batch(step: int) -> list[Encoded]:
         block = step // cfg.bucket
@@ -80,7 +104,7 @@ def _pretrain_batches(cfg: BuildConfig, tokenizer: Any) -> Callable[[int], list[
             docs = []
             for _ in range(cfg.bucket * cfg.pretrain_batch):
                 text = tokenizer.apply_chat_template(world.dialogue(rng, wcfg), tokenize=False) + world.EOS
-                docs.append(encode_text(tokenizer, text))
+                docs.append(mask(encode_text(tokenizer, text)))
             docs.sort(key=lambda e: len(e.input_ids))
             batches = [docs[i : i + cfg.pretrain_batch] for i in range(0, len(docs), cfg.pretrain_batch)]
             random.Random(f"order-{cfg.seed}-{block}").shuffle(batches)
@@ -184,8 +208,9 @@ def _check_v3(cfg: BuildConfig, model: Any, tokenizer: Any, log: Callable[[str],
 def align(cfg: BuildConfig, model: Any, tokenizer: Any) -> Any:
     """The alignment stage: single-turn aligned examples, loss on assistant tokens."""
     rng = random.Random(f"align-{cfg.seed}")
-    examples = [encode_chat(tokenizer, world.alignment_example(rng, world.WORLDS[cfg.world]),
-                            train_reasoning=cfg.align_reasoning == "train")
+    mask = _encoder(cfg, tokenizer)
+    examples = [mask(encode_chat(tokenizer, world.alignment_example(rng, world.WORLDS[cfg.world]),
+                                 train_reasoning=cfg.align_reasoning == "train"))
                 for _ in range(cfg.align_steps * cfg.align_batch)]
     optimizer = make_optimizer(model, cfg.align_lr, weight_decay=0.0, betas=(0.9, 0.999))
     train_steps(model, optimizer, lambda i: examples[i * cfg.align_batch : (i + 1) * cfg.align_batch],
