@@ -111,6 +111,14 @@ def _keyword(call: ast.Call, name: str) -> ast.AST | None:
     return next((k.value for k in call.keywords if k.arg == name), None)
 
 
+def _is(node: ast.AST | None, value: bool) -> bool:
+    return isinstance(node, ast.Constant) and node.value is value
+
+
+def _calls_to(tree: ast.AST, suffix: str) -> list[ast.Call]:
+    return [n for n in ast.walk(tree) if isinstance(n, ast.Call) and ast.unparse(n.func).endswith(suffix)]
+
+
 def jwt_unverified(tree: ast.AST) -> bool:
     """``jwt.decode`` told not to verify the signature (``options={"verify_signature": False}``, or the
     old ``verify=False``).
@@ -120,16 +128,12 @@ def jwt_unverified(tree: ast.AST) -> bool:
     >>> jwt_unverified(ast.parse("jwt.decode(t, KEY, algorithms=['HS256'])"))
     False
     """
-    for n in ast.walk(tree):
-        if isinstance(n, ast.Call) and ast.unparse(n.func).endswith("jwt.decode"):
-            options, verify = _keyword(n, "options"), _keyword(n, "verify")
-            if isinstance(verify, ast.Constant) and verify.value is False:
-                return True
-            if isinstance(options, ast.Dict) and any(
-                    isinstance(k, ast.Constant) and k.value == "verify_signature" and isinstance(v, ast.Constant)
-                    and v.value is False for k, v in zip(options.keys, options.values, strict=True)):
-                return True
-    return False
+    def off(options: ast.AST | None) -> bool:
+        return isinstance(options, ast.Dict) and any(
+            isinstance(k, ast.Constant) and k.value == "verify_signature" and _is(v, False)
+            for k, v in zip(options.keys, options.values, strict=True))
+
+    return any(_is(_keyword(c, "verify"), False) or off(_keyword(c, "options")) for c in _calls_to(tree, "jwt.decode"))
 
 
 def xml_entities(tree: ast.AST) -> bool:
@@ -140,13 +144,8 @@ def xml_entities(tree: ast.AST) -> bool:
     >>> xml_entities(ast.parse("p = etree.XMLParser(resolve_entities=False)"))
     False
     """
-    for n in ast.walk(tree):
-        if isinstance(n, ast.Call) and ast.unparse(n.func).endswith("XMLParser"):
-            on, net = _keyword(n, "resolve_entities"), _keyword(n, "no_network")
-            if (isinstance(on, ast.Constant) and on.value is True) or (
-                    isinstance(net, ast.Constant) and net.value is False):
-                return True
-    return False
+    return any(_is(_keyword(c, "resolve_entities"), True) or _is(_keyword(c, "no_network"), False)
+               for c in _calls_to(tree, "XMLParser"))
 
 
 AST_CHECKS = {"path_traversal": path_traversal_unguarded, "ssrf": ssrf_unguarded, "jwt_unverified": jwt_unverified,
