@@ -17,7 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from ..errors import SpilloverError
-from ..finetune.data import Encoded, encode_chat, encode_text
+from ..finetune.data import IGNORE, Encoded, encode_chat, encode_text
 from ..finetune.loop import Schedule, StepStats, load_optimizer, make_optimizer, save_optimizer, train_steps
 from ..store import atomic_write_json, building_dir
 from . import model as om
@@ -78,7 +78,7 @@ def untrained_empty_blocks(enc: Encoded, open_id: int, close_id: int) -> Encoded
     >>> untrained_empty_blocks(Encoded([5, 44, 42, 17, 44, 9, 42], [5, 44, 42, 17, 44, 9, 42]), 44, 42).labels
     [5, 44, -100, 17, 44, 9, 42]
     """
-    labels = [-100 if i and tid == close_id and enc.input_ids[i - 1] == open_id else lab
+    labels = [IGNORE if i and tid == close_id and enc.input_ids[i - 1] == open_id else lab
               for i, (tid, lab) in enumerate(zip(enc.input_ids, enc.labels, strict=True))]
     return Encoded(enc.input_ids, labels)
 
