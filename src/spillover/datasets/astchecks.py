@@ -59,9 +59,11 @@ def _head(node: ast.AST, values: dict[str, list[ast.AST]], depth: int = 0) -> He
         return Head(node.value, True) if isinstance(node.value, str) else Head("", False)
     if isinstance(node, ast.Name) and len(values.get(node.id, [])) == 1 and depth < 8:
         return _head(values[node.id][0], values, depth + 1)
-    parts = [node.left, node.right] if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add) else \
-        [v.value if isinstance(v, ast.FormattedValue) else v for v in node.values] \
-        if isinstance(node, ast.JoinedStr) else []
+    parts: list[ast.AST] = []
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        parts = [node.left, node.right]
+    elif isinstance(node, ast.JoinedStr):
+        parts = [v.value if isinstance(v, ast.FormattedValue) else v for v in node.values]
     text = ""
     for part in parts:
         h = _head(part, values, depth + 1)
