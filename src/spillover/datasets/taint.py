@@ -249,12 +249,13 @@ def taint_findings(tree: ast.AST) -> set[str]:
     consts = {t.id: n.value.value for n in body if isinstance(n, ast.Assign) and isinstance(n.value, ast.Constant)
               and isinstance(n.value.value, str) for t in n.targets if isinstance(t, ast.Name)}
     tables = module_tables(body)
+    html_consts = any(HTML_TAG.search(c) for c in consts.values())
     for fn in ast.walk(tree):
         if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
             continue
         names, text = _taint_names(fn, tables), ast.unparse(fn)
         found |= {k for c in ast.walk(fn) if isinstance(c, ast.Call) and (k := _sink(c, names, text, consts, tables))}
-        html = _is_route(fn) and names and (HTML_TAG.search(text) or any(HTML_TAG.search(c) for c in consts.values()))
+        html = _is_route(fn) and names and (html_consts or HTML_TAG.search(text))
         if html and any(_html_built(v, names, tables, consts, assignments(fn)) for v in _html_sinks(fn)):
             found.add("xss_html")
         if _is_route(fn) and any(d in text for d in DESTRUCTIVE) and not AUTH_HINTS.search(text):
