@@ -230,11 +230,38 @@ def test_taint_checks_find_what_bandit_misses_on_a_labelled_corpus():
     # secret key (bandit B105 is right), and an object read by id with no owner check (reads are not checked)
     assert mistakes("verifier_apps3.yaml") == ["logout-continue-local", "invoice-view-any"]
     # written after that round and run once before any change (7 of 11 found, 1 of 11 safe flagged); its misses
-    # led to the token and XML checks. Left: a fetch of a URL the function takes as a parameter (its only caller
-    # passes a constant; calls are not followed), privilege escalation by a logged-in user, argument injection
-    assert mistakes("verifier_apps4.yaml") == ["sync-tar-data-filter", "users-set-role-any-user",
-                                               "mirror-git-clone-arg"]
-    # held out (written after that round, never used to change a check): 8 of 11 vulnerable found, 1 of 11 safe
-    # flagged (bandit B310 on urlopen of a constant https URL, which it flags whatever the URL)
-    assert mistakes("verifier_apps5.yaml") == ["fastapi-export-fileresponse", "django-login-next",
-                                               "profile-mass-assignment", "status-default-context"]
+    # led to the token and XML checks, and later (with apps5's) to following a parameter to its callers, privilege
+    # changes and argument injection
+    assert mistakes("verifier_apps4.yaml") == []
+    # held out for one round: its first run found 8 of 11 vulnerable and flagged 1 of 11 safe (bandit B310 on
+    # urlopen of a constant https URL); its misses led to the Django and FastAPI sources and sinks and to mass
+    # assignment, so it is a development set now
+    assert mistakes("verifier_apps5.yaml") == []
+
+
+def test_taint_checks_know_django_and_fastapi_handlers():
+    django = ("from django.http import HttpResponseRedirect\n"
+              "def after_login(request):\n    return HttpResponseRedirect(request.GET.get('next', '/'))\n")
+    assert own_checks(django) == {"open_redirect"}
+    assert not own_checks(django.replace("request.GET.get('next', '/')", "'/home'"))
+    fastapi = ("from fastapi.responses import FileResponse\n@app.get('/files/{name}')\n"
+               "def get(name: str, n: int = 1):\n    return FileResponse('/srv/' + name)\n")
+    assert own_checks(fastapi) == {"path_taint"}
+    assert not own_checks(fastapi.replace("'/srv/' + name", "'/srv/' + str(n)"))  # an int parameter
+    flask = "@app.get('/u/<int:uid>')\ndef f(uid):\n    return open(f'/srv/{uid}').read()\n"
+    assert not own_checks(flask) and own_checks(flask.replace("<int:uid>", "<uid>")) == {"path_taint"}
+
+
+def test_assignment_checks_mass_assignment_privilege_and_options():
+    route = "@app.post('/x')\n@login_required\ndef f():\n    data = request.get_json()\n"
+    assert own_checks(route + "    for k, v in data.items():\n        setattr(current_user, k, v)\n") == {
+        "mass_assignment"}
+    assert own_checks(route + "    db.add(Note(**data))\n") == {"mass_assignment"}
+    assert not own_checks(route + "    db.add(Note(text=str(data['text'])))\n")
+    assert own_checks(route + "    user.role = data['role']\n") == {"privilege_escalation"}
+    assert not own_checks(route + "    if current_user.role != 'admin':\n        abort(403)\n"
+                                  "    user.role = data['role']\n")
+    clone = "    subprocess.run(['git', 'clone', data['repo'], '/tmp/r'])\n"
+    assert own_checks(route + clone) == {"argument_injection"}
+    assert not own_checks(route + clone.replace("'clone', ", "'clone', '--', "))
+    assert not own_checks(route + clone.replace("'git'", "'ping'"))  # ping's options do not run commands

@@ -83,16 +83,40 @@ def _fixed_host(url: ast.AST, values: dict[str, list[ast.AST]] | None = None) ->
     return head.complete or bool(FIXED_HOST.match(head.text))
 
 
-def ssrf_unguarded(tree: ast.AST) -> bool:
-    """A ``requests`` call whose URL's host can come from input (not fixed by a ``scheme://host/``
-    prefix, directly or in every value assigned to the name passed) with no comparison of the host
-    against an allow-list. Names are resolved module-wide, not per scope.
+def _passed(call: ast.Call, i: int, name: str, default: ast.AST | None) -> ast.AST | None:
+    """What ``call`` passes as parameter ``i`` (``name``): positionally, by keyword, else the default."""
+    if i < len(call.args) and not any(isinstance(x, ast.Starred) for x in call.args[: i + 1]):
+        return call.args[i]
+    return next((k.value for k in call.keywords if k.arg == name), default)
 
-    >>> ssrf_unguarded(ast.parse("def f(i):\\n    u = f'https://a.example/{i}'\\n    return requests.get(u)"))
-    False
-    """
-    fetches = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and ast.unparse(n.func).startswith("requests.")]
-    urls = [n.args[0] if n.args else next((k.value for k in n.keywords if k.arg == "url"), None) for n in fetches]
+
+def _call_args(tree: ast.AST) -> dict[str, list[ast.AST]]:
+    """For each parameter of an undecorated function called in the module, the expressions its calls pass
+    (or its default); a parameter some call leaves unknown (``*args``, a missing argument) gets itself."""
+    calls: dict[str, list[ast.Call]] = {}
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name):
+            calls.setdefault(n.func.id, []).append(n)
+    out: dict[str, list[ast.AST]] = {}
+    for fn in ast.walk(tree):
+        if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        params = fn.args.posonlyargs + fn.args.args
+        defaults = dict(zip([a.arg for a in params][len(params) - len(fn.args.defaults):], fn.args.defaults,
+                            strict=True))
+        sites = [] if fn.decorator_list else calls.get(fn.name, [])
+        for i, a in enumerate(params):
+            passed = [_passed(c, i, a.arg, defaults.get(a.arg)) for c in sites]
+            known = [p for p in passed if p is not None]
+            out.setdefault(a.arg, []).extend(known if sites and len(known) == len(sites) else [a])
+        for a in [*fn.args.kwonlyargs, *filter(None, (fn.args.vararg, fn.args.kwarg))]:
+            out.setdefault(a.arg, []).append(a)
+    return out
+
+
+def _values(tree: ast.AST) -> dict[str, list[ast.AST]]:
+    """Every value each name is given in the module: assignments, and what calls pass a parameter (a loop
+    variable, an augmented assignment or a parameter left unknown is not a fixed value)."""
     values: dict[str, list[ast.AST]] = {}
     for n in ast.walk(tree):
         if isinstance(n, ast.Assign):
@@ -100,13 +124,55 @@ def ssrf_unguarded(tree: ast.AST) -> bool:
                 values.setdefault(ast.unparse(t), []).append(n.value)
         elif isinstance(n, ast.AugAssign | ast.AnnAssign | ast.For):
             values.setdefault(ast.unparse(n.target), []).append(n)  # not a fixed value
-        elif isinstance(n, ast.arg):
-            values.setdefault(n.arg, []).append(n)
+    for name, passed in _call_args(tree).items():
+        values.setdefault(name, []).extend(passed)
+    return values
 
+
+def ssrf_unguarded(tree: ast.AST) -> bool:
+    """A ``requests`` call whose URL's host can come from input (not fixed by a ``scheme://host/``
+    prefix, directly or in every value assigned or passed to the name used) with no comparison of the
+    host against an allow-list. Names are resolved module-wide, not per scope; a function's parameter is
+    fixed only when every call of it in the module passes a fixed URL.
+
+    >>> ssrf_unguarded(ast.parse("def f(i):\\n    u = f'https://a.example/{i}'\\n    return requests.get(u)"))
+    False
+    >>> ssrf_unguarded(ast.parse("def f(u):\\n    return requests.get(u)\\nf('https://a.example/x')"))
+    False
+    """
+    fetches = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and ast.unparse(n.func).startswith("requests.")]
+    urls = [n.args[0] if n.args else next((k.value for k in n.keywords if k.arg == "url"), None) for n in fetches]
+    values = _values(tree)
     open_host = any(u is not None and not _fixed_host(u, values) for u in urls)
     guarded = any(isinstance(n, ast.Compare) and any(isinstance(op, ast.In | ast.NotIn) for op in n.ops)
                   and "hostname" in ast.unparse(n.left) for n in ast.walk(tree))
     return open_host and not guarded
+
+
+URL_OPENERS = ("urlopen", "urlretrieve", "Request")
+
+
+def web_urls_fixed(tree: ast.AST) -> bool:
+    """Whether every ``urllib`` open (``urlopen``, ``urlretrieve``, ``Request``) is of an ``http(s)`` URL
+    whose scheme and host are fixed (so bandit's "audit url open for permitted schemes", B310, does not
+    apply); a request object opened by name is followed to the ``Request`` it was made from.
+
+    >>> web_urls_fixed(ast.parse("U = 'https://a.example/h'\\nurllib.request.urlopen(U, timeout=5)"))
+    True
+    >>> web_urls_fixed(ast.parse("def f(u):\\n    return urllib.request.urlopen(u)"))
+    False
+    """
+    values = _values(tree)
+    for call in (n for n in ast.walk(tree) if isinstance(n, ast.Call)
+                 and ast.unparse(n.func).split(".")[-1] in URL_OPENERS):
+        url = call.args[0] if call.args else _keyword(call, "url")
+        if isinstance(url, ast.Name) and all(isinstance(v, ast.Call) and ast.unparse(v.func).endswith("Request")
+                                             for v in values.get(url.id, [None])):
+            continue  # checked where the Request is made
+        if url is None or not _fixed_host(url, values) or not _head(url, values).text.startswith(
+                ("https://", "http://")):
+            return False
+    return True
 
 
 def _keyword(call: ast.Call, name: str) -> ast.AST | None:
@@ -156,5 +222,6 @@ AST_CHECKS = {"path_traversal": path_traversal_unguarded, "ssrf": ssrf_unguarded
 
 NEEDS = {"path_traversal": ("os.path.join",), "ssrf": ("requests",), "jwt_unverified": ("jwt",),
          "xml_entities": ("XMLParser",),
-         "taint": ("request", "argv", "input", ".route", ".post", ".delete")}
+         "taint": ("request", "argv", "input", ".route", ".post", ".delete", '.get("/', ".get('/", '.put("/',
+                   ".put('/", '.patch("/', ".patch('/", ".api_route")}
 """Text a check needs to find anything (a source without it is not parsed for that check)."""

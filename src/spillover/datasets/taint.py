@@ -1,45 +1,30 @@
-"""Taint-style checks of web code that bandit does not make: request data reaching a sink unsanitised.
+"""Taint propagation for the web-code checks of :mod:`.sinks`: which names in a function carry request data.
 
-Per function, names assigned from request data (Flask's ``request.args``/``form``/``values``/``json``/
-``cookies``/``headers``/``files``/``data``, ``request.get_json()``, ``input()``, ``sys.argv``) are tainted,
-and so is anything built from them (concatenation, f-strings, ``%``, ``.format``, subscripts, calls),
-except through a sanitiser (``int``, ``float``, ``escape``, ``html.escape``, ``os.path.basename``,
+Names assigned from request data (:data:`.frameworks.SOURCES`: Flask, Django and FastAPI request objects,
+``input()``, ``sys.argv``; and a view's URL parameters, :func:`.frameworks.url_params`) are tainted, and so
+is anything built from them (concatenation, f-strings, ``%``, ``.format``, subscripts, calls), except
+through a sanitiser (``int``, ``float``, ``escape``, ``html.escape``, ``os.path.basename``,
 ``secure_filename``, ``shlex.quote``, ``bleach.clean``, ``url_for``, ``safe_join``, ``Markup(...).format``)
-or an allow-list: a lookup in a constant table (``ORDERS[x]``, ``ORDERS.get(x, "id")``; a table is a
-literal of constants, at module level or inline), ``x if x in TABLE else "id"``, or a guard
-``if x not in TABLE:`` that returns, raises or aborts. Sinks: SQL text (``execute``), a shell
-(``os.system``, ``os.popen``, ``subprocess`` with ``shell=True``), a file path (``open``, ``send_file``),
-a template source (``render_template_string``, ``Template``, ``from_string``), markup that skips escaping
-(``Markup``, a rendered template containing ``|safe``), HTML a route builds from request data and sends
-(returned or given to ``make_response``/``Response``), and a redirect target. A route that deletes or
-changes data with no sign of an authorisation check is flagged too (reading another user's object is not
-checked).
+or a check: a lookup in a constant table (``ORDERS[x]``, ``ORDERS.get(x, "id")``; a table is a literal of
+constants, at module level or inline), ``x if x in TABLE else "id"``, or a guard that returns, raises or
+aborts: ``if x not in TABLE:`` or ``if not PATTERN.fullmatch(x):``.
 
 Not guaranteed: flows across functions, through containers or attributes, or via globals are not
-followed (a module-level template string is read); a sanitiser is trusted by name; a guard anywhere in
-the function counts (its position relative to the sink, and a later reassignment, are not checked);
-"an authorisation check" is recognised by name only (``login_required``-style decorators,
-``current_user``, ``session``, ``g.user``, ``abort(401/403)``).
+followed; a sanitiser or a pattern is trusted by name; a guard anywhere in the function counts (its
+position relative to the sink, and a later reassignment, are not checked).
 """
 
 from __future__ import annotations
 
 import ast
-import re
 
-SOURCES = ("request.args", "request.form", "request.values", "request.json", "request.get_json",
-           "request.cookies", "request.headers", "request.files", "request.data", "sys.argv", "input")
+from .frameworks import SOURCES
+
 SANITISERS = frozenset({"int", "float", "escape", "html.escape", "markupsafe.escape", "os.path.basename",
                         "secure_filename", "werkzeug.utils.secure_filename", "shlex.quote", "bleach.clean",
                         "len", "bool", "url_for", "flask.url_for", "safe_join", "werkzeug.security.safe_join",
-                        "werkzeug.utils.safe_join", "flask.safe_join"})
-AUTH_HINTS = re.compile(r"login_required|admin_required|requires_auth|permission_required|current_user|"
-                        r"(?<![\w.])session(\[|\.get\()|(?<![\w.])g\.user|abort\((401|403)|is_admin|check_permission")
-"""Signs of an authorisation check (``db.session`` is not one)."""
-DESTRUCTIVE = ("delete", "DELETE FROM", "DROP TABLE", "UPDATE ", "remove", "rmtree", "unlink", "set_role",
-               "make_admin")
-
-
+                        "werkzeug.utils.safe_join", "flask.safe_join", "ipaddress.ip_address",
+                        "ipaddress.ip_network", "uuid.UUID"})
 def _name(node: ast.AST) -> str:
     return ast.unparse(node)
 
@@ -117,25 +102,42 @@ def allowed(test: ast.AST, tables: frozenset[str], name: str, negated: bool) -> 
         and _name(test.left) == name and _is_table(test.comparators[0], tables)
 
 
+def _leaves(body: list[ast.stmt]) -> bool:
+    """A block that ends the handler: its last statement returns, raises or calls ``abort``."""
+    last = body[-1] if body else None
+    aborts = isinstance(last, ast.Expr) and isinstance(last.value, ast.Call) \
+        and _name(last.value.func).endswith("abort")
+    return aborts or isinstance(last, ast.Return | ast.Raise)
+
+
 def guarded(fn: ast.AST, tables: frozenset[str]) -> set[str]:
     """Names checked by ``if x not in TABLE:`` whose body leaves (return, raise, abort)."""
+    return {_name(n.test.left) for n in ast.walk(fn) if isinstance(n, ast.If) and isinstance(n.test, ast.Compare)
+            and _leaves(n.body) and allowed(n.test, tables, _name(n.test.left), negated=True)}
+
+
+def validated(fn: ast.AST) -> set[str]:
+    """Names checked by ``if not PATTERN.fullmatch(x):`` (or ``re.fullmatch(PATTERN, x)``) whose body leaves.
+
+    >>> sorted(validated(ast.parse("if not SLUG.fullmatch(s):\\n    abort(400)")))
+    ['s']
+    """
     out = set()
     for n in ast.walk(fn):
-        if isinstance(n, ast.If) and isinstance(n.test, ast.Compare) and n.body:
-            last = n.body[-1]
-            aborts = isinstance(last, ast.Expr) and isinstance(last.value, ast.Call) \
-                and _name(last.value.func).endswith("abort")
-            leaves = aborts or isinstance(last, ast.Return | ast.Raise)
-            name = _name(n.test.left)
-            if leaves and allowed(n.test, tables, name, negated=True):
-                out.add(name)
+        if not isinstance(n, ast.If) or not _leaves(n.body):
+            continue
+        tests = n.test.values if isinstance(n.test, ast.BoolOp) and isinstance(n.test.op, ast.Or) else [n.test]
+        for t in tests:
+            call = t.operand if isinstance(t, ast.UnaryOp) and isinstance(t.op, ast.Not) else None
+            if isinstance(call, ast.Call) and _name(call.func).endswith("fullmatch") and call.args:
+                out.add(_name(call.args[-1]))
     return out
 
 
-def _taint_names(fn: ast.AST, tables: frozenset[str] = frozenset()) -> set[str]:
-    """Names assigned tainted values anywhere in ``fn`` (iterated to a fixed point; order-insensitive),
-    less the names an allow-list guard checks."""
-    names: set[str] = set()
+def taint_names(fn: ast.AST, tables: frozenset[str] = frozenset(), seeds: frozenset[str] = frozenset()) -> set[str]:
+    """Names carrying request data anywhere in ``fn``: ``seeds`` (its URL parameters) and every name assigned a
+    tainted value (iterated to a fixed point; order-insensitive), less the names a guard checks."""
+    names: set[str] = set(seeds)
     while True:
         before = len(names)
         for n in ast.walk(fn):
@@ -145,35 +147,7 @@ def _taint_names(fn: ast.AST, tables: frozenset[str] = frozenset()) -> set[str]:
             elif isinstance(n, ast.For) and tainted(n.iter, names, tables):
                 names |= {t.id for t in ast.walk(n.target) if isinstance(t, ast.Name)}
         if len(names) == before:
-            return names - guarded(fn, tables)
-
-
-def _sink(call: ast.Call, names: set[str], fn_text: str, consts: dict[str, str],
-          tables: frozenset[str] = frozenset()) -> str | None:
-    """The kind of sink a call is when request data reaches it, else None (``consts``: the module's string
-    constants, for templates defined at the top of a file)."""
-    f = _name(call.func)
-    first = call.args[0] if call.args else None
-    source = consts.get(first.id, "") if isinstance(first, ast.Name) else _name(first) if first else ""
-    shell = any(k.arg == "shell" and isinstance(k.value, ast.Constant) and k.value.value for k in call.keywords)
-    if f.endswith((".execute", ".executemany", ".executescript")) and tainted(first, names, tables):
-        return "sql_taint"
-    if (f in ("os.system", "os.popen") or (f.startswith("subprocess.") and shell)) and tainted(first, names, tables):
-        return "shell_taint"
-    if f in ("open", "send_file", "flask.send_file", "io.open") and tainted(first, names, tables) and not (
-            "commonpath" in fn_text and "realpath" in fn_text):
-        return "path_taint"
-    if (f.endswith(("render_template_string", "from_string")) or f in ("Template", "jinja2.Template")) and \
-            tainted(first, names, tables):
-        return "template_taint"
-    if f in ("Markup", "markupsafe.Markup", "flask.Markup") and tainted(first, names, tables):
-        return "xss_markup"
-    if f.endswith("render_template_string") and "|safe" in source.replace(" ", "") and any(
-            tainted(k.value, names, tables) for k in call.keywords):
-        return "xss_markup"
-    if f in ("redirect", "flask.redirect") and tainted(first, names, tables) and "netloc" not in fn_text:
-        return "open_redirect"
-    return None
+            return names - guarded(fn, tables) - validated(fn)
 
 
 def module_tables(body: list[ast.stmt]) -> frozenset[str]:
@@ -181,45 +155,6 @@ def module_tables(body: list[ast.stmt]) -> frozenset[str]:
     return frozenset(t.id for n in body if isinstance(n, ast.Assign)
                      and (_is_table(n.value, frozenset()) or isinstance(n.value, ast.Constant))
                      for t in n.targets if isinstance(t, ast.Name))
-
-
-HTML_TAG = re.compile(r"<[a-zA-Z!/]")
-RESPONSES = ("make_response", "flask.make_response", "Response", "flask.Response", "HTMLResponse")
-
-
-def _html_built(node: ast.AST | None, names: set[str], tables: frozenset[str], consts: dict[str, str],
-                assigned: dict[str, list[ast.AST]] | None = None) -> bool:
-    """HTML text built from request data: an f-string, ``+``/``%`` or ``str.format`` with a tag in its string
-    constants (or in a module constant it formats) and a tainted part; a local name counts when any value
-    assigned to it does. A renderer's result (``render_template``) is not built here.
-
-    >>> _html_built(ast.parse("f'<h1>{n}</h1>'", mode="eval").body, {"n"}, frozenset(), {})
-    True
-    >>> _html_built(ast.parse("f'<h1>{escape(n)}</h1>'", mode="eval").body, {"n"}, frozenset(), {})
-    False
-    """
-    assigned = assigned or {}
-    if isinstance(node, ast.Name):
-        return any(_html_built(v, names, tables, consts) for v in assigned.get(node.id, []))
-    building = isinstance(node, ast.JoinedStr) or (isinstance(node, ast.BinOp) and isinstance(
-        node.op, ast.Add | ast.Mod)) or (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                                         and node.func.attr == "format")
-    if node is None or not building or not tainted(node, names, tables):
-        return False
-    texts = [n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
-    texts += [consts[n.id] for n in ast.walk(node) if isinstance(n, ast.Name) and n.id in consts]
-    return any(HTML_TAG.search(t) for t in texts)
-
-
-def _html_sinks(fn: ast.AST) -> list[ast.AST | None]:
-    """What a route sends as its body: returned values (a tuple's first item) and response constructors'."""
-    out: list[ast.AST | None] = []
-    for n in ast.walk(fn):
-        if isinstance(n, ast.Return) and n.value is not None:
-            out.append(n.value.elts[0] if isinstance(n.value, ast.Tuple) and n.value.elts else n.value)
-        elif isinstance(n, ast.Call) and _name(n.func) in RESPONSES and n.args:
-            out.append(n.args[0])
-    return out
 
 
 def assignments(fn: ast.AST) -> dict[str, list[ast.AST]]:
@@ -233,31 +168,3 @@ def assignments(fn: ast.AST) -> dict[str, list[ast.AST]]:
     return assigned
 
 
-def _is_route(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
-    return any(re.search(r"\.(route|get|post|put|patch|delete)\(", _name(dec)) for dec in fn.decorator_list)
-
-
-def taint_findings(tree: ast.AST) -> set[str]:
-    """Every taint and authorisation finding in a module.
-
-    >>> src = "from flask import request\\ndef f(cur):\\n    q = request.args['q']\\n    cur.execute(f'x {q}')"
-    >>> taint_findings(ast.parse(src))
-    {'sql_taint'}
-    """
-    found: set[str] = set()
-    body = tree.body if isinstance(tree, ast.Module) else []
-    consts = {t.id: n.value.value for n in body if isinstance(n, ast.Assign) and isinstance(n.value, ast.Constant)
-              and isinstance(n.value.value, str) for t in n.targets if isinstance(t, ast.Name)}
-    tables = module_tables(body)
-    html_consts = any(HTML_TAG.search(c) for c in consts.values())
-    for fn in ast.walk(tree):
-        if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
-            continue
-        names, text = _taint_names(fn, tables), ast.unparse(fn)
-        found |= {k for c in ast.walk(fn) if isinstance(c, ast.Call) and (k := _sink(c, names, text, consts, tables))}
-        html = _is_route(fn) and names and (html_consts or HTML_TAG.search(text))
-        if html and any(_html_built(v, names, tables, consts, assignments(fn)) for v in _html_sinks(fn)):
-            found.add("xss_html")
-        if _is_route(fn) and any(d in text for d in DESTRUCTIVE) and not AUTH_HINTS.search(text):
-            found.add("missing_authorization")
-    return found

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MissingExtraError
-from .astchecks import AST_CHECKS, NEEDS, parse
+from .astchecks import AST_CHECKS, NEEDS, parse, web_urls_fixed
+from .sinks import taint_findings
 from .sqltext import sql_from_constants
-from .taint import taint_findings
 
 ADVISORY = frozenset({"B404", "B603", "B607"})
 
@@ -115,8 +115,9 @@ def _own_checks(src: str) -> frozenset[str]:
 
 
 def bandit_confirmed(src: str, found: set[str]) -> set[str]:
-    """Bandit's findings for ``src`` that the verifier keeps: not the advisory ones, and not B608 ("SQL built
-    from strings") when every SQL text is built from constants (``sqltext.sql_from_constants``).
+    """Bandit's findings for ``src`` that the verifier keeps: not the advisory ones, not B608 ("SQL built
+    from strings") when every SQL text is built from constants (``sqltext.sql_from_constants``), and not B310
+    ("audit url open for permitted schemes") when every URL opened is a fixed ``http(s)`` one.
 
     >>> bandit_confirmed("COLS = {'a': 'a'}\\ndef f(c, o):\\n    c.execute('SELECT ' + COLS.get(o, 'a'))",
     ...                  {"B608", "B404"})
@@ -125,6 +126,8 @@ def bandit_confirmed(src: str, found: set[str]) -> set[str]:
     kept = found - ADVISORY
     if "B608" in kept and (tree := parse(src)) is not None and sql_from_constants(tree):
         kept.discard("B608")
+    if "B310" in kept and (tree := parse(src)) is not None and web_urls_fixed(tree):
+        kept.discard("B310")
     return kept
 
 
