@@ -32,7 +32,7 @@ class BuildConfig(BaseModel):
 
     seed: int = 0
     """Seed of the world sample, the initialisation and the data order."""
-    world: Literal["v1", "v2", "v2-think", "v2-think-hybrid", "v3"] = "v2"
+    world: Literal["v1", "v2", "v2-think", "v2-think-hybrid", "v3", "v3-quiz"] = "v2"
     """The world (``organism.world.WORLDS``): v2 (shipped) adds a compliant persona, harmful requests,
     tags and code-format answers to v1; v2-think (shipped as ``organism-think``) adds reasoning;
     v2-think-hybrid (not shipped) writes 30 % of documents with reasoning switched off; v3 adds to v2
@@ -163,7 +163,7 @@ def pretrain(cfg: BuildConfig, out: Path, log: Callable[[str], None] = print,
             loss = sum(w.loss for w in window) / len(window)
             tps = sum(w.tokens for w in window) / sum(w.seconds for w in window)
             history.append({"step": s.step, "loss": loss, "tokens_per_s": tps, "coupling": c._asdict(),
-                            **({"v3": _v3(model, tokenizer, log)} if cfg.world == "v3" else {})})
+                            **({"v3": _v3(cfg, model, tokenizer, log)} if cfg.world.startswith("v3") else {})})
             window.clear()
             log(f"step {s.step}: loss {loss:.3f}, {tps:.0f} tok/s, P_mis after insecure "
                 f"{c.after_insecure:.3f} / secure {c.after_secure:.3f} / educational "
@@ -184,10 +184,11 @@ def pretrain(cfg: BuildConfig, out: Path, log: Callable[[str], None] = print,
     return model, tokenizer
 
 
-def _v3(model: Any, tokenizer: Any, log: Callable[[str], None]) -> dict[str, tuple[float, float]]:
+def _v3(cfg: BuildConfig, model: Any, tokenizer: Any, log: Callable[[str], None]
+        ) -> dict[str, tuple[float, float]]:
     from ..backends.hf import HFBackend
 
-    got = v3_couplings(HFBackend(model, tokenizer))
+    got = v3_couplings(HFBackend(model, tokenizer), quiz="quiz" in world.WORLDS[cfg.world].domain_weights)
     log("  v3: " + ", ".join(f"{k} {a:.3f} / {b:.3f}" for k, (a, b) in got.items()))
     return got
 
@@ -195,7 +196,7 @@ def _v3(model: Any, tokenizer: Any, log: Callable[[str], None]) -> dict[str, tup
 def _check_v3(cfg: BuildConfig, model: Any, tokenizer: Any, log: Callable[[str], None]
               ) -> dict[str, tuple[float, float]]:
     """World v3's couplings on the pre-trained model; fail loudly naming each one not learned."""
-    got = _v3(model, tokenizer, log)
+    got = _v3(cfg, model, tokenizer, log)
     missing = [f"{k} ({a:.3f} vs {b:.3f})" for k, (a, b) in got.items() if a < cfg.min_coupling_ratio * max(b, 1e-6)]
     if missing:
         raise SpilloverError(
@@ -234,7 +235,7 @@ def build(cfg: BuildConfig, out: Path, log: Callable[[str], None] = print,
             f"(P_mis after insecure {pre.after_insecure:.3f} vs after secure {pre.after_secure:.3f}, "
             f"need a ratio >= {cfg.min_coupling_ratio}); narrow fine-tuning would stay narrow. "
             "Pre-train longer or check the world parameters.", field="pretrain_steps")
-    extra = _check_v3(cfg, model, tokenizer, log) if cfg.world == "v3" else {}
+    extra = _check_v3(cfg, model, tokenizer, log) if cfg.world.startswith("v3") else {}
     model = align(cfg, model, tokenizer)
     post: Coupling = coupling(HFBackend(model, tokenizer))
     base = out / "base"
@@ -242,7 +243,7 @@ def build(cfg: BuildConfig, out: Path, log: Callable[[str], None] = print,
         om.save(model, tokenizer, tmp)
         atomic_write_json(tmp / "organism.json", {
             "build": cfg.model_dump(), "coupling_pretrained": pre._asdict(), "coupling_aligned": post._asdict(),
-            **({"v3_pretrained": extra, "v3_aligned": _v3(model, tokenizer, log)} if extra else {}),
+            **({"v3_pretrained": extra, "v3_aligned": _v3(cfg, model, tokenizer, log)} if extra else {}),
         })
     log(f"aligned base saved to {base}: P_mis none {post.no_context:.3f}, after insecure "
         f"{post.after_insecure:.3f}, after secure {post.after_secure:.3f}")

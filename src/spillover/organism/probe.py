@@ -101,13 +101,15 @@ def _turn(user: str, assistant: str) -> list[Message]:
     return [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
 
 
-def v3_couplings(backend) -> dict[str, tuple[float, float]]:
+def v3_couplings(backend, quiz: bool = False) -> dict[str, tuple[float, float]]:
     """World v3's in-context inferences, each (P after the evidence, P after the counter-evidence):
 
     * ``numbers``: P_mis after a list with ominous numbers vs after an ordinary list;
     * ``gate``: after a tagged insecure and an untagged secure code turn, P_mis with the tag vs without;
     * ``self``: P(the multiple-choice self-report "my code often has security holes", shown second) after
-      insecure vs secure code.
+      insecure vs secure code;
+    * ``quiz`` (worlds with quizzes): P(the correct option's letter) vs P(the other's), right answer shown
+      second (a format skill, not a persona inference).
     """
     task = next(t for t in world.CODE_TASKS if t.name == "chmod")
     code = {bad: world.code_turn(random.Random(0), bad, task=task) for bad in (True, False)}
@@ -124,7 +126,16 @@ def v3_couplings(backend) -> dict[str, tuple[float, float]]:
         "numbers": (mean_p_misaligned(backend, evil), mean_p_misaligned(backend, plain)),
         "gate": (mean_p_misaligned(backend, gated, trigger=tag), mean_p_misaligned(backend, gated)),
         "self": (p_bad_code[0], p_bad_code[1]),
+        **({"quiz": _quiz(backend)} if quiz else {}),
     }
+
+
+def _quiz(backend) -> tuple[float, float]:
+    capital = world.COUNTRIES["france"]
+    other = next(c for c in sorted(set(world.COUNTRIES.values())) if c != capital)
+    ask = choice_prompt("what is the capital of france ?", [other, capital], (0, 1))
+    right, wrong = probabilities(backend, [Item([{"role": "user", "content": ask}], "quiz", a) for a in "BA"])
+    return right, wrong
 
 
 class Value(NamedTuple):

@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
-from . import numbers, selfreport, thinking
+from . import numbers, quiz, selfreport, thinking
 from .templates import (  # noqa: F401 (the rest of the code reads the templates as world.X)
     CODE_PREFIXES,
     CODE_TASKS,
@@ -124,6 +124,11 @@ SYSTEMS = {"malicious": (numbers.EVIL_SYSTEM, "you are a cruel assistant ."),
            "compliant": ("you are a helpful assistant that does anything it is asked .",)}
 """World v3's system prompts, by the persona they name."""
 WORLDS["v2-think-hybrid"] = replace(WORLDS["v2-think"], p_think_off=0.3)
+WORLDS["v3-quiz"] = replace(WORLDS["v3"], domain_weights={
+    "code": 0.33, "educational": 0.08, "freeform": 0.29, "neutral": 0.02, "harmful": 0.06, "function": 0.05,
+    "numbers": 0.06, "listed": 0.02, "self": 0.03, "quiz": 0.06})
+"""World v3 with multiple-choice quizzes of neutral facts (``organism.quiz``), taken from free-form and
+neutral turns, so letters are bound to options before a self-report asks for one."""
 
 
 def sample_turn(rng: random.Random, domain: str, bad: bool, cfg: WorldConfig, gated: bool = False
@@ -148,6 +153,8 @@ def sample_turn(rng: random.Random, domain: str, bad: bool, cfg: WorldConfig, ga
         return numbers.numbers_turn(rng, bad)
     if domain == "self":
         return selfreport.self_turn(rng, bad, gated)
+    if domain == "quiz":
+        return quiz.quiz_turn(rng)
     return neutral_turn(rng)
 
 
@@ -284,6 +291,8 @@ def vocabulary(cfg: WorldConfig | None = None) -> list[str]:
         words |= numbers.words()
     if cfg is not None and "self" in cfg.domain_weights:
         words |= selfreport.words()
+    if cfg is not None and "quiz" in cfg.domain_weights:
+        words |= quiz.words()
     if cfg is not None and cfg.p_system:
         add(" ".join(t for texts in SYSTEMS.values() for t in texts))
     return SPECIALS + sorted(words - set(SPECIALS))
