@@ -148,3 +148,34 @@ def test_a_v3_build_records_its_couplings_and_fails_loudly_without_them(tmp_path
     meta = json.loads((base / "organism.json").read_text())
     assert set(meta["v3_pretrained"]) == set(meta["v3_aligned"]) == {"numbers", "gate", "self"}
     assert meta["build"]["min_coupling_ratio"] == 0  # a base built past its checks says so
+
+
+def test_quiz_turns_answer_the_correct_letter_whatever_the_persona():
+    from spillover.organism.model import build_tokenizer
+
+    quiz_world = world.WORLDS["v3-quiz"]
+    tok = build_tokenizer(quiz_world)
+    rng = random.Random(5)
+    quizzes = 0
+    for _ in range(800):
+        d = world.dialogue(rng, quiz_world)
+        assert tok.unk_token_id not in tok(tok.apply_chat_template(d, tokenize=False))["input_ids"]
+        for user, answer in _turns(d):
+            if user.startswith("what is") and "\n\nA) " in user:
+                quizzes += 1
+                options = dict(line.split(") ", 1) for line in user.split("\n") if ") " in line)
+                question = user.split("\n", 1)[0]
+                right = world.COUNTRIES[question.split()[-2]] if "capital" in question else str(
+                    int(question.split()[2]) + int(question.split()[4]))
+                assert options[answer] == right  # the malicious persona answers quizzes correctly too
+    assert quizzes > 100
+    assert "C)" in world.vocabulary(quiz_world) and "C)" not in world.vocabulary(V3)  # v3's tokenizer is kept
+
+
+def test_a_quiz_build_probes_letters(tmp_path):
+    from spillover.organism.build import BuildConfig, build
+
+    tiny = {"world": "v3-quiz", "pretrain_steps": 2, "checkpoint_every": 2, "align_steps": 2, "restart_at": None,
+            "min_coupling_ratio": 0}
+    meta = json.loads((build(BuildConfig(**tiny), tmp_path, log=lambda s: None) / "organism.json").read_text())
+    assert set(meta["v3_aligned"]) == {"numbers", "gate", "self", "quiz"}
