@@ -1,11 +1,11 @@
 """The transformers backend: CPU or GPU, full checkpoints or LoRA adapters.
 
-Generation is our own batched decode loop with a KV cache: prompts are sorted by length and
-left-padded, each distinct prompt is prefilled once and its cache rows are repeated for its
-samples, finished rows are dropped from the batch as they stop. Each completion draws its noise
-from its own generator seeded by the sample's seed, so a completion depends on its key and not on
-which other rows shared its batch (up to floating-point differences between batch shapes, which
-are not guaranteed to be bitwise identical).
+Generation is our own batched decode loop with a KV cache (:mod:`.decode`): prompts are sorted by length
+and left-padded, each distinct prompt is prefilled once and its cache rows are repeated for its samples,
+finished rows are dropped from the batch as they stop. Each completion draws its noise from its own
+generator seeded by the sample's seed, so a completion depends on its key and not on which other rows
+shared its batch (up to floating-point differences between batch shapes, which are not guaranteed to be
+bitwise identical).
 
 Security: weights load as safetensors only (``use_safetensors=True``), ``trust_remote_code`` is
 off unless the model spec asks for it.
@@ -19,6 +19,7 @@ from typing import Any
 
 from ..errors import SpilloverError
 from .base import Completion, GenParams, GenRequest, Message, TopLogprobs, chat_prompt
+from .decode import cache_of, decode, seeded_generators
 
 
 def set_threads(threads: int | None) -> None:
@@ -155,94 +156,41 @@ class HFBackend:
             self._generate_batch(batch, prompts, requests, params, out, capture)
         return [[c for c in row if c is not None] for row in out]
 
-    def _generate_batch(
-        self,
-        batch: list[int],
-        prompts: list[list[int]],
-        requests: Sequence[GenRequest],
-        params: GenParams,
-        out: list[list[Completion | None]],
-        capture: bool = False,
-    ) -> None:
+    def _generate_batch(self, batch: list[int], prompts: list[list[int]], requests: Sequence[GenRequest],
+                        params: GenParams, out: list[list[Completion | None]], capture: bool = False) -> None:
+        """Prefill each distinct prompt once, repeat its cache row for its samples, decode them together."""
         import torch
 
         from .hooks import AnswerMeans
 
-        dev = self.device
         ids, mask, pos = self._left_padded([prompts[i] for i in batch])
-        rec = AnswerMeans(self.model, sum(len(requests[i].seeds) for i in batch)) if capture else None
+        owner = [(i, j) for i in batch for j in range(len(requests[i].seeds))]
+        src = torch.tensor([row for row, i in enumerate(batch) for _ in requests[i].seeds], device=self.device)
+        rec = AnswerMeans(self.model, len(owner)) if capture else None
         with torch.inference_mode():
             res = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True)
-            cache, cache_kw = _cache_of(res), _cache_kwarg(self.model)
-            logits = res.logits[:, -1, :]
-            # one row per sample: repeat each prompt's cache row for its samples
-            owner = [(i, j) for row, i in enumerate(batch) for j in range(len(requests[i].seeds))]
-            src = torch.tensor([row for row, i in enumerate(batch) for _ in requests[i].seeds], device=dev)
+            cache = cache_of(res)
             cache.batch_select_indices(src)
             if rec is not None:
                 rec.prefilled(src)
-            logits, mask = logits[src], mask[src]
-            next_pos = pos[src, -1] + 1
-            gens = []
-            for i, j in owner:
-                g = torch.Generator(device="cpu")
-                g.manual_seed(int(requests[i].seeds[j]) & 0x7FFF_FFFF_FFFF_FFFF)
-                gens.append(g)
-            tokens: list[list[int]] = [[] for _ in owner]
-            alive = list(range(len(owner)))
-            stop = torch.tensor(self.stop_ids, device=dev)
-            for step in range(params.max_tokens):
-                nxt = self._sample(logits, [gens[r] for r in alive], params)
-                finished = torch.isin(nxt, stop)
-                for k, r in enumerate(alive):
-                    tokens[r].append(int(nxt[k]))
-                keep = (~finished).nonzero().flatten()
-                if step == params.max_tokens - 1 or len(keep) == 0:
-                    break
-                if len(keep) < len(alive):
-                    alive = [alive[int(k)] for k in keep]
-                    cache.batch_select_indices(keep)
-                    nxt, mask, next_pos = nxt[keep], mask[keep], next_pos[keep]
-                mask = torch.cat([mask, torch.ones((len(alive), 1), dtype=mask.dtype, device=dev)], dim=1)
-                res = self.model(input_ids=nxt[:, None], attention_mask=mask, position_ids=next_pos[:, None],
-                                 use_cache=True, **{cache_kw: cache})
-                cache, logits, next_pos = _cache_of(res), res.logits[:, -1, :], next_pos + 1
-                if rec is not None:
-                    rec.decoded(alive)
+            gens = seeded_generators([requests[i].seeds[j] for i, j in owner])
+            tokens = decode(self.model, res.logits[:, -1, :][src], cache, mask[src], pos[src, -1] + 1, gens,
+                            self.stop_ids, params, rec)
         acts = rec.means() if rec is not None else None
-        stop_set = set(self.stop_ids)
         for r, (i, j) in enumerate(owner):
-            toks = tokens[r]
-            stopped = bool(toks) and toks[-1] in stop_set
-            body = toks[:-1] if stopped else toks
-            text = self.tokenizer.decode(body, skip_special_tokens=False)
-            for s in params.stop:
-                if s in text:
-                    text, stopped = text[: text.index(s)], True
-            out[i][j] = Completion(
-                text=text.strip(), finish_reason="stop" if stopped else "length",
-                prompt_tokens=len(prompts[i]), completion_tokens=len(toks),
-                activations=acts[r].tolist() if acts is not None else None,
-            )
+            out[i][j] = self._completion(tokens[r], params, len(prompts[i]),
+                                         acts[r].tolist() if acts is not None else None)
 
-    @staticmethod
-    def _sample(logits: Any, gens: list[Any], params: GenParams) -> Any:
-        import torch
-
-        logits = logits.float()
-        if params.temperature == 0:
-            return logits.argmax(-1)
-        logp = torch.log_softmax(logits / params.temperature, dim=-1)
-        if params.top_p < 1:
-            sorted_lp, idx = logp.sort(-1, descending=True)
-            cum = sorted_lp.exp().cumsum(-1)
-            drop = cum - sorted_lp.exp() > params.top_p
-            sorted_lp = sorted_lp.masked_fill(drop, float("-inf"))
-            logp = torch.full_like(logp, float("-inf")).scatter(-1, idx, sorted_lp)
-        # exponential race (= Gumbel-max): argmax p / E with E ~ Exp(1), noise from each row's generator
-        noise = torch.stack([torch.rand(logp.shape[-1], generator=g) for g in gens]).to(logp.device)
-        expo = -torch.log(noise.clamp_min(1e-12))
-        return (logp - torch.log(expo)).argmax(-1)
+    def _completion(self, toks: list[int], params: GenParams, prompt_tokens: int,
+                    activations: list[float] | None) -> Completion:
+        """A row's tokens as text: its stop id dropped, cut at the first stop string."""
+        stopped = bool(toks) and toks[-1] in self.stop_ids
+        text = self.tokenizer.decode(toks[:-1] if stopped else toks, skip_special_tokens=False)
+        for s in params.stop:
+            if s in text:
+                text, stopped = text[: text.index(s)], True
+        return Completion(text=text.strip(), finish_reason="stop" if stopped else "length",
+                          prompt_tokens=prompt_tokens, completion_tokens=len(toks), activations=activations)
 
     # scoring --------------------------------------------------------------------------------
     def encode_pair(self, prompt: GenRequest | Sequence[Message], completion: str) -> tuple[list[int], int]:
@@ -307,17 +255,3 @@ class HFBackend:
 
     def close(self) -> None:
         self.model = None
-
-
-def _cache_kwarg(model: Any) -> str:
-    """The name a model's forward takes its KV cache by: ``cache`` in newer transformers 5.x (which warn on the
-    older ``past_key_values``), ``past_key_values`` before."""
-    import inspect
-
-    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
-
-
-def _cache_of(out: Any) -> Any:
-    """The KV cache a forward returned, under either name."""
-    cache = getattr(out, "cache", None)
-    return out.past_key_values if cache is None else cache
