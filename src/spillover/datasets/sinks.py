@@ -34,7 +34,7 @@ from .frameworks import (
     is_view,
     url_params,
 )
-from .taint import _name, assignments, module_tables, taint_names, tainted
+from .taint import assignments, module_tables, taint_names, tainted
 
 AUTH_HINTS = re.compile(r"login_required|admin_required|requires_auth|permission_required|current_user|"
                         r"(?<![\w.])session(\[|\.get\()|(?<![\w.])g\.user|abort\((401|403)|is_admin|check_permission|"
@@ -48,9 +48,9 @@ def _sink(call: ast.Call, names: set[str], fn_text: str, consts: dict[str, str],
           tables: frozenset[str] = frozenset()) -> str | None:
     """The kind of sink a call is when request data reaches it, else None (``consts``: the module's string
     constants, for templates defined at the top of a file)."""
-    f = _name(call.func)
+    f = ast.unparse(call.func)
     first = call.args[0] if call.args else None
-    source = consts.get(first.id, "") if isinstance(first, ast.Name) else _name(first) if first else ""
+    source = consts.get(first.id, "") if isinstance(first, ast.Name) else ast.unparse(first) if first else ""
     shell = any(k.arg == "shell" and isinstance(k.value, ast.Constant) and k.value.value for k in call.keywords)
     if f.endswith((".execute", ".executemany", ".executescript")) and tainted(first, names, tables):
         return "sql_taint"
@@ -105,7 +105,7 @@ def _html_sinks(fn: ast.AST) -> list[ast.AST | None]:
     for n in ast.walk(fn):
         if isinstance(n, ast.Return) and n.value is not None:
             out.append(n.value.elts[0] if isinstance(n.value, ast.Tuple) and n.value.elts else n.value)
-        elif isinstance(n, ast.Call) and _name(n.func) in RESPONSES and n.args:
+        elif isinstance(n, ast.Call) and ast.unparse(n.func) in RESPONSES and n.args:
             out.append(n.args[0])
     return out
 
@@ -144,16 +144,16 @@ PRIVILEGE_TEST = re.compile(r"admin|superuser|is_staff|has_perm|permission|\brol
 
 def _tests(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
     """The text of a function's decorators (not its route's path) and of the conditions it tests."""
-    parts = [*(d for d in fn.decorator_list if not ROUTE_DECORATOR.search(_name(d))),
+    parts = [*(d for d in fn.decorator_list if not ROUTE_DECORATOR.search(ast.unparse(d))),
              *(n.test for n in ast.walk(fn) if isinstance(n, ast.If | ast.Assert | ast.IfExp))]
-    return " ".join(_name(p) for p in parts)
+    return " ".join(ast.unparse(p) for p in parts)
 
 
 def _options(call: ast.Call, names: set[str], tables: frozenset[str]) -> bool:
     """A program that runs commands through its options (:data:`.frameworks.OPTION_EXEC`), run without a shell,
     whose argument list has request data before any ``--``."""
     args = call.args[0] if call.args else None
-    if _name(call.func) not in SUBPROCESS or not isinstance(args, ast.List) or not args.elts \
+    if ast.unparse(call.func) not in SUBPROCESS or not isinstance(args, ast.List) or not args.elts \
             or not isinstance(args.elts[0], ast.Constant) or args.elts[0].value not in OPTION_EXEC:
         return False
     for item in args.elts[1:]:
@@ -175,7 +175,7 @@ def _assignment_findings(fn: ast.FunctionDef | ast.AsyncFunctionDef, names: set[
     found = set()
     for n in ast.walk(fn):
         if isinstance(n, ast.Call):
-            f = _name(n.func)
+            f = ast.unparse(n.func)
             spread = [k.value for k in n.keywords if k.arg is None]
             if f == "setattr" and len(n.args) > 1 and tainted(n.args[1], names, tables) or any(
                     tainted(v, names, tables) for v in spread) and f.split(".")[-1][:1].isupper():
