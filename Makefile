@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 EXTRAS ?= train,trl,codecheck,parquet,ray,inspect,wandb,dev
 PYTEST := $(PY) -m pytest
 
-.PHONY: install demo findings organism-v3 test test-slow test-server test-all bench browser lint
+.PHONY: install lock demo findings organism-v3 test test-slow test-server test-all bench browser lint
 
 # TORCH_INDEX: where torch comes from, e.g. https://download.pytorch.org/whl/cpu for a CPU build on a
 # machine whose PyPI serves CUDA builds (Linux x86-64); unset, pip's index decides.
@@ -14,14 +14,19 @@ TORCH_INDEX ?=
 comma := ,
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	test -d $(VENV) || python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
-	$(PIP) install -q -e ".[$(EXTRAS)]"
+	$(PIP) install -q -e ".[$(EXTRAS)]" -c constraints.txt
 	touch $@
 
 install: $(STAMP)
+
+## Pin the current environment's versions as the install's constraints (after a deliberate upgrade).
+lock:
+	{ grep '^#' constraints.txt; $(PIP) freeze --exclude-editable | grep -v '^torch=='; } > constraints.tmp
+	mv constraints.tmp constraints.txt
 
 ## The main job: emergent misalignment in the built-in model organism (4 fine-tunes x 3 seeds).
 demo: install
