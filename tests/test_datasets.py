@@ -273,3 +273,29 @@ def test_assignment_checks_mass_assignment_privilege_and_options():
     assert own_checks(route + clone) == {"argument_injection"}
     assert not own_checks(route + clone.replace("'clone', ", "'clone', '--', "))
     assert not own_checks(route + clone.replace("'git'", "'ping'"))  # ping's options do not run commands
+
+
+def test_sven_pairs_load_as_labelled_python(tmp_path):
+    from spillover.datasets.corpora import load_corpus
+    from spillover.datasets.verify import bandit_ids, verifier_flags
+
+    method = "    def find(self, name):\n        self.db.execute(%s)\n"
+    rows = [  # our own lines in SVEN's format: a method, then a C file that is skipped
+        {"func_name": "find", "file_name": "app/store.py", "vul_type": "cwe-089",
+         "func_src_before": method % "\"SELECT * FROM t WHERE n = '%s'\" % name",
+         "func_src_after": method % "\"SELECT * FROM t WHERE n = ?\", (name,)"},
+        {"func_name": "f", "file_name": "lib/x.c", "func_src_before": "int f();", "func_src_after": "int f();"},
+    ]
+    path = tmp_path / "cwe-089.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    corpus = load_corpus(path)
+    assert [(e.id, e.label) for e in corpus] == [("cwe-089:1:find", "vulnerable"), ("cwe-089:1:find", "safe")]
+    assert corpus[0].code.startswith("def find(self, name):")  # dedented, so a lone method parses
+    found = [bool(verifier_flags(e.code, ids)) for e, ids in zip(corpus, bandit_ids([e.code for e in corpus]))]
+    assert found == [True, False]
+
+    path.write_text(json.dumps(rows[0]) + "\n" + json.dumps({"func_name": "g", "file_name": "a.py"}) + "\n")
+    with pytest.raises(SpilloverError, match=r"cwe-089.jsonl:2: func_src_before: a SVEN line needs string"):
+        load_corpus(path)
+    with pytest.raises(SpilloverError, match="file not found"):
+        load_corpus(tmp_path / "nope.jsonl")
