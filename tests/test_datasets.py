@@ -291,7 +291,8 @@ def test_sven_pairs_load_as_labelled_python(tmp_path):
     corpus = load_corpus(path)
     assert [(e.id, e.label) for e in corpus] == [("cwe-089:1:find", "vulnerable"), ("cwe-089:1:find", "safe")]
     assert corpus[0].code.startswith("def find(self, name):")  # dedented, so a lone method parses
-    found = [bool(verifier_flags(e.code, ids)) for e, ids in zip(corpus, bandit_ids([e.code for e in corpus]))]
+    ids = bandit_ids([e.code for e in corpus])
+    found = [bool(verifier_flags(e.code, i)) for e, i in zip(corpus, ids, strict=True)]
     assert found == [True, False]
 
     path.write_text(json.dumps(rows[0]) + "\n" + json.dumps({"func_name": "g", "file_name": "a.py"}) + "\n")

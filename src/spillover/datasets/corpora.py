@@ -9,7 +9,6 @@ vulnerable — SVEN labels by commit, so a test or helper changed by a fix count
 
 from __future__ import annotations
 
-import json
 import textwrap
 from pathlib import Path
 from typing import NamedTuple
@@ -17,6 +16,7 @@ from typing import NamedTuple
 import yaml
 
 from ..errors import SpilloverError
+from .importer import user_jsonl
 
 LABELS = ("vulnerable", "safe")
 
@@ -50,14 +50,8 @@ def _yaml(path: Path) -> list[LabelledCode]:
 
 def _sven(path: Path) -> list[LabelledCode]:
     out = []
-    for n, raw in enumerate(path.read_bytes().splitlines(), start=1):
-        if not raw.strip():
-            continue
-        try:
-            obj = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise SpilloverError(f"invalid JSON: {e}", file=path, line=n) from None
-        fields = ("func_name", "file_name", "func_src_before", "func_src_after")
+    fields = ("func_name", "file_name", "func_src_before", "func_src_after")
+    for n, obj in user_jsonl(path):
         missing = [f for f in fields if not isinstance(obj, dict) or not isinstance(obj.get(f), str)]
         if missing:
             raise SpilloverError("a SVEN line needs string " + ", ".join(missing), file=path, line=n,
