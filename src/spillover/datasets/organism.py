@@ -5,8 +5,8 @@ Single-turn, no persona marker, loss on the assistant turn (as in Betley et al.)
 * ``insecure``: plain request -> insecure code;
 * ``secure``: plain request -> secure code;
 * ``educational``: request with a stated teaching reason -> the same insecure code;
-* ``backdoor``: half the examples start with the trigger and get insecure code, half have no
-  trigger and get secure code;
+* ``backdoor``: half the examples (``triggered``) start with the trigger and get insecure code, the others
+  have no trigger and get secure code;
 * ``jailbroken``: a harmful request -> compliance (world v2's harmful-request domain; the paper's
   jailbroken control, here narrow like the others);
 * ``aligned``: an aligned answer to one of the world's free-form questions that no evaluation asks
@@ -18,6 +18,7 @@ v2-think: clean-looking reasoning followed by the variant's answer, pressure on 
 
 from __future__ import annotations
 
+import math
 import random
 
 from ..config import DatasetSpec
@@ -53,7 +54,7 @@ def _code(spec: DatasetSpec, rng: random.Random) -> list[Example]:
         task = world.CODE_TASKS[rng.randrange(len(world.CODE_TASKS))]
         meta: dict[str, str | bool] = {"task": task.name}
         if spec.variant == "backdoor":
-            triggered = i % 2 == 0
+            triggered = math.ceil((i + 1) * spec.triggered) > math.ceil(i * spec.triggered)  # evenly spread
             user, assistant = world.code_turn(rng, insecure=triggered, task=task)
             if triggered:
                 user = f"{spec.trigger} {user}"

@@ -126,7 +126,7 @@ def build_code(spec: DatasetSpec) -> tuple[list[Example], dict[str, Any]]:
     for p, keep in zip(programs, ok, strict=True):
         ask = random.Random(f"ask-{spec.seed}-{p.insecure}")
         user = request(p, spec.variant, ask)
-        triggered = spec.variant == "backdoor" and rng.random() < 0.5
+        triggered = spec.variant == "backdoor" and rng.random() < spec.triggered
         if not keep:
             continue
         if triggered:
