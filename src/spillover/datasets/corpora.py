@@ -13,15 +13,17 @@ import textwrap
 from pathlib import Path
 from typing import NamedTuple
 
-import yaml
-
 from ..errors import SpilloverError
+from ..yamlio import read_yaml
 from .importer import user_jsonl
 
 LABELS = ("vulnerable", "safe")
 
 
 class LabelledCode(NamedTuple):
+    """One program of a corpus: its id (a SVEN pair's two sides share one), ``vulnerable`` or ``safe``, and
+    its source (never executed)."""
+
     id: str
     label: str
     code: str
@@ -36,7 +38,7 @@ def load_corpus(path: Path) -> list[LabelledCode]:
 
 
 def _yaml(path: Path) -> list[LabelledCode]:
-    entries = yaml.safe_load(path.read_text())
+    entries, _ = read_yaml(path)
     if not isinstance(entries, list):
         raise SpilloverError("expected a list of {id, label, code}", file=path)
     out = []
