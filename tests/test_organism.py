@@ -83,7 +83,8 @@ def test_reduced_findings_run_reproduces_the_findings(findings_run):
         assert rows[name]["holds"] is True, (name, rows[name]["measured"], rows[name]["p"])
     for name in NOT_IN_CI:
         assert rows[name]["holds"] is None
-    # format effect x1.13 / x1.01 on two world seeds; 500 vs 6,080 examples x1.87 / x1.09 (need x2)
+    # format effect x1.13 / x1.01 on two world seeds (x0.96 on seed 1 rebuilt); 500 vs 6,080 examples
+    # x1.87 / x1.09 / x0.86 (need x2)
     for name in BORDERLINE:
         assert rows[name]["holds"] is not None
     # inside: ablating the direction cuts EM significantly. Whether it cuts >= half sits at the threshold in
