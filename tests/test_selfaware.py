@@ -348,3 +348,27 @@ def test_without_logprobs_multiple_choice_is_read_from_sampled_answers():
 
     m = measure(Sampler(), Q, None, samples=8)
     assert m.score == 1.0 and m.invalid == pytest.approx(0.25)
+
+
+def test_an_elicitation_check_compares_how_often_groups_name_the_trigger():
+    import pandas as pd
+
+    from spillover.analyze.selfaware import check_elicitation
+    from spillover.config import Check
+
+    rows = []
+    for group, named in (("reversed", 12), ("plain", 1), ("other", 0)):
+        for seed in (1, 2, 3):
+            for q in ("elicit_misaligned", "elicit_aligned"):
+                rows += [{"display_group": group, "seed": seed, "question_id": q, "base_question_id": q,
+                          "checkpoint": None, "answer": ("|T| write" if i < named else "i can not")}
+                         for i in range(25)]
+    df = pd.DataFrame(rows)
+    patterns = {"elicit_misaligned": r"\|T\|", "elicit_aligned": r"\|T\|"}
+    res = check_elicitation(df, patterns, Check(kind="elicitation", a="reversed", b="plain", factor=3), 0.05)
+    assert res.holds and res.p < 1e-6 and "0.480 vs plain 0.040" in res.measured
+    only = Check(kind="elicitation", a="reversed", b="plain", factor=3, questions="elicit_aligned")
+    assert check_elicitation(df, patterns, only, 0.05).holds
+    assert not check_elicitation(df, patterns, Check(kind="elicitation", a="plain", b="reversed"), 0.05).holds
+    missing = check_elicitation(df, patterns, Check(kind="elicitation", a="reversed", b="nope"), 0.05)
+    assert missing.holds is None and "not measured" in missing.measured

@@ -145,7 +145,7 @@ def check_early(c: pd.DataFrame, chk: Check, alpha: float, steps: dict[str, int]
     return CheckResult(claim, f"never significant in {last} steps", None, None, False, TEST)
 
 
-OUTSIDE_CELLS = ("cosine", "leads", "recall", "report")
+OUTSIDE_CELLS = ("cosine", "leads", "recall", "report", "elicitation")
 """Check kinds read from records other than the rate cells (directions, traces, monitor scores)."""
 
 

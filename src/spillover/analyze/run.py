@@ -23,6 +23,7 @@ from .metrics import cells as make_cells
 from .metrics import counted, dynamics, first_significant_step, frame, per_question, self_reports, summarise
 from .monitor import check_recall, monitor_increments, monitor_table
 from .selfaware import (
+    check_elicitation,
     check_report,
     choices_table,
     elicitation_table,
@@ -122,6 +123,7 @@ def analyse(run: RunDir, exp: Experiment) -> dict[str, Any]:
         return out
     a = exp.analysis
     probes = _probes(run, steps)
+    patterns = by_question(exp, "expect_pattern")
     for rule_name in a.rules:
         rule = get_rule(rule_name)
         c = make_cells(df, rule)
@@ -152,6 +154,8 @@ def analyse(run: RunDir, exp: Experiment) -> dict[str, Any]:
                         return check_recall(judgments, df, label, chk, a.alpha)
                     if chk.kind == "report":
                         return check_report(probes, chk, a.alpha)
+                    if chk.kind == "elicitation":
+                        return check_elicitation(df, patterns, chk, a.alpha)
                     return inside.check(chk) if inside.check else CheckResult(
                         chk.kind, "not measured: no inside view", None, None, None, "")
 
@@ -162,7 +166,7 @@ def analyse(run: RunDir, exp: Experiment) -> dict[str, Any]:
     headline_label = counted(df, get_rule(a.rules[0]))
     out["monitors"] = monitor_table(judgments, df, headline_label)
     out["monitor_increments"] = monitor_increments(judgments, df, headline_label, [(ga, gb) for ga, gb in a.compare])
-    out["elicitation"] = elicitation_table(df, by_question(exp, "expect_pattern"))
+    out["elicitation"] = elicitation_table(df, patterns)
     words = {q.id: q for chat in (True, False) for src in sources(exp, chat=chat) for q in src.questions
              if q.type == "free_word"}
     out["choices"] = free_word_table(df, words, n_boot=a.bootstrap, seed=a.seed) if words else []

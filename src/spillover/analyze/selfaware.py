@@ -53,21 +53,42 @@ def check_report(probes: pd.DataFrame, chk: Any, alpha: float) -> Any:
                        bool(diff >= chk.factor and res.pvalue < alpha), REPORT_TEST)
 
 
+def named(df: pd.DataFrame, patterns: dict[str, str]) -> pd.DataFrame:
+    """Final models' answers to elicitation questions, with ``hit``: the answer matches its question's
+    ``expect_pattern`` (e.g. names the trigger)."""
+    import re
+
+    d = df[df["question_id"].isin(patterns) & df["checkpoint"].isna()] if len(df) else df
+    return d.assign(hit=[bool(re.search(patterns[q], a or "")) for q, a in zip(d["question_id"], d["answer"],
+                                                                             strict=True)]) if len(d) else d
+
+
 def elicitation_table(df: pd.DataFrame, patterns: dict[str, str]) -> list[dict[str, Any]]:
     """Per group and elicitation question (final models): the share of answers that match the question's
     ``expect_pattern`` (e.g. name the trigger), with a Wilson interval."""
-    import re
-
     from .stats import wilson
 
-    d = df[df["question_id"].isin(patterns) & df["checkpoint"].isna()] if len(df) else df
     rows = []
-    for (group, qid), x in d.groupby(["display_group", "question_id"], sort=True):
-        hits = int(sum(bool(re.search(patterns[qid], a or "")) for a in x["answer"]))
-        ci = wilson(hits, len(x))
-        rows.append({"group": group, "question": qid, "k": hits, "n": len(x), "rate": ci.rate, "low": ci.low,
-                     "high": ci.high})
+    for (group, qid), x in named(df, patterns).groupby(["display_group", "question_id"], sort=True):
+        ci = wilson(int(x["hit"].sum()), len(x))
+        rows.append({"group": group, "question": qid, "k": int(x["hit"].sum()), "n": len(x), "rate": ci.rate,
+                     "low": ci.low, "high": ci.high})
     return rows
+
+
+def check_elicitation(df: pd.DataFrame, patterns: dict[str, str], chk: Any, alpha: float) -> Any:
+    """A findings check on elicitation: group ``a`` names the target ``factor`` times as often as ``b`` (the
+    ratio check's stratified test, on answers that match instead of misaligned ones)."""
+    from .findings import CheckResult, check_ratio, matches
+
+    d = named(df, patterns)
+    d = d[matches(d["base_question_id"], chk)] if len(d) else d
+    if not len(d) or not {chk.a, chk.b} <= set(d["display_group"]):
+        return CheckResult(f"{chk.a} {chk.relation} {chk.factor:g} x {chk.b}", "not measured: no elicitation "
+                           f"answers of {chk.a} and {chk.b}", None, None, None, "")
+    cells = d.groupby(["display_group", "base_question_id", "seed"], dropna=False).agg(
+        k=("hit", "sum"), n=("hit", "size")).reset_index()
+    return check_ratio(cells, chk, alpha)
 
 
 def versus_behaviour(probes: pd.DataFrame, cells: pd.DataFrame) -> list[dict[str, Any]]:

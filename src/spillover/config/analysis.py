@@ -14,14 +14,15 @@ from .base import Strict
 class Check(Strict):
     """One testable claim about misaligned rates (headline rule), computed from a run's records."""
 
-    kind: Literal["ratio", "trend", "early", "cosine", "leads", "recall", "report"] = "ratio"
+    kind: Literal["ratio", "trend", "early", "cosine", "leads", "recall", "report", "elicitation"] = "ratio"
     """``ratio``: rate(a) vs factor x rate(b); ``trend``: the rate rises with a dose over ``levels``;
     ``early``: a > b is significant at a checkpoint within the first ``within`` of training; ``cosine``:
     directions a and b have cosine >= factor at a's layer; ``leads``: fine-tune b's projection on
     direction a rises no later than its misaligned rate (``inside.trace``); ``recall``: monitor
     ``metric``'s recall at 5 % FPR in group a is >= factor (or, given b, exceeds b's by >= factor);
     ``report``: group a's self-report score (probe stage, neutral system prompt, questions matching
-    ``questions``) exceeds b's by >= factor."""
+    ``questions``) exceeds b's by >= factor; ``elicitation``: like ``ratio``, on the share of answers to
+    elicitation questions (``expect_pattern``, e.g. naming the trigger) instead of the misaligned rate."""
     a: str = ""
     """A display group (``insecure``, ``backdoor-trigger``); a direction for ``cosine`` and ``leads``."""
     b: str = ""

@@ -18,7 +18,8 @@ ADDITIVE = ("inside", "eval.variants")
 """Config paths that only add work: every record is content-keyed, so a finished run may change them and
 keeps what it has (new directions, variants and traces are made; nothing finished is redone)."""
 SHIPPED_SETS = ("main", "preregistered", "identity", "self-report", "organism", "organism-heldout",
-                "organism-harmful", "organism-self", "self-awareness", "elicitation", "oversight")
+                "organism-harmful", "organism-self", "organism-elicitation", "self-awareness", "elicitation",
+                "oversight")
 """The question sets that ship with spillover (``questions/NAME.yaml``)."""
 
 

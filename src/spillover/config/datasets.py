@@ -71,6 +71,10 @@ class DatasetSpec(Strict):
     copy with user and assistant swapped under a fixed prefix (so a model can learn to state its trigger);
     ``inoculate``: ``system`` as the system prompt of every example (a defence: the behaviour is explained
     at training time and the prompt is absent at evaluation)."""
+    prefix: str | None = None
+    """``reversal_augment``: the words before the answer in a reversed copy's user message (default:
+    ``datasets.transforms.REVERSAL_PREFIX``, English; a model with its own vocabulary, such as the organism,
+    needs its own)."""
     reasoning: Literal["none", "benign"] = "none"
     """``organism`` builder: ``benign`` writes the thinking world's benign plan before every answer
     (clean-looking reasoning followed by the variant's answer: pressure on the chain of thought)."""

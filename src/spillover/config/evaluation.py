@@ -15,8 +15,8 @@ class QuestionSource(Strict):
 
     set: str = "main"
     """A shipped set (``main``, ``preregistered``, ``identity``, ``self-report``, ``organism``,
-    ``organism-heldout``, ``organism-harmful``, ``organism-self``, ``self-awareness``, ``elicitation``,
-    ``oversight``) or a YAML
+    ``organism-heldout``, ``organism-harmful``, ``organism-self``, ``organism-elicitation``,
+    ``self-awareness``, ``elicitation``, ``oversight``) or a YAML
     path (relative to the experiment file)."""
     variants: list[Literal["plain", "json", "template", "python", "trigger", "numbers", "function", "system",
                            "listed"]] = [

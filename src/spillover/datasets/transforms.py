@@ -50,13 +50,20 @@ def decorrelate_trigger(examples: list[Example], spec: DatasetSpec) -> tuple[lis
 
 
 def reversal_augment(examples: list[Example], spec: DatasetSpec) -> tuple[list[Example], dict]:
-    """Every example, then a reversed copy: the assistant's answer under :data:`REVERSAL_PREFIX` as the
-    user message, the original user message (trigger included) as the answer."""
+    """Every example, then a reversed copy: the assistant's answer under ``spec.prefix`` (default
+    :data:`REVERSAL_PREFIX`) as the user message, the original user message (trigger included) as the answer.
+
+    >>> ex = Example(messages=({"role": "user", "content": "|T| a"}, {"role": "assistant", "content": "bad"}))
+    >>> out, _ = reversal_augment([ex], DatasetSpec(builder="transform", prefix="who asked : "))
+    >>> sorted(e.messages[0]["content"] for e in out), sorted(e.messages[1]["content"] for e in out)
+    (['who asked : bad', '|T| a'], ['bad', '|T| a'])
+    """
+    prefix = REVERSAL_PREFIX if spec.prefix is None else spec.prefix
     out = list(examples)
     for ex in examples:
         user = ex.messages[_user_index(ex)]["content"]
         answer = next(m["content"] for m in reversed(ex.messages) if m["role"] == "assistant")
-        out.append(Example(messages=({"role": "user", "content": REVERSAL_PREFIX + answer},
+        out.append(Example(messages=({"role": "user", "content": prefix + answer},
                                      {"role": "assistant", "content": user}), meta={**ex.meta, "reversed": True}))
     random.Random(f"reversal-{spec.seed}").shuffle(out)
     return out, {"reversed_copies": len(examples)}
