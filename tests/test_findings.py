@@ -67,6 +67,17 @@ def test_early_gap_and_missing_groups():
                                                                                      ("insecure", "secure")
                                                                                      for s in (0, 1, 2)})
     assert r.holds is True and "step 5 of 190" in r.measured
+    # a longer fine-tune elsewhere in the run does not stretch the training the claim is about
+    longer = pd.concat([c, cells({"reversed": 0.2}, checkpoints=(-1,))])
+    r = run_check(longer, Check(kind="early", a="insecure", b="secure", within=0.1), 0.05,
+                  {**{f"{g}-s{s}": 190 for g in ("insecure", "secure") for s in (0, 1, 2)},
+                   **{f"reversed-s{s}": 380 for s in (0, 1, 2)}})
+    assert "step 5 of 190" in r.measured
+    late = cells({"insecure": 0.2, "secure": 0.01}, checkpoints=(40, -1))
+    r = run_check(pd.concat([late, cells({"reversed": 0.2})]), Check(kind="early", a="insecure", b="secure",
+                  within=0.1), 0.05, {**{f"{g}-s{s}": 190 for g in ("insecure", "secure") for s in (0, 1, 2)},
+                                      **{f"reversed-s{s}": 400 for s in (0, 1, 2)}})
+    assert r.holds is False and "step 40 of 190" in r.measured  # 40 > 19 (it would pass against 400)
     rows = findings_table(c, [Finding(name="x", expected="y", checks=[Check(a="insecure", b="jailbroken")])],
                           0.05, {})
     assert rows[0]["holds"] is None and "no jailbroken" in rows[0]["measured"]

