@@ -31,9 +31,7 @@ class LabelledCode(NamedTuple):
 
 def load_corpus(path: Path) -> list[LabelledCode]:
     """A corpus from a YAML list of ``{id, label, code}`` or from SVEN-format JSONL (by the suffix)."""
-    path = Path(path)
-    if not path.exists():
-        raise SpilloverError("file not found", file=path)
+    path = Path(path)  # both readers say "file not found" with the name
     return _sven(path) if path.suffix == ".jsonl" else _yaml(path)
 
 
