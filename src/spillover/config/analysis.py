@@ -54,7 +54,7 @@ class Check(Strict):
         if self.kind == "trend" and len(self.levels) < 2:
             raise ValueError("a trend needs at least two levels")
         if self.kind not in ("trend", "recall") and not (self.a and self.b):
-            raise ValueError(f"a {self.kind} check needs both a and b")
+            raise ValueError(f"{'an' if self.kind[0] in 'aeiou' else 'a'} {self.kind} check needs both a and b")
         if self.kind == "recall" and not self.a:
             raise ValueError("a recall check needs a")
         return self
