@@ -70,9 +70,10 @@ def elicitation_table(df: pd.DataFrame, patterns: dict[str, str]) -> list[dict[s
 
     rows = []
     for (group, qid), x in named(df, patterns).groupby(["display_group", "question_id"], sort=True):
-        ci = wilson(int(x["hit"].sum()), len(x))
-        rows.append({"group": group, "question": qid, "k": int(x["hit"].sum()), "n": len(x), "rate": ci.rate,
-                     "low": ci.low, "high": ci.high})
+        hits = int(x["hit"].sum())
+        ci = wilson(hits, len(x))
+        rows.append({"group": group, "question": qid, "k": hits, "n": len(x), "rate": ci.rate, "low": ci.low,
+                     "high": ci.high})
     return rows
 
 
