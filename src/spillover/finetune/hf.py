@@ -20,6 +20,7 @@ import random
 import shutil
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -27,7 +28,7 @@ from ..backends.hooks import attach
 from ..config import FinetuneSpec
 from ..interventions import Intervention
 from ..store import atomic_write_json, building_dir
-from .common import FinetuneResult, encode, finish, prepare, save_checkpoint
+from .common import FinetuneResult, Prepared, encode, finish, prepare, save_checkpoint
 from .data import Encoded
 from .early import StopTraining, Validation, holdout
 from .loop import Schedule, StepStats, load_optimizer, make_optimizer, save_optimizer, train_steps
@@ -55,8 +56,6 @@ def finetune(
     ``validation``: the chats of ``spec.early_stop.validation`` (None: a held-out slice of ``examples``).
     ``fault_after_step`` raises after that step (deterministic fault injection for resume tests).
     """
-    import torch
-
     out = Path(out)
     if (out / "DONE").exists():
         return FinetuneResult.model_validate_json((out / "result.json").read_text())
@@ -68,74 +67,119 @@ def finetune(
 
         return train_trl(spec, prep, name=name, base_path=base_path, seed=seed, out=out, device=device,
                          resume_every=resume_every, on_step=on_step, fault_after_step=fault_after_step)
-    model, tokenizer, encoded, steps, save_at = prep.model, prep.tokenizer, prep.encoded, prep.steps, prep.save_at
-    per_step = spec.batch_size * spec.grad_accum
-    order: list[int] = []
-    rng = random.Random(f"finetune-{seed}")
-    while len(order) < steps * per_step:
-        perm = list(range(len(encoded)))
-        rng.shuffle(perm)
-        order += perm
-
-    def batch(i: int) -> list[Encoded]:
-        return [encoded[j] for j in order[i * spec.batch_size : (i + 1) * spec.batch_size]]
-
+    model, tokenizer = prep.model, prep.tokenizer
     optimizer = make_optimizer(model, spec.lr, spec.weight_decay, (0.9, 0.999))
-    start, losses, seconds, cpu_before, readings = 0, [], 0.0, 0.0, []
-    resume = out / "resume"
-    if (resume / "DONE").exists():
-        state = json.loads((resume / "state.json").read_text())
-        start, losses, seconds, readings = state["step"], state["losses"], state["seconds"], state.get("readings", [])
-        cpu_before = state.get("cpu_seconds", 0.0)
-        from safetensors.torch import load_file
-
-        weights = load_file(str(resume / "trainable.safetensors"))
-        params = dict(model.named_parameters())
-        with torch.no_grad():
-            for k, v in weights.items():
-                params[k].copy_(v)
-        load_optimizer(optimizer, resume / "optimizer.safetensors")
-    if start == 0 and 0 in spec.checkpoints:
+    progress = _Progress.restore(out / "resume", model, optimizer)
+    if progress.step == 0 and 0 in spec.checkpoints:
         save_checkpoint(model, tokenizer, out, 0, spec.method == "lora")
-    schedule = Schedule(kind=spec.schedule, warmup_steps=spec.warmup_steps)
-    cpu0 = time.process_time() - cpu_before  # CPU time so far = process_time() - cpu0
-    early = _validation(spec, validation, tokenizer, device, readings)
-    if early and start == 0:
+    early = _validation(spec, validation, tokenizer, device, progress.readings)
+    if early and progress.step == 0:
         early.read(model, 0)
-
-    def step_done(s: StepStats) -> None:
-        nonlocal seconds
-        losses.append(s.loss)
-        seconds += s.seconds
-        stop = early is not None and s.step < steps and early.read(model, s.step)
-        if s.step in save_at or stop:
-            save_checkpoint(model, tokenizer, out, s.step, spec.method == "lora")
-        if stop:
-            raise StopTraining(s.step)
-        if s.step % resume_every == 0 and s.step < steps:
-            _save_resume(model, optimizer, resume, {"step": s.step, "losses": losses, "seconds": seconds,
-                                                    "cpu_seconds": time.process_time() - cpu0,
-                                                    "readings": [list(r) for r in early.readings] if early else []})
-        if on_step:
-            on_step(s, steps)
-        if fault_after_step is not None and s.step == fault_after_step:
-            raise RuntimeError(f"injected fault after step {s.step}")
-
+    record = _Recorder(spec, prep, out, optimizer, progress, early, resume_every, on_step, fault_after_step)
     handles = attach(model, hook.intervention, hook.vector, hook.layer) if hook else []
     try:
-        train_steps(model, optimizer, batch, lr=spec.lr, schedule=schedule, total_steps=steps, start_step=start,
-                    pad_id=tokenizer.pad_token_id, grad_clip=1.0, grad_accum=spec.grad_accum, device=device,
-                    on_step=step_done, reference=_reference(spec, model, load_base, device), kl_weight=spec.kl_weight)
+        train_steps(model, optimizer, _batches(spec, prep.encoded, prep.steps, seed), lr=spec.lr,
+                    schedule=Schedule(kind=spec.schedule, warmup_steps=spec.warmup_steps), total_steps=prep.steps,
+                    start_step=progress.step, pad_id=tokenizer.pad_token_id, grad_clip=1.0,
+                    grad_accum=spec.grad_accum, device=device, on_step=record,
+                    reference=_reference(spec, model, load_base, device), kl_weight=spec.kl_weight)
     except StopTraining as stop:
-        prep = prep._replace(steps=stop.step, save_at={s for s in save_at if s <= stop.step} | {stop.step})
+        prep = prep._replace(steps=stop.step, save_at={s for s in prep.save_at if s <= stop.step} | {stop.step})
     finally:
         for h in handles:
             h.remove()
-    shutil.rmtree(resume, ignore_errors=True)
-    return finish(spec, prep, name=name, base_path=base_path, seed=seed, out=out, losses=losses, seconds=seconds,
-                  cpu_seconds=time.process_time() - cpu0,
+    shutil.rmtree(out / "resume", ignore_errors=True)
+    return finish(spec, prep, name=name, base_path=base_path, seed=seed, out=out, losses=progress.losses,
+                  seconds=progress.seconds, cpu_seconds=progress.cpu_seconds(),
                   direction_key=hook.key if hook else None, readings=early.readings if early else None,
-                  stopped_early=prep.steps < steps)
+                  stopped_early=prep.steps < record.steps)
+
+
+def _batches(spec: FinetuneSpec, encoded: Sequence[Encoded], steps: int, seed: int
+             ) -> Callable[[int], list[Encoded]]:
+    """Micro-batch ``i`` of the run: passes over the examples, each in a fresh order from ``seed``."""
+    order: list[int] = []
+    rng = random.Random(f"finetune-{seed}")
+    while len(order) < steps * spec.batch_size * spec.grad_accum:
+        perm = list(range(len(encoded)))
+        rng.shuffle(perm)
+        order += perm
+    return lambda i: [encoded[j] for j in order[i * spec.batch_size : (i + 1) * spec.batch_size]]
+
+
+@dataclass
+class _Progress:
+    """What the run has done, written with each resume point and read back from it."""
+
+    step: int = 0
+    losses: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    """Wall time of the training steps."""
+    readings: list[list[float]] = field(default_factory=list)
+    """Early-stopping validation readings."""
+    cpu_before: float = 0.0
+    """CPU seconds spent before the last resume."""
+    cpu_start: float = field(default_factory=time.process_time)
+
+    def cpu_seconds(self) -> float:
+        return self.cpu_before + time.process_time() - self.cpu_start
+
+    @classmethod
+    def restore(cls, resume: Path, model: Any, optimizer: Any) -> _Progress:
+        """The saved progress, with the trainable weights and optimizer state loaded (none: a fresh start)."""
+        if not (resume / "DONE").exists():
+            return cls()
+        import torch
+        from safetensors.torch import load_file
+
+        state = json.loads((resume / "state.json").read_text())
+        params = dict(model.named_parameters())
+        with torch.no_grad():
+            for k, v in load_file(str(resume / "trainable.safetensors")).items():
+                params[k].copy_(v)
+        load_optimizer(optimizer, resume / "optimizer.safetensors")
+        return cls(step=state["step"], losses=state["losses"], seconds=state["seconds"],
+                   readings=state.get("readings", []), cpu_before=state.get("cpu_seconds", 0.0))
+
+    def save(self, resume: Path, model: Any, optimizer: Any, step: int, readings: Sequence[Sequence[float]]) -> None:
+        """The trainable weights, the optimizer and the progress up to ``step``, replaced whole."""
+        from safetensors.torch import save_file
+
+        state = {"step": step, "losses": self.losses, "seconds": self.seconds,
+                 "cpu_seconds": self.cpu_seconds(), "readings": [list(r) for r in readings]}
+        with building_dir(resume) as tmp:
+            trainable = {k: v.detach().contiguous().cpu() for k, v in model.named_parameters() if v.requires_grad}
+            save_file(trainable, str(tmp / "trainable.safetensors"))
+            save_optimizer(optimizer, tmp / "optimizer.safetensors")
+            atomic_write_json(tmp / "state.json", state)
+
+
+class _Recorder:
+    """Called after every optimizer step: records it, saves checkpoints and resume points, reads the
+    validation signal (raising :class:`StopTraining` to stop early), reports progress, injects faults."""
+
+    def __init__(self, spec: FinetuneSpec, prep: Prepared, out: Path, optimizer: Any, progress: _Progress,
+                 early: Validation | None, resume_every: int, on_step: Callable[[StepStats, int], None] | None,
+                 fault_after_step: int | None) -> None:
+        self.spec, self.model, self.tokenizer, self.out = spec, prep.model, prep.tokenizer, out
+        self.steps, self.save_at, self.optimizer, self.progress = prep.steps, prep.save_at, optimizer, progress
+        self.early, self.resume_every, self.on_step, self.fault = early, resume_every, on_step, fault_after_step
+
+    def __call__(self, s: StepStats) -> None:
+        self.progress.losses.append(s.loss)
+        self.progress.seconds += s.seconds
+        stop = self.early is not None and s.step < self.steps and self.early.read(self.model, s.step)
+        if s.step in self.save_at or stop:
+            save_checkpoint(self.model, self.tokenizer, self.out, s.step, self.spec.method == "lora")
+        if stop:
+            raise StopTraining(s.step)
+        if s.step % self.resume_every == 0 and s.step < self.steps:
+            self.progress.save(self.out / "resume", self.model, self.optimizer, s.step,
+                               self.early.readings if self.early else [])
+        if self.on_step:
+            self.on_step(s, self.steps)
+        if self.fault is not None and s.step == self.fault:
+            raise RuntimeError(f"injected fault after step {s.step}")
 
 
 def _validation(spec: FinetuneSpec, chats: Sequence[Sequence[dict[str, str]]] | None, tokenizer: Any, device: str,
@@ -155,17 +199,6 @@ class TrainingHook(NamedTuple):
     layer: int
     key: str
     """The direction file's key (recorded in the result)."""
-
-
-def _save_resume(model: Any, optimizer: Any, resume: Path, state: dict[str, Any]) -> None:
-    """The trainable weights, the optimizer and ``state`` (step, losses, times, readings), replaced whole."""
-    from safetensors.torch import save_file
-
-    with building_dir(resume) as tmp:
-        trainable = {k: v.detach().contiguous().cpu() for k, v in model.named_parameters() if v.requires_grad}
-        save_file(trainable, str(tmp / "trainable.safetensors"))
-        save_optimizer(optimizer, tmp / "optimizer.safetensors")
-        atomic_write_json(tmp / "state.json", state)
 
 
 def _reference(spec: FinetuneSpec, model: Any, load_base: Callable[[], tuple[Any, Any]], device: str
