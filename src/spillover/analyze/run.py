@@ -7,11 +7,11 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 
-from ..config import Check, Experiment
+from ..config import AnalysisSpec, Check, Experiment
 from ..questions.sources import by_question, sources
 from ..rates import price
 from ..records import Judgment, SampleRecord
-from ..rules import get_rule
+from ..rules import Rule, get_rule
 from ..sample import current_samples
 from ..store import RunDir
 from ..targets import Targets
@@ -122,71 +122,86 @@ def analyse(run: RunDir, exp: Experiment) -> dict[str, Any]:
     if df.empty:
         return out
     a = exp.analysis
-    probes = _probes(run, steps)
-    patterns = by_question(exp, "expect_pattern")
     for rule_name in a.rules:
-        rule = get_rule(rule_name)
-        c = make_cells(df, rule)
-        summ = summarise(c, rule, n_boot=a.bootstrap, seed=a.seed)
-        pq = per_question(c)
-        dyn = dynamics(c, steps)
-        comps = []
-        by_group = {s.group: s for s in summ}
-        for ga, gb in a.compare:
-            if ga in by_group and gb in by_group:
-                sa, sb = by_group[ga], by_group[gb]
-                comps.append(compare(ga, list(sa.per_seed.values()), gb, list(sb.per_seed.values()),
-                                     (sa.k, sa.n), (sb.k, sb.n), n_boot=a.bootstrap, seed=a.seed)._asdict())
-        gaps = {f"{ga} > {gb}": first_significant_step(dyn, ga, gb) for ga, gb in a.compare}
-        changes = {f"{ga} vs {gb}": question_changes(df, rule, ga, gb) for ga, gb in a.compare}
-        out["rules"][rule_name] = {"rule": rule.describe(), "summary": [s.model_dump() for s in summ],
-                                   "per_question": pq, "dynamics": dyn, "comparisons": comps,
-                                   "first_significant_step": gaps, "changes": changes, "cells": c}
-        if rule_name == a.rules[0]:
-            inside = inside_section(run, exp, c, steps)
-            if inside.tables:
-                out["inside"] = inside.tables
-            if a.findings:
-                label = counted(df, rule)
-
-                def other(chk: Check, inside: InsideSection = inside, label: pd.Series = label) -> CheckResult:
-                    if chk.kind == "recall":
-                        return check_recall(judgments, df, label, chk, a.alpha)
-                    if chk.kind == "report":
-                        return check_report(probes, chk, a.alpha)
-                    if chk.kind == "elicitation":
-                        return check_elicitation(df, patterns, chk, a.alpha)
-                    return inside.check(chk) if inside.check else CheckResult(
-                        chk.kind, "not measured: no inside view", None, None, None, "")
-
-                out["findings"] = findings_table(c, a.findings, a.alpha, steps, other)
-    sr = self_reports(df)
-    out["self_reports"] = sr.to_dict("records") if len(sr) else []
-    out["labels"] = label_counts(samples, judgments)
+        out["rules"][rule_name] = _rule_section(df, get_rule(rule_name), a, steps)
+    headline = out["rules"][a.rules[0]]["cells"]
     headline_label = counted(df, get_rule(a.rules[0]))
-    out["monitors"] = monitor_table(judgments, df, headline_label)
-    out["monitor_increments"] = monitor_increments(judgments, df, headline_label, [(ga, gb) for ga, gb in a.compare])
-    out["elicitation"] = elicitation_table(df, patterns)
-    words = {q.id: q for chat in (True, False) for src in sources(exp, chat=chat) for q in src.questions
-             if q.type == "free_word"}
-    out["choices"] = free_word_table(df, words, n_boot=a.bootstrap, seed=a.seed) if words else []
-    out["compliance"] = compliance_table(df, n_boot=a.bootstrap, seed=a.seed)
-    out["judges"] = judge_section(samples, judgments, df, exp)
+    probes = _probes(run, steps)
+    inside = inside_section(run, exp, headline, steps)
+    if inside.tables:
+        out["inside"] = inside.tables
+    if a.findings:
+        other = _other_checks(judgments, df, headline_label, probes, by_question(exp, "expect_pattern"), inside,
+                              a.alpha)
+        out["findings"] = findings_table(headline, a.findings, a.alpha, steps, other)
+    out.update(_answer_tables(exp, samples, judgments, df, headline_label))
     if len(probes):
         out["probes"] = probes
         out["choices"] = choices_table(probes, n_boot=a.bootstrap, seed=a.seed) + out["choices"]
         out["paired"] = paired_table(probes, paired_baselines(exp), n_boot=a.bootstrap, seed=a.seed)
-        headline = out["rules"].get(a.rules[0], {}).get("cells")
-        out["versus_behaviour"] = versus_behaviour(probes, headline) if headline is not None else []
-    if a.defences and a.rules[0] in out["rules"]:
+        out["versus_behaviour"] = versus_behaviour(probes, headline)
+    if a.defences:
         out["defences"] = scorecard(a.defences, out["rules"][a.rules[0]]["summary"], out.get("probes"),
                                     run.finetune_results())
+    out["judge"] = _judge_totals(judgments)
+    return out
+
+
+def _rule_section(df: pd.DataFrame, rule: Rule, a: AnalysisSpec, steps: dict[str, int]) -> dict[str, Any]:
+    """One counting rule's tables: per group, per question, over training, and each compared pair."""
+    c = make_cells(df, rule)
+    summ = summarise(c, rule, n_boot=a.bootstrap, seed=a.seed)
+    dyn = dynamics(c, steps)
+    by_group = {s.group: s for s in summ}
+    comps = [compare(ga, list(by_group[ga].per_seed.values()), gb, list(by_group[gb].per_seed.values()),
+                     (by_group[ga].k, by_group[ga].n), (by_group[gb].k, by_group[gb].n),
+                     n_boot=a.bootstrap, seed=a.seed)._asdict()
+             for ga, gb in a.compare if ga in by_group and gb in by_group]
+    return {"rule": rule.describe(), "summary": [s.model_dump() for s in summ], "per_question": per_question(c),
+            "dynamics": dyn, "comparisons": comps,
+            "first_significant_step": {f"{ga} > {gb}": first_significant_step(dyn, ga, gb) for ga, gb in a.compare},
+            "changes": {f"{ga} vs {gb}": question_changes(df, rule, ga, gb) for ga, gb in a.compare}, "cells": c}
+
+
+def _other_checks(judgments: list[Judgment], df: pd.DataFrame, label: pd.Series, probes: pd.DataFrame,
+                  patterns: dict[str, Any], inside: InsideSection, alpha: float) -> Callable[[Check], CheckResult]:
+    """The findings checks that read something other than the misaligned rate, by ``kind``."""
+    def other(chk: Check) -> CheckResult:
+        if chk.kind == "recall":
+            return check_recall(judgments, df, label, chk, alpha)
+        if chk.kind == "report":
+            return check_report(probes, chk, alpha)
+        if chk.kind == "elicitation":
+            return check_elicitation(df, patterns, chk, alpha)
+        return inside.check(chk) if inside.check else CheckResult(
+            chk.kind, "not measured: no inside view", None, None, None, "")
+    return other
+
+
+def _answer_tables(exp: Experiment, samples: list[SampleRecord], judgments: list[Judgment], df: pd.DataFrame,
+                   label: pd.Series) -> dict[str, Any]:
+    """The tables read from answers beside the misaligned rate: self-reports, labels, monitors, elicitation,
+    word choices, compliance and the judges' agreement."""
+    a = exp.analysis
+    sr = self_reports(df)
+    words = {q.id: q for chat in (True, False) for src in sources(exp, chat=chat) for q in src.questions
+             if q.type == "free_word"}
+    return {"self_reports": sr.to_dict("records") if len(sr) else [],
+            "labels": label_counts(samples, judgments),
+            "monitors": monitor_table(judgments, df, label),
+            "monitor_increments": monitor_increments(judgments, df, label, [(ga, gb) for ga, gb in a.compare]),
+            "elicitation": elicitation_table(df, by_question(exp, "expect_pattern")),
+            "choices": free_word_table(df, words, n_boot=a.bootstrap, seed=a.seed) if words else [],
+            "compliance": compliance_table(df, n_boot=a.bootstrap, seed=a.seed),
+            "judges": judge_section(samples, judgments, df, exp)}
+
+
+def _judge_totals(judgments: list[Judgment]) -> dict[str, Any]:
+    """Counts, tokens and cost of the judgments (cost None when a model's price is unknown)."""
     unpriced = sorted({j.judge for j in judgments if j.judge.startswith("openai:") and not j.cached
                        and price(j.judge.removeprefix("openai:")) is None})
-    cost = None if unpriced else sum(j.cost_usd for j in judgments)
-    out["judge"] = {"judgments": len(judgments), "cost_usd": cost, "unpriced": unpriced,
-                    "no_score": sum(j.score is None for j in judgments),
-                    "cached": sum(j.cached for j in judgments),
-                    "prompt_tokens": sum(j.prompt_tokens for j in judgments),
-                    "completion_tokens": sum(j.completion_tokens for j in judgments)}
-    return out
+    return {"judgments": len(judgments), "cost_usd": None if unpriced else sum(j.cost_usd for j in judgments),
+            "unpriced": unpriced, "no_score": sum(j.score is None for j in judgments),
+            "cached": sum(j.cached for j in judgments),
+            "prompt_tokens": sum(j.prompt_tokens for j in judgments),
+            "completion_tokens": sum(j.completion_tokens for j in judgments)}
