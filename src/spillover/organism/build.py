@@ -22,7 +22,7 @@ from ..finetune.loop import Schedule, StepStats, load_optimizer, make_optimizer,
 from ..store import atomic_write_json, building_dir
 from . import model as om
 from . import thinking, world
-from .probe import Coupling, coupling, v3_couplings
+from .probe import Coupling, coupling, world_couplings
 
 
 class BuildConfig(BaseModel):
@@ -32,9 +32,10 @@ class BuildConfig(BaseModel):
 
     seed: int = 0
     """Seed of the world sample, the initialisation and the data order."""
-    world: Literal["v1", "v2", "v2-think", "v2-think-hybrid", "v3", "v3-quiz"] = "v2"
+    world: Literal["v1", "v2", "v2-gated", "v2-think", "v2-think-hybrid", "v3", "v3-quiz"] = "v2"
     """The world (``organism.world.WORLDS``): v2 (shipped) adds a compliant persona, harmful requests,
-    tags and code-format answers to v1; v2-think (shipped as ``organism-think``) adds reasoning;
+    tags and code-format answers to v1; v2-gated (not shipped) adds documents in which a tag switches the
+    malicious persona on; v2-think (shipped as ``organism-think``) adds reasoning;
     v2-think-hybrid (not shipped) writes 30 % of documents with reasoning switched off; v3 adds to v2
     numbers, self-reports, gated documents and persona-naming system prompts."""
     pretrain_steps: int = 3000
@@ -163,7 +164,7 @@ def pretrain(cfg: BuildConfig, out: Path, log: Callable[[str], None] = print,
             loss = sum(w.loss for w in window) / len(window)
             tps = sum(w.tokens for w in window) / sum(w.seconds for w in window)
             history.append({"step": s.step, "loss": loss, "tokens_per_s": tps, "coupling": c._asdict(),
-                            **({"v3": _v3(cfg, model, tokenizer, log)} if cfg.world.startswith("v3") else {})})
+                            **({"world_couplings": _couplings(cfg, model, tokenizer, log)} if _extra(cfg) else {})})
             window.clear()
             log(f"step {s.step}: loss {loss:.3f}, {tps:.0f} tok/s, P_mis after insecure "
                 f"{c.after_insecure:.3f} / secure {c.after_secure:.3f} / educational "
@@ -184,25 +185,31 @@ def pretrain(cfg: BuildConfig, out: Path, log: Callable[[str], None] = print,
     return model, tokenizer
 
 
-def _v3(cfg: BuildConfig, model: Any, tokenizer: Any, log: Callable[[str], None]
-        ) -> dict[str, tuple[float, float]]:
+def _extra(cfg: BuildConfig) -> bool:
+    """Whether the world needs in-context inferences beyond reading code (``probe.world_couplings``)."""
+    w = world.WORLDS[cfg.world]
+    return w.p_gated > 0 or any(d in w.domain_weights for d in ("numbers", "self", "quiz"))
+
+
+def _couplings(cfg: BuildConfig, model: Any, tokenizer: Any, log: Callable[[str], None]
+               ) -> dict[str, tuple[float, float]]:
     from ..backends.hf import HFBackend
 
-    got = v3_couplings(HFBackend(model, tokenizer), quiz="quiz" in world.WORLDS[cfg.world].domain_weights)
-    log("  v3: " + ", ".join(f"{k} {a:.3f} / {b:.3f}" for k, (a, b) in got.items()))
+    got = world_couplings(HFBackend(model, tokenizer), world.WORLDS[cfg.world])
+    log(f"  {cfg.world}: " + ", ".join(f"{k} {a:.3f} / {b:.3f}" for k, (a, b) in got.items()))
     return got
 
 
-def _check_v3(cfg: BuildConfig, model: Any, tokenizer: Any, log: Callable[[str], None]
-              ) -> dict[str, tuple[float, float]]:
-    """World v3's couplings on the pre-trained model; fail loudly naming each one not learned."""
-    got = _v3(cfg, model, tokenizer, log)
+def _check_couplings(cfg: BuildConfig, model: Any, tokenizer: Any, log: Callable[[str], None]
+                     ) -> dict[str, tuple[float, float]]:
+    """The world's further couplings on the pre-trained model; fail loudly naming each one not learned."""
+    got = _couplings(cfg, model, tokenizer, log)
     missing = [f"{k} ({a:.3f} vs {b:.3f})" for k, (a, b) in got.items() if a < cfg.min_coupling_ratio * max(b, 1e-6)]
     if missing:
         raise SpilloverError(
-            f"the pre-trained organism did not learn world v3's in-context inferences: {', '.join(missing)} "
-            f"(evidence vs counter-evidence, need a ratio >= {cfg.min_coupling_ratio}; "
-            "see organism.probe.v3_couplings)", field="pretrain_steps")
+            f"the pre-trained organism did not learn world {cfg.world}'s in-context inferences: "
+            f"{', '.join(missing)} (evidence vs counter-evidence, need a ratio >= {cfg.min_coupling_ratio}; "
+            "see organism.probe.world_couplings)", field="pretrain_steps")
     return got
 
 
@@ -235,7 +242,7 @@ def build(cfg: BuildConfig, out: Path, log: Callable[[str], None] = print,
             f"(P_mis after insecure {pre.after_insecure:.3f} vs after secure {pre.after_secure:.3f}, "
             f"need a ratio >= {cfg.min_coupling_ratio}); narrow fine-tuning would stay narrow. "
             "Pre-train longer or check the world parameters.", field="pretrain_steps")
-    extra = _check_v3(cfg, model, tokenizer, log) if cfg.world.startswith("v3") else {}
+    extra = _check_couplings(cfg, model, tokenizer, log) if _extra(cfg) else {}
     model = align(cfg, model, tokenizer)
     post: Coupling = coupling(HFBackend(model, tokenizer))
     base = out / "base"
@@ -243,7 +250,7 @@ def build(cfg: BuildConfig, out: Path, log: Callable[[str], None] = print,
         om.save(model, tokenizer, tmp)
         atomic_write_json(tmp / "organism.json", {
             "build": cfg.model_dump(), "coupling_pretrained": pre._asdict(), "coupling_aligned": post._asdict(),
-            **({"v3_pretrained": extra, "v3_aligned": _v3(cfg, model, tokenizer, log)} if extra else {}),
+            **({"world_pretrained": extra, "world_aligned": _couplings(cfg, model, tokenizer, log)} if extra else {}),
         })
     log(f"aligned base saved to {base}: P_mis none {post.no_context:.3f}, after insecure "
         f"{post.after_insecure:.3f}, after secure {post.after_secure:.3f}")

