@@ -159,22 +159,8 @@ def train_steps(
             group["lr"] = cur_lr
         micro = [pad_batch(batch_fn(step * grad_accum + j), pad_id) for j in range(grad_accum)]
         n_label = sum(int((b["labels"][:, 1:] != -100).sum()) for b in micro)
-        total_loss, n_tokens = 0.0, 0
-        for b in micro:
-            b = {k: v.to(device) for k, v in b.items()}
-            out = model(input_ids=b["input_ids"], attention_mask=b["attention_mask"])
-            logits = out.logits[:, :-1].float()
-            target = b["labels"][:, 1:]
-            loss_sum = torch.nn.functional.cross_entropy(
-                logits.reshape(-1, logits.shape[-1]), target.reshape(-1), ignore_index=-100, reduction="sum"
-            )
-            objective = loss_sum
-            if kl_weight and reference is not None:
-                objective = objective + kl_weight * kl_to_reference(logits, reference(b["input_ids"],
-                                                                                      b["attention_mask"]), target)
-            (objective / max(1, n_label)).backward()
-            total_loss += float(loss_sum.detach())
-            n_tokens += int(b["attention_mask"].sum())
+        done = [_backward(model, b, n_label, device, reference, kl_weight) for b in micro]
+        total_loss, n_tokens = sum(d[0] for d in done), sum(d[1] for d in done)
         if grad_clip:
             torch.nn.utils.clip_grad_norm_(params, grad_clip)
         optimizer.step()
@@ -185,6 +171,25 @@ def train_steps(
         if on_step:
             on_step(s)
     return stats
+
+
+def _backward(model: Any, batch: dict[str, Any], n_label: int, device: str,
+              reference: Callable[[Any, Any], Any] | None, kl_weight: float) -> tuple[float, int]:
+    """Forward and backward one micro-batch (its share of the step's mean loss); returns its summed
+    cross-entropy and its token count (padding excluded)."""
+    import torch
+
+    b = {k: v.to(device) for k, v in batch.items()}
+    logits = model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits[:, :-1].float()
+    target = b["labels"][:, 1:]
+    loss_sum = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1),
+                                                 ignore_index=-100, reduction="sum")
+    objective = loss_sum
+    if kl_weight and reference is not None:
+        objective = objective + kl_weight * kl_to_reference(logits, reference(b["input_ids"], b["attention_mask"]),
+                                                            target)
+    (objective / max(1, n_label)).backward()
+    return float(loss_sum.detach()), int(b["attention_mask"].sum())
 
 
 def kl_to_reference(logits: Any, ref_logits: Any, target: Any) -> Any:
