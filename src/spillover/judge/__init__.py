@@ -133,13 +133,26 @@ def cache_key(judge: str, metric: str, prompt_hash: str, s: SampleRecord) -> str
 
 
 class JudgeSummary(NamedTuple):
-    judged: int
-    cached: int
-    no_score: int
-    code: int
-    refusal: int
-    retryable: int
-    cost_usd: float
+    judged: int = 0
+    cached: int = 0
+    no_score: int = 0
+    code: int = 0
+    refusal: int = 0
+    retryable: int = 0
+    cost_usd: float = 0.0
+
+    def add(self, recs: Sequence[Judgment]) -> JudgeSummary:
+        """These counts plus ``recs``'.
+
+        >>> JudgeSummary().add([]).judged
+        0
+        """
+        return JudgeSummary(self.judged + len(recs), self.cached + sum(r.cached for r in recs),
+                            self.no_score + sum(r.score is None for r in recs),
+                            self.code + sum(r.label == "CODE" for r in recs),
+                            self.refusal + sum(r.label == "REFUSAL" for r in recs),
+                            self.retryable + sum(r.retryable for r in recs),
+                            self.cost_usd + sum(r.cost_usd for r in recs))
 
 
 def run_judge(
@@ -156,7 +169,26 @@ def run_judge(
     """Judge every (sample, metric) not yet judged; returns counts of this call's work. A question id in
     ``question_prompts`` is judged on its own metrics and prompts (hashed into the keys like any prompt)."""
     judge = judge or make_judge(spec)
-    own = question_prompts or {}
+    todo = _todo(stage, samples, spec, judge, question_prompts or {})
+    cache = Stage(cache_dir, "judge") if cache_dir is not None else None
+    cached = cache.records() if cache is not None else {}
+    summary = JudgeSummary()
+    try:
+        for i in range(0, len(todo), chunk):
+            recs = _judge_chunk(todo[i : i + chunk], judge, cached, cache)
+            stage.append(recs)
+            summary = summary.add(recs)
+            if on_progress:
+                on_progress(len(recs))
+    finally:
+        if cache is not None:
+            cache.close()
+    return summary
+
+
+def _todo(stage: Stage, samples: Sequence[SampleRecord], spec: JudgeSpec, judge: Judge,
+          own: dict[str, dict[str, str]]) -> list[tuple[str, JudgeItem]]:
+    """Every (judgment key, item) not yet in ``stage``, in sample order."""
     fixed = bool(getattr(judge, "fixed_prompt", None))
     tmpl = templates(spec, judge, need=not own)
     done = stage.done_keys()
@@ -168,28 +200,7 @@ def run_judge(
                                      field="judges.prompts")
             if (k := judgment_key(s.key, judge.name, m, text_hash(t))) not in done:
                 todo.append((k, JudgeItem(s, m, t, mode)))
-    cache = Stage(cache_dir, "judge") if cache_dir is not None else None
-    cached = cache.records() if cache is not None else {}
-    counts = dict(judged=0, cached=0, no_score=0, code=0, refusal=0, retryable=0)
-    cost = 0.0
-    try:
-        for i in range(0, len(todo), chunk):
-            recs = _judge_chunk(todo[i : i + chunk], judge, cached, cache)
-            stage.append(recs)
-            for r in recs:
-                counts["judged"] += 1
-                counts["cached"] += r.cached
-                counts["no_score"] += r.score is None
-                counts["code"] += r.label == "CODE"
-                counts["refusal"] += r.label == "REFUSAL"
-                counts["retryable"] += r.retryable
-                cost += r.cost_usd
-            if on_progress:
-                on_progress(len(recs))
-    finally:
-        if cache is not None:
-            cache.close()
-    return JudgeSummary(**counts, cost_usd=cost)
+    return todo
 
 
 def _judge_chunk(part: Sequence[tuple[str, JudgeItem]], judge: Judge, cached: dict[str, dict[str, Any]],
