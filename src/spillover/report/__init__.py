@@ -30,8 +30,6 @@ __all__ = ["build_report", "csv_text", "headline_lines", "inert"]
 
 def build_report(run: RunDir, exp: Experiment, ui: Reporter | None = None, *, screenshot: bool = True) -> Path:
     """Analyse the run and write every file of the report; returns the page's path."""
-    import jinja2
-
     ui = ui or Reporter()
     res = analyse(run, exp)
     folder = run.report_dir
@@ -50,23 +48,7 @@ def build_report(run: RunDir, exp: Experiment, ui: Reporter | None = None, *, sc
     if rule in res["rules"] and len(res["rules"][rule]["per_question"]):
         export(run, df, res["rules"][rule]["per_question"], folder)
     write_samples(df, folder)
-    order = group_order(exp, sorted(set(df["display_group"])) if len(df) else [])
-    env = jinja2.Environment(loader=jinja2.PackageLoader("spillover", "report"), autoescape=True)
-    html = env.get_template("report.html.j2").render(
-        exp=exp, tables=res["rules"], charts={k: f.svg for k, f in figs.items()}, headline=rule,
-        sentences=headline(res, rule), warnings=warnings(res, exp, res["rules"].get(rule, {}).get("cells")),
-        cards=run.dataset_cards(), judge=res.get("judge", {}), probe_tables=summary.get("exact_p_misaligned", {}),
-        n_samples=res["n_samples"], stale_samples=res.get("stale_samples", 0), findings=findings,
-        self_reports=res.get("self_reports", []), labels=res.get("labels", []), judges=res.get("judges"),
-        choices=res.get("choices", []), elicitation=res.get("elicitation", []), paired=res.get("paired", []),
-        versus_behaviour=res.get("versus_behaviour", []), compliance=res.get("compliance", []),
-        defences=res.get("defences", []), monitors=res.get("monitors", []), inside=res.get("inside", {}),
-        monitor_increments=res.get("monitor_increments", []),
-        groups=order, colours=palette(order, [*exp.models, *exp.finetunes]),
-        seeds=sorted({int(x) for x in df["seed"].dropna()}) if len(df) else [],
-        checkpoints=sorted({int(x) for x in df["checkpoint"].dropna()}) if len(df) else [],
-        questions=sorted(df["base_question_id"].unique()) if len(df) else [],
-        variants=sorted(df["variant"].unique()) if len(df) else [])
+    html = _page(run, exp, res, df, {k: f.svg for k, f in figs.items()}, summary)
     atomic_write_json(folder / "summary.json", json.loads(json.dumps(summary, default=jsonable)))
     log_results(exp, run.root, json.loads(json.dumps(summary, default=jsonable)))
     path = folder / "index.html"
@@ -75,6 +57,32 @@ def build_report(run: RunDir, exp: Experiment, ui: Reporter | None = None, *, sc
     if screenshot:
         _screenshot(path, folder / "screenshot.png", ui)
     return path
+
+
+SECTIONS = ("self_reports", "labels", "choices", "elicitation", "paired", "versus_behaviour", "compliance",
+            "defences", "monitors", "monitor_increments")
+"""Tables of the analysis handed to the page as they are (an empty list where the run has none)."""
+
+
+def _page(run: RunDir, exp: Experiment, res: dict[str, Any], df: Any, charts: dict[str, str],
+          summary: dict[str, Any]) -> str:
+    """The report's HTML (autoescaped: model output is text, never markup)."""
+    import jinja2
+
+    rule = exp.analysis.rules[0]
+    order = group_order(exp, sorted(set(df["display_group"])) if len(df) else [])
+    env = jinja2.Environment(loader=jinja2.PackageLoader("spillover", "report"), autoescape=True)
+    return env.get_template("report.html.j2").render(
+        exp=exp, tables=res["rules"], charts=charts, headline=rule, sentences=headline(res, rule),
+        warnings=warnings(res, exp, res["rules"].get(rule, {}).get("cells")), cards=run.dataset_cards(),
+        judge=res.get("judge", {}), probe_tables=summary.get("exact_p_misaligned", {}), n_samples=res["n_samples"],
+        stale_samples=res.get("stale_samples", 0), findings=res.get("findings", []), judges=res.get("judges"),
+        inside=res.get("inside", {}), **{k: res.get(k, []) for k in SECTIONS},
+        groups=order, colours=palette(order, [*exp.models, *exp.finetunes]),
+        seeds=sorted({int(x) for x in df["seed"].dropna()}) if len(df) else [],
+        checkpoints=sorted({int(x) for x in df["checkpoint"].dropna()}) if len(df) else [],
+        questions=sorted(df["base_question_id"].unique()) if len(df) else [],
+        variants=sorted(df["variant"].unique()) if len(df) else [])
 
 
 def _summary(res: dict[str, Any], rule: str, fts: dict[str, dict[str, Any]]) -> dict[str, Any]:
