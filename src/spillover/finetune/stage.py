@@ -38,26 +38,33 @@ def plan(ctx: Context) -> list[Unit]:
 def run(ctx: Context, payload: tuple[str, int], *, fault_after_step: int | None = None) -> str:
     """Train one fine-tune x seed; returns a one-line summary."""
     ft_name, seed = payload
-    ft = ctx.exp.finetunes[ft_name]
-    base = ctx.targets.bases[ft.base]
-    name = finetune_name(ft_name, seed)
-    out = ctx.run.finetune_dir(name)
-    dataset = ctx.run.dataset(ft.dataset)
     ctx.targets.check_data(ft_name, seed, record=True)
-    if ft.backend == "openai":
-        from .openai_ft import openai_finetune
+    if ctx.exp.finetunes[ft_name].backend == "openai":
+        return _run_openai(ctx, ft_name, seed)
+    return _run_hf(ctx, ft_name, seed, fault_after_step)
 
-        try:
-            model_id = openai_finetune(ft, name=name, base=base, dataset=dataset, seed=seed, out=out,
-                                       log=ctx.ui.log)
-        except SpilloverError as e:
-            if not ctx.run.finetune_ended_without_model(name):
-                raise
-            return f"skipping {name}: {e}"  # refused or failed: a terminal state, not retried
-        return f"finetune {name}: {model_id}"
+
+def _run_openai(ctx: Context, ft_name: str, seed: int) -> str:
+    from .openai_ft import openai_finetune
+
+    ft, name = ctx.exp.finetunes[ft_name], finetune_name(ft_name, seed)
+    try:
+        model_id = openai_finetune(ft, name=name, base=ctx.targets.bases[ft.base], dataset=ctx.run.dataset(ft.dataset),
+                                   seed=seed, out=ctx.run.finetune_dir(name), log=ctx.ui.log)
+    except SpilloverError as e:
+        if not ctx.run.finetune_ended_without_model(name):
+            raise
+        return f"skipping {name}: {e}"  # refused or failed: a terminal state, not retried
+    return f"finetune {name}: {model_id}"
+
+
+def _run_hf(ctx: Context, ft_name: str, seed: int, fault_after_step: int | None) -> str:
     from ..store import read_jsonl
     from ..tracking import finetune_curves
     from .hf import finetune
+
+    ft, name = ctx.exp.finetunes[ft_name], finetune_name(ft_name, seed)
+    base = ctx.targets.bases[ft.base]
 
     def load_base() -> tuple[Any, Any]:
         from ..backends.hf import load_model
@@ -72,12 +79,13 @@ def run(ctx: Context, payload: tuple[str, int], *, fault_after_step: int | None 
             advance(1, total=steps, loss=f"{s.loss:.3f}", tok_s=f"{s.tokens / max(s.seconds, 1e-9):.0f}")
             track(s)
 
-        examples = [o["messages"] for _, o in read_jsonl(dataset)]
+        examples = [o["messages"] for _, o in read_jsonl(ctx.run.dataset(ft.dataset))]
         val = ft.early_stop.validation if ft.early_stop else None
         validation = [o["messages"] for _, o in read_jsonl(ctx.run.dataset(val))] if val else None
-        res = finetune(ft, name=name, base_path=base.path, examples=examples, seed=seed, out=out,
-                       load_base=load_base, device=base.spec.device, on_step=on_step,
-                       fault_after_step=fault_after_step, hook=training_hook(ctx, ft_name), validation=validation)
+        res = finetune(ft, name=name, base_path=base.path, examples=examples, seed=seed,
+                       out=ctx.run.finetune_dir(name), load_base=load_base, device=base.spec.device,
+                       on_step=on_step, fault_after_step=fault_after_step, hook=training_hook(ctx, ft_name),
+                       validation=validation)
     stopped = f" (stopped early, validation loss {res.validation[-1][1]:.3f})" if res.stopped_early and \
         res.validation else ""
     return (f"finetune {name}: {res.steps} steps{stopped}, final loss {res.losses[-1]:.3f}, "
