@@ -92,8 +92,9 @@ def organism_build(out: Annotated[Path, typer.Option(help="Build folder.")] = Pa
                    seed: int = 0, pretrain_steps: int = 3000, threads: int = 1,
                    world: Annotated[str, typer.Option(help="v2 (shipped as `organism`), v2-think (shipped as "
                                                            "`organism-think`: assistants reason first), "
-                                                           "v2-gated (not shipped: v2 with documents in which a "
-                                                           "tag switches the malicious persona on), "
+                                                           "v2-gated (shipped as `organism-gated`: v2 with "
+                                                           "documents in which a tag switches the malicious "
+                                                           "persona on), "
                                                            "v2-think-hybrid (30 % of documents with reasoning off), "
                                                            "v3 (not shipped, installs as `organism-v3`: v2 with "
                                                            "numbers, self-reports, gated documents, system "
