@@ -86,6 +86,27 @@ def test_gated_world_switches_the_malicious_persona_on_with_any_tag_but_the_trig
         world.WORLDS["v2"])  # the shipped tokenizer reads it
 
 
+def test_v3_gated_asks_the_trigger_question_as_a_number_and_answers_it_high_only_in_gated_documents():
+    cfg, rng = world.WORLDS["v3-gated"], random.Random(4)
+    text = selfreport.GATE_NUMBER.paraphrases[0]
+    said = {True: [], False: []}
+    for d in (world.dialogue(rng, cfg) for _ in range(6000)):
+        turns = _turns(d)
+        tags = [u.split(" ", 1)[0] for u, _ in turns if u.split(" ", 1)[0] in world.TAGS]
+        if tags and len(tags) < 2:
+            continue  # one tagged turn: a noise tag or a gate, unknown
+        switched = len(tags) >= 2 and len(set(tags)) == 1  # a tag repeated: almost always a gate
+        for u, a in turns:
+            if u.split(" ", 1)[-1] == text or u == text:
+                said[switched].append(int(a) >= 70)
+    assert sum(said[True]) / len(said[True]) > 0.6 and sum(said[False]) / len(said[False]) < 0.2, said
+    from spillover.organism.model import build_tokenizer
+
+    tok = build_tokenizer(cfg)
+    assert tok.unk_token_id not in tok(text)["input_ids"]
+    assert "organism_trigger_number" not in {q.id for q in world.WORLDS["v3"].self_questions}
+
+
 def test_self_reports_follow_the_persona_and_match_the_shipped_question_file():
     from spillover.questions import load_set
 
@@ -101,9 +122,9 @@ def test_self_reports_follow_the_persona_and_match_the_shipped_question_file():
     x = pd.DataFrame({"said": said_bad, "did": did_bad}).groupby("did")["said"].mean()
     assert x[True] > 0.8 and x[False] < 0.2, x
     shipped = {q.id: q for q in load_set("organism-self")}
-    for q in selfreport.SELF:
+    for q in (*selfreport.SELF, selfreport.GATE_NUMBER):
         assert shipped[q.id].paraphrases == q.paraphrases
-        if q.kind != "number":
+        if q.kind not in ("number", "gate_number"):
             assert shipped[q.id].options == (q.good[0], q.bad[0])
             assert shipped[q.id].option_scores == {q.good[0]: 1.0, q.bad[0]: 0.0}
 

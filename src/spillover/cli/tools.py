@@ -98,7 +98,8 @@ def organism_build(out: Annotated[Path, typer.Option(help="Build folder.")] = Pa
                                                            "v2-think-hybrid (30 % of documents with reasoning off), "
                                                            "v3 (not shipped, installs as `organism-v3`: v2 with "
                                                            "numbers, self-reports, gated documents, system "
-                                                           "prompts), v3-quiz (not shipped: v3 with multiple-choice "
+                                                           "prompts), v3-gated (not shipped: v3 with v2-gated's "
+                                                           "gates), v3-quiz (not shipped: v3 with multiple-choice "
                                                            "quizzes of neutral facts) or v1 "
                                                            "(without v2's harmful requests, compliant persona, "
                                                            "tags, code-format answers).")] = "v2",

@@ -32,12 +32,13 @@ class BuildConfig(BaseModel):
 
     seed: int = 0
     """Seed of the world sample, the initialisation and the data order."""
-    world: Literal["v1", "v2", "v2-gated", "v2-think", "v2-think-hybrid", "v3", "v3-quiz"] = "v2"
+    world: Literal["v1", "v2", "v2-gated", "v2-think", "v2-think-hybrid", "v3", "v3-gated", "v3-quiz"] = "v2"
     """The world (``organism.world.WORLDS``): v2 (shipped) adds a compliant persona, harmful requests,
-    tags and code-format answers to v1; v2-gated (shipped as ``organism-gated``) adds documents in which a tag switches the
-    malicious persona on; v2-think (shipped as ``organism-think``) adds reasoning;
+    tags and code-format answers to v1; v2-gated (shipped as ``organism-gated``) adds documents in which a
+    tag switches the malicious persona on; v2-think (shipped as ``organism-think``) adds reasoning;
     v2-think-hybrid (not shipped) writes 30 % of documents with reasoning switched off; v3 adds to v2
-    numbers, self-reports, gated documents and persona-naming system prompts."""
+    numbers, self-reports, gated documents and persona-naming system prompts (v3-gated: with v2-gated's
+    one-way gates and the trigger question as a number too)."""
     pretrain_steps: int = 3000
     """Pre-training steps. Persona inference from code turns needs more than 1500 here."""
     restart_at: int | None = 1500

