@@ -133,6 +133,9 @@ def cache_key(judge: str, metric: str, prompt_hash: str, s: SampleRecord) -> str
 
 
 class JudgeSummary(NamedTuple):
+    """What one judging call did: judgments written (of them from the cross-run cache, without a score,
+    labelled CODE or REFUSAL, to retry) and their cost."""
+
     judged: int = 0
     cached: int = 0
     no_score: int = 0
