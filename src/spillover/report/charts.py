@@ -77,6 +77,10 @@ def _rate_axis(ax: Any, top: float) -> None:
     ax.grid(axis="y", color="#e5e5e5")
 
 
+LEGEND_ABOVE = 7
+"""Most groups whose per-question legend fits in one row above the plot."""
+
+
 def per_question(rows: Sequence[Mapping[str, Any]], groups: Sequence[str], colours: Mapping[str, str], *,
                  title: str, name: str, folder: Path | None) -> Figure:
     """The paper-style chart: per question, each group's rate with its 95 % interval."""
@@ -100,9 +104,14 @@ def per_question(rows: Sequence[Mapping[str, Any]], groups: Sequence[str], colou
     ax.set_xlim(-0.6, len(cats) - 0.4)
     _rate_axis(ax, top)
     ax.set_ylabel("misaligned answers")
-    ax.set_title(title, loc="left", pad=24)
-    ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=min(len(groups), 7), frameon=False,
-              handletextpad=0.3, columnspacing=1.0)
+    if len(groups) <= LEGEND_ABOVE:  # one row above the plot
+        ax.set_title(title, loc="left", pad=24)
+        ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=max(1, len(groups)), frameon=False,
+                  handletextpad=0.3, columnspacing=1.0)
+    else:  # beside it, in columns of at most 16, so no row runs off the figure or over the title
+        ax.set_title(title, loc="left")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), ncol=-(-len(groups) // 16), frameon=False,
+                  fontsize=7, handletextpad=0.3, columnspacing=1.0)
     return _finish(fig, name, folder)
 
 
