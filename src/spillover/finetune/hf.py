@@ -112,11 +112,13 @@ class _Progress:
     """What the run has done, written with each resume point and read back from it."""
 
     step: int = 0
+    """The step the run (re)starts at; later steps are counted by ``train_steps``."""
     losses: list[float] = field(default_factory=list)
+    """Loss per step so far (appended as the run goes)."""
     seconds: float = 0.0
-    """Wall time of the training steps."""
+    """Wall time of the training steps so far."""
     readings: list[list[float]] = field(default_factory=list)
-    """Early-stopping validation readings."""
+    """Early-stopping validation readings at the resume point (the run's own go on in its ``Validation``)."""
     cpu_before: float = 0.0
     """CPU seconds spent before the last resume."""
     cpu_start: float = field(default_factory=time.process_time)
