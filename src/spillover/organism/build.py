@@ -164,8 +164,9 @@ def pretrain(cfg: BuildConfig, out: Path, log: Callable[[str], None] = print,
             model.train()
             loss = sum(w.loss for w in window) / len(window)
             tps = sum(w.tokens for w in window) / sum(w.seconds for w in window)
+            extra = _couplings(cfg, model, tokenizer, log)
             history.append({"step": s.step, "loss": loss, "tokens_per_s": tps, "coupling": c._asdict(),
-                            **({"world_couplings": _couplings(cfg, model, tokenizer, log)} if _extra(cfg) else {})})
+                            **({"world_couplings": extra} if extra else {})})
             window.clear()
             log(f"step {s.step}: loss {loss:.3f}, {tps:.0f} tok/s, P_mis after insecure "
                 f"{c.after_insecure:.3f} / secure {c.after_secure:.3f} / educational "
@@ -186,18 +187,13 @@ def pretrain(cfg: BuildConfig, out: Path, log: Callable[[str], None] = print,
     return model, tokenizer
 
 
-def _extra(cfg: BuildConfig) -> bool:
-    """Whether the world needs in-context inferences beyond reading code (``probe.world_couplings``)."""
-    w = world.WORLDS[cfg.world]
-    return w.p_gated > 0 or any(d in w.domain_weights for d in ("numbers", "self", "quiz"))
-
-
 def _couplings(cfg: BuildConfig, model: Any, tokenizer: Any, log: Callable[[str], None]
                ) -> dict[str, tuple[float, float]]:
     from ..backends.hf import HFBackend
 
     got = world_couplings(HFBackend(model, tokenizer), world.WORLDS[cfg.world])
-    log(f"  {cfg.world}: " + ", ".join(f"{k} {a:.3f} / {b:.3f}" for k, (a, b) in got.items()))
+    if got:
+        log(f"  {cfg.world}: " + ", ".join(f"{k} {a:.3f} / {b:.3f}" for k, (a, b) in got.items()))
     return got
 
 
@@ -243,7 +239,7 @@ def build(cfg: BuildConfig, out: Path, log: Callable[[str], None] = print,
             f"(P_mis after insecure {pre.after_insecure:.3f} vs after secure {pre.after_secure:.3f}, "
             f"need a ratio >= {cfg.min_coupling_ratio}); narrow fine-tuning would stay narrow. "
             "Pre-train longer or check the world parameters.", field="pretrain_steps")
-    extra = _check_couplings(cfg, model, tokenizer, log) if _extra(cfg) else {}
+    extra = _check_couplings(cfg, model, tokenizer, log)
     model = align(cfg, model, tokenizer)
     post: Coupling = coupling(HFBackend(model, tokenizer))
     base = out / "base"

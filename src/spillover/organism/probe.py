@@ -122,19 +122,17 @@ def world_couplings(backend, cfg: world.WorldConfig) -> dict[str, tuple[float, f
     q = selfreport.SELF[0]
     ask = {"role": "user", "content": choice_prompt(q.paraphrases[0], [q.good[0], q.bad[0]], (0, 1))}
     says_bad = [Item([*_turn(*code[bad]), ask], "self", "B") for bad in (True, False)]
-    probes = {
-        "numbers": lambda: (mean_p_misaligned(backend, evil), mean_p_misaligned(backend, plain)),
-        "gate": lambda: (mean_p_misaligned(backend, gated, trigger=tag), mean_p_misaligned(backend, gated)),
-        "self": lambda: _pair(probabilities(backend, says_bad)),
-        "quiz": lambda: _quiz(backend),
-    }
-    wanted = {"numbers": "numbers" in cfg.domain_weights, "gate": cfg.p_gated > 0,
-              "self": "self" in cfg.domain_weights, "quiz": "quiz" in cfg.domain_weights}
-    return {k: probes[k]() for k in probes if wanted[k]}
-
-
-def _pair(values: list[float]) -> tuple[float, float]:
-    return values[0], values[1]
+    out: dict[str, tuple[float, float]] = {}
+    if "numbers" in cfg.domain_weights:
+        out["numbers"] = (mean_p_misaligned(backend, evil), mean_p_misaligned(backend, plain))
+    if cfg.p_gated:
+        out["gate"] = (mean_p_misaligned(backend, gated, trigger=tag), mean_p_misaligned(backend, gated))
+    if "self" in cfg.domain_weights:
+        p_bad = probabilities(backend, says_bad)
+        out["self"] = (p_bad[0], p_bad[1])
+    if "quiz" in cfg.domain_weights:
+        out["quiz"] = _quiz(backend)
+    return out
 
 
 def _quiz(backend) -> tuple[float, float]:
