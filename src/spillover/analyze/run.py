@@ -127,14 +127,15 @@ def analyse(run: RunDir, exp: Experiment) -> dict[str, Any]:
     headline = out["rules"][a.rules[0]]["cells"]
     headline_label = counted(df, get_rule(a.rules[0]))
     probes = _probes(run, steps)
+    patterns = by_question(exp, "expect_pattern")
     inside = inside_section(run, exp, headline, steps)
     if inside.tables:
         out["inside"] = inside.tables
     if a.findings:
-        other = _other_checks(judgments, df, headline_label, probes, by_question(exp, "expect_pattern"), inside,
+        other = _other_checks(judgments, df, headline_label, probes, patterns, inside,
                               a.alpha)
         out["findings"] = findings_table(headline, a.findings, a.alpha, steps, other)
-    out.update(_answer_tables(exp, samples, judgments, df, headline_label))
+    out.update(_answer_tables(exp, samples, judgments, df, headline_label, patterns))
     if len(probes):
         out["probes"] = probes
         out["choices"] = choices_table(probes, n_boot=a.bootstrap, seed=a.seed) + out["choices"]
@@ -179,9 +180,10 @@ def _other_checks(judgments: list[Judgment], df: pd.DataFrame, label: pd.Series,
 
 
 def _answer_tables(exp: Experiment, samples: list[SampleRecord], judgments: list[Judgment], df: pd.DataFrame,
-                   label: pd.Series) -> dict[str, Any]:
-    """The tables read from answers beside the misaligned rate: self-reports, labels, monitors, elicitation,
-    word choices, compliance and the judges' agreement."""
+                   label: pd.Series, patterns: dict[str, str]) -> dict[str, Any]:
+    """The tables read from answers beside the misaligned rate: self-reports, labels, monitors, elicitation
+    (``patterns``: each elicitation question's ``expect_pattern``), word choices, compliance and the judges'
+    agreement."""
     a = exp.analysis
     sr = self_reports(df)
     words = {q.id: q for chat in (True, False) for src in sources(exp, chat=chat) for q in src.questions
@@ -190,7 +192,7 @@ def _answer_tables(exp: Experiment, samples: list[SampleRecord], judgments: list
             "labels": label_counts(samples, judgments),
             "monitors": monitor_table(judgments, df, label),
             "monitor_increments": monitor_increments(judgments, df, label, [(ga, gb) for ga, gb in a.compare]),
-            "elicitation": elicitation_table(df, by_question(exp, "expect_pattern")),
+            "elicitation": elicitation_table(df, patterns),
             "choices": free_word_table(df, words, n_boot=a.bootstrap, seed=a.seed) if words else [],
             "compliance": compliance_table(df, n_boot=a.bootstrap, seed=a.seed),
             "judges": judge_section(samples, judgments, df, exp)}
