@@ -88,14 +88,8 @@ def _page(run: RunDir, exp: Experiment, res: dict[str, Any], df: Any, charts: di
 def _summary(res: dict[str, Any], rule: str, fts: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """``summary.json``: every headline number with named fields."""
     out: dict[str, Any] = {"headline": rule, "judge": res.get("judge", {}), "n_samples": res["n_samples"],
-                           "stale_samples": res.get("stale_samples", 0), "self_reports": res.get("self_reports", []),
-                           "judges": res.get("judges", {}), "labels": res.get("labels", []),
-                           "choices": res.get("choices", []), "elicitation": res.get("elicitation", []),
-                           "paired": res.get("paired", []),
-                           "versus_behaviour": res.get("versus_behaviour", []),
-                           "compliance": res.get("compliance", []), "defences": res.get("defences", []),
-                           "monitors": res.get("monitors", []),
-                           "monitor_increments": res.get("monitor_increments", []),
+                           "stale_samples": res.get("stale_samples", 0), "judges": res.get("judges", {}),
+                           **{k: res.get(k, []) for k in SECTIONS},
                            "inside": {k: res.get("inside", {}).get(k, []) for k in ("directions", "cosines")},
                            "rules": {}}
     for rname, r in res["rules"].items():
