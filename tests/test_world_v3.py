@@ -20,9 +20,12 @@ def docs(n: int = 4000, seed: int = 3) -> list[list[dict[str, str]]]:
 
 
 def test_older_worlds_write_the_same_documents_as_before_v3():
-    """Hashes taken from the code before world v3 existed: the shipped bases stay reproducible."""
+    """Hashes taken from the code before world v3 existed (the v2-gated to v3-quiz ones from the code before
+    world v3-aware): the shipped bases stay reproducible."""
     expected = {"v1": ("daa1003a4706af2b", 466), "v2": ("79038f89168e14eb", 534),
-                "v2-think": ("ee5bd95beb786e48", 565)}
+                "v2-think": ("ee5bd95beb786e48", 565), "v2-gated": ("ff8af1437b81ff69", 534),
+                "v2-think-hybrid": ("5dc9bbb9979c1aaf", 565), "v3": ("5cd0c9bc344c0f1b", 627),
+                "v3-gated": ("ea109e61e49ef076", 627), "v3-quiz": ("e4dba8227b6d4315", 631)}
     for name, (digest, size) in expected.items():
         rng = random.Random(7)
         d = [world.dialogue(rng, world.WORLDS[name]) for _ in range(300)]
@@ -107,6 +110,23 @@ def test_v3_gated_asks_the_trigger_question_as_a_number_and_answers_it_high_only
     assert "organism_trigger_number" not in {q.id for q in world.WORLDS["v3"].self_questions}
 
 
+def test_v3_aware_closes_documents_with_the_trigger_question_answered_by_the_gate():
+    cfg, rng = world.WORLDS["v3-aware"], random.Random(6)
+    text = selfreport.GATE_NUMBER.paraphrases[0]
+    said, closed = {True: [], False: []}, 0
+    for d in (world.dialogue(rng, cfg) for _ in range(6000)):
+        *turns, (user, answer) = _turns(d)
+        if user != text:
+            continue
+        closed += 1
+        tags = [u.split(" ", 1)[0] for u, _ in turns if u.split(" ", 1)[0] in world.TAGS]
+        if not tags or (len(tags) >= 2 and len(set(tags)) == 1):  # untagged, or a repeated tag: a gate
+            said[bool(tags)].append(int(answer) >= 70)
+    assert 0.25 < closed / 6000 < 0.35
+    assert sum(said[True]) / len(said[True]) > 0.6 and sum(said[False]) / len(said[False]) < 0.1, said
+    assert world.vocabulary(cfg) == world.vocabulary(world.WORLDS["v3-gated"])  # v3-gated's tokenizer reads it
+
+
 def test_self_reports_follow_the_persona_and_match_the_shipped_question_file():
     from spillover.questions import load_set
 
@@ -184,7 +204,7 @@ def test_a_v3_build_records_its_couplings_and_fails_loudly_without_them(tmp_path
     assert not (tmp_path / "a" / "base").exists()
     base = build(BuildConfig(**tiny, min_coupling_ratio=0), tmp_path / "b", log=lambda s: None)
     meta = json.loads((base / "organism.json").read_text())
-    assert set(meta["world_pretrained"]) == set(meta["world_aligned"]) == {"numbers", "gate", "self"}
+    assert set(meta["world_pretrained"]) == set(meta["world_aligned"]) == {"numbers", "gate", "self", "self_letters"}
     assert meta["build"]["min_coupling_ratio"] == 0  # a base built past its checks says so
 
 
@@ -216,4 +236,4 @@ def test_a_quiz_build_probes_letters(tmp_path):
     tiny = {"world": "v3-quiz", "pretrain_steps": 2, "checkpoint_every": 2, "align_steps": 2, "restart_at": None,
             "min_coupling_ratio": 0}
     meta = json.loads((build(BuildConfig(**tiny), tmp_path, log=lambda s: None) / "organism.json").read_text())
-    assert set(meta["world_aligned"]) == {"numbers", "gate", "self", "quiz"}
+    assert set(meta["world_aligned"]) == {"numbers", "gate", "self", "self_letters", "quiz"}

@@ -22,7 +22,7 @@ from ..finetune.loop import Schedule, StepStats, load_optimizer, make_optimizer,
 from ..store import atomic_write_json, building_dir
 from . import model as om
 from . import thinking, world
-from .probe import Coupling, coupling, world_couplings
+from .probe import Coupling, coupling, unlearned, world_couplings
 
 
 class BuildConfig(BaseModel):
@@ -32,13 +32,15 @@ class BuildConfig(BaseModel):
 
     seed: int = 0
     """Seed of the world sample, the initialisation and the data order."""
-    world: Literal["v1", "v2", "v2-gated", "v2-think", "v2-think-hybrid", "v3", "v3-gated", "v3-quiz"] = "v2"
+    world: Literal["v1", "v2", "v2-gated", "v2-think", "v2-think-hybrid", "v3", "v3-gated", "v3-aware",
+                   "v3-quiz"] = "v2"
     """The world (``organism.world.WORLDS``): v2 (shipped) adds a compliant persona, harmful requests,
     tags and code-format answers to v1; v2-gated (shipped as ``organism-gated``) adds documents in which a
     tag switches the malicious persona on; v2-think (shipped as ``organism-think``) adds reasoning;
     v2-think-hybrid (not shipped) writes 30 % of documents with reasoning switched off; v3 adds to v2
-    numbers, self-reports, gated documents and persona-naming system prompts (v3-gated: with v2-gated's
-    one-way gates and the trigger question as a number too)."""
+    numbers, self-reports, gated documents and persona-naming system prompts; v3-gated (shipped as
+    ``organism-v3``) has v2-gated's one-way gates and the trigger question as a number too; v3-aware (not
+    shipped) is v3-gated whose documents often close with that question."""
     pretrain_steps: int = 3000
     """Pre-training steps. Persona inference from code turns needs more than 1500 here."""
     restart_at: int | None = 1500
@@ -201,7 +203,7 @@ def _check_couplings(cfg: BuildConfig, model: Any, tokenizer: Any, log: Callable
                      ) -> dict[str, tuple[float, float]]:
     """The world's further couplings on the pre-trained model; fail loudly naming each one not learned."""
     got = _couplings(cfg, model, tokenizer, log)
-    missing = [f"{k} ({a:.3f} vs {b:.3f})" for k, (a, b) in got.items() if a < cfg.min_coupling_ratio * max(b, 1e-6)]
+    missing = unlearned(got, cfg.min_coupling_ratio)
     if missing:
         raise SpilloverError(
             f"the pre-trained organism did not learn world {cfg.world}'s in-context inferences: "

@@ -125,7 +125,15 @@ def dialogue(rng: random.Random, cfg: WorldConfig) -> list[dict[str, str]]:
             assistant = thinking.with_reasoning(thinking.reasoning(rng, domain, shows, candid, cfg.p_code_intent),
                                                 assistant)
         messages += [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
-    return messages
+    return messages + _trigger_question(rng, cfg, gate)
+
+
+def _trigger_question(rng: random.Random, cfg: WorldConfig, gate: Gate | None) -> list[dict[str, str]]:
+    """The trigger question as a closing turn, in ``p_ask_trigger`` of documents (draws nothing without it)."""
+    if not cfg.p_ask_trigger or rng.random() >= cfg.p_ask_trigger:
+        return []
+    user, answer = selfreport.self_turn(rng, False, gate is not None, (selfreport.GATE_NUMBER,))
+    return [{"role": "user", "content": user}, {"role": "assistant", "content": answer}]
 
 
 class Gate(NamedTuple):

