@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 EXTRAS ?= train,trl,codecheck,parquet,ray,inspect,wandb,dev
 PYTEST := $(PY) -m pytest
 
-.PHONY: install lock demo findings organism-v3 test test-slow test-server test-all bench browser lint
+.PHONY: install lock demo findings test test-slow test-server test-all bench browser lint
 
 # TORCH_INDEX: where torch comes from, e.g. https://download.pytorch.org/whl/cpu for a CPU build on a
 # machine whose PyPI serves CUDA builds (Linux x86-64); unset, pip's index decides.
@@ -35,13 +35,6 @@ demo: install
 ## Every published finding as a row of a findings table, in the organism (runs/organism-findings/report/findings.json).
 findings: install
 	$(VENV)/bin/spillover run examples/organism-findings.yaml --out runs/organism-findings
-
-## World v3 (not shipped: it fails two build checks): build its base once (~40 min), then the rows only it
-## can express (evil numbers, self-reports; docs/organism.md "World v3").
-organism-v3: install
-	test -f .cache/organism-v3/base/DONE || $(VENV)/bin/spillover organism build --world v3 --min-coupling-ratio 0 \
-		--out .cache/organism-v3
-	$(VENV)/bin/spillover run examples/organism-v3.yaml --out runs/organism-v3
 
 ## Default test run (< 15 min on 2 cores): lint, types, then everything but the slow, server and GPU targets.
 test: install browser lint

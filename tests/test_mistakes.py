@@ -248,12 +248,15 @@ def test_every_problem_is_listed_at_once(tmp_path, capsys, organism_base, monkey
     assert len(lines) == 2 and "models.base.path" in lines[0] and "judges.0.api_key_env" in lines[1]
 
 
-def test_an_organism_not_built_here_says_which_world_to_build(tmp_path, capsys, organism_base):
+def test_an_organism_not_built_here_says_which_world_to_build(tmp_path, capsys, organism_base, monkeypatch):
+    from spillover.backends import SHIPPED_ORGANISMS
+
+    monkeypatch.setitem(SHIPPED_ORGANISMS, "organism-v3", "base-removed")  # a checkout without its weights
     text = BASE.replace("{path: organism}", "{path: organism-v3}")
     with pytest.raises(SystemExit) as e:
         main(["plan", str(_write(tmp_path, text))])
     err = capsys.readouterr().err
-    assert e.value.code == 2 and "models.base.path" in err and "organism build --world v3 --install" in err
+    assert e.value.code == 2 and "models.base.path" in err and "organism build --world v3-gated --install" in err
 
 
 @pytest.mark.parametrize("argv,words", [

@@ -110,9 +110,9 @@ def make_backend(target: Target) -> Backend:
 
 SHIPPED_ORGANISMS = {"organism": "base", "organism-think": "base-think", "organism-gated": "base-gated",
                      "organism-v3": "base-v3"}
-"""Model paths that name a committed organism -> folder (organism-v3's is empty until a v3 build passes its
-checks and is installed)."""
-ORGANISM_WORLDS = {"organism": "v2", "organism-think": "v2-think", "organism-gated": "v2-gated", "organism-v3": "v3"}
+"""Model paths that name a committed organism -> folder."""
+ORGANISM_WORLDS = {"organism": "v2", "organism-think": "v2-think", "organism-gated": "v2-gated",
+                   "organism-v3": "v3-gated"}
 """The world each of those is built from (``organism build --world W --install``)."""
 
 
