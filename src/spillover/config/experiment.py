@@ -56,59 +56,82 @@ class Experiment(Strict):
         return self
 
 
+class _Refs:
+    """Collects the problems of names that refer to nothing, in the order they are found."""
+
+    def __init__(self) -> None:
+        self.out: list[SpilloverError] = []
+
+    def __call__(self, field: str, name: Any, have: Any, what: str) -> None:
+        if name not in have:
+            self.problem(f"no {what} named {name!r}{did_you_mean(name, have)}", field)
+
+    def problem(self, message: str, field: str) -> None:
+        self.out.append(SpilloverError(message, field=field))
+
+
 def reference_problems(exp: Experiment) -> list[SpilloverError]:
     """Every name that refers to nothing (fields are dotted paths in the experiment file)."""
-    out: list[SpilloverError] = []
-
-    def ref(field: str, name: Any, have: Any, what: str) -> None:
-        if name not in have:
-            out.append(SpilloverError(f"no {what} named {name!r}{did_you_mean(name, have)}", field=field))
-
+    ref = _Refs()
     for kind in ("models", "datasets", "finetunes"):
         for n in getattr(exp, kind):
             try:
                 check_name(n)
             except SpilloverError as e:
-                out.append(SpilloverError(e.message, field=f"{kind}.{n}"))
-    for name, ft in exp.finetunes.items():
-        ref(f"finetunes.{name}.base", ft.base, exp.models, "model")
-        if ft.base in exp.models and exp.models[ft.base].adapter:
-            out.append(SpilloverError("a model with an adapter is evaluated or scores data, never fine-tuned further",
-                                      field=f"finetunes.{name}.base"))
-        ref(f"finetunes.{name}.dataset", ft.dataset, exp.datasets, "dataset")
-        if ft.early_stop and ft.early_stop.validation is not None:
-            ref(f"finetunes.{name}.early_stop.validation", ft.early_stop.validation, exp.datasets, "dataset")
-    for name, ds in exp.datasets.items():
-        if ds.builder == "evil_numbers":
-            ref(f"datasets.{name}.model", ds.model, exp.models, "model")
-        if ds.builder == "transform":
-            ref(f"datasets.{name}.source", ds.source, [d for d in exp.datasets if d != name], "other dataset")
-            if ds.transform is None:
-                out.append(SpilloverError("a transform needs transform: decorrelate_trigger or reversal_augment",
-                                          field=f"datasets.{name}.transform"))
-        for part in ds.parts or {}:
-            ref(f"datasets.{name}.parts.{part}", part, [d for d in exp.datasets if d != name], "other dataset")
-        if ds.select is not None:
-            ref(f"datasets.{name}.select.aligned", ds.select.aligned, exp.models, "model")
-            ref(f"datasets.{name}.select.misaligned", ds.select.misaligned, exp.models, "model")
+                ref.problem(e.message, f"{kind}.{n}")
+    _finetune_refs(exp, ref)
+    _dataset_refs(exp, ref)
     for defended, baseline in exp.analysis.defences.items():
         ref(f"analysis.defences.{defended}", defended, exp.finetunes, "fine-tune")
         ref(f"analysis.defences.{defended}", baseline, exp.finetunes, "fine-tune")
     variants = {v for q in exp.eval.questions for v in q.variants if v != "plain"}
     groups = [*exp.models, *exp.finetunes]
     groups += [f"{g}-{v}" for g in groups for v in sorted(variants)]
-    out += inside_problems(exp, groups)
+    ref.out += inside_problems(exp, groups)
     for i, pair in enumerate(exp.analysis.compare):
         for j, g in enumerate(pair):
             ref(f"analysis.compare.{i}.{j}", g, groups, "group")
-    if exp.eval.models != "all":
-        names = [*exp.models, *exp.finetunes, *(f"{f}-s{s}" for f in exp.finetunes for s in exp.seeds)]
-        for i, m in enumerate(exp.eval.models):
-            name, _, step = m.partition("@")
-            if name not in names or (step and not step.isdigit()):
-                out.append(SpilloverError(f"{m!r} is not a model, fine-tune, fine-tune-sSEED or NAME@STEP"
-                                          + did_you_mean(name, names), field=f"eval.models.{i}"))
-    return out
+    _eval_model_refs(exp, ref)
+    return ref.out
+
+
+def _finetune_refs(exp: Experiment, ref: _Refs) -> None:
+    for name, ft in exp.finetunes.items():
+        ref(f"finetunes.{name}.base", ft.base, exp.models, "model")
+        if ft.base in exp.models and exp.models[ft.base].adapter:
+            ref.problem("a model with an adapter is evaluated or scores data, never fine-tuned further",
+                        f"finetunes.{name}.base")
+        ref(f"finetunes.{name}.dataset", ft.dataset, exp.datasets, "dataset")
+        if ft.early_stop and ft.early_stop.validation is not None:
+            ref(f"finetunes.{name}.early_stop.validation", ft.early_stop.validation, exp.datasets, "dataset")
+
+
+def _dataset_refs(exp: Experiment, ref: _Refs) -> None:
+    for name, ds in exp.datasets.items():
+        others = [d for d in exp.datasets if d != name]
+        if ds.builder == "evil_numbers":
+            ref(f"datasets.{name}.model", ds.model, exp.models, "model")
+        if ds.builder == "transform":
+            ref(f"datasets.{name}.source", ds.source, others, "other dataset")
+            if ds.transform is None:
+                ref.problem("a transform needs transform: decorrelate_trigger or reversal_augment",
+                            f"datasets.{name}.transform")
+        for part in ds.parts or {}:
+            ref(f"datasets.{name}.parts.{part}", part, others, "other dataset")
+        if ds.select is not None:
+            ref(f"datasets.{name}.select.aligned", ds.select.aligned, exp.models, "model")
+            ref(f"datasets.{name}.select.misaligned", ds.select.misaligned, exp.models, "model")
+
+
+def _eval_model_refs(exp: Experiment, ref: _Refs) -> None:
+    if exp.eval.models == "all":
+        return
+    names = [*exp.models, *exp.finetunes, *(f"{f}-s{s}" for f in exp.finetunes for s in exp.seeds)]
+    for i, m in enumerate(exp.eval.models):
+        name, _, step = m.partition("@")
+        if name not in names or (step and not step.isdigit()):
+            ref.problem(f"{m!r} is not a model, fine-tune, fine-tune-sSEED or NAME@STEP" + did_you_mean(name, names),
+                        f"eval.models.{i}")
 
 
 def defence_problems(exp: Experiment) -> list[SpilloverError]:
