@@ -101,45 +101,45 @@ def run_experiment(exp: Experiment, out: Path, ui: Reporter, *, source: str | No
                    ) -> Path:
     """Run every stage (through ``stop_after``); returns the report path (or the run dir if stopped early)."""
     from .config import stages_through
-    from .judge.stage import run_stage as judge_stage
-    from .manifest import write_manifest
     from .report import build_report
 
     stages = stages_through(stop_after)
-    run = RunDir(out)
-    run.root.mkdir(parents=True, exist_ok=True)
-    write_manifest(run.manifest_path, exp, source, overrides or [])
-    ctx = context(run.root, ui, exp)
+    root = init_run(exp, out, source=source, overrides=overrides)
+    ctx = context(root, ui, exp)
     with executor(ctx, executor_name, workers, address) as ex:
-        with stage_lock(run.root, "finetune", command="run"):
+        with stage_lock(root, "finetune", command="run"):
             finetune_stage(ctx, ex, train="finetune" in stages)
         if "sample" not in stages:
-            return run.root
-        targets = ctx.targets.for_eval(strict=True)
-        with stage_lock(run.root, "sample", command="run"):
-            digest, _ = sample_stage(ctx, ex, targets)
-        if "judge" not in stages:
-            return run.root
-        with stage_lock(run.root, "judge", command="run"):
-            judge_stage(ctx, sample_digest=digest, judges=judges)
+            return root
+        targets = _sample_and_judge(ctx, ex, stages, judges)
         if "inside" not in stages:
-            return run.root
-        with stage_lock(run.root, "inside", command="run"):
+            return root
+        with stage_lock(root, "inside", command="run"):
             inside_stage(ctx, ex)
         if exp.eval.variants or any(ft.intervene for ft in exp.finetunes.values()):
             # steered and ablated models, and fine-tunes defended with a direction, now that it exists
-            with stage_lock(run.root, "finetune", command="run"):
-                finetune_stage(ctx, ex, train="finetune" in stages)
-            targets = ctx.targets.for_eval(strict=True)
-            with stage_lock(run.root, "sample", command="run"):
-                digest, _ = sample_stage(ctx, ex, targets)
-            with stage_lock(run.root, "judge", command="run"):
-                judge_stage(ctx, sample_digest=digest, judges=judges)
+            with stage_lock(root, "finetune", command="run"):
+                finetune_stage(ctx, ex)
+            targets = _sample_and_judge(ctx, ex, stages, judges)
         if "report" not in stages:
-            return run.root
-        with stage_lock(run.root, "report", command="run"):
+            return root
+        with stage_lock(root, "report", command="run"):
             probe_stage(ctx, ex, targets)
             return build_report(ctx.run, exp, ui)
+
+
+def _sample_and_judge(ctx: Context, ex: Executor, stages: Sequence[str], judges: dict[str, Any] | None
+                      ) -> list[Any]:
+    """Sample every target (strict: all fine-tunes are done), then judge when ``stages`` include it."""
+    from .judge.stage import run_stage as judge_stage
+
+    targets = ctx.targets.for_eval(strict=True)
+    with stage_lock(ctx.run.root, "sample", command="run"):
+        digest, _ = sample_stage(ctx, ex, targets)
+    if "judge" in stages:
+        with stage_lock(ctx.run.root, "judge", command="run"):
+            judge_stage(ctx, sample_digest=digest, judges=judges)
+    return targets
 
 
 def build_datasets(exp: Experiment, out: Path, ui: Reporter, *, source: str | None = None,
@@ -148,14 +148,11 @@ def build_datasets(exp: Experiment, out: Path, ui: Reporter, *, source: str | No
     import json
 
     from .datasets.stage import run_stage
-    from .manifest import write_manifest
 
-    run = RunDir(out)
-    run.root.mkdir(parents=True, exist_ok=True)
-    write_manifest(run.manifest_path, exp, source, overrides or [])
-    with stage_lock(run.root, "finetune", command="datasets build"):
-        run_stage(context(run.root, ui, exp))
-    return {n: json.loads(run.dataset_card(n).read_text()) for n in exp.datasets}
+    root = init_run(exp, out, source=source, overrides=overrides)
+    with stage_lock(root, "finetune", command="datasets build"):
+        run_stage(context(root, ui, exp))
+    return {n: json.loads(RunDir(root).dataset_card(n).read_text()) for n in exp.datasets}
 
 
 def finetune_run(run_dir: Path, ui: Reporter, **execution: Any) -> list[str]:
