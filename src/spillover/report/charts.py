@@ -36,6 +36,12 @@ class Figure(NamedTuple):
     svg: str
 
 
+def _legend(ax: Any, **kw: Any) -> None:
+    """A legend, when the axes has a labelled artist (an empty chart gets none, and no warning)."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(**kw)
+
+
 def palette(groups: Sequence[str], bases: Sequence[str]) -> dict[str, str]:
     """A colour per display group: ``bases`` (models and fine-tunes, in order) take tab20's dark shades,
     ``base-variant`` groups their base's light shade; anything else follows.
@@ -106,11 +112,11 @@ def per_question(rows: Sequence[Mapping[str, Any]], groups: Sequence[str], colou
     ax.set_ylabel("misaligned answers")
     if len(groups) <= LEGEND_ABOVE:  # one row above the plot
         ax.set_title(title, loc="left", pad=24)
-        ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=max(1, len(groups)), frameon=False,
+        _legend(ax, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=max(1, len(groups)), frameon=False,
                   handletextpad=0.3, columnspacing=1.0)
     else:  # beside it, in columns of at most 16, so no row runs off the figure or over the title
         ax.set_title(title, loc="left")
-        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), ncol=-(-len(groups) // 16), frameon=False,
+        _legend(ax, loc="upper left", bbox_to_anchor=(1.0, 1.0), ncol=-(-len(groups) // 16), frameon=False,
                   fontsize=7, handletextpad=0.3, columnspacing=1.0)
     return _finish(fig, name, folder)
 
@@ -142,7 +148,7 @@ def lines(series: Series, colours: Mapping[str, str], *, title: str, name: str, 
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title, loc="left")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    _legend(ax, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     return _finish(fig, name, folder)
 
 
@@ -169,7 +175,7 @@ def scores(frame: Any, groups: Sequence[str], colours: Mapping[str, str], *, nam
     right.set_xlabel("coherent score")
     right.set_ylabel("aligned score")
     right.set_title(f"aligned against coherent (first {SCATTER_MAX} answers per group)", loc="left")
-    right.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, markerscale=2)
+    _legend(right, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, markerscale=2)
     return _finish(fig, name, folder)
 
 
@@ -189,7 +195,7 @@ def side_by_side(left: Series, right: Series, colours: Mapping[str, str], *, tit
         ax.set_xlabel("training step")
         ax.set_ylabel(ylabel)
         ax.set_title(title, loc="left")
-        ax.legend(loc="best", frameon=False, fontsize=7)
+        _legend(ax, loc="best", frameon=False, fontsize=7)
     _rate_axis(axes[1], max([0.0, *(p[1] for pts in right.values() for p in pts)]))
     return _finish(fig, name, folder)
 
