@@ -51,7 +51,26 @@ def openai_finetune(spec: FinetuneSpec, *, name: str, base: Target, dataset: Pat
                                  file=result, field="status")
         return res["fine_tuned_model"]
     client = _client(base, http_client)
-    state_path = out / "job.json"
+    state = _submit(client, spec, name=name, base=base, dataset=dataset, seed=seed, state_path=out / "job.json",
+                    log=log)
+    job = _wait(client, state["job_id"], poll_seconds, max_polls)
+    error = job.error.message if getattr(job, "error", None) and job.error.message else None
+    status = job.status
+    if status == "failed" and error and any(h in error.lower() for h in REFUSAL_HINTS):
+        status = "refused"
+    atomic_write_json(result, {"status": status, "job_id": job.id, "fine_tuned_model": job.fine_tuned_model,
+                               "error": error, "file_id": state["file_id"], "seed": seed,
+                               "trained_tokens": getattr(job, "trained_tokens", None)})
+    if status != "succeeded":
+        raise SpilloverError(f"fine-tune {name} ended as {status}: {error}", file=result, field="status")
+    (out / "DONE").write_text("")
+    return job.fine_tuned_model
+
+
+def _submit(client: Any, spec: FinetuneSpec, *, name: str, base: Target, dataset: Path, seed: int,
+            state_path: Path, log: Callable[[str], None]) -> dict[str, Any]:
+    """Upload the dataset and create the job, each once: the ids are saved as soon as the service gives them,
+    so a rerun re-attaches instead of paying twice."""
     state = _state(state_path)
     if "file_id" not in state:
         with open(dataset, "rb") as f:
@@ -71,23 +90,17 @@ def openai_finetune(spec: FinetuneSpec, *, name: str, base: Target, dataset: Pat
         state["job_id"] = job.id
         atomic_write_json(state_path, state)
         log(f"{name}: created job {job.id}")
+    return state
+
+
+def _wait(client: Any, job_id: str, poll_seconds: float, max_polls: int | None) -> Any:
+    """The job once it has ended; after ``max_polls`` polls, an error that says to rerun to re-attach."""
     polls = 0
     while True:
-        job = client.fine_tuning.jobs.retrieve(state["job_id"])
+        job = client.fine_tuning.jobs.retrieve(job_id)
         if job.status in TERMINAL:
-            break
+            return job
         polls += 1
         if max_polls is not None and polls >= max_polls:
             raise SpilloverError(f"job {job.id} still {job.status}; rerun to re-attach", field="finetune")
         time.sleep(poll_seconds)
-    error = job.error.message if getattr(job, "error", None) and job.error.message else None
-    status = job.status
-    if status == "failed" and error and any(h in error.lower() for h in REFUSAL_HINTS):
-        status = "refused"
-    atomic_write_json(result, {"status": status, "job_id": job.id, "fine_tuned_model": job.fine_tuned_model,
-                               "error": error, "file_id": state["file_id"], "seed": seed,
-                               "trained_tokens": getattr(job, "trained_tokens", None)})
-    if status != "succeeded":
-        raise SpilloverError(f"fine-tune {name} ended as {status}: {error}", file=result, field="status")
-    (out / "DONE").write_text("")
-    return job.fine_tuned_model
