@@ -28,12 +28,40 @@ def train_trl(spec: FinetuneSpec, prep: Prepared, *, name: str, base_path: str, 
               fault_after_step: int | None) -> Any:
     try:
         from datasets import Dataset
-        from transformers import TrainerCallback
         from trl import SFTConfig, SFTTrainer
     except ImportError:
         raise MissingExtraError("trl", "trainer: trl") from None
 
-    lora = spec.method == "lora"
+    data = Dataset.from_dict({"input_ids": [e.input_ids for e in prep.encoded],
+                              "labels": [e.labels for e in prep.encoded]})
+    args = SFTConfig(
+        output_dir=str(out / "trl"), max_steps=prep.steps, per_device_train_batch_size=spec.batch_size,
+        gradient_accumulation_steps=spec.grad_accum, learning_rate=spec.lr,
+        lr_scheduler_type=SCHEDULERS[spec.schedule], warmup_steps=spec.warmup_steps,
+        weight_decay=spec.weight_decay, max_grad_norm=1.0, logging_steps=1, save_strategy="steps",
+        save_steps=resume_every, save_total_limit=1, seed=seed, data_seed=seed, report_to="none",
+        use_cpu=device == "cpu", bf16=device != "cpu", activation_checkpointing=False,
+        max_length=spec.max_length, packing=False,
+        disable_tqdm=True, dataloader_num_workers=0,
+    )
+    callback = _checkpoints(prep, out, spec.method == "lora", on_step, fault_after_step)
+    trainer = SFTTrainer(model=prep.model, args=args, train_dataset=data, processing_class=prep.tokenizer,
+                         callbacks=[callback])
+    resume = any((out / "trl").glob("checkpoint-*"))
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    output = trainer.train(resume_from_checkpoint=resume or None)
+    seconds = float(output.metrics.get("train_runtime", time.perf_counter() - t0))
+    history = [float(h["loss"]) for h in trainer.state.log_history if "loss" in h]
+    return finish(spec, prep, name=name, base_path=base_path, seed=seed, out=out, losses=history, seconds=seconds,
+                  cpu_seconds=time.process_time() - cpu0)
+
+
+def _checkpoints(prep: Prepared, out: Path, lora: bool, on_step: Callable[[StepStats, int], None] | None,
+                 fault_after_step: int | None) -> Any:
+    """A trainer callback that saves the planned checkpoints, reports each step (loss from the trainer's
+    log; tokens and learning rate are not known here) and injects a fault when asked."""
+    from transformers import TrainerCallback
+
     losses: dict[int, float] = {}
     t_start = [time.perf_counter()]
 
@@ -55,24 +83,4 @@ def train_trl(spec: FinetuneSpec, prep: Prepared, *, name: str, base_path: str, 
             if fault_after_step is not None and step == fault_after_step:
                 raise RuntimeError(f"injected fault after step {step}")
 
-    data = Dataset.from_dict({"input_ids": [e.input_ids for e in prep.encoded],
-                              "labels": [e.labels for e in prep.encoded]})
-    args = SFTConfig(
-        output_dir=str(out / "trl"), max_steps=prep.steps, per_device_train_batch_size=spec.batch_size,
-        gradient_accumulation_steps=spec.grad_accum, learning_rate=spec.lr,
-        lr_scheduler_type=SCHEDULERS[spec.schedule], warmup_steps=spec.warmup_steps,
-        weight_decay=spec.weight_decay, max_grad_norm=1.0, logging_steps=1, save_strategy="steps",
-        save_steps=resume_every, save_total_limit=1, seed=seed, data_seed=seed, report_to="none",
-        use_cpu=device == "cpu", bf16=device != "cpu", activation_checkpointing=False,
-        max_length=spec.max_length, packing=False,
-        disable_tqdm=True, dataloader_num_workers=0,
-    )
-    trainer = SFTTrainer(model=prep.model, args=args, train_dataset=data, processing_class=prep.tokenizer,
-                         callbacks=[Checkpoints()])
-    resume = any((out / "trl").glob("checkpoint-*"))
-    t0, cpu0 = time.perf_counter(), time.process_time()
-    output = trainer.train(resume_from_checkpoint=resume or None)
-    seconds = float(output.metrics.get("train_runtime", time.perf_counter() - t0))
-    history = [float(h["loss"]) for h in trainer.state.log_history if "loss" in h]
-    return finish(spec, prep, name=name, base_path=base_path, seed=seed, out=out, losses=history, seconds=seconds,
-                  cpu_seconds=time.process_time() - cpu0)
+    return Checkpoints()
