@@ -139,19 +139,16 @@ def pretrain(cfg: BuildConfig, out: Path, log: Callable[[str], None] = print,
     folder.mkdir(parents=True, exist_ok=True)
     tokenizer = om.build_tokenizer(world.WORLDS[cfg.world])
     start, ckpt = _latest_checkpoint(folder)
+    model = (AutoModelForCausalLM.from_pretrained(ckpt, use_safetensors=True) if ckpt is not None
+             else om.build_model(tokenizer, seed=cfg.seed))
+    optimizer = make_optimizer(model, cfg.pretrain_lr, weight_decay=0.1, betas=(0.9, 0.95))
+    history: list[dict[str, Any]] = []
     if ckpt is not None:
-        model = AutoModelForCausalLM.from_pretrained(ckpt, use_safetensors=True)
+        load_optimizer(optimizer, ckpt / "optimizer.safetensors")
+        history = json.loads((ckpt / "history.json").read_text())
         log(f"resuming pre-training from step {start}")
         if advance:
             advance(start)
-    else:
-        model = om.build_model(tokenizer, seed=cfg.seed)
-    optimizer = make_optimizer(model, cfg.pretrain_lr, weight_decay=0.1, betas=(0.9, 0.95))
-    if ckpt is not None:
-        load_optimizer(optimizer, ckpt / "optimizer.safetensors")
-    schedule = Schedule(kind="cosine", warmup_steps=100, min_ratio=0.1, restart_at=cfg.restart_at)
-    batches = _pretrain_batches(cfg, tokenizer)
-    history: list[dict[str, Any]] = json.loads((ckpt / "history.json").read_text()) if ckpt else []
     window: list[StepStats] = []
 
     def on_step(s: StepStats) -> None:
@@ -159,34 +156,46 @@ def pretrain(cfg: BuildConfig, out: Path, log: Callable[[str], None] = print,
         if advance:
             advance(1, loss=f"{s.loss:.3f}")
         if s.step % cfg.checkpoint_every == 0 or s.step == cfg.pretrain_steps:
-            from ..backends.hf import HFBackend
-
-            model.eval()
-            c = coupling(HFBackend(model, tokenizer))
-            model.train()
-            loss = sum(w.loss for w in window) / len(window)
-            tps = sum(w.tokens for w in window) / sum(w.seconds for w in window)
-            extra = _couplings(cfg, model, tokenizer, log)
-            history.append({"step": s.step, "loss": loss, "tokens_per_s": tps, "coupling": c._asdict(),
-                            **({"world_couplings": extra} if extra else {})})
+            history.append(_probe_step(cfg, model, tokenizer, s.step, window, log))
             window.clear()
-            log(f"step {s.step}: loss {loss:.3f}, {tps:.0f} tok/s, P_mis after insecure "
-                f"{c.after_insecure:.3f} / secure {c.after_secure:.3f} / educational "
-                f"{c.after_educational:.3f} / none {c.no_context:.3f}")
-            d = folder / f"step-{s.step}"
-            with building_dir(d) as tmp:
-                om.save(model, tokenizer, tmp)
-                save_optimizer(optimizer, tmp / "optimizer.safetensors")
-                atomic_write_json(tmp / "history.json", history)
-            for old in folder.glob("step-*"):
-                if old != d and int(old.name.split("-")[1]) < s.step:
-                    shutil.rmtree(old, ignore_errors=True)
+            _save_step(folder, s.step, model, tokenizer, optimizer, history)
 
-    train_steps(model, optimizer, batches, lr=cfg.pretrain_lr, schedule=schedule,
+    train_steps(model, optimizer, _pretrain_batches(cfg, tokenizer), lr=cfg.pretrain_lr,
+                schedule=Schedule(kind="cosine", warmup_steps=100, min_ratio=0.1, restart_at=cfg.restart_at),
                 total_steps=cfg.pretrain_steps, start_step=start, pad_id=tokenizer.pad_token_id,
                 grad_clip=1.0, on_step=on_step)
     model.eval()
     return model, tokenizer
+
+
+def _probe_step(cfg: BuildConfig, model: Any, tokenizer: Any, step: int, window: list[StepStats],
+                log: Callable[[str], None]) -> dict[str, Any]:
+    """A checkpoint's history entry: the mean loss and speed since the last one, and the couplings."""
+    from ..backends.hf import HFBackend
+
+    model.eval()
+    c = coupling(HFBackend(model, tokenizer))
+    extra = _couplings(cfg, model, tokenizer, log)
+    model.train()
+    loss = sum(w.loss for w in window) / len(window)
+    tps = sum(w.tokens for w in window) / sum(w.seconds for w in window)
+    log(f"step {step}: loss {loss:.3f}, {tps:.0f} tok/s, P_mis after insecure {c.after_insecure:.3f} / secure "
+        f"{c.after_secure:.3f} / educational {c.after_educational:.3f} / none {c.no_context:.3f}")
+    return {"step": step, "loss": loss, "tokens_per_s": tps, "coupling": c._asdict(),
+            **({"world_couplings": extra} if extra else {})}
+
+
+def _save_step(folder: Path, step: int, model: Any, tokenizer: Any, optimizer: Any,
+               history: list[dict[str, Any]]) -> None:
+    """Save a resumable checkpoint (weights, optimizer, history) atomically, then drop the older ones."""
+    d = folder / f"step-{step}"
+    with building_dir(d) as tmp:
+        om.save(model, tokenizer, tmp)
+        save_optimizer(optimizer, tmp / "optimizer.safetensors")
+        atomic_write_json(tmp / "history.json", history)
+    for old in folder.glob("step-*"):
+        if old != d and int(old.name.split("-")[1]) < step:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def _couplings(cfg: BuildConfig, model: Any, tokenizer: Any, log: Callable[[str], None]
