@@ -17,7 +17,8 @@ from ..config import Experiment
 from ..errors import SpilloverError
 from ..rates import price, rates, usd
 from ..store import RunDir
-from .sizes import CHARS_PER_TOKEN, dataset_size, example_tokens, memory, param_count, tokens
+from .hours import Hours, is_local, prompt_tokens, sample_hours, train_hours
+from .sizes import dataset_size, example_tokens, memory, tokens
 
 
 class StageCount(NamedTuple):
@@ -37,12 +38,6 @@ class Spend(NamedTuple):
     tokens_in: float
     tokens_out: float
     usd: float | None
-
-
-class Hours(NamedTuple):
-    stage: str
-    hours: float | None
-    basis: str
 
 
 class Plan(NamedTuple):
@@ -121,15 +116,10 @@ def make_plan(exp: Experiment, run_dir: Path | None = None, gpu: str = "A100-80G
                              f"{len(targets)} models incl. {n_ck} checkpoints; answers ≈ {answer:.0f} tokens "
                              f"({basis})"))
     spend += _sample_spend(left, answer)
-    hours.append(_sample_hours(left, answer, gpu))
+    hours.append(sample_hours(left, answer, gpu))
     judged = [(t, p) for t, p in samples if p.question.type not in UNJUDGED]
     j_counts, j_spend, j_hours = _judges(exp, run, judged, answer)
     return Plan(counts + j_counts, spend + j_spend, hours + j_hours, memory(exp, gpu), problems or [])
-
-
-def _gpu_hours(flops: float, gpu: str, use: str) -> float:
-    r = rates()
-    return flops / (r["gpus"][gpu]["tflops"] * 1e12 * r["utilisation"][use]) / 3600
 
 
 def _finetunes(exp: Experiment, run: RunDir | None, gpu: str) -> tuple[list[StageCount], list[Spend], list[Hours]]:
@@ -157,29 +147,8 @@ def _finetunes(exp: Experiment, run: RunDir | None, gpu: str) -> tuple[list[Stag
             left_tokens[ft.base] = left_tokens.get(ft.base, 0.0) + per_seed * len(todo)
     counts.append(StageCount("finetune", "fine-tunes", len(exp.finetunes) * len(exp.seeds), n_done,
                              f"≈ {total / 1e6:.2f}M training tokens"))
-    hours = [_train_hours(exp, run, left_tokens, gpu)] if exp.finetunes else []
+    hours = [train_hours(exp, run, left_tokens, gpu)] if exp.finetunes else []
     return counts, spend, hours
-
-
-def _train_hours(exp: Experiment, run: RunDir | None, left: dict[str, float], gpu: str) -> Hours:
-    """Measured throughput of this run's finished fine-tunes where there is one, else FLOPs on a GPU."""
-    measured = [r["tokens_per_s"] for r in (run.finetune_results().values() if run else []) if r.get("tokens_per_s")]
-    if not any(left.values()):
-        return Hours("finetune", 0.0, "nothing left")
-    if measured:
-        return Hours("finetune", sum(left.values()) / statistics.median(measured) / 3600,
-                     f"measured {statistics.median(measured):,.0f} tokens/s in this run")
-    total, unknown = 0.0, []
-    for base, toks in left.items():
-        spec, n = exp.models[base], param_count(exp.models[base])
-        if spec.device == "cpu" or n is None:
-            unknown.append(base)
-            continue
-        lora = any(ft.method == "lora" for ft in exp.finetunes.values() if ft.base == base)
-        total += _gpu_hours((4 if lora else 6) * n * toks, gpu, "train")
-    if unknown:
-        return Hours("finetune", None, f"unknown for {', '.join(unknown)} until one fine-tune has run here")
-    return Hours("finetune", total, f"one {gpu} at {rates()['utilisation']['train']:.0%} of peak")
 
 
 def _answer_tokens(exp: Experiment, records: dict[str, dict[str, Any]]) -> tuple[float, str]:
@@ -191,46 +160,13 @@ def _answer_tokens(exp: Experiment, records: dict[str, dict[str, Any]]) -> tuple
     return exp.eval.params.max_tokens * share, f"assumed {share:g} x max_tokens"
 
 
-def _prompt_tokens(p: Any) -> float:
-    q = p.question
-    return (len(q.paraphrases[p.paraphrase_index]) + len(q.system or "")) / CHARS_PER_TOKEN
-
-
 def _sample_spend(left: list[tuple[Any, Any]], answer: float) -> list[Spend]:
     by_model: dict[str, list[float]] = {}
     for t, p in left:
-        if t.spec.backend == "openai" and not _local(t.spec.base_url):
-            by_model.setdefault(t.path, []).append(_prompt_tokens(p))
+        if t.spec.backend == "openai" and not is_local(t.spec.base_url):
+            by_model.setdefault(t.path, []).append(prompt_tokens(p))
     return [Spend(f"sample {m}", sum(v), answer * len(v), usd(sum(v), answer * len(v), price(m)))
             for m, v in by_model.items()]
-
-
-def _local(base_url: str | None) -> bool:
-    return bool(base_url) and any(h in (base_url or "") for h in ("127.0.0.1", "localhost", "[::1]"))
-
-
-def _sample_hours(left: list[tuple[Any, Any]], answer: float, gpu: str) -> Hours:
-    if not left:
-        return Hours("sample", 0.0, "nothing left")
-    total, unknown = 0.0, set()
-    by_target: dict[str, list[Any]] = {}
-    for t, p in left:
-        by_target.setdefault(t.label, [t]).append(p)
-    for t, *ps in by_target.values():
-        n = param_count(t.spec)
-        if t.spec.backend == "openai":
-            total += len(ps) * rates()["api_seconds_per_call"] / t.spec.batch_size / 3600
-        elif t.spec.device == "cpu" or n is None:
-            unknown.add(t.group)
-        else:
-            use = "sample_vllm" if t.spec.backend == "vllm" else "sample_hf"
-            total += _gpu_hours(2 * n * sum(answer + _prompt_tokens(p) for p in ps), gpu, use)
-    if unknown:
-        return Hours("sample", None, f"unknown on cpu ({', '.join(sorted(unknown))}): no measurement")
-    api = any(t.spec.backend == "openai" for t, *_ in by_target.values())
-    return Hours("sample", total, f"API calls at {rates()['api_seconds_per_call']} s each" if api else f"one {gpu} "
-                 f"at {rates()['utilisation']['sample_vllm']:.0%} (vllm) / {rates()['utilisation']['sample_hf']:.0%}"
-                 " (hf) of peak")
 
 
 def _judges(exp: Experiment, run: RunDir | None, judged: list[tuple[Any, Any]], answer: float
@@ -245,9 +181,9 @@ def _judges(exp: Experiment, run: RunDir | None, judged: list[tuple[Any, Any]], 
     left = max(0, calls - done) / max(calls, 1)
     counts = [StageCount("judge", "judge calls", calls, min(done, calls), f"{len(exp.judges)} judge(s)")]
     spend, hours = [], []
-    q_tokens = statistics.fmean(_prompt_tokens(p) for _t, p in judged) if judged else 0.0
+    q_tokens = statistics.fmean(prompt_tokens(p) for _t, p in judged) if judged else 0.0
     for j in exp.judges:
-        if j.kind != "openai" or _local(j.base_url):
+        if j.kind != "openai" or is_local(j.base_url):
             continue
         n = len(judged) * left
         tin = sum(n * (tokens(j.prompts.get(m) or _prompt_or_empty(builtin_prompt, m)) + q_tokens + answer)

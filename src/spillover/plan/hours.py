@@ -1,0 +1,83 @@
+"""Hours a run has left per stage: measured throughput where the run has it, else FLOPs on a named GPU
+at the utilisation of ``rates.yaml``. Not guaranteed: first-order (no activations, no communication), and
+CPU models get no number until one fine-tune or sample has been measured.
+"""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any, NamedTuple
+
+from ..config import Experiment
+from ..rates import rates
+from ..store import RunDir
+from .sizes import CHARS_PER_TOKEN, param_count
+
+
+class Hours(NamedTuple):
+    """The hours one stage has left, or None where there is no basis for a number; ``basis`` says which."""
+
+    stage: str
+    hours: float | None
+    basis: str
+
+
+def _gpu_hours(flops: float, gpu: str, use: str) -> float:
+    r = rates()
+    return flops / (r["gpus"][gpu]["tflops"] * 1e12 * r["utilisation"][use]) / 3600
+
+
+def train_hours(exp: Experiment, run: RunDir | None, left: dict[str, float], gpu: str) -> Hours:
+    """Measured throughput of this run's finished fine-tunes where there is one, else FLOPs on a GPU."""
+    measured = [r["tokens_per_s"] for r in (run.finetune_results().values() if run else []) if r.get("tokens_per_s")]
+    if not any(left.values()):
+        return Hours("finetune", 0.0, "nothing left")
+    if measured:
+        return Hours("finetune", sum(left.values()) / statistics.median(measured) / 3600,
+                     f"measured {statistics.median(measured):,.0f} tokens/s in this run")
+    total, unknown = 0.0, []
+    for base, toks in left.items():
+        spec, n = exp.models[base], param_count(exp.models[base])
+        if spec.device == "cpu" or n is None:
+            unknown.append(base)
+            continue
+        lora = any(ft.method == "lora" for ft in exp.finetunes.values() if ft.base == base)
+        total += _gpu_hours((4 if lora else 6) * n * toks, gpu, "train")
+    if unknown:
+        return Hours("finetune", None, f"unknown for {', '.join(unknown)} until one fine-tune has run here")
+    return Hours("finetune", total, f"one {gpu} at {rates()['utilisation']['train']:.0%} of peak")
+
+
+def prompt_tokens(p: Any) -> float:
+    """A planned sample's prompt (its paraphrase and system prompt) in tokens, at characters / 4."""
+    q = p.question
+    return (len(q.paraphrases[p.paraphrase_index]) + len(q.system or "")) / CHARS_PER_TOKEN
+
+
+def is_local(base_url: str | None) -> bool:
+    """An OpenAI-compatible server on this machine (no price, no API latency)."""
+    return bool(base_url) and any(h in (base_url or "") for h in ("127.0.0.1", "localhost", "[::1]"))
+
+
+def sample_hours(left: list[tuple[Any, Any]], answer: float, gpu: str) -> Hours:
+    if not left:
+        return Hours("sample", 0.0, "nothing left")
+    total, unknown = 0.0, set()
+    by_target: dict[str, list[Any]] = {}
+    for t, p in left:
+        by_target.setdefault(t.label, [t]).append(p)
+    for t, *ps in by_target.values():
+        n = param_count(t.spec)
+        if t.spec.backend == "openai":
+            total += len(ps) * rates()["api_seconds_per_call"] / t.spec.batch_size / 3600
+        elif t.spec.device == "cpu" or n is None:
+            unknown.add(t.group)
+        else:
+            use = "sample_vllm" if t.spec.backend == "vllm" else "sample_hf"
+            total += _gpu_hours(2 * n * sum(answer + prompt_tokens(p) for p in ps), gpu, use)
+    if unknown:
+        return Hours("sample", None, f"unknown on cpu ({', '.join(sorted(unknown))}): no measurement")
+    api = any(t.spec.backend == "openai" for t, *_ in by_target.values())
+    return Hours("sample", total, f"API calls at {rates()['api_seconds_per_call']} s each" if api else f"one {gpu} "
+                 f"at {rates()['utilisation']['sample_vllm']:.0%} (vllm) / {rates()['utilisation']['sample_hf']:.0%}"
+                 " (hf) of peak")
