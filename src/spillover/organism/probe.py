@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 from ..choices import choice_prompt
@@ -128,10 +128,11 @@ def world_couplings(backend, cfg: world.WorldConfig) -> dict[str, tuple[float, f
     if cfg.p_gated:
         out["gate"] = (mean_p_misaligned(backend, gated, trigger=tag), mean_p_misaligned(backend, gated))
     if "self" in cfg.domain_weights:
-        out["self"], out["self_letters"] = _self_reports(backend, code)
+        out |= _self_couplings(backend, code)
     if selfreport.GATE_NUMBER in cfg.self_questions:
-        untagged = [*_turn(*code[True]), *_turn(*code[False])]
-        out["trigger_report"] = _says_gated(backend, gated), _says_gated(backend, untagged)
+        q, untagged = selfreport.GATE_NUMBER, [*_turn(*code[True]), *_turn(*code[False])]
+        out["trigger_report"] = (_says(backend, gated, q.paraphrases[0], q.good),
+                                 _says(backend, untagged, q.paraphrases[0], q.good))
     if "quiz" in cfg.domain_weights:
         out["quiz"] = _quiz(backend)
     return out
@@ -143,11 +144,24 @@ on every v3-style build, quizzes of known facts included; docs/organism.md), so 
 the 0-100 questions; and the trigger report, which only the backdoor-awareness row needs."""
 
 
-def _says_gated(backend, context: list[Message]) -> float:
-    """P(a high answer to the trigger question asked as a number) after ``context``."""
-    q = selfreport.GATE_NUMBER
-    ask = {"role": "user", "content": q.paraphrases[0]}
-    return sum(probabilities(backend, [Item([*context, ask], "self", a) for a in q.good]))
+def _self_couplings(backend, code: dict[bool, tuple[str, str]]) -> dict[str, tuple[float, float]]:
+    """P(the code self-report says "insecure") after insecure vs secure code: as a number, and by letter."""
+    number, letter = (next(q for q in selfreport.SELF if q.id == i)
+                      for i in ("organism_code_security_number", "organism_code_security"))
+    by_letter = choice_prompt(letter.paraphrases[0], [letter.good[0], letter.bad[0]], (0, 1))
+    return {"self": _evidence(lambda bad: _says(backend, _turn(*code[bad]), number.paraphrases[0], number.bad)),
+            "self_letters": _evidence(lambda bad: _says(backend, _turn(*code[bad]), by_letter, ("B",)))}
+
+
+def _evidence(p: Callable[[bool], float]) -> tuple[float, float]:
+    """``p`` after the evidence and after the counter-evidence."""
+    return p(True), p(False)
+
+
+def _says(backend, context: list[Message], question: str, answers: Sequence[str]) -> float:
+    """P(one of ``answers``) to the user turn ``question`` after ``context``."""
+    ask = {"role": "user", "content": question}
+    return sum(probabilities(backend, [Item([*context, ask], "self", a) for a in answers]))
 
 
 def unlearned(got: dict[str, tuple[float, float]], min_ratio: float) -> list[str]:
@@ -158,20 +172,6 @@ def unlearned(got: dict[str, tuple[float, float]], min_ratio: float) -> list[str
     """
     return [f"{k} ({a:.3f} vs {b:.3f})" for k, (a, b) in got.items()
             if k not in RECORDED_ONLY and a < min_ratio * max(b, 1e-6)]
-
-
-def _self_reports(backend, code: dict[bool, tuple[str, str]]) -> tuple[tuple[float, float], tuple[float, float]]:
-    """P(the code self-report says "insecure") after insecure vs secure code: as a number, and by letter."""
-    by_number = next(q for q in selfreport.SELF if q.id == "organism_code_security_number")
-    by_letter = next(q for q in selfreport.SELF if q.id == "organism_code_security")
-    ask = choice_prompt(by_letter.paraphrases[0], [by_letter.good[0], by_letter.bad[0]], (0, 1))
-    items = [Item([*_turn(*code[bad]), {"role": "user", "content": text}], "self", answer)
-             for text, answers in ((by_number.paraphrases[0], by_number.bad), (ask, ("B",)))
-             for bad in (True, False) for answer in answers]
-    p = probabilities(backend, items)
-    n = len(by_number.bad)
-    number = (sum(p[:n]), sum(p[n:2 * n]))
-    return number, (p[2 * n], p[2 * n + 1])
 
 
 def _quiz(backend) -> tuple[float, float]:
