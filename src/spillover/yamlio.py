@@ -158,6 +158,21 @@ def _models_in(annotation: Any) -> list[type[BaseModel]]:
     return [m for a in typing.get_args(annotation) for m in _models_in(a)]
 
 
+def _override_value(path: str, raw: str) -> Any:
+    """An override's value parsed as YAML; a value that is not YAML says how to quote it.
+
+    >>> _override_value("trigger", "|2024|")
+    Traceback (most recent call last):
+    ...
+    spillover.errors.SpilloverError: --set: trigger: |2024| is not a YAML value; quote it: trigger='"|2024|"'
+    """
+    try:
+        return yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        raise SpilloverError(f"{path}: {raw} is not a YAML value; quote it: {path}='\"{raw}\"'",
+                             field="--set") from None
+
+
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Apply ``a.b.c=value`` overrides; values are parsed as YAML scalars/flow collections.
 
@@ -168,11 +183,13 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
         if "=" not in item:
             raise SpilloverError(f"override {item!r} is not of the form key.path=value", field="--set")
         path, raw = item.split("=", 1)
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = _override_value(path, raw)
         cur: Any = data
         parts = path.strip().split(".")
         for p in parts[:-1]:
             if isinstance(cur, list) and p.isdigit():
+                if int(p) >= len(cur):
+                    raise SpilloverError(f"cannot set {path}: the list has {len(cur)} entries", field="--set")
                 cur = cur[int(p)]
                 continue
             if not isinstance(cur.setdefault(p, {}), dict | list):
