@@ -60,7 +60,7 @@ def _preflight(experiment: Path, set_: list[str], out: Path | None, stop_after: 
     problems = stage_checks(exp, stages)
     if executor == "ray":
         problems += need_modules(("ray",), "the ray executor", "--executor")
-    plan = make_plan(exp, out, gpu, located(problems, experiment))
+    plan = make_plan(exp, out, gpu, located(problems, experiment), workers if executor == "local" else None)
     return exp, out, plan, render(plan)
 
 

@@ -97,13 +97,16 @@ def _variants(exp: Experiment, targets: list[Any], have: Any) -> list[Any]:
 
 
 def make_plan(exp: Experiment, run_dir: Path | None = None, gpu: str = "A100-80GB",
-              problems: list[SpilloverError] | None = None) -> Plan:
-    """Counts and estimates of every stage of ``exp``, given what ``run_dir`` already holds."""
+              problems: list[SpilloverError] | None = None, workers: int | None = None) -> Plan:
+    """Counts and estimates of every stage of ``exp``, given what ``run_dir`` already holds (``workers``:
+    how many CPU workers run the organism's units; the local executor's default when None)."""
+    from ..execute import default_workers
     from ..questions import UNJUDGED
     from ..sample import plan_all
 
     run = RunDir(run_dir) if run_dir is not None and (Path(run_dir) / "manifest.json").exists() else None
-    counts, spend, hours = _finetunes(exp, run, gpu)
+    workers = workers or default_workers()
+    counts, spend, hours = _finetunes(exp, run, gpu, workers)
     targets = planned_targets(exp, run)
     planned = plan_all(exp, targets)
     records = run.stage("samples").records() if run else {}  # read once: done keys and answer lengths
@@ -116,13 +119,14 @@ def make_plan(exp: Experiment, run_dir: Path | None = None, gpu: str = "A100-80G
                              f"{len(targets)} models incl. {n_ck} checkpoints; answers ≈ {answer:.0f} tokens "
                              f"({basis})"))
     spend += _sample_spend(left, answer)
-    hours.append(sample_hours(left, answer, gpu))
+    hours.append(sample_hours(left, answer, gpu, workers))
     judged = [(t, p) for t, p in samples if p.question.type not in UNJUDGED]
     j_counts, j_spend, j_hours = _judges(exp, run, judged, answer)
     return Plan(counts + j_counts, spend + j_spend, hours + j_hours, memory(exp, gpu), problems or [])
 
 
-def _finetunes(exp: Experiment, run: RunDir | None, gpu: str) -> tuple[list[StageCount], list[Spend], list[Hours]]:
+def _finetunes(exp: Experiment, run: RunDir | None, gpu: str, workers: int
+               ) -> tuple[list[StageCount], list[Spend], list[Hours]]:
     """Datasets and fine-tunes: counts, training tokens, API training cost and hours."""
     from ..targets import finetune_name
 
@@ -147,7 +151,7 @@ def _finetunes(exp: Experiment, run: RunDir | None, gpu: str) -> tuple[list[Stag
             left_tokens[ft.base] = left_tokens.get(ft.base, 0.0) + per_seed * len(todo)
     counts.append(StageCount("finetune", "fine-tunes", len(exp.finetunes) * len(exp.seeds), n_done,
                              f"≈ {total / 1e6:.2f}M training tokens"))
-    hours = [train_hours(exp, run, left_tokens, gpu)] if exp.finetunes else []
+    hours = [train_hours(exp, run, left_tokens, gpu, workers)] if exp.finetunes else []
     return counts, spend, hours
 
 
