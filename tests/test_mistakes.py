@@ -158,7 +158,7 @@ def test_vllm_backend_without_the_extra_names_a_working_install(tmp_path, capsys
 
 
 def test_cuda_device_without_a_gpu(tmp_path, capsys):
-    from spillover.plan.checks import cuda_available
+    from spillover.plan.environment import cuda_available
 
     if cuda_available():
         pytest.skip("a GPU is visible here")

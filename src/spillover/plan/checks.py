@@ -9,79 +9,14 @@ or a key the provider rejects still fail at their stage.
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import socket
-import threading
 from collections.abc import Sequence
-from functools import cache
 from pathlib import Path
 from urllib.parse import urlparse
 
 from ..config import Experiment, JudgeSpec, ModelSpec
-from ..errors import SpilloverError, install_hint
-
-Problems = list[SpilloverError]
-EXTRAS = {"torch": "train", "transformers": "train", "peft": "train", "vllm": "vllm", "trl": "trl",
-          "bandit": "codecheck", "ray": "ray"}
-"""Importable module -> the extra that installs it."""
-HUB = ("huggingface.co", 443)
-
-
-def has_module(name: str) -> bool:
-    return importlib.util.find_spec(name) is not None
-
-
-def need_modules(modules: Sequence[str], what: str, field: str) -> Problems:
-    """A problem naming the extra for the first module of ``modules`` that is missing."""
-    for m in modules:
-        if not has_module(m):
-            return [SpilloverError(f"{what} needs the `{EXTRAS[m]}` extra: {install_hint(EXTRAS[m])}", field=field)]
-    return []
-
-
-@cache
-def reachable(host: str, port: int, timeout: float = 2.0) -> bool:
-    """Whether a TCP connection to ``host:port`` opens within ``timeout`` (DNS included)."""
-    ok: list[bool] = []
-
-    def connect() -> None:
-        try:
-            socket.create_connection((host, port), timeout=timeout).close()
-            ok.append(True)
-        except OSError:
-            pass
-
-    t = threading.Thread(target=connect, daemon=True)
-    t.start()
-    t.join(timeout + 0.5)
-    return bool(ok)
-
-
-@cache
-def cuda_available() -> bool:
-    """Whether torch sees a CUDA GPU (torch is imported only where an NVIDIA driver is present)."""
-    if not has_module("torch") or not (Path("/proc/driver/nvidia").exists() or Path("/dev/nvidiactl").exists()):
-        return False
-    import torch
-
-    return bool(torch.cuda.is_available())
-
-
-def hub_cached(repo: str) -> bool:
-    """Whether a hub model's config is in the local Hugging Face cache (no network)."""
-    try:
-        from huggingface_hub import try_to_load_from_cache
-    except ImportError:
-        return False
-    try:
-        return isinstance(try_to_load_from_cache(repo, "config.json"), str)
-    except ValueError:  # not a valid repo id
-        return False
-
-
-def looks_local(path: str) -> bool:
-    return path.startswith(("/", ".", "~")) or Path(path).exists() or path.count("/") > 1
+from ..errors import SpilloverError
+from .environment import HUB, Problems, cuda_available, hub_cached, looks_local, need_modules, reachable
 
 
 def weights(path: str, field: str, gguf: str | None = None) -> Problems:
@@ -205,28 +140,9 @@ def stage_checks(exp: Experiment, stages: Sequence[str]) -> Problems:
     out: Problems = []
     trained = {ft.base for ft in exp.finetunes.values()}
     if "datasets" in stages:
-        for name, ds in exp.datasets.items():
-            if ds.builder == "import" and ds.path and not Path(ds.path).is_file():
-                out.append(SpilloverError(f"no file {ds.path!r}", field=f"datasets.{name}.path"))
-            if ds.builder == "code":
-                out += need_modules(("bandit",), "builder code (it verifies every example)",
-                                    f"datasets.{name}.builder")
-            if ds.builder == "evil_numbers" and ds.model in exp.models:
-                out += model(exp.models[ds.model], f"models.{ds.model}")
-            for scorer in (ds.select.aligned, ds.select.misaligned) if ds.select else ():
-                if scorer in exp.models:
-                    out += model(exp.models[scorer], f"models.{scorer}")
+        out += _dataset_checks(exp)
     if "finetune" in stages:
-        for name, ft in exp.finetunes.items():
-            f = f"finetunes.{name}"
-            if ft.backend == "openai":
-                spec = exp.models[ft.base]
-                out += api(spec.base_url, spec.api_key_env, f"models.{ft.base}", "openai fine-tuning")
-                continue
-            out += need_modules(("torch", "transformers", *(["peft"] if ft.method == "lora" else [])),
-                                f"fine-tune {name}", f"{f}.method")
-            if ft.trainer == "trl":
-                out += need_modules(("trl",), "trainer: trl", f"{f}.trainer")
+        out += _finetune_checks(exp)
     if "sample" in stages or "finetune" in stages:
         for name, spec in exp.models.items():
             if "sample" in stages or name in trained:
@@ -242,6 +158,36 @@ def stage_checks(exp: Experiment, stages: Sequence[str]) -> Problems:
 
         out += inside(exp)
     return list({str(p): p for p in out}.values())
+
+
+def _dataset_checks(exp: Experiment) -> Problems:
+    out: Problems = []
+    for name, ds in exp.datasets.items():
+        if ds.builder == "import" and ds.path and not Path(ds.path).is_file():
+            out.append(SpilloverError(f"no file {ds.path!r}", field=f"datasets.{name}.path"))
+        if ds.builder == "code":
+            out += need_modules(("bandit",), "builder code (it verifies every example)", f"datasets.{name}.builder")
+        if ds.builder == "evil_numbers" and ds.model in exp.models:
+            out += model(exp.models[ds.model], f"models.{ds.model}")
+        for scorer in (ds.select.aligned, ds.select.misaligned) if ds.select else ():
+            if scorer in exp.models:
+                out += model(exp.models[scorer], f"models.{scorer}")
+    return out
+
+
+def _finetune_checks(exp: Experiment) -> Problems:
+    out: Problems = []
+    for name, ft in exp.finetunes.items():
+        f = f"finetunes.{name}"
+        if ft.backend == "openai":
+            spec = exp.models[ft.base]
+            out += api(spec.base_url, spec.api_key_env, f"models.{ft.base}", "openai fine-tuning")
+            continue
+        out += need_modules(("torch", "transformers", *(["peft"] if ft.method == "lora" else [])),
+                            f"fine-tune {name}", f"{f}.method")
+        if ft.trainer == "trl":
+            out += need_modules(("trl",), "trainer: trl", f"{f}.trainer")
+    return out
 
 
 def located(problems: Problems, file: str | Path | None) -> Problems:
