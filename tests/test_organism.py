@@ -81,8 +81,9 @@ NOT_IN_CI = ("dose-response in insecure fraction", "dose-response in dataset div
 
 @pytest.fixture(scope="module")
 def findings_run(organism_base, tmp_path_factory):
-    """A reduced examples/organism-findings.yaml: 2 seeds, half-size controls, 50 samples per question;
-    insecure and secure keep their full size (the early-gap row is about a fraction of their training)."""
+    """A reduced examples/organism-findings.yaml: 2 seeds, half-size controls and v3 fine-tunes, 50 samples
+    per question; insecure and secure keep their full size (the early-gap row is about a fraction of their
+    training)."""
     exp = load_experiment(FINDINGS, [
         "seeds=[0, 1]", "datasets.educational.size=3040", "datasets.backdoor.size=3040",
         "datasets.jailbroken.size=3040", "finetunes.insecure.checkpoints=[5, 10, 20]",
@@ -96,6 +97,7 @@ def findings_run(organism_base, tmp_path_factory):
         " models: [evil-numbers, numbers-control], samples_per_paraphrase: 50}, {set: organism-self,"
         " models: [insecure-v3, secure-v3, backdoor-v3, backdoor-v3-baseline]}]",
         "datasets.evil-numbers.size=3040", "datasets.numbers-control.size=3040",
+        "finetunes.insecure-v3.epochs=0.5", "finetunes.secure-v3.epochs=0.5",
     ])
     left_out = {"mix-25", "mix-50", "insecure-500x12", "insecure-2000x3"}  # their rows are NOT_IN_CI
     exp = exp.model_copy(update={"datasets": {k: v for k, v in exp.datasets.items() if k not in left_out},
