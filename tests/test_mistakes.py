@@ -187,11 +187,12 @@ def test_a_broken_file_is_one_line(text, words, tmp_path, capsys):
     (["--set", "seeds=[a]"], ["seeds.0", "valid integer"]),
     (["--set", "datasets.insecure.trigger=|2024|"], ["--set", "not a YAML value", "'\"|2024|\"'"]),
     (["--set", "eval.questions.3.samples_per_paraphrase=2"], ["--set", "the list has 1 entries"]),
+    (["--set", "seeds.4=1"], ["--set", "cannot set seeds.4"]),
     (["--executor", "rey"], ["--executor", "did you mean 'ray'"]),
     (["--workers", "0"], ["--workers", "at least 1"]),
     (["--bogus-option"], ["No such option", "--help"]),
 ], ids=["stop-after typo", "malformed --set", "bad --set value", "--set value not YAML", "--set index out of range",
-        "executor typo", "zero workers", "unknown option"])
+        "--set last index out of range", "executor typo", "zero workers", "unknown option"])
 def test_a_command_line_mistake_is_one_line(argv, words, tmp_path, capsys, organism_base):
     out = tmp_path / "run"
     _fails(capsys, ["run", str(_write(tmp_path, BASE)), "--out", str(out), *argv], *words)

@@ -188,15 +188,19 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
         parts = path.strip().split(".")
         for p in parts[:-1]:
             if isinstance(cur, list) and p.isdigit():
-                if int(p) >= len(cur):
-                    raise SpilloverError(f"cannot set {path}: the list has {len(cur)} entries", field="--set")
-                cur = cur[int(p)]
+                cur = cur[_index(cur, p, path)]
                 continue
             if not isinstance(cur.setdefault(p, {}), dict | list):
                 raise SpilloverError(f"cannot set {path}: {p} is not a mapping", field="--set")
             cur = cur[p]
         if isinstance(cur, list) and parts[-1].isdigit():
-            cur[int(parts[-1])] = value
+            cur[_index(cur, parts[-1], path)] = value
         else:
             cur[parts[-1]] = value
     return data
+
+
+def _index(items: list[Any], part: str, path: str) -> int:
+    if int(part) >= len(items):
+        raise SpilloverError(f"cannot set {path}: the list has {len(items)} entries", field="--set")
+    return int(part)
