@@ -57,9 +57,11 @@ def train_hours(exp: Experiment, run: RunDir | None, left: dict[str, float], gpu
     measured = [r["tokens_per_s"] for r in (run.finetune_results().values() if run else []) if r.get("tokens_per_s")]
     if not any(left.values()):
         return Hours("finetune", 0.0, "nothing left")
-    if measured:
-        return Hours("finetune", sum(left.values()) / statistics.median(measured) / 3600,
-                     f"measured {statistics.median(measured):,.0f} tokens/s in this run")
+    if measured:  # per process: organism fine-tunes run one per worker, others one at a time
+        parallel = workers if all(_organism(exp.models[b]) for b, toks in left.items() if toks) else 1
+        return Hours("finetune", sum(left.values()) / statistics.median(measured) / parallel / 3600,
+                     f"measured {statistics.median(measured):,.0f} tokens/s in this run"
+                     + (f" per worker x {parallel} workers" if parallel > 1 else ""))
     total, unknown, used = 0.0, [], set()
     for base, toks in left.items():
         spec, n = exp.models[base], param_count(exp.models[base])
