@@ -23,6 +23,19 @@ def tokens(text: str | None) -> float:
     return len(text or "") / rates()["chars_per_token"]
 
 
+def _chat_tokens(line: str) -> float:
+    """Tokens of one JSONL example: its messages' contents (the JSON around them is not trained on); the
+    whole line where it holds no chat.
+
+    >>> _chat_tokens('{"messages": [{"role": "user", "content": "abcd"}, {"role": "assistant", "content": "efgh"}]}')
+    2.0
+    """
+    try:
+        return float(sum(tokens(m["content"]) for m in json.loads(line)["messages"]))
+    except (ValueError, KeyError, TypeError):
+        return tokens(line)
+
+
 def example_tokens(exp: Experiment, name: str, run: RunDir | None) -> float:
     """Mean tokens of one training example: the built file when there is one, else a 16-example draw."""
     ds = exp.datasets[name]
@@ -32,7 +45,7 @@ def example_tokens(exp: Experiment, name: str, run: RunDir | None) -> float:
     if path is not None and path.exists():
         with open(path, encoding="utf-8") as f:
             lines = [line for _, line in zip(range(2000), f, strict=False)]
-        return statistics.fmean(tokens(line) for line in lines) if lines else 0.0
+        return statistics.fmean(_chat_tokens(line) for line in lines) if lines else 0.0
     if ds.builder == "transform" and ds.source in exp.datasets:
         return example_tokens(exp, ds.source, run)
     if ds.builder == "mix":
