@@ -6,13 +6,12 @@ CPU models get no number until one fine-tune or sample has been measured.
 from __future__ import annotations
 
 import statistics
-from pathlib import Path
 from typing import Any, NamedTuple
 
 from ..config import Experiment
 from ..rates import rates
 from ..store import RunDir
-from .sizes import CHARS_PER_TOKEN, param_count
+from .sizes import CHARS_PER_TOKEN, model_file, param_count
 
 
 class Hours(NamedTuple):
@@ -30,9 +29,7 @@ def _gpu_hours(flops: float, gpu: str, use: str) -> float:
 
 def _organism(spec: Any) -> bool:
     """A built-in organism base (shipped, or a build folder): its CPU throughput is in ``rates.yaml``."""
-    from ..backends import SHIPPED_ORGANISMS
-
-    return spec.path in SHIPPED_ORGANISMS or (Path(spec.path).expanduser() / "organism.json").is_file()
+    return model_file(spec.path, "organism.json") is not None
 
 
 def _on_organism(amount: float, rate: str, workers: int) -> float:
