@@ -7,10 +7,22 @@ import os
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
+from urllib.parse import urlparse
 
 from ..errors import MissingExtraError, SpilloverError
 
 T = TypeVar("T")
+
+
+def is_local_server(base_url: str | None) -> bool:
+    """An OpenAI-compatible server on this machine: no key, no price, no API latency.
+
+    >>> is_local_server("http://127.0.0.1:8000/v1"), is_local_server("http://[::1]:8000/v1")
+    (True, True)
+    >>> is_local_server("https://api.example.com/v1?via=localhost"), is_local_server(None)
+    (False, False)
+    """
+    return bool(base_url) and urlparse(base_url or "").hostname in ("127.0.0.1", "localhost", "::1")
 
 
 def api_key(env_name: str, base_url: str | None) -> str:
@@ -18,7 +30,7 @@ def api_key(env_name: str, base_url: str | None) -> str:
     key = os.environ.get(env_name)
     if key:
         return key
-    if base_url and any(h in base_url for h in ("127.0.0.1", "localhost", "[::1]")):
+    if is_local_server(base_url):
         return "local-server-needs-no-key"
     raise SpilloverError(f"set the API key in the environment variable {env_name}", field="api_key_env")
 

@@ -53,8 +53,9 @@ def device(spec: ModelSpec, field: str) -> Problems:
 
 def api(base_url: str | None, key_env: str, field: str, what: str) -> Problems:
     """The key is in the environment (local servers need none), then that the server accepts connections."""
-    local = bool(base_url) and urlparse(base_url or "").hostname in ("127.0.0.1", "localhost", "::1")
-    if not local and not os.environ.get(key_env):  # the server is checked once there is a key
+    from ..backends.openai_util import is_local_server
+
+    if not is_local_server(base_url) and not os.environ.get(key_env):  # the server is checked once there is a key
         return [SpilloverError(f"{what} needs an API key in the environment variable {key_env}",
                                field=f"{field}.api_key_env")]
     out: Problems = []

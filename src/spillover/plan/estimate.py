@@ -13,11 +13,12 @@ import statistics
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from ..backends.openai_util import is_local_server
 from ..config import Experiment
 from ..errors import SpilloverError
 from ..rates import price, rates, usd
 from ..store import RunDir
-from .hours import Hours, is_local, prompt_tokens, sample_hours, train_hours
+from .hours import Hours, prompt_tokens, sample_hours, train_hours
 from .sizes import dataset_size, example_tokens, memory, tokens
 
 
@@ -167,7 +168,7 @@ def _answer_tokens(exp: Experiment, records: dict[str, dict[str, Any]]) -> tuple
 def _sample_spend(left: list[tuple[Any, Any]], answer: float) -> list[Spend]:
     by_model: dict[str, list[float]] = {}
     for t, p in left:
-        if t.spec.backend == "openai" and not is_local(t.spec.base_url):
+        if t.spec.backend == "openai" and not is_local_server(t.spec.base_url):
             by_model.setdefault(t.path, []).append(prompt_tokens(p))
     return [Spend(f"sample {m}", sum(v), answer * len(v), usd(sum(v), answer * len(v), price(m)))
             for m, v in by_model.items()]
@@ -187,7 +188,7 @@ def _judges(exp: Experiment, run: RunDir | None, judged: list[tuple[Any, Any]], 
     spend, hours = [], []
     q_tokens = statistics.fmean(prompt_tokens(p) for _t, p in judged) if judged else 0.0
     for j in exp.judges:
-        if j.kind != "openai" or is_local(j.base_url):
+        if j.kind != "openai" or is_local_server(j.base_url):
             continue
         n = len(judged) * left
         tin = sum(n * (tokens(j.prompts.get(m) or _prompt_or_empty(builtin_prompt, m)) + q_tokens + answer)

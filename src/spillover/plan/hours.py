@@ -84,11 +84,6 @@ def prompt_tokens(p: Any) -> float:
     return (len(q.paraphrases[p.paraphrase_index]) + len(q.system or "")) / CHARS_PER_TOKEN
 
 
-def is_local(base_url: str | None) -> bool:
-    """An OpenAI-compatible server on this machine (no price, no API latency)."""
-    return bool(base_url) and any(h in (base_url or "") for h in ("127.0.0.1", "localhost", "[::1]"))
-
-
 def sample_hours(left: list[tuple[Any, Any]], answer: float, gpu: str, workers: int) -> Hours:
     if not left:
         return Hours("sample", 0.0, "nothing left")
