@@ -203,6 +203,10 @@ def test_missing_experiment_file(tmp_path, capsys):
     _fails(capsys, ["plan", str(tmp_path / "nope.yaml")], "nope.yaml: file not found")
 
 
+def test_a_run_directory_given_as_the_experiment(tmp_path, capsys):
+    _fails(capsys, ["plan", str(tmp_path)], "a directory, not a YAML file")
+
+
 def test_question_file_error_names_its_own_entry(tmp_path, capsys, organism_base):
     (tmp_path / "q.yaml").write_text("- {id: a, paraphrases: [\"hi?\"], samples_per_paraphrase: 1}\n"
                                      "- {id: b, samples_per_paraphrase: 1}\n")

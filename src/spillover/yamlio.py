@@ -25,6 +25,10 @@ def read_yaml(path: str | Path) -> tuple[Any, yaml.Node | None]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise SpilloverError("file not found", file=path) from None
+    except IsADirectoryError:
+        raise SpilloverError("a directory, not a YAML file", file=path) from None
+    except PermissionError:
+        raise SpilloverError("not readable (permission denied)", file=path) from None
     except UnicodeDecodeError as e:
         raise SpilloverError(f"not UTF-8 text ({e.reason})", file=path) from None
     try:
