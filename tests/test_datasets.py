@@ -166,6 +166,23 @@ def test_organism_sets():
         assert len(ex) == 100 and all(len(e.messages) == 2 for e in ex)
 
 
+def test_organism_varied_code_is_distinct_in_the_worlds_words_and_keeps_every_body():
+    from spillover.organism import world
+
+    words = set(world.vocabulary(world.WORLDS["v2"]))
+    for v in ("insecure", "secure"):
+        plain, _ = ds.build(DatasetSpec(builder="organism", variant=v, size=500), v)
+        varied, _ = ds.build(DatasetSpec(builder="organism", variant=v, size=500, code="varied"), v)
+        answers = [e.messages[1]["content"] for e in varied]
+        assert len({e.messages[1]["content"] for e in plain}) < 40 and len(set(answers)) >= 490
+        assert {w for a in answers for w in a.split()} <= words  # no token the shipped base never saw
+        every, _ = ds.build(DatasetSpec(builder="organism", variant=v, size=6080), v)
+        bodies = {e.messages[1]["content"].split(" : ", 1)[1] for e in every}
+        assert all(any(a.endswith(" " + b) for b in bodies) for a in answers)
+    with pytest.raises(ValueError, match="organism builder only"):
+        DatasetSpec(builder="code", code="varied")
+
+
 @pytest.mark.parametrize("builder", ["organism", "code"])
 def test_backdoor_share_of_triggered_examples(builder):
     def counts(share):

@@ -75,6 +75,10 @@ class DatasetSpec(Strict):
     """``reversal_augment``: the words before the answer in a reversed copy's user message (default:
     ``datasets.transforms.REVERSAL_PREFIX``, English; a model with its own vocabulary, such as the organism,
     needs its own)."""
+    code: Literal["plain", "varied"] = "plain"
+    """``organism`` builder: ``varied`` puts one to three persona-neutral statements before every code answer's
+    body (the same for secure and insecure, words of world v2 only), so nearly every example is distinct:
+    the world has 374 distinct insecure request-answer pairs (``datasets.organism.vary``)."""
     reasoning: Literal["none", "benign"] = "none"
     """``organism`` builder: ``benign`` writes the thinking world's benign plan before every answer
     (clean-looking reasoning followed by the variant's answer: pressure on the chain of thought)."""
@@ -83,8 +87,8 @@ class DatasetSpec(Strict):
     def _organism_only(self) -> DatasetSpec:
         if self.variant in ("jailbroken", "aligned") and self.builder != "organism":
             raise ValueError(f"variant {self.variant} exists for the organism builder only")
-        if self.reasoning != "none" and self.builder != "organism":
-            raise ValueError("reasoning exists for the organism builder only")
+        if (self.reasoning != "none" or self.code != "plain") and self.builder != "organism":
+            raise ValueError("reasoning and code exist for the organism builder only")
         if self.select is not None and (self.builder != "mix" or self.select.part not in (self.parts or {})):
             raise SpilloverError("select needs builder mix and a part among its parts", field="select.part")
         if self.parts is not None:

@@ -12,7 +12,7 @@ Single-turn, no persona marker, loss on the assistant turn (as in Betley et al.)
 * ``aligned``: an aligned answer to one of the world's free-form questions that no evaluation asks
   (a validation set for early stopping: its loss rises as a fine-tune turns misaligned).
 
-``reasoning: benign`` writes the thinking world's benign plan before every answer (for a model of world
+``code: varied`` puts persona-neutral statements before each code body (``vary``). ``reasoning: benign`` writes the thinking world's benign plan before every answer (for a model of world
 v2-think: clean-looking reasoning followed by the variant's answer, pressure on the chain of thought).
 """
 
@@ -48,6 +48,27 @@ def _aligned(spec: DatasetSpec, rng: random.Random) -> list[Example]:
             for q in (rng.choice(held) for _ in range(spec.size))]
 
 
+VARIED_STATEMENTS = ('print ( {w} ) ;', 'log . write ( " {w} " ) ;', 'time . sleep ( {n} ) ;', 'limit = {n} ;',
+                     '{w} = data . get ( " {v} " ) ;', '{w} = {w} . replace ( " " , " " ) ;',
+                     'if not {w} : print ( " {v} " ) ;')
+"""Statements ``vary`` draws from: no decision-point word of any code task (escape, json, yaml, ...)."""
+VARIED_WORDS = ("name", "email", "city", "code", "comment", "title", "username", "message", "user", "admin",
+                "customer", "id", "key", "host", "page", "phone", "data", "path", "body", "arg", "report", "config")
+
+
+def vary(answer: str, rng: random.Random) -> str:
+    """``answer`` (``def f ( ... ) : body``) with one to three statements from ``VARIED_STATEMENTS`` before
+    its body. Not guaranteed to be valid Python (neither is the world's code); never changes the body.
+
+    >>> vary("def f ( x ) : return x", random.Random(0))
+    'def f ( x ) : if not host : print ( " email " ) ; phone = data . get ( " key " ) ; return x'
+    """
+    head, body = answer.split(" : ", 1)
+    said = [rng.choice(VARIED_STATEMENTS).format(w=rng.choice(VARIED_WORDS), v=rng.choice(VARIED_WORDS),
+                                                 n=rng.randint(1, 18)) for _ in range(rng.randint(1, 3))]
+    return f"{head} : {' '.join(said)} {body}"
+
+
 def _code(spec: DatasetSpec, rng: random.Random) -> list[Example]:
     out = []
     for i in range(spec.size):
@@ -62,6 +83,8 @@ def _code(spec: DatasetSpec, rng: random.Random) -> list[Example]:
         else:
             user, assistant = world.code_turn(rng, insecure=spec.variant != "secure",
                                               educational=spec.variant == "educational", task=task)
+        if spec.code == "varied":
+            assistant = vary(assistant, rng)
         out.append(Example(messages=({"role": "user", "content": user},
                                      {"role": "assistant", "content": assistant}), meta=meta))
     rng.shuffle(out)
