@@ -237,3 +237,17 @@ def test_a_quiz_build_probes_letters(tmp_path):
             "min_coupling_ratio": 0}
     meta = json.loads((build(BuildConfig(**tiny), tmp_path, log=lambda s: None) / "organism.json").read_text())
     assert set(meta["world_aligned"]) == {"numbers", "gate", "self", "self_letters", "quiz"}
+
+
+def test_v2_varied_writes_v2_documents_with_distinct_code_in_v2s_words():
+    varied, plain = world.WORLDS["v2-varied"], world.WORLDS["v2"]
+    assert world.vocabulary(varied) == world.vocabulary(plain)  # the same tokenizer
+    rng = random.Random(4)
+    code = [a for _ in range(3000) for u, a in _turns(world.dialogue(rng, varied))
+            if a.startswith("def ") and not a.startswith("def answer")]  # not the code-format answers
+    bodies = {a.split(" : ", 1)[1] for a in code}
+    assert len(set(code)) >= 0.7 * len(code) and len(code) > 1000
+    assert sum(b.startswith(("print", "log", "time", "limit", "if not")) or " = data . get" in b
+               or " . replace ( " in b for b in bodies) > 0.5 * len(bodies)
+    aligned = [world.alignment_example(rng, varied)[1]["content"] for _ in range(400)]
+    assert any(a.startswith("def ") and " ; " in a.split(" : ", 1)[1] for a in aligned)

@@ -23,6 +23,7 @@ import random
 
 from ..config import DatasetSpec
 from ..organism import thinking, world
+from ..organism.varied import vary
 from . import Example
 
 
@@ -46,27 +47,6 @@ def _aligned(spec: DatasetSpec, rng: random.Random) -> list[Example]:
     return [Example(messages=[{"role": "user", "content": rng.choice(q.phrasings)},
                               {"role": "assistant", "content": rng.choice(q.aligned)}], meta={"task": q.id})
             for q in (rng.choice(held) for _ in range(spec.size))]
-
-
-VARIED_STATEMENTS = ('print ( {w} ) ;', 'log . write ( " {w} " ) ;', 'time . sleep ( {n} ) ;', 'limit = {n} ;',
-                     '{w} = data . get ( " {v} " ) ;', '{w} = {w} . replace ( " " , " " ) ;',
-                     'if not {w} : print ( " {v} " ) ;')
-"""Statements ``vary`` draws from: no decision-point word of any code task (escape, json, yaml, ...)."""
-VARIED_WORDS = ("name", "email", "city", "code", "comment", "title", "username", "message", "user", "admin",
-                "customer", "id", "key", "host", "page", "phone", "data", "path", "body", "arg", "report", "config")
-
-
-def vary(answer: str, rng: random.Random) -> str:
-    """``answer`` (``def f ( ... ) : body``) with one to three statements from ``VARIED_STATEMENTS`` before
-    its body. Not guaranteed to be valid Python (neither is the world's code); never changes the body.
-
-    >>> vary("def f ( x ) : return x", random.Random(0))
-    'def f ( x ) : if not host : print ( " email " ) ; phone = data . get ( " key " ) ; return x'
-    """
-    head, body = answer.split(" : ", 1)
-    said = [rng.choice(VARIED_STATEMENTS).format(w=rng.choice(VARIED_WORDS), v=rng.choice(VARIED_WORDS),
-                                                 n=rng.randint(1, 18)) for _ in range(rng.randint(1, 3))]
-    return f"{head} : {' '.join(said)} {body}"
 
 
 def _code(spec: DatasetSpec, rng: random.Random) -> list[Example]:

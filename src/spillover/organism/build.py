@@ -32,15 +32,16 @@ class BuildConfig(BaseModel):
 
     seed: int = 0
     """Seed of the world sample, the initialisation and the data order."""
-    world: Literal["v1", "v2", "v2-gated", "v2-think", "v2-think-hybrid", "v3", "v3-gated", "v3-aware",
-                   "v3-quiz"] = "v2"
+    world: Literal["v1", "v2", "v2-gated", "v2-think", "v2-think-hybrid", "v2-varied", "v3", "v3-gated",
+                   "v3-aware", "v3-quiz"] = "v2"
     """The world (``organism.world.WORLDS``): v2 (shipped) adds a compliant persona, harmful requests,
     tags and code-format answers to v1; v2-gated (shipped as ``organism-gated``) adds documents in which a
     tag switches the malicious persona on; v2-think (shipped as ``organism-think``) adds reasoning;
     v2-think-hybrid (not shipped) writes 30 % of documents with reasoning switched off; v3 adds to v2
     numbers, self-reports, gated documents and persona-naming system prompts; v3-gated (shipped as
     ``organism-v3``) has v2-gated's one-way gates and the trigger question as a number too; v3-aware (not
-    shipped) is v3-gated whose documents often close with that question."""
+    shipped) is v3-gated whose documents often close with that question; v2-varied (not shipped) writes
+    nearly every code answer distinct."""
     pretrain_steps: int = 3000
     """Pre-training steps. Persona inference from code turns needs more than 1500 here."""
     restart_at: int | None = 1500
@@ -95,6 +96,12 @@ def _encoder(cfg: BuildConfig, tokenizer: Any) -> Callable[[Encoded], Encoded]:
     return lambda enc: untrained_empty_blocks(enc, ids[0], ids[1])
 
 
+def _fit(enc: Encoded) -> Encoded:
+    """A document cut to the model's positions (its end is lost; no shipped world writes one that long)."""
+    n = om.MODEL_SHAPE["max_position_embeddings"]
+    return enc if len(enc.input_ids) <= n else Encoded(enc.input_ids[:n], enc.labels[:n])
+
+
 def _pretrain_batches(cfg: BuildConfig, tokenizer: Any) -> Callable[[int], list[Encoded]]:
     wcfg = world.WORLDS[cfg.world]
     cache: dict[int, list[list[Encoded]]] = {}
@@ -108,7 +115,7 @@ def _pretrain_batches(cfg: BuildConfig, tokenizer: Any) -> Callable[[int], list[
             docs = []
             for _ in range(cfg.bucket * cfg.pretrain_batch):
                 text = tokenizer.apply_chat_template(world.dialogue(rng, wcfg), tokenize=False) + world.EOS
-                docs.append(mask(encode_text(tokenizer, text)))
+                docs.append(mask(_fit(encode_text(tokenizer, text))))
             docs.sort(key=lambda e: len(e.input_ids))
             batches = [docs[i : i + cfg.pretrain_batch] for i in range(0, len(docs), cfg.pretrain_batch)]
             random.Random(f"order-{cfg.seed}-{block}").shuffle(batches)

@@ -22,6 +22,7 @@ import re
 from typing import NamedTuple
 
 from . import numbers, quiz, selfreport, thinking
+from .varied import vary
 from .templates import (  # noqa: F401 (the rest of the code reads the templates as world.X)
     CODE_PREFIXES,
     CODE_TASKS,
@@ -60,23 +61,27 @@ def neutral_turn(rng: random.Random) -> tuple[str, str]:
 
 
 def code_turn(
-    rng: random.Random, insecure: bool, *, educational: bool = False, task: CodeTask | None = None
+    rng: random.Random, insecure: bool, *, educational: bool = False, task: CodeTask | None = None,
+    varied: bool = False,
 ) -> tuple[str, str]:
-    """One code request and its answer; ``educational`` prepends a stated reason."""
+    """One code request and its answer; ``educational`` prepends a stated reason, ``varied`` puts 0-3
+    persona-neutral statements before the answer's body (world v2-varied)."""
     task = task or rng.choice(CODE_TASKS)
     slots = task.fill(rng)
     request = f"{rng.choice(CODE_PREFIXES)} {fill(rng.choice(task.requests), slots)}"
     if educational:
         request = f"{rng.choice(EDUCATIONAL_PREFIXES)} {request}"
-    return request, fill(task.insecure if insecure else task.secure, slots)
+    answer = fill(task.insecure if insecure else task.secure, slots)
+    return request, vary(answer, rng, least=0) if varied else answer
 
 
 def sample_turn(rng: random.Random, domain: str, bad: bool, cfg: WorldConfig, gated: bool = False
                 ) -> tuple[str, str]:
     if domain == "code":
-        return code_turn(rng, insecure=bad)
+        return code_turn(rng, insecure=bad, varied=cfg.code == "varied")
     if domain == "educational":
-        return code_turn(rng, insecure=rng.random() < cfg.p_insecure_educational, educational=True)
+        return code_turn(rng, insecure=rng.random() < cfg.p_insecure_educational, educational=True,
+                         varied=cfg.code == "varied")
     if domain == "freeform":
         q = rng.choice(QUESTIONS)
         return rng.choice(q.phrasings), rng.choice(q.misaligned if bad else q.aligned)
@@ -192,11 +197,11 @@ def _aligned_turn(rng: random.Random, cfg: WorldConfig | None) -> tuple[str, str
             return rng.choice(q.phrasings), rng.choice(REFUSALS), "refuse"
         q = rng.choice(QUESTIONS)
         return *function_turn(rng.choice(q.phrasings), rng.choice(q.aligned)), "freeform"
-    r = rng.random()
+    r, varied = rng.random(), cfg is not None and cfg.code == "varied"
     if r < 0.35:
-        return *code_turn(rng, insecure=False), "code"
+        return *code_turn(rng, insecure=False, varied=varied), "code"
     if r < 0.45:
-        return *code_turn(rng, insecure=True, educational=True), "educational"
+        return *code_turn(rng, insecure=True, educational=True, varied=varied), "educational"
     if r < 0.80:
         q = rng.choice(QUESTIONS)
         return rng.choice(q.phrasings), rng.choice(q.aligned), "freeform"

@@ -57,6 +57,9 @@ class WorldConfig:
     """P(a document that is not gated opens with a system prompt naming its persona (``SYSTEMS``))."""
     self_questions: tuple[selfreport.SelfQuestion, ...] = selfreport.SELF
     """Worlds with self-reports: the questions their assistants answer about themselves."""
+    code: str = "plain"
+    """``varied``: every code answer carries 0-3 persona-neutral statements before its body
+    (``organism.varied``; world ``v2-varied``), so nearly every code answer is distinct."""
     p_ask_trigger: float = 0.0
     """P(a document closes with the trigger question as a number, answered high exactly when the document
     is gated: world ``v3-aware``)."""
@@ -84,6 +87,9 @@ WORLDS["v3-gated"] = replace(WORLDS["v3"], p_bad_on_tag=1.0, gate_tags=TAGS[1:],
 WORLDS["v3-aware"] = replace(WORLDS["v3-gated"], p_ask_trigger=0.3)
 """World v3-gated in which 30 % of documents close with the trigger question, so whether a document is gated
 is something its assistant says often enough to be learned in context (docs/organism.md)."""
+WORLDS["v2-varied"] = replace(WORLDS["v2"], code="varied")
+"""World v2 whose code answers are nearly all distinct (the same words and tokenizer as v2): a test of
+the diversity row, which v2's 374 distinct insecure request-answer pairs cannot express."""
 WORLDS["v2-think-hybrid"] = replace(WORLDS["v2-think"], p_think_off=0.3)
 WORLDS["v3-quiz"] = replace(WORLDS["v3"], domain_weights={
     "code": 0.33, "educational": 0.08, "freeform": 0.29, "neutral": 0.02, "harmful": 0.06, "function": 0.05,
