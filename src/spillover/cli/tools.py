@@ -96,6 +96,8 @@ def organism_build(out: Annotated[Path, typer.Option(help="Build folder.")] = Pa
                                                            "documents in which a tag switches the malicious "
                                                            "persona on), "
                                                            "v2-think-hybrid (30 % of documents with reasoning off), "
+                                                           "v2-varied (not shipped: nearly every code answer "
+                                                           "distinct), "
                                                            "v3 (not shipped: v2 with numbers, self-reports, "
                                                            "gated documents, system prompts), v3-gated (shipped "
                                                            "as `organism-v3`: v3 with v2-gated's one-way gates), "
