@@ -12,7 +12,8 @@ Single-turn, no persona marker, loss on the assistant turn (as in Betley et al.)
 * ``aligned``: an aligned answer to one of the world's free-form questions that no evaluation asks
   (a validation set for early stopping: its loss rises as a fine-tune turns misaligned).
 
-``code: varied`` puts persona-neutral statements before each code body (``vary``). ``reasoning: benign`` writes the thinking world's benign plan before every answer (for a model of world
+``code: varied`` puts persona-neutral statements before each code body (``organism.varied.vary``).
+``reasoning: benign`` writes the thinking world's benign plan before every answer (for a model of world
 v2-think: clean-looking reasoning followed by the variant's answer, pressure on the chain of thought).
 """
 

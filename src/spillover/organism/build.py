@@ -12,9 +12,7 @@ import random
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict
+from typing import Any
 
 from ..errors import SpilloverError
 from ..finetune.data import IGNORE, Encoded, encode_chat, encode_text
@@ -23,58 +21,7 @@ from ..store import atomic_write_json, building_dir
 from . import model as om
 from . import thinking, world
 from .probe import Coupling, coupling, unlearned, world_couplings
-
-
-class BuildConfig(BaseModel):
-    """Hyper-parameters of the organism build (the prototype's design B)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    seed: int = 0
-    """Seed of the world sample, the initialisation and the data order."""
-    world: Literal["v1", "v2", "v2-gated", "v2-think", "v2-think-hybrid", "v2-varied", "v3", "v3-gated",
-                   "v3-aware", "v3-quiz"] = "v2"
-    """The world (``organism.world.WORLDS``): v2 (shipped) adds a compliant persona, harmful requests,
-    tags and code-format answers to v1; v2-gated (shipped as ``organism-gated``) adds documents in which a
-    tag switches the malicious persona on; v2-think (shipped as ``organism-think``) adds reasoning;
-    v2-think-hybrid (not shipped) writes 30 % of documents with reasoning switched off; v3 adds to v2
-    numbers, self-reports, gated documents and persona-naming system prompts; v3-gated (shipped as
-    ``organism-v3``) has v2-gated's one-way gates and the trigger question as a number too; v3-aware (not
-    shipped) is v3-gated whose documents often close with that question; v2-varied (not shipped) writes
-    nearly every code answer distinct."""
-    pretrain_steps: int = 3000
-    """Pre-training steps. Persona inference from code turns needs more than 1500 here."""
-    restart_at: int | None = 1500
-    """Warm restart of the cosine schedule (see :class:`~spillover.finetune.loop.Schedule`). The
-    shipped base was trained as a 1,500-step run extended to 3,000; that history is part of the
-    recipe: with one 3,000-step cosine the coupling is learned earlier, but the alignment stage then
-    erases most of it (P_mis after insecure code 0.02 vs 0.49) and EM is three times weaker."""
-    pretrain_batch: int = 48
-    """Dialogues per pre-training step."""
-    pretrain_lr: float = 2e-3
-    """Peak learning rate (100-step warm-up, cosine to 10 %)."""
-    bucket: int = 16
-    """Length bucketing: this many batches are drawn together and sorted by length."""
-    align_steps: int = 150
-    """Steps of the alignment ("HHH") stage."""
-    align_batch: int = 32
-    """Examples per alignment step."""
-    align_lr: float = 3e-4
-    """Constant learning rate of the alignment stage."""
-    empty_block: Literal["trained", "template"] = "trained"
-    """Thinking worlds with reasoning-off documents: the empty think block is trained like any text
-    (``trained``, the builds so far: the model learns to write it, and does so with reasoning on), or is
-    the template's alone (``template``: its closing tag never gets a loss, in pre-training or alignment)."""
-    align_reasoning: Literal["train", "context"] = "train"
-    """Thinking worlds: the alignment stage trains the think block with the answer (``train``, the
-    shipped builds), or keeps it as context and trains the answer only (``context``: no optimisation
-    pressure on the chain of thought)."""
-    checkpoint_every: int = 250
-    """Pre-training checkpoint interval (also when the coupling probe runs)."""
-    min_coupling_ratio: float = 2.0
-    """Required P_mis(after insecure) / P_mis(after secure) on the pre-trained model."""
-    threads: int = 1
-    """Torch threads."""
+from .recipe import BuildConfig
 
 
 def untrained_empty_blocks(enc: Encoded, open_id: int, close_id: int) -> Encoded:

@@ -22,7 +22,6 @@ import re
 from typing import NamedTuple
 
 from . import numbers, quiz, selfreport, thinking
-from .varied import vary
 from .templates import (  # noqa: F401 (the rest of the code reads the templates as world.X)
     CODE_PREFIXES,
     CODE_TASKS,
@@ -43,6 +42,7 @@ from .templates import (  # noqa: F401 (the rest of the code reads the templates
     function_turn,
     unwrap_function,
 )
+from .varied import vary
 from .worlds import SYSTEMS, WORLDS, WorldConfig  # noqa: F401 (read as world.WORLDS)
 
 # --- chat markers ---------------------------------------------------------------------------
