@@ -33,6 +33,16 @@ def test_ratio_holds_only_when_the_effect_is_there():
     assert run_check(c, Check(a="insecure", b="secure", relation="<=", factor=2), 0.05, {}).holds is False
 
 
+def test_a_check_says_when_its_rates_are_over_few_counted_answers():
+    c = cells({"insecure": 0.12, "secure": 0.012}).assign(answers=100)
+    chk = Check(a="insecure", b="secure", factor=5)
+    assert "counted" not in run_check(c, chk, 0.05, {}).measured
+    c["answers"] = np.where(c["display_group"] == "insecure", 500, 100)  # 80 % incoherent
+    assert "counted 20 % / 100 % of answers" in run_check(c, chk, 0.05, {}).measured
+    trend = Check(kind="trend", levels={"secure": 0, "insecure": 1})
+    assert "counted 100 % / 20 %" in run_check(c, trend, 0.05, {}).measured
+
+
 def test_rate_ratio_interval_covers_the_truth():
     check = Check(a="x", b="y")
     covered = [run_check(cells({"x": 0.06, "y": 0.02}, seed=s), check, 0.05, {}).interval for s in range(40)]
