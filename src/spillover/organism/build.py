@@ -44,7 +44,11 @@ def _encoder(cfg: BuildConfig, tokenizer: Any) -> Callable[[Encoded], Encoded]:
 
 
 def _fit(enc: Encoded) -> Encoded:
-    """A document cut to the model's positions (its end is lost; no shipped world writes one that long)."""
+    """A document cut to the model's positions (its end is lost; no shipped world writes one that long).
+
+    >>> [len(x) for x in _fit(Encoded(list(range(400)), list(range(400))))]
+    [320, 320]
+    """
     n = om.MODEL_SHAPE["max_position_embeddings"]
     return enc if len(enc.input_ids) <= n else Encoded(enc.input_ids[:n], enc.labels[:n])
 
