@@ -67,6 +67,17 @@ def finetune(
 
         return train_trl(spec, prep, name=name, base_path=base_path, seed=seed, out=out, device=device,
                          resume_every=resume_every, on_step=on_step, fault_after_step=fault_after_step)
+    return _train_lean(spec, prep, name=name, base_path=base_path, seed=seed, out=out, load_base=load_base,
+                       device=device, resume_every=resume_every, on_step=on_step,
+                       fault_after_step=fault_after_step, hook=hook, validation=validation)
+
+
+def _train_lean(spec: FinetuneSpec, prep: Prepared, *, name: str, base_path: str, seed: int, out: Path,
+                load_base: Callable[[], tuple[Any, Any]], device: str, resume_every: int,
+                on_step: Callable[[StepStats, int], None] | None, fault_after_step: int | None,
+                hook: TrainingHook | None, validation: Sequence[Sequence[dict[str, str]]] | None
+                ) -> FinetuneResult:
+    """The lean loop (``trainer: lean``): resume, checkpoints, early stopping, the training hook."""
     model, tokenizer = prep.model, prep.tokenizer
     optimizer = make_optimizer(model, spec.lr, spec.weight_decay, (0.9, 0.999))
     progress = _Progress.restore(out / "resume", model, optimizer)
