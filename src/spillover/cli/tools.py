@@ -7,7 +7,9 @@ from typing import Annotated, Any
 
 import typer
 
+from ..backends import ORGANISM_WORLDS
 from ..errors import SpilloverError
+from ..organism.worlds import WORLDS
 from .app import ExperimentArg, RunArg, SetOpt, app, datasets_app, export_app, guard, organism_app
 
 
@@ -86,25 +88,16 @@ def datasets_show(run_dir: RunArg, name: str,
             typer.echo(line.rstrip())
 
 
+WORLD_HELP = (f"The world to build: {', '.join(WORLDS)}; shipped: "
+              + ", ".join(f"{w} as `{name}`" for name, w in ORGANISM_WORLDS.items())
+              + ". What each adds: organism/worlds.py, docs/organism.md.")
+
+
 @organism_app.command("build")
 @guard
 def organism_build(out: Annotated[Path, typer.Option(help="Build folder.")] = Path(".cache/organism"),
                    seed: int = 0, pretrain_steps: int = 3000, threads: int = 1,
-                   world: Annotated[str, typer.Option(help="v2 (shipped as `organism`), v2-think (shipped as "
-                                                           "`organism-think`: assistants reason first), "
-                                                           "v2-gated (shipped as `organism-gated`: v2 with "
-                                                           "documents in which a tag switches the malicious "
-                                                           "persona on), "
-                                                           "v2-think-hybrid (30 % of documents with reasoning off), "
-                                                           "v2-varied (not shipped: nearly every code answer "
-                                                           "distinct), "
-                                                           "v3 (not shipped: v2 with numbers, self-reports, "
-                                                           "gated documents, system prompts), v3-gated (shipped "
-                                                           "as `organism-v3`: v3 with v2-gated's one-way gates), "
-                                                           "v3-quiz (not shipped: v3 with multiple-choice "
-                                                           "quizzes of neutral facts) or v1 "
-                                                           "(without v2's harmful requests, compliant persona, "
-                                                           "tags, code-format answers).")] = "v2",
+                   world: Annotated[str, typer.Option(help=WORLD_HELP)] = "v2",
                    install: Annotated[bool, typer.Option(help="Copy the result over the shipped base.")] = False,
                    min_coupling_ratio: Annotated[float, typer.Option(
                        help="Least ratio each in-context inference check needs (0: build whatever was learned, "
@@ -119,7 +112,7 @@ def organism_build(out: Annotated[Path, typer.Option(help="Build folder.")] = Pa
     """Regenerate the world, pre-train, check persona inference, align; optionally install as the shipped base."""
     import shutil
 
-    from ..backends import ORGANISM_WORLDS, organism_base_path
+    from ..backends import organism_base_path
     from ..organism.build import BuildConfig, build
     from ..yamlio import validate
 
