@@ -107,6 +107,10 @@ def test_every_name_the_config_accepts_has_a_registered_implementation():
     from spillover.questions.variants import VARIANTS
 
     assert names_of_list(QuestionSource, "variants") == {"plain", *VARIANTS}
+    from spillover.organism.recipe import BuildConfig
+    from spillover.organism.worlds import WORLDS
+
+    assert names(BuildConfig, "world") == set(WORLDS)
 
 
 def names_of_list(model, field):
