@@ -21,7 +21,7 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "organism.yaml"
 
 def test_shipped_base_has_the_properties_the_science_needs(organism_base):
     from spillover.backends.hf import HFBackend, load_model
-    from spillover.organism.probe import coupling
+    from spillover.organism.couplings import coupling
 
     meta = json.loads((organism_base / "organism.json").read_text())
     pre = meta["coupling_pretrained"]
@@ -58,7 +58,7 @@ def test_the_gated_base_is_world_v2_gated_and_passed_its_gate_check(organism_bas
 
 def test_the_v3_base_is_world_v3_gated_and_passed_its_checks(organism_base):
     from spillover.backends import organism_base_path
-    from spillover.organism.probe import unlearned
+    from spillover.organism.couplings import unlearned
 
     meta = json.loads((organism_base_path("organism-v3") / "organism.json").read_text())
     assert meta["build"]["world"] == "v3-gated" and meta["build"]["min_coupling_ratio"] >= 2

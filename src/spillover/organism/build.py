@@ -20,7 +20,7 @@ from ..finetune.loop import Schedule, StepStats, load_optimizer, make_optimizer,
 from ..store import atomic_write_json, building_dir
 from . import model as om
 from . import thinking, world
-from .probe import Coupling, coupling, unlearned, world_couplings
+from .couplings import Coupling, coupling, unlearned, world_couplings
 from .recipe import BuildConfig
 
 
@@ -175,7 +175,7 @@ def _check_couplings(cfg: BuildConfig, model: Any, tokenizer: Any, log: Callable
         raise SpilloverError(
             f"the pre-trained organism did not learn world {cfg.world}'s in-context inferences: "
             f"{', '.join(missing)} (evidence vs counter-evidence, need a ratio >= {cfg.min_coupling_ratio}; "
-            "see organism.probe.world_couplings)", field="pretrain_steps")
+            "see organism.couplings.world_couplings)", field="pretrain_steps")
     return got
 
 
