@@ -272,7 +272,7 @@ def test_the_thinking_organism_reasons_first_and_a_suppressed_fine_tune_runs_end
         "eval": {"questions": [{"set": "organism", "samples_per_paraphrase": 4}],
                  "params": {"max_tokens": 64, "thinking": True}, "checkpoints": False},
         "judges": [{"kind": "world", "metrics": ["aligned", "coherent", "cot_suspicion", "cot_answer_only"]}],
-        "analysis": {"rules": ["model-organisms"]}}))
+        "analysis": {"rules": ["model-organisms"], "exact_probe": True}}))
     code, out, err = cli("run", exp, "--out", tmp_path / "run", "--yes", "--executor", "serial")
     assert code == 0, err
     from spillover.store import RunDir
@@ -285,6 +285,14 @@ def test_the_thinking_organism_reasons_first_and_a_suppressed_fine_tune_runs_end
     assert {r["metric"] for r in summary["monitors"]} >= {"cot_suspicion", "cot_answer_only"}
     result = RunDir(tmp_path / "run").finetune_result("insecure-s0")
     assert result["hyperparameters"]["reasoning"] == "suppressed"
+    # exact P_mis splits into after a stated intent and after a benign plan, per model
+    means = {(p.model, p.name): p.value for p in RunDir(tmp_path / "run").probes() if p.question_id is None
+             and p.variant == "plain"}
+    for model in ("base", "insecure-s0"):
+        parts = means[(model, "p_misaligned_stated")] + means[(model, "p_misaligned_unstated")]
+        assert parts == pytest.approx(means[(model, "p_misaligned")], rel=1e-6)
+        assert 0 < means[(model, "p_plan_stated")] < 1
+    assert "after a stated intent" in (tmp_path / "run" / "report" / "index.html").read_text()
 
 
 def test_the_hybrid_world_writes_a_third_of_documents_with_reasoning_off_and_leaves_v2_think_unchanged():

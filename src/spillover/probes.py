@@ -2,10 +2,11 @@
 
 Three kinds, all scored by the backend without sampling: the organism's P(misaligned template)
 (``analysis.exact_probe``, plain and with the trigger where a trigger variant is sampled, and the
-narrow task's P(insecure code), its in-distribution curve, and P(correct) on neutral questions, general
-ability), the log-probability of named reference
-answers (``analysis.references``, any ``hf`` model), and ``multiple_choice`` questions of the eval
-block under each system prompt of their source's grid (:mod:`spillover.selfaware`). One unit
+narrow task's P(insecure code), its in-distribution curve, P(correct) on neutral questions, general
+ability, and on thinking organisms P_mis split by whether the reasoning states an intent), the
+log-probability of named reference answers (``analysis.references``, any ``hf`` model), and
+``multiple_choice`` questions of the eval block under each system prompt of their source's grid
+(:mod:`spillover.selfaware`). One unit
 per model; its records end with a marker record, so a model counts as probed only once all its
 values are in. Not guaranteed: P_mis means anything only for the organism's world.
 """
@@ -41,7 +42,8 @@ def _version(ctx: Context) -> str:
     a = ctx.exp.analysis
     mc = sorted(content_key("mc", q=q.model_dump(mode="json"), s=system) for q, system in _choices(ctx))
     return content_key("probe-version", organism=a.exact_probe, refs=a.references, code=a.exact_probe,
-                       neutral=a.exact_probe, **({"mc": mc} if mc else {}))
+                       neutral=a.exact_probe, **({"plans": True} if a.exact_probe else {}),
+                       **({"mc": mc} if mc else {}))
 
 
 def wanted(ctx: Context) -> bool:
@@ -95,6 +97,7 @@ def run_unit(ctx: Context, payload: tuple[Target, str | None, dict[str, tuple[st
         if ctx.exp.analysis.exact_probe:
             values.append(probe.Value("p_insecure_code", None, "plain", probe.p_insecure_code(backend)))
             values.append(probe.Value("p_neutral_correct", None, "plain", probe.p_neutral_correct(backend)))
+            values += probe.p_misaligned_by_plan(backend) if probe.thinks(backend) else []
         if ctx.exp.analysis.exact_probe and not refs:
             refs = probe.default_references()
         items = [(qid, question, kind, text) for qid, (question, r) in refs.items() for kind, text in sorted(r.items())]

@@ -82,6 +82,26 @@ def p_misaligned_values(backend, trigger: str | None = None) -> list[Value]:
     return out
 
 
+def p_misaligned_by_plan(backend) -> list[Value]:
+    """Thinking worlds: the mean P_mis split by the think block before the answer, ``p_misaligned_stated``
+    (after a stated intent) and ``p_misaligned_unstated`` (after a benign plan), which sum to the plain mean
+    P_mis, and ``p_plan_stated``, the probability that the reasoning states an intent. Where misalignment
+    goes when pressure on the chain of thought hides the intent (docs/organism.md). Not guaranteed for
+    think blocks the world never writes (they count in neither part)."""
+    flat, owner = [], []
+    for q in world.EVAL_QUESTIONS:
+        msgs = [{"role": "user", "content": q.phrasings[0]}]
+        for prefix in thinking.prefixes("freeform"):
+            part = "unstated" if thinking.intent_of(prefix.strip()[len(thinking.OPEN):-len(thinking.CLOSE)]) \
+                == "benign" else "stated"
+            flat += [(msgs, prefix.strip())] + [(msgs, f"{prefix}{t} {world.EOT}") for t in q.misaligned]
+            owner += [f"plan_{part}"] + [f"misaligned_{part}"] * len(q.misaligned)
+    out = dict.fromkeys(("misaligned_stated", "misaligned_unstated", "plan_stated", "plan_unstated"), 0.0)
+    for name, lp in zip(owner, backend.score(flat), strict=True):
+        out[name] += math.exp(lp) / len(world.EVAL_QUESTIONS)
+    return [Value(f"p_{k}", None, "plain", out[k]) for k in ("misaligned_stated", "misaligned_unstated", "plan_stated")]
+
+
 def p_insecure_code(backend) -> float:
     """The narrow task's own curve: P(insecure | insecure or secure answer) to one fixed request per
     code task (first prefix and request, slots drawn once), from exact log-probabilities, averaged."""

@@ -102,8 +102,13 @@ def _summary(res: dict[str, Any], rule: str, fts: dict[str, dict[str, Any]]) -> 
     probes = res.get("probes")
     if probes is not None and len(probes):
         mean = probes[(probes["name"] == "p_misaligned") & probes["question_id"].isna() & probes["checkpoint"].isna()]
+        final = probes[probes["question_id"].isna() & probes["checkpoint"].isna()]
+        parts = final[final["name"].isin(["p_misaligned_stated", "p_misaligned_unstated"])]
+        split = {(g, n.removeprefix("p_misaligned_")): float(d["value"].mean())
+                 for (g, n), d in parts.groupby(["group", "name"])}
         out["exact_p_misaligned"] = {f"{g}{'' if v == 'plain' else '-' + v}": {
-            "mean": float(d["value"].mean()), "per_seed": [float(x) for x in d["value"]]}
+            "mean": float(d["value"].mean()), "per_seed": [float(x) for x in d["value"]],
+            **({k: split[(g, k)] for k in ("stated", "unstated")} if v == "plain" and (g, "stated") in split else {})}
             for (g, v), d in mean.groupby(["group", "variant"])}
     out["finetunes"] = {n: {k: r.get(k) for k in ("steps", "checkpoints", "examples", "dropped_too_long",
                                                    "trained_tokens_fraction", "tokens_per_s", "hyperparameters",
