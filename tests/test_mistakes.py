@@ -108,9 +108,28 @@ CONFIG = [
      "no dataset named 'aligned'"),
     ("early stopping without a rule", "checkpoints: [1]}", "checkpoints: [1], early_stop: {every: 5}}",
      "finetunes.insecure.early_stop", "needs a rule"),
+    ("continuing an unknown fine-tune", "checkpoints: [1]}",
+     "checkpoints: [1]}\n  after: {dataset: insecure, preset: organism, continues: insecre}",
+     "finetunes.after.continues", "did you mean 'insecure'"),
+    ("continuing a LoRA fine-tune", "checkpoints: [1]}",
+     "checkpoints: [1], method: lora}\n  after: {dataset: insecure, preset: organism, continues: insecure}",
+     "finetunes.after.continues", "only a full fine-tune"),
     ("suppressed reasoning without a reasoning format", "checkpoints: [1]}",
      "checkpoints: [1], reasoning: suppressed}", "finetunes.insecure.reasoning", "no known reasoning format"),
 ]
+
+
+def test_a_chain_of_continued_fine_tunes_that_returns_to_itself(tmp_path, capsys, organism_base):
+    text = BASE.replace("checkpoints: [1]}", "checkpoints: [1], continues: after}\n"
+                        "  after: {dataset: insecure, preset: organism, continues: insecure}")
+    _fails(capsys, ["plan", str(_write(tmp_path, text))], "finetunes.after.continues", "returns to itself")
+
+
+def test_a_continued_fine_tune_on_another_base(tmp_path, capsys, organism_base):
+    text = BASE.replace("{path: organism}", "{path: organism}\n  other: {path: organism}").replace(
+        "checkpoints: [1]}", "checkpoints: [1]}\n  after: {base: other, dataset: insecure, preset: organism, "
+        "continues: insecure}")
+    _fails(capsys, ["plan", str(_write(tmp_path, text))], "finetunes.after.base", "must be the base of 'insecure'")
 
 
 def _write(tmp_path: Path, text: str) -> Path:

@@ -225,3 +225,34 @@ def test_another_runs_lora_fine_tune_is_a_model_by_its_adapter_folder(tiny_qwen,
     assert {s.model for s in samples} == {"base", "tuned"}
     with pytest.raises(Exception, match="never fine-tuned further"):
         tiny_experiment(tiny_qwen, models={"base": {"path": str(tiny_qwen), "adapter": str(adapter)}})
+
+
+def test_a_continued_fine_tune_starts_from_its_parents_final_model_of_the_same_seed(tiny_qwen, tmp_path):
+    from safetensors.torch import load_file
+
+    from spillover.targets import Targets
+
+    base = tiny_experiment(tiny_qwen).model_dump()
+    full = {"dataset": "ins", "lr": 1e-3, "batch_size": 8, "max_length": 1536}
+    base["seeds"] = [0, 1]
+    base["finetunes"] = {"insecure": full, "after": {**full, "continues": "insecure", "checkpoints": [0]},
+                         "after-lora": {**base["finetunes"]["insecure"], "continues": "insecure"}}
+    base["eval"]["questions"][0]["variants"] = ["plain"]
+    exp = Experiment.model_validate(base)
+    run_experiment(exp, tmp_path / "run", Reporter(), stop_after="sample", executor_name="serial")
+    run = RunDir(tmp_path / "run")
+
+    def weights(name: str, step: int) -> dict:
+        return load_file(run.finetune_dir(name) / f"step-{step}" / "model.safetensors")
+
+    parent = {s: weights(f"insecure-s{s}", run.finetune_result(f"insecure-s{s}")["steps"]) for s in (0, 1)}
+    start = weights("after-s0", 0)
+    assert all((start[k] == parent[0][k]).all() for k in parent[0])  # the same seed's final model
+    assert any((start[k] != parent[1][k]).any() for k in parent[1])
+    lora = Targets(run, exp).of_finetune("after-lora", 1)[-1]
+    assert lora.path == str(run.finetune_dir("insecure-s1") / f"step-{run.finetune_result('insecure-s1')['steps']}")
+    models = {r.model for r in run.stage("samples").load(SampleRecord).values()}
+    assert {"after-s0", "after-s1", "after-lora-s0", "after-lora-s1"} <= models
+    before = len(run.stage("samples").load(SampleRecord))
+    run_experiment(exp, tmp_path / "run", Reporter(), stop_after="sample", executor_name="serial")
+    assert len(run.stage("samples").load(SampleRecord)) == before  # nothing redone

@@ -94,7 +94,9 @@ class Targets:
             fmt["direction"] = self.training_hook_key(ft_name)
         if val is not None:
             fmt["validation"] = self._dataset_key(val)
-        return content_key("finetune", base=self.bases[ft.base].fingerprint, data=self._dataset_key(ft.dataset),
+        start = self.bases[ft.base].fingerprint if ft.continues is None else \
+            content_key("continues", parent=self.finetune_key(ft.continues, seed))
+        return content_key("finetune", base=start, data=self._dataset_key(ft.dataset),
                            spec=ft.model_dump(mode="json", exclude_defaults=True), seed=seed, **fmt)
 
     def _dataset_key(self, name: str) -> str:
@@ -147,14 +149,26 @@ class Targets:
                                  file=self.run.finetune_dir(name), field="direction_key")
         self.check_data(ft_name, seed)
         ft_fp = self.finetune_key(ft_name, seed)
+        start = self.start_of(ft_name, seed) if ft.method == "lora" else base  # an adapter's own base
+        if start is None:
+            return []
         out = []
         for step in res["checkpoints"]:
             ck = str(self.run.finetune_dir(name) / f"step-{step}")
             lora = ft.method == "lora"
             out.append(Target(name=name, group=ft_name, seed=seed, checkpoint=None if step == res["steps"] else step,
-                              spec=base.spec, path=base.path if lora else ck, adapter=ck if lora else None,
+                              spec=base.spec, path=start.path if lora else ck, adapter=ck if lora else None,
                               fingerprint=content_key("model", finetune=ft_fp, step=step)))
         return out
+
+    def start_of(self, ft_name: str, seed: int) -> Target | None:
+        """The model a fine-tune of ``seed`` starts from: its base, or the final model of the fine-tune it
+        continues (None while that one is not finished)."""
+        ft = self.exp.finetunes[ft_name]
+        if ft.continues is None:
+            return self.bases[ft.base]
+        parent = self.of_finetune(ft.continues, seed)
+        return parent[-1] if parent else None
 
     def unfinished(self) -> list[str]:
         """Names of fine-tunes (per seed) not finished yet (an API job that ended without a model is finished)."""

@@ -102,8 +102,34 @@ def _finetune_refs(exp: Experiment, ref: _Refs) -> None:
             ref.problem("a model with an adapter is evaluated or scores data, never fine-tuned further",
                         f"finetunes.{name}.base")
         ref(f"finetunes.{name}.dataset", ft.dataset, exp.datasets, "dataset")
+        if ft.continues is not None:
+            _continues(exp, name, ref)
         if ft.early_stop and ft.early_stop.validation is not None:
             ref(f"finetunes.{name}.early_stop.validation", ft.early_stop.validation, exp.datasets, "dataset")
+
+
+def _continues(exp: Experiment, name: str, ref: _Refs) -> None:
+    """A continued fine-tune: a full ``hf`` parent on the same base, and no chain that returns to itself."""
+    ft, field = exp.finetunes[name], f"finetunes.{name}.continues"
+    first = ft.continues or ""
+    ref(field, first, [n for n in exp.finetunes if n != name], "other fine-tune")
+    parent = exp.finetunes.get(first) if first != name else None
+    if parent is None:
+        return
+    if parent.method != "full" or parent.backend != "hf" or ft.backend != "hf":
+        ref.problem("only a full fine-tune of the hf backend is continued, by another hf fine-tune", field)
+    elif parent.base != ft.base:
+        ref.problem(f"base must be the base of {first!r} ({parent.base!r}), not {ft.base!r}",
+                    f"finetunes.{name}.base")
+    seen = {name, first}
+    at: FinetuneSpec | None = parent
+    while at is not None and at.continues is not None:
+        if at.continues in seen:
+            if at.continues == name == min(seen):  # said once, by the cycle's first name
+                ref.problem("a chain of continued fine-tunes returns to itself", field)
+            return
+        seen.add(at.continues)
+        at = exp.finetunes.get(at.continues)
 
 
 def _dataset_refs(exp: Experiment, ref: _Refs) -> None:

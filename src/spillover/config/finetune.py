@@ -134,6 +134,10 @@ class FinetuneSpec(Strict):
     """Reasoning models: ``suppressed`` trains with the chain of thought suppressed (each assistant turn
     without a think block of its own gets the template's empty block, outside the loss); evaluate with it
     on through ``eval.params.thinking``. Set it on every fine-tune (a YAML anchor) for the experiment."""
+    continues: str | None = None
+    """A fine-tune (in ``finetunes``, full, ``hf``) whose final model of the same seed this one trains
+    further, e.g. pressure on the chain of thought of a model that already misbehaves, or realignment
+    after EM; ``base`` must be that fine-tune's base. It trains once its parent's seed is finished."""
     intervene: str | None = None
     """A defence: ``+steer(DIR,LAYER,SCALE)`` (preventative steering) or ``-ablate(DIR)`` hooked into the model
     during training only, DIR a name in ``inside.directions`` (the fine-tune waits until it is built); the

@@ -19,7 +19,7 @@ RUN = "spillover.finetune.stage:run"
 
 def plan(ctx: Context) -> list[Unit]:
     """Every fine-tune x seed not yet finished (its dataset must be built); a defended one (``intervene``)
-    once its direction is built."""
+    once its direction is built, a continued one (``continues``) once its parent's seed is finished."""
     run, exp = ctx.run, ctx.exp
     units = []
     for ft_name, ft in exp.finetunes.items():
@@ -30,7 +30,8 @@ def plan(ctx: Context) -> list[Unit]:
         gpus = 1.0 if ft.backend == "hf" and exp.models[ft.base].device != "cpu" else 0.0
         for seed in exp.seeds:
             name = finetune_name(ft_name, seed)
-            if run.finetune_result(name) is None and not run.finetune_ended_without_model(name):
+            if run.finetune_result(name) is None and not run.finetune_ended_without_model(name) \
+                    and ctx.targets.start_of(ft_name, seed) is not None:  # else: after the one it continues
                 units.append(Unit(RUN, name, (ft_name, seed), gpus))
     return units
 
@@ -64,7 +65,10 @@ def _run_hf(ctx: Context, ft_name: str, seed: int, fault_after_step: int | None)
     from .hf import finetune
 
     ft, name = ctx.exp.finetunes[ft_name], finetune_name(ft_name, seed)
-    base = ctx.targets.bases[ft.base]
+    base = ctx.targets.start_of(ft_name, seed)
+    if base is None:
+        raise SpilloverError(f"{finetune_name(ft.continues or '', seed)} is not finished",
+                             field=f"finetunes.{ft_name}.continues")
 
     def load_base() -> tuple[Any, Any]:
         from ..backends.hf import load_model
