@@ -1,6 +1,7 @@
 """Checkpoint projections: does a fine-tune's representation move along a direction before its answers do?
 
-For each traced fine-tune and seed, the base model (step 0) and every checkpoint read the eval's plain
+For each traced fine-tune and seed, the base model (step 0; for a continued fine-tune, the model it starts
+from) and every checkpoint read the eval's plain
 free-form prompts; the activation at the last prompt token (where the answer starts) is averaged
 over prompts and projected on each direction's unit vector at the direction's layer. Answers are not
 involved, so the projection is a leading indicator only if it moves before the misaligned rate does
@@ -46,10 +47,10 @@ def plan(ctx: Context) -> list[Unit]:
     done = ctx.run.stage("projections").done_keys()
     units = []
     for ft in ctx.exp.inside.trace:
-        base = ctx.targets.bases[ctx.exp.finetunes[ft].base]
         for seed in ctx.exp.seeds:
-            models = [base, *ctx.targets.of_finetune(ft, seed)]
-            if len(models) == 1:
+            base = ctx.targets.start_of(ft, seed)  # a continued fine-tune's trajectory starts at its parent
+            models = [base, *ctx.targets.of_finetune(ft, seed)] if base is not None else []
+            if len(models) <= 1:
                 continue
             reqs = prompts(ctx, models[1])
             pkey = content_key("trace-prompts", p=[r.model_dump(mode="json") for r in reqs])

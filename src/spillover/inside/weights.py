@@ -1,4 +1,5 @@
-"""Weight change per module and layer across a fine-tune's checkpoints, relative to the base.
+"""Weight change per module and layer across a fine-tune's checkpoints, relative to the base (a continued
+fine-tune: relative to the model it starts from, its parent's final model of the same seed).
 
 For a full fine-tune, ``||W_step - W_base|| / ||W_base||`` (Frobenius) per tensor, summed in squares
 over a module's tensors; for a LoRA adapter, the merged update ``scale * B @ A`` over the base
@@ -84,8 +85,9 @@ def plan(ctx: Context) -> list[Unit]:
     done = ctx.run.stage("weights").done_keys()
     units = []
     for ft in ctx.exp.inside.weights:
-        base = ctx.targets.bases[ctx.exp.finetunes[ft].base]
         for seed in ctx.exp.seeds:
+            if (base := ctx.targets.start_of(ft, seed)) is None:  # a continued one: what it changed itself
+                continue
             todo = [(t, k) for t in ctx.targets.of_finetune(ft, seed)
                     if (k := content_key("weights", model=t.fingerprint, base=base.fingerprint)) not in done]
             if todo:
