@@ -238,10 +238,10 @@ def test_a_continued_fine_tune_starts_from_its_parents_final_model_of_the_same_s
     base["finetunes"] = {"insecure": full, "after": {**full, "continues": "insecure", "checkpoints": [0]},
                          "after-lora": {**base["finetunes"]["insecure"], "continues": "insecure"}}
     base["eval"]["questions"][0]["variants"] = ["plain"]
+    base["inside"] = {"weights": ["after"]}
     exp = Experiment.model_validate(base)
-    run_experiment(exp, tmp_path / "run", Reporter(), stop_after="sample", executor_name="serial")
+    run_experiment(exp, tmp_path / "run", Reporter(), executor_name="serial")
     run = RunDir(tmp_path / "run")
-
     def weights(name: str, step: int) -> dict:
         return load_file(run.finetune_dir(name) / f"step-{step}" / "model.safetensors")
 
@@ -249,10 +249,19 @@ def test_a_continued_fine_tune_starts_from_its_parents_final_model_of_the_same_s
     start = weights("after-s0", 0)
     assert all((start[k] == parent[0][k]).all() for k in parent[0])  # the same seed's final model
     assert any((start[k] != parent[1][k]).any() for k in parent[1])
+    # its weight change is what it changed itself: measured from its parent's final model
+    from spillover.inside.weights import changes
+
+    steps = run.finetune_result("after-s0")["steps"]
+    final = weights("after-s0", steps)
+    expected = {(p.layer, p.module): rel for p, rel, _n in changes(parent[0], {k: final[k] - parent[0][k]
+                                                                               for k in final})}
+    got = next(r for r in run.weight_changes() if r.model == "after-s0" and r.step == steps)
+    assert {(m.layer, m.module): m.change for m in got.modules} == pytest.approx(expected)
     lora = Targets(run, exp).of_finetune("after-lora", 1)[-1]
     assert lora.path == str(run.finetune_dir("insecure-s1") / f"step-{run.finetune_result('insecure-s1')['steps']}")
     models = {r.model for r in run.stage("samples").load(SampleRecord).values()}
     assert {"after-s0", "after-s1", "after-lora-s0", "after-lora-s1"} <= models
     before = len(run.stage("samples").load(SampleRecord))
-    run_experiment(exp, tmp_path / "run", Reporter(), stop_after="sample", executor_name="serial")
+    run_experiment(exp, tmp_path / "run", Reporter(), executor_name="serial")
     assert len(run.stage("samples").load(SampleRecord)) == before  # nothing redone
