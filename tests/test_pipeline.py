@@ -235,7 +235,9 @@ def test_a_continued_fine_tune_starts_from_its_parents_final_model_of_the_same_s
     base = tiny_experiment(tiny_qwen).model_dump()
     full = {"dataset": "ins", "lr": 1e-3, "batch_size": 8, "max_length": 1536}
     base["seeds"] = [0, 1]
-    base["finetunes"] = {"insecure": full, "after": {**full, "continues": "insecure", "checkpoints": [0]},
+    base["datasets"]["sec"] = {"builder": "organism", "variant": "secure", "size": 16}
+    base["finetunes"] = {"insecure": full, "after": {**full, "dataset": "sec", "continues": "insecure",
+                                                     "checkpoints": [0]},
                          "after-lora": {**base["finetunes"]["insecure"], "continues": "insecure"}}
     base["eval"]["questions"][0]["variants"] = ["plain"]
     base["inside"] = {"weights": ["after"]}
@@ -265,3 +267,9 @@ def test_a_continued_fine_tune_starts_from_its_parents_final_model_of_the_same_s
     before = len(run.stage("samples").load(SampleRecord))
     run_experiment(exp, tmp_path / "run", Reporter(), executor_name="serial")
     assert len(run.stage("samples").load(SampleRecord)) == before  # nothing redone
+    data = run.dataset("ins")  # another version of the parent's data: the continuation is stale
+    data.write_text("\n".join(reversed(data.read_text().splitlines())) + "\n")
+    from spillover.errors import SpilloverError
+
+    with pytest.raises(SpilloverError, match="another version of dataset 'sec' or of 'insecure'"):
+        Targets(run, exp).check_data("after", 0)

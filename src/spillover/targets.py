@@ -106,16 +106,19 @@ class Targets:
         return self._data[name]
 
     def check_data(self, ft_name: str, seed: int, record: bool = False) -> None:
-        """Refuse a fine-tune folder made from another version of its datasets (``DATA_KEY`` in it, written
-        before training starts when ``record``); folders from before this check have none and pass."""
+        """Refuse a fine-tune folder made from another version of its datasets, or of the fine-tune it
+        continues (``DATA_KEY`` in it, written before training starts when ``record``); folders from before
+        this check have none and pass."""
         ft = self.exp.finetunes[ft_name]
         folder = self.run.finetune_dir(finetune_name(ft_name, seed))
         val = ft.early_stop.validation if ft.early_stop else None
-        key = content_key("data", data=[self._dataset_key(d) for d in (ft.dataset, val) if d])
+        parent = {"continues": self.finetune_key(ft.continues, seed)} if ft.continues else {}
+        key = content_key("data", data=[self._dataset_key(d) for d in (ft.dataset, val) if d], **parent)
         marker = folder / DATA_KEY
         if marker.exists() and marker.read_text() != key:
-            raise SpilloverError(f"made from another version of dataset {ft.dataset!r}; move the folder away to "
-                                 "retrain it", file=folder, field="dataset")
+            what = f"dataset {ft.dataset!r}" + (f" or of {ft.continues!r}" if ft.continues else "")
+            raise SpilloverError(f"made from another version of {what}; move the folder away to retrain it",
+                                 file=folder, field="continues" if ft.continues else "dataset")
         if record and not marker.exists():
             folder.mkdir(parents=True, exist_ok=True)
             atomic_write_text(marker, key)
