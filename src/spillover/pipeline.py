@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from .config import Experiment
-from .errors import SpilloverError
 from .execute import Context, Executor, Outcome, Unit, make_executor, raise_failures
 from .execute import open_context as context
 from .locks import stage_lock
@@ -61,12 +60,8 @@ def finetune_stage(ctx: Context, ex: Executor, *, train: bool = True) -> None:
 
     if ctx.exp.finetunes or ctx.exp.datasets:
         build_datasets(ctx)
-    trained: set[str] = set()
-    while train and (units := finetune.plan(ctx)):  # waves: a continued fine-tune after its parent
-        if again := sorted(trained & {u.id for u in units}):
-            raise SpilloverError(f"fine-tunes planned again after training: {', '.join(again)}")
+    for units in finetune.waves(ctx) if train else ():
         execute(ex, ctx, "finetune", units)
-        trained |= {u.id for u in units}
 
 
 def sample_stage(ctx: Context, ex: Executor, targets: Sequence[Any], shard: tuple[int, int] | None = None,

@@ -8,6 +8,7 @@ ended without a model (refused, failed) is a terminal state: reported, not retri
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from ..errors import SpilloverError
@@ -34,6 +35,17 @@ def plan(ctx: Context) -> list[Unit]:
                     and ctx.targets.start_of(ft_name, seed) is not None:  # else: after the one it continues
                 units.append(Unit(RUN, name, (ft_name, seed), gpus))
     return units
+
+
+def waves(ctx: Context) -> Iterator[list[Unit]]:
+    """The units to train, wave by wave (the caller runs each before asking for the next): a continued
+    fine-tune comes in the wave after its parent's seed."""
+    trained: set[str] = set()
+    while units := plan(ctx):
+        if again := sorted(trained & {u.id for u in units}):
+            raise SpilloverError(f"fine-tunes planned again after training: {', '.join(again)}")
+        yield units
+        trained |= {u.id for u in units}
 
 
 def run(ctx: Context, payload: tuple[str, int], *, fault_after_step: int | None = None) -> str:
