@@ -101,18 +101,26 @@ def _summary(res: dict[str, Any], rule: str, fts: dict[str, dict[str, Any]]) -> 
         out["findings"] = [{k: f[k] for k in ("finding", "holds", "p")} for f in res["findings"]]
     probes = res.get("probes")
     if probes is not None and len(probes):
-        mean = probes[(probes["name"] == "p_misaligned") & probes["question_id"].isna() & probes["checkpoint"].isna()]
-        final = probes[probes["question_id"].isna() & probes["checkpoint"].isna()]
-        parts = final[final["name"].isin(["p_misaligned_stated", "p_misaligned_unstated"])]
-        split = {(g, n.removeprefix("p_misaligned_")): float(d["value"].mean())
-                 for (g, n), d in parts.groupby(["group", "name"])}
-        out["exact_p_misaligned"] = {f"{g}{'' if v == 'plain' else '-' + v}": {
-            "mean": float(d["value"].mean()), "per_seed": [float(x) for x in d["value"]],
-            **({k: split[(g, k)] for k in ("stated", "unstated")} if v == "plain" and (g, "stated") in split else {})}
-            for (g, v), d in mean.groupby(["group", "variant"])}
+        out["exact_p_misaligned"] = _exact_table(probes)
     out["finetunes"] = {n: {k: r.get(k) for k in ("steps", "checkpoints", "examples", "dropped_too_long",
                                                    "trained_tokens_fraction", "tokens_per_s", "hyperparameters",
                                                    "losses")} for n, r in fts.items()}
+    return out
+
+
+def _exact_table(probes: Any) -> dict[str, dict[str, Any]]:
+    """Final exact P_mis per group (and variant): its mean, per seed, and on a thinking organism its parts
+    after a stated intent and after a benign plan (``organism.probe.p_misaligned_by_plan``)."""
+    final = probes[probes["question_id"].isna() & probes["checkpoint"].isna()]
+    parts = final[final["name"].isin(["p_misaligned_stated", "p_misaligned_unstated"])]
+    split = {(g, n.removeprefix("p_misaligned_")): float(d["value"].mean())
+             for (g, n), d in parts.groupby(["group", "name"])}
+    out = {}
+    for (g, v), d in final[final["name"] == "p_misaligned"].groupby(["group", "variant"]):
+        row: dict[str, Any] = {"mean": float(d["value"].mean()), "per_seed": [float(x) for x in d["value"]]}
+        if v == "plain" and (g, "stated") in split:
+            row |= {k: split[(g, k)] for k in ("stated", "unstated")}
+        out[f"{g}{'' if v == 'plain' else '-' + v}"] = row
     return out
 
 
