@@ -78,7 +78,7 @@ class DatasetSpec(Strict):
     code: Literal["plain", "varied"] = "plain"
     """``organism`` builder: ``varied`` puts one to three persona-neutral statements before every code answer's
     body (the same for secure and insecure, words of world v2 only), so nearly every example is distinct:
-    the world has 374 distinct insecure request-answer pairs (``datasets.organism.vary``)."""
+    the world has 374 distinct insecure request-answer pairs (``organism.varied.vary``)."""
     reasoning: Literal["none", "benign"] = "none"
     """``organism`` builder: ``benign`` writes the thinking world's benign plan before every answer
     (clean-looking reasoning followed by the variant's answer: pressure on the chain of thought)."""

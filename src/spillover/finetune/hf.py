@@ -77,7 +77,7 @@ def _train_lean(spec: FinetuneSpec, prep: Prepared, *, name: str, base_path: str
                 on_step: Callable[[StepStats, int], None] | None, fault_after_step: int | None,
                 hook: TrainingHook | None, validation: Sequence[Sequence[dict[str, str]]] | None
                 ) -> FinetuneResult:
-    """The lean loop (``trainer: lean``): resume, checkpoints, early stopping, the training hook."""
+    """The lean loop (``trainer: loop``): resume, checkpoints, early stopping, the training hook."""
     model, tokenizer = prep.model, prep.tokenizer
     optimizer = make_optimizer(model, spec.lr, spec.weight_decay, (0.9, 0.999))
     progress = _Progress.restore(out / "resume", model, optimizer)
