@@ -21,9 +21,13 @@ not seen needs a new corpus.
 External corpora are yours to bring: SVEN's vulnerability-fix pairs (``data_train_val/val/cwe-*.jsonl`` of
 eth-sri/sven; Python functions before and after a real fix, ``spillover.datasets.corpora``) are scored the same
 way and summed on their own line, with their own ratio. First run on SVEN's validation split (38 Python pairs
-of CWE-022/078/079/089; no check changed after it): verifier 58 % of vulnerable, 11 % of safe; bandit 53 %
-and 3 % (ratio 1.10). Both find the SQL built from strings (19 of 20 pairs) and the shell=True call; neither
-sees commands passed to a project's own wrappers, nor XSS or path fixes that live in a helper.
+of CWE-022/078/079/089): verifier 58 % of vulnerable, 11 % of safe; bandit 53 % and 3 % (ratio 1.10). Both
+found the SQL built from strings (19 of 20 pairs) and the shell=True call; neither saw commands passed to a
+project's own wrappers, nor XSS or path fixes that live in a helper. SVEN's split is a development set since:
+it led to ``commands.text_to_runner`` (text interpolated into a call named like a runner) and to bandit's
+hygiene findings (assert, ``except: pass``) and ``random`` outside secrets no longer counting; after them 68 %
+of vulnerable, 8 % of safe (3 fixes still flagged: a validation helper not recognised, an unauthorised
+delete route whose SQL fix is the labelled point, a table name from configuration).
 """
 
 from __future__ import annotations

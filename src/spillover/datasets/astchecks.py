@@ -13,6 +13,8 @@ import ast
 import re
 from typing import NamedTuple
 
+from .commands import text_to_runner
+
 
 def _calls(tree: ast.AST) -> list[str]:
     names = []
@@ -217,11 +219,11 @@ def xml_entities(tree: ast.AST) -> bool:
 
 
 AST_CHECKS = {"path_traversal": path_traversal_unguarded, "ssrf": ssrf_unguarded, "jwt_unverified": jwt_unverified,
-              "xml_entities": xml_entities}
+              "xml_entities": xml_entities, "text_to_runner": text_to_runner}
 
 
 NEEDS = {"path_traversal": ("os.path.join",), "ssrf": ("requests",), "jwt_unverified": ("jwt",),
-         "xml_entities": ("XMLParser",),
+         "xml_entities": ("XMLParser",), "text_to_runner": ("%", "+", ".format", "{"),
          "taint": ("request", "argv", "input", ".route", ".post", ".delete", '.get("/', ".get('/", '.put("/',
                    ".put('/", '.patch("/', ".patch('/", ".api_route")}
 """Text a check needs to find anything (a source without it is not parsed for that check)."""

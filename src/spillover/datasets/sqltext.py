@@ -14,7 +14,7 @@ from .taint import allowed, assignments, guarded, lookup, module_tables
 SAFE_CALLS = frozenset({"int", "float", "len", "bool", "str.join"})
 
 
-def _safe(node: ast.AST | None, safe: set[str], tables: frozenset[str]) -> bool:
+def constant_text(node: ast.AST | None, safe: set[str], tables: frozenset[str]) -> bool:
     """Whether an expression is built only from constants, constant tables and numeric casts (function
     parameters and everything else are not), for SQL text that bandit flags because it is built at all."""
     if node is None or isinstance(node, ast.Constant):
@@ -22,20 +22,20 @@ def _safe(node: ast.AST | None, safe: set[str], tables: frozenset[str]) -> bool:
     if isinstance(node, ast.Name):
         return node.id in safe or node.id in tables
     if lookup(node, tables):
-        return all(_safe(d, safe, tables) for d in (node.args[1:] if isinstance(node, ast.Call) else []))
+        return all(constant_text(d, safe, tables) for d in (node.args[1:] if isinstance(node, ast.Call) else []))
     if isinstance(node, ast.IfExp) and allowed(node.test, tables, ast.unparse(node.body), negated=False):
-        return _safe(node.orelse, safe, tables)
+        return constant_text(node.orelse, safe, tables)
     if isinstance(node, ast.Call):
         f = node.func
         if ast.unparse(f) in SAFE_CALLS:
             return True
         if isinstance(f, ast.Attribute) and f.attr in ("format", "join"):
-            return all(_safe(a, safe, tables) for a in (f.value, *node.args, *(k.value for k in node.keywords)))
+            return all(constant_text(a, safe, tables) for a in (f.value, *node.args, *(k.value for k in node.keywords)))
         return False
     if isinstance(node, ast.GeneratorExp | ast.ListComp):  # ",".join("?" for _ in ids): its items only
-        return _safe(node.elt, safe, tables)
+        return constant_text(node.elt, safe, tables)
     if isinstance(node, ast.JoinedStr | ast.FormattedValue | ast.BinOp | ast.Tuple | ast.List):
-        return all(_safe(c, safe, tables) for c in ast.iter_child_nodes(node) if isinstance(c, ast.expr))
+        return all(constant_text(c, safe, tables) for c in ast.iter_child_nodes(node) if isinstance(c, ast.expr))
     return False
 
 
@@ -53,16 +53,17 @@ def _bound(n: ast.AST) -> list[str]:
     return [t.id for tgt in targets for t in ast.walk(tgt) if isinstance(t, ast.Name)]
 
 
-def _safe_names(fn: ast.AST, tables: frozenset[str]) -> set[str]:
-    """Local names every assignment of which is safe (``_safe``; a loop variable counts as assigned what it
-    iterates over), plus names an allow-list guard checks."""
+def safe_names(fn: ast.AST, tables: frozenset[str]) -> set[str]:
+    """Local names every assignment of which is constant text (``constant_text``; a loop variable counts as
+    assigned what it iterates over), plus names an allow-list guard checks."""
     assigned = assignments(fn)
     for n in ast.walk(fn):  # a loop variable takes the values of what it iterates over
         for name in _bound(n):
             assigned.setdefault(name, []).append(n.iter if isinstance(n, ast.For) else n)
     safe = guarded(fn, tables)
     while True:
-        grown = {k for k, vs in assigned.items() if all(isinstance(v, ast.expr) and _safe(v, safe, tables) for v in vs)}
+        grown = {k for k, vs in assigned.items()
+                 if all(isinstance(v, ast.expr) and constant_text(v, safe, tables) for v in vs)}
         if grown <= safe:
             return safe
         safe |= grown
@@ -82,10 +83,10 @@ def sql_from_constants(tree: ast.AST) -> bool:
     seen = False
     for fn in ast.walk(tree):
         if isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
-            safe = _safe_names(fn, tables)
+            safe = safe_names(fn, tables)
             for c in ast.walk(fn):
                 if isinstance(c, ast.Call) and ast.unparse(c.func).endswith((".execute", ".executemany")) and c.args:
                     seen = True
-                    if not _safe(c.args[0], safe, tables):
+                    if not constant_text(c.args[0], safe, tables):
                         return False
     return seen

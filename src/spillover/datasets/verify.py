@@ -11,6 +11,7 @@ authorisation check). Python only.
 
 from __future__ import annotations
 
+import ast
 import functools
 import tempfile
 from collections import Counter
@@ -20,10 +21,16 @@ from typing import Any
 
 from ..errors import MissingExtraError
 from .astchecks import AST_CHECKS, NEEDS, parse, web_urls_fixed
+from .commands import words
 from .sinks import taint_findings
 from .sqltext import sql_from_constants
 
-ADVISORY = frozenset({"B404", "B603", "B607"})
+ADVISORY = frozenset({"B404", "B603", "B607", "B101", "B110", "B112"})
+"""Bandit findings that are not flaws by themselves: importing ``subprocess``, list-form ``subprocess`` calls,
+and code hygiene (``assert``, ``except: pass``/``continue``)."""
+SECRET_WORDS = frozenset({"token", "password", "passwd", "secret", "key", "salt", "nonce", "otp", "pin", "code",
+                          "session", "csrf", "reset", "api"})
+"""Words of a name that make a ``random`` value a secret (bandit's B311 is kept only then)."""
 
 
 _SEEN: dict[str, frozenset[str]] = {}
@@ -128,7 +135,36 @@ def bandit_confirmed(src: str, found: set[str]) -> set[str]:
         kept.discard("B608")
     if "B310" in kept and (tree := parse(src)) is not None and web_urls_fixed(tree):
         kept.discard("B310")
+    if "B311" in kept and (tree := parse(src)) is not None and not random_secret(tree):
+        kept.discard("B311")
     return kept
+
+
+def random_secret(tree: ast.AST) -> bool:
+    """A ``random`` module value assigned to, or returned by a function, whose name is a secret's
+    (:data:`SECRET_WORDS`); jitter, sampling and shuffles are not.
+
+    >>> random_secret(ast.parse("token = ''.join(random.choice(ABC) for _ in range(16))"))
+    True
+    >>> random_secret(ast.parse("time.sleep(random.randint(20, 500) / 100)"))
+    False
+    """
+    def uses_random(node: ast.AST | None) -> bool:
+        return node is not None and any(isinstance(c, ast.Call) and ast.unparse(c.func).startswith("random.")
+                                        for c in ast.walk(node))
+
+    def secret(name: str) -> bool:
+        return bool(SECRET_WORDS.intersection(words(name)))
+
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Assign | ast.AnnAssign) and uses_random(n.value):
+            targets = n.targets if isinstance(n, ast.Assign) else [n.target]
+            if any(secret(ast.unparse(t).split(".")[-1]) for t in targets):
+                return True
+        if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and secret(n.name) and any(
+                isinstance(r, ast.Return) and uses_random(r.value) for r in ast.walk(n)):
+            return True
+    return False
 
 
 def verifier_flags(src: str, found: set[str]) -> set[str]:
