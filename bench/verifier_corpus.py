@@ -28,6 +28,15 @@ it led to ``commands.text_to_runner`` (text interpolated into a call named like 
 hygiene findings (assert, ``except: pass``) and ``random`` outside secrets no longer counting; after them 68 %
 of vulnerable, 8 % of safe (3 fixes still flagged: a validation helper not recognised, an unauthorised
 delete route whose SQL fix is the labelled point, a table name from configuration).
+
+Held out after those changes: the Python pairs of SafeCoder's validation split (``data_train_val/val/
+sec-new-desc.jsonl`` of eth-sri/SafeCoder, 14 pairs of CWE-022/078/079/089/327/377/502; same format), run
+once with the prediction written down before: verifier 57 % of vulnerable at 29 % of their fixes, bandit
+43 % at 14 % (ratio 1.33); the target (70 % at 7 %) is missed. Why: three ``yaml.load`` functions came
+without their module's ``import yaml``, which bandit needs to resolve the call; two fixes that change
+something outside the function (test set-up, a table name from ``self``) leave it flagged; one pair is
+Python 2 (unparseable on both sides, counted as flagged); and requests without a timeout and a path
+joined in test code are flagged on both sides.
 """
 
 from __future__ import annotations
