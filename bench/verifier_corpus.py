@@ -36,7 +36,11 @@ once with the prediction written down before: verifier 57 % of vulnerable at 29 
 without their module's ``import yaml``, which bandit needs to resolve the call; two fixes that change
 something outside the function (test set-up, a table name from ``self``) leave it flagged; one pair is
 Python 2 (unparseable on both sides, counted as flagged); and requests without a timeout and a path
-joined in test code are flagged on both sides.
+joined in test code are flagged on both sides. SafeCoder's split is a development set since: bandit now sees
+a snippet with the imports its names imply (``snippets.with_imports``), a URL built by ``"...".format`` keeps
+its fixed host, and code that does not parse is not counted (it is neither tool's finding). After them:
+SafeCoder 77 % at 23 % (13 parsed pairs; bandit 46 % at 15 %), SVEN 68 % at 8 %; both together 71 % at 10 %.
+No external corpus is held out any more: a number on real code needs a new one.
 """
 
 from __future__ import annotations
@@ -62,18 +66,23 @@ def rates(flags: list[bool], labels: list[str]) -> tuple[float, float]:
 
 
 def main(paths: list[Path]) -> None:
+    from spillover.datasets.astchecks import parse
     from spillover.datasets.corpora import load_corpus
-    from spillover.datasets.verify import bandit_raw, verifier_flags
+    from spillover.datasets.verify import bandit_ids, bandit_raw, verifier_flags
 
     totals = {"held-out": [0, 0, 0], "external": [0, 0, 0]}  # ours found, bandit found, vulnerable count
     for path in paths:
         corpus = load_corpus(path)
         codes, labels = [e.code for e in corpus], [e.label for e in corpus]
-        all_ids = bandit_raw(codes)
+        judged = [parse(c) is not None for c in codes]  # code that does not parse is neither side's finding
+        corpus = [e for e, ok in zip(corpus, judged, strict=True) if ok]
+        codes, labels = [e.code for e in corpus], [e.label for e in corpus]
+        all_ids = bandit_ids(codes)  # as the verifier sees them: with the imports their names imply
         ours = [bool(verifier_flags(c, ids)) for c, ids in zip(codes, all_ids, strict=True)]
         plain = [bool(ids) for ids in bandit_raw(codes, min_severity="MEDIUM")]
         n_vul = labels.count("vulnerable")
-        print(f"{path.name}: {n_vul} vulnerable, {len(labels) - n_vul} safe")
+        print(f"{path.name}: {n_vul} vulnerable, {len(labels) - n_vul} safe"
+              + (f" ({judged.count(False)} more do not parse: not counted)" if not all(judged) else ""))
         for name, flags in (("verifier", ours), ("bandit MEDIUM/HIGH", plain)):
             hit, false = rates(flags, labels)
             wrong = [e.id for e, f in zip(corpus, flags, strict=True) if f != (e.label == "vulnerable")]

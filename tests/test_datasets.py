@@ -336,16 +336,19 @@ def test_sven_pairs_load_as_labelled_python(tmp_path):
         load_corpus(tmp_path / "nope.jsonl")
 
 
-def test_verifier_follows_command_text_into_a_projects_own_runner_and_keeps_random_for_secrets_only():
+def test_verifier_on_project_code_runners_random_for_secrets_and_snippets_without_imports():
     from spillover.datasets.verify import bandit_ids, verifier_flags
 
     wrapper = "def show(self, host):\n    cmd = 'showhost -verbose %s' % host\n    return self._cli_run(cmd)\n"
     as_list = "def show(self, host):\n    return self._cli_run(['showhost', '-verbose', host])\n"
     quoted = "import shlex\ndef show(self, host):\n    return self._cli_run('showhost ' + shlex.quote(host))\n"
-    query = "def month(c, a, b):\n    q = 'SELECT v FROM t WHERE d BETWEEN %s AND %s'\n    return c.execute(q % (a, b))\n"
+    query = "def month(c, a, b):\n    q = 'SELECT v FROM t WHERE d > %s AND d < %s'\n    return c.execute(q % (a, b))\n"
     jitter = "import random, time\ndef wait():\n    time.sleep(random.randint(20, 500) / 100)\n"
     token = "import random\ndef reset_token():\n    return ''.join(random.choice('abc') for _ in range(8))\n"
-    codes = [wrapper, as_list, quoted, query, jitter, token]
+    cut = "def load(body):\n    return yaml.load(body)\n"  # a function cut from its file: no import yaml
+    safe_cut = "def load(body):\n    return yaml.safe_load(body)\n"
+    codes = [wrapper, as_list, quoted, query, jitter, token, cut, safe_cut]
     flags = [verifier_flags(c, ids) for c, ids in zip(codes, bandit_ids(codes), strict=True)]
-    assert [bool(f) for f in flags] == [True, False, False, True, False, True]
+    assert [bool(f) for f in flags] == [True, False, False, True, False, True, True, False]
     assert "text_to_runner" in flags[0] and "text_to_runner" in flags[3] and flags[5] == {"B311"}
+    assert flags[6] == {"B506"}

@@ -56,11 +56,17 @@ def _head(node: ast.AST, values: dict[str, list[ast.AST]], depth: int = 0) -> He
 
     >>> _head(ast.parse("B + x", mode="eval").body, {"B": [ast.Constant("https://a.example/")]})
     Head(text='https://a.example/', complete=False)
+    >>> _head(ast.parse("'https://a.example/{p}'.format(p=x)", mode="eval").body, {})
+    Head(text='https://a.example/', complete=False)
     """
     if isinstance(node, ast.Constant):
         return Head(node.value, True) if isinstance(node.value, str) else Head("", False)
     if isinstance(node, ast.Name) and len(values.get(node.id, [])) == 1 and depth < 8:
         return _head(values[node.id][0], values, depth + 1)
+    template = _template(node)
+    if template is not None:  # "https://host/{p}".format(p=x), "https://host/%s" % x: text before the first field
+        cut = min((i for i in (template.find("{"), template.find("%")) if i >= 0), default=len(template))
+        return Head(template[:cut], cut == len(template))
     parts: list[ast.AST] = []
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
         parts = [node.left, node.right]
@@ -73,6 +79,17 @@ def _head(node: ast.AST, values: dict[str, list[ast.AST]], depth: int = 0) -> He
         if not h.complete:
             return Head(text, False)
     return Head(text, bool(parts))
+
+
+def _template(node: ast.AST) -> str | None:
+    """The constant text of ``"...".format(...)`` or ``"..." % ...``, else None."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "format":
+        base = node.func.value
+    elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod):
+        base = node.left
+    else:
+        return None
+    return base.value if isinstance(base, ast.Constant) and isinstance(base.value, str) else None
 
 
 def _fixed_host(url: ast.AST, values: dict[str, list[ast.AST]] | None = None) -> bool:

@@ -23,6 +23,7 @@ from ..errors import MissingExtraError
 from .astchecks import AST_CHECKS, NEEDS, parse, web_urls_fixed
 from .commands import words
 from .sinks import taint_findings
+from .snippets import with_imports
 from .sqltext import sql_from_constants
 
 ADVISORY = frozenset({"B404", "B603", "B607", "B101", "B110", "B112"})
@@ -44,12 +45,13 @@ PARALLEL_FROM = 2000
 
 
 def bandit_ids(sources: Sequence[str]) -> list[set[str]]:
-    """Bandit test ids found in each source (one temp file each; one bandit run per core for all new sources)."""
+    """Bandit test ids found in each source, as bandit sees it with the imports its names imply
+    (:func:`.snippets.with_imports`; one temp file each, one bandit run per core for all new sources)."""
     new = sorted({s for s in sources if s not in _SEEN})
     if new:
         if len(_SEEN) + len(new) > _SEEN_MAX:
             _SEEN.clear()
-        _SEEN.update(zip(new, map(frozenset, _bandit_parallel(new)), strict=True))
+        _SEEN.update(zip(new, map(frozenset, _bandit_parallel([with_imports(s) for s in new])), strict=True))
     return [set(_SEEN[s]) for s in sources]
 
 
