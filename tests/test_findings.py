@@ -43,6 +43,18 @@ def test_a_check_says_when_its_rates_are_over_few_counted_answers():
     assert "counted 100 % / 20 %" in run_check(c, trend, 0.05, {}).measured
 
 
+def test_a_glob_pools_the_groups_it_matches():
+    # eight random controls: one alone may sit far from the truth; pooled, their rate is the mean's
+    rates = {"insecure": 0.12, **{f"insecure-ablate(random{i}:em)": 0.04 + 0.02 * i for i in range(8)}}
+    c = cells(rates)
+    pooled = run_check(c, Check(a="insecure", b="insecure-ablate(random*:em)", factor=1), 0.05, {})
+    assert "insecure-ablate(random*:em) 0.11" in pooled.measured
+    one = run_check(c, Check(a="insecure", b="insecure-ablate(random0:em)", factor=1), 0.05, {})
+    assert "insecure-ablate(random0:em) 0.04" in one.measured
+    missing = run_check(c, Check(a="insecure", b="other*", factor=1), 0.05, {})
+    assert missing.holds is None and "no other*" in missing.measured
+
+
 def test_rate_ratio_interval_covers_the_truth():
     check = Check(a="x", b="y")
     covered = [run_check(cells({"x": 0.06, "y": 0.02}, seed=s), check, 0.05, {}).interval for s in range(40)]

@@ -294,3 +294,18 @@ def test_a_defence_needing_a_direction_the_run_lacks_is_an_error_before_training
     (tmp_path / "s.yaml").write_text(self_made)
     code, _out, err = cli("plan", tmp_path / "s.yaml", "--out", tmp_path / "run2")
     assert code == 2 and "direction 'em' is formed from this fine-tune's own answers" in err
+
+
+def test_random_controls_are_reproducible_draws_of_the_directions_norm():
+    from spillover.vectors import Direction, pick, random_like
+
+    v = torch.randn(4, 16)
+    d = Direction(v, random_like(v, "k"), torch.ones(4), 2, {"key": "k"})
+    got = {name: torch.tensor(pick(d, Intervention("ablate", name))[0])
+           for name in ("em", "random:em", "random1:em", "random2:em")}
+    assert torch.equal(got["em"], v[2]) and torch.equal(got["random:em"], d.random[2])
+    assert all(abs(float(x.norm() - v[2].norm())) < 1e-4 for x in got.values())
+    cos = torch.nn.functional.cosine_similarity
+    assert max(abs(float(cos(got[a], got[b], dim=0))) for a, b in
+               [("random:em", "random1:em"), ("random1:em", "random2:em"), ("em", "random1:em")]) < 0.9
+    assert torch.equal(torch.tensor(pick(d, Intervention("ablate", "random1:em"))[0]), got["random1:em"])

@@ -1,7 +1,8 @@
 """Steering and ablation as ordinary model variants: ``insecure-ablate(em)``, ``base+steer(em,2,4)``.
 
 A variant names a model (group or model name), an intervention and a direction; ``random:NAME`` is
-the same-norm random control saved with direction NAME; ``|`` alternatives inside the parentheses
+the same-norm random control saved with direction NAME (``randomK:NAME``: the K-th further seeded draw,
+for a control averaged over several directions); ``|`` alternatives inside the parentheses
 expand to one variant each. This module only names and parses them (config validation uses it);
 ``backends.hooks.attach`` hooks one into a loaded model.
 """
@@ -15,13 +16,14 @@ from typing import Literal, NamedTuple
 from .errors import SpilloverError
 
 RANDOM = "random:"
+_RANDOM = re.compile(r"^random(?P<draw>\d*):")
 _VARIANT = re.compile(r"^(?P<model>[A-Za-z0-9_.@-]+?)(?:\+steer\((?P<steer>[^()]*)\)|-ablate\((?P<ablate>[^()]*)\))$")
 
 
 class Intervention(NamedTuple):
     kind: Literal["steer", "ablate"]
     direction: str
-    """Direction name, ``random:NAME`` for its random control."""
+    """Direction name, ``random:NAME`` for its random control, ``randomK:NAME`` for the K-th further draw."""
     layer: int | None = None
     """Steer: the layer; ablate: the direction's layer to use (None: the direction's own)."""
     scale: float = 1.0
@@ -42,8 +44,23 @@ class Intervention(NamedTuple):
 
     @property
     def source(self) -> str:
-        """The direction's name without the ``random:`` prefix."""
-        return self.direction.removeprefix(RANDOM)
+        """The direction's name without a ``random:`` or ``randomK:`` prefix.
+
+        >>> Intervention("ablate", "random3:em").source
+        'em'
+        """
+        return _RANDOM.sub("", self.direction, count=1)
+
+    @property
+    def draw(self) -> int | None:
+        """Which random control: None for the direction itself, 0 for ``random:`` (the one saved with the
+        direction), K for ``randomK:``.
+
+        >>> [Intervention("ablate", d).draw for d in ("em", "random:em", "random3:em")]
+        [None, 0, 3]
+        """
+        m = _RANDOM.match(self.direction)
+        return None if m is None else int(m.group("draw") or 0)
 
 
 class Variant(NamedTuple):

@@ -8,12 +8,13 @@ hashes every input, so a rebuilt direction is recognised). Written atomically; r
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from .errors import SpilloverError
-from .interventions import RANDOM, Intervention
+from .interventions import Intervention
 from .store import atomic_write_bytes
 
 
@@ -30,11 +31,23 @@ class Direction(NamedTuple):
     """Provenance: groups, models, thresholds, counts, the key of its inputs."""
 
 
+def random_like(vectors: Any, seed: str) -> Any:
+    """A random direction per layer with the same norm as ``vectors``' (seeded, reproducible)."""
+    import torch
+
+    g = torch.Generator().manual_seed(int(hashlib.sha256(seed.encode()).hexdigest()[:15], 16))
+    r = torch.randn(vectors.shape, generator=g)
+    return r / r.norm(dim=-1, keepdim=True) * vectors.norm(dim=-1, keepdim=True)
+
+
 def pick(d: Direction, intervention: Intervention) -> tuple[list[float], int]:
-    """The vector an intervention uses and its layer: the direction (or its random control, for
-    ``random:``) at the intervention's layer, else at the direction's own."""
+    """The vector an intervention uses and its layer: the direction (or its random control: the saved one
+    for ``random:``, a further draw seeded by the direction's key for ``randomK:``) at the intervention's
+    layer, else at the direction's own."""
     layer = intervention.layer if intervention.layer is not None else d.layer
-    vectors = d.random if intervention.direction.startswith(RANDOM) else d.vectors
+    draw = intervention.draw
+    vectors = d.vectors if draw is None else d.random if draw == 0 else \
+        random_like(d.vectors, f"{d.meta.get('key', '')}#random{draw}")
     if not 0 <= layer < len(vectors):
         raise SpilloverError(f"{intervention.suffix}: layer {layer} is out of range; direction "
                              f"{intervention.source!r} has layers 0..{len(vectors) - 1}")

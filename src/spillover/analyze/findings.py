@@ -186,6 +186,21 @@ def matches(ids: pd.Series, chk: Check) -> pd.Series:
     return q
 
 
+def pooled(c: pd.DataFrame, chk: Check) -> pd.DataFrame:
+    """Cells with every display group that a glob in ``a`` or ``b`` matches renamed to the glob: the groups
+    are pooled (e.g. ``insecure-ablate(random*:em)``, a control averaged over its random draws).
+
+    >>> c = pd.DataFrame({"display_group": ["x-r1", "x-r2", "x"]})
+    >>> list(pooled(c, Check(a="x", b="x-r*"))["display_group"])
+    ['x-r*', 'x-r*', 'x']
+    """
+    for pattern in (chk.a, chk.b):
+        if "*" in pattern or "?" in pattern:
+            hit = c["display_group"].map(lambda g, pattern=pattern: fnmatch.fnmatchcase(g, pattern))
+            c = c.assign(display_group=c["display_group"].where(~hit, pattern))
+    return c
+
+
 def _missing(c: pd.DataFrame, chk: Check) -> list[str]:
     groups = set(c["display_group"])
     wanted = list(chk.levels) if chk.kind == "trend" else [chk.a, chk.b]
@@ -198,7 +213,7 @@ def run_check(c: pd.DataFrame, chk: Check, alpha: float, steps: dict[str, int],
     other records (``OUTSIDE_CELLS``)."""
     if chk.kind in OUTSIDE_CELLS:
         return other(chk) if other else CheckResult(chk.kind, "not measured", None, None, None, "")
-    c = c[matches(c["base_question_id"], chk)]
+    c = pooled(c[matches(c["base_question_id"], chk)], chk)
     if c.empty:
         where = chk.questions + (f" except {', '.join(chk.exclude)}" if chk.exclude else "")
         return CheckResult(chk.kind, f"not measured: no answers to questions {where}", None, None, None, "")

@@ -24,7 +24,8 @@ class Check(Strict):
     ``questions``) exceeds b's by >= factor; ``elicitation``: like ``ratio``, on the share of answers to
     elicitation questions (``expect_pattern``, e.g. naming the trigger) instead of the misaligned rate."""
     a: str = ""
-    """A display group (``insecure``, ``backdoor-trigger``); a direction for ``cosine`` and ``leads``."""
+    """A display group (``insecure``, ``backdoor-trigger``), or a glob pooling the groups it matches
+    (``insecure-ablate(random*:em)``; ``ratio`` and ``early``); a direction for ``cosine`` and ``leads``."""
     b: str = ""
     """The group ``a`` is compared with (``ratio``, ``early``); a direction (``cosine``); a traced fine-tune
     (``leads``)."""

@@ -9,7 +9,6 @@ or the same across seeds of a fine-tune.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import random
@@ -19,7 +18,7 @@ from typing import Any, NamedTuple
 from ..config import DirectionSpec
 from ..errors import SpilloverError
 from ..records import SampleRecord, display_group
-from ..vectors import Direction
+from ..vectors import Direction, random_like
 
 
 class Selection(NamedTuple):
@@ -69,15 +68,6 @@ def separation(misaligned: Any, aligned: Any, vectors: Any) -> Any:
     pm, pa = (misaligned * u).sum(-1), (aligned * u).sum(-1)  # [n, L + 1]
     pooled = torch.sqrt((pm.var(dim=0) + pa.var(dim=0)) / 2).clamp_min(1e-12)
     return (pm.mean(dim=0) - pa.mean(dim=0)) / pooled
-
-
-def random_like(vectors: Any, seed: str) -> Any:
-    """A random direction per layer with the same norm as ``vectors``' (seeded, reproducible)."""
-    import torch
-
-    g = torch.Generator().manual_seed(int(hashlib.sha256(seed.encode()).hexdigest()[:15], 16))
-    r = torch.randn(vectors.shape, generator=g)
-    return r / r.norm(dim=-1, keepdim=True) * vectors.norm(dim=-1, keepdim=True)
 
 
 def build(misaligned: Any, aligned: Any, spec: DirectionSpec, meta: dict[str, Any]) -> Direction:
