@@ -7,8 +7,9 @@ import pytest
 pytest.importorskip("transformers")
 
 from spillover.config import Experiment, JudgeSpec  # noqa: E402
-from spillover.pipeline import run_experiment, status  # noqa: E402
+from spillover.pipeline import run_experiment  # noqa: E402
 from spillover.records import SampleRecord  # noqa: E402
+from spillover.status import status  # noqa: E402
 from spillover.store import RunDir  # noqa: E402
 from spillover.ui import Reporter  # noqa: E402
 

@@ -224,6 +224,6 @@ def report(run_dir: RunArg, set_: SetOpt = None) -> None:
 @guard
 def status(run_dir: RunArg) -> None:
     """What is done and what is left."""
-    from ..pipeline import status as status_
+    from ..status import status as status_
 
     typer.echo(json.dumps(status_(run_dir), indent=2))
