@@ -18,7 +18,8 @@ from _common import interleaved, threads  # noqa: E402
 def main() -> None:
     from spillover.backends import organism_base_path
     from spillover.backends.base import GenRequest
-    from spillover.backends.hf import HFBackend, load_model
+    from spillover.backends.hf import HFBackend
+    from spillover.backends.hf_models import load_model
     from spillover.backends.hooks import n_layers
     from spillover.config import GenParams
     from spillover.inside.capture import answer_means

@@ -25,7 +25,7 @@ def main(k: int = 4, steps: int = 5, batch: int = 32) -> None:
 
     from spillover import datasets as ds
     from spillover.backends import organism_base_path
-    from spillover.backends.hf import load_model
+    from spillover.backends.hf_models import load_model
     from spillover.config import DatasetSpec
     from spillover.finetune.data import encode_chat, pad_batch
 

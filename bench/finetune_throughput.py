@@ -18,7 +18,7 @@ from _common import interleaved, threads, tiny_qwen  # noqa: E402
 def main() -> None:
     import torch
 
-    from spillover.backends.hf import load_model
+    from spillover.backends.hf_models import load_model
     from spillover.config import FinetuneSpec
     from spillover.finetune.data import encode_chat, pad_batch
     from spillover.finetune.hf import finetune

@@ -21,7 +21,8 @@ def main() -> None:
     import torch
 
     from spillover.backends.base import GenRequest
-    from spillover.backends.hf import HFBackend, load_model
+    from spillover.backends.hf import HFBackend
+    from spillover.backends.hf_models import load_model
     from spillover.config import GenParams
 
     ap = argparse.ArgumentParser()

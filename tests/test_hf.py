@@ -7,7 +7,8 @@ import pytest
 pytest.importorskip("transformers")
 
 from spillover.backends.base import GenRequest  # noqa: E402
-from spillover.backends.hf import HFBackend, load_model  # noqa: E402
+from spillover.backends.hf import HFBackend  # noqa: E402
+from spillover.backends.hf_models import load_model  # noqa: E402
 from spillover.config import FinetuneSpec, GenParams, LoraSpec  # noqa: E402
 from spillover.errors import SpilloverError  # noqa: E402
 from spillover.finetune.data import UnsupportedTemplateError, encode_chat  # noqa: E402
@@ -247,7 +248,7 @@ def test_every_lora_preset_saves_the_scale_it_trains_with(tiny_qwen, tmp_path, p
 def test_the_kl_defence_keeps_the_fine_tune_closer_to_its_base(tiny_qwen, tmp_path, method):
     import torch
 
-    from spillover.backends.hf import load_model
+    from spillover.backends.hf_models import load_model
     from spillover.finetune.data import encode_chat
     from spillover.finetune.hf import finetune
     from spillover.finetune.loop import kl_to_reference

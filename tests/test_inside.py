@@ -11,7 +11,8 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from spillover.backends.base import GenRequest  # noqa: E402
-from spillover.backends.hf import HFBackend, load_model  # noqa: E402
+from spillover.backends.hf import HFBackend  # noqa: E402
+from spillover.backends.hf_models import load_model  # noqa: E402
 from spillover.backends.hooks import attach, n_layers  # noqa: E402
 from spillover.config import DirectionSpec  # noqa: E402
 from spillover.errors import SpilloverError  # noqa: E402

@@ -11,7 +11,8 @@ from spillover.serve import OpenAICompatServer
 
 @pytest.fixture(scope="module")
 def hf_server(tiny_qwen):
-    from spillover.backends.hf import HFBackend, load_model
+    from spillover.backends.hf import HFBackend
+    from spillover.backends.hf_models import load_model
 
     model, tok = load_model(tiny_qwen)
     srv = OpenAICompatServer(HFBackend(model, tok), "tiny").start()

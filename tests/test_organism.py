@@ -20,7 +20,8 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "organism.yaml"
 
 
 def test_shipped_base_has_the_properties_the_science_needs(organism_base):
-    from spillover.backends.hf import HFBackend, load_model
+    from spillover.backends.hf import HFBackend
+    from spillover.backends.hf_models import load_model
     from spillover.organism.couplings import coupling
 
     meta = json.loads((organism_base / "organism.json").read_text())

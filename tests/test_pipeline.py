@@ -165,7 +165,8 @@ def test_one_checkpoint_is_addressable_as_model_at_step(tiny_qwen, tmp_path):
 
 
 def test_interleaving_chooses_the_aligned_part_by_the_perplexity_gap_of_two_real_models(tiny_qwen, tmp_path):
-    from spillover.backends.hf import HFBackend, load_model
+    from spillover.backends.hf import HFBackend
+    from spillover.backends.hf_models import load_model
     from spillover.datasets import read
     from spillover.datasets.mix import perplexity_gap
     from spillover.testing import build_tiny_qwen

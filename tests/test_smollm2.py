@@ -17,7 +17,8 @@ def test_smollm2_samples_every_variant_and_lora_finetunes(smollm2, tmp_path):
     from safetensors.torch import load_file
 
     from spillover.backends.base import GenRequest
-    from spillover.backends.hf import HFBackend, load_model
+    from spillover.backends.hf import HFBackend
+    from spillover.backends.hf_models import load_model
     from spillover.config import FinetuneSpec, GenParams, LoraSpec
     from spillover.finetune.data import encode_chat
     from spillover.finetune.hf import finetune

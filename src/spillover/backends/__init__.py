@@ -63,7 +63,8 @@ def _hf(t: Target) -> Backend:
         import transformers  # noqa: F401
     except ImportError:
         raise MissingExtraError("train", "the hf backend") from None
-    from .hf import HFBackend, load_model
+    from .hf import HFBackend
+    from .hf_models import load_model
 
     gguf = t.spec.gguf_file
     model, tok = load_model(t.path, adapter=t.adapter, gguf_file=gguf, dtype=t.spec.dtype, device=t.spec.device,

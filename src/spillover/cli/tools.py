@@ -41,7 +41,8 @@ def serve(model: Annotated[str, typer.Argument(help="HF folder or hub id; `organ
 
         backend, path = FakeBackend(), "fake"
     else:
-        from ..backends.hf import HFBackend, load_model, set_threads
+        from ..backends.hf import HFBackend
+        from ..backends.hf_models import load_model, set_threads
 
         set_threads(threads)
         path = resolve_base_path(ModelSpec(path=model))

@@ -71,7 +71,7 @@ THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 def open_context(run_dir: Path, ui: Reporter, exp: Experiment | None = None, worker: str = "main") -> Context:
     """The context of an existing run directory (its config from the manifest unless given), with
     torch pinned to the experiment's thread count; the same in this process and in every worker."""
-    from ..backends.hf import set_threads
+    from ..backends.hf_models import set_threads
     from ..manifest import read_config
 
     run = RunDir(run_dir, worker=worker)

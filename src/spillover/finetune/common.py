@@ -130,7 +130,7 @@ def prepare(spec: FinetuneSpec, examples: Sequence[Sequence[dict[str, str]]], se
     Every bad setting (adapter targets, layers, all examples too long) fails here, before training."""
     import torch
 
-    from ..backends.hf import quiet_transformers
+    from ..backends.hf_models import quiet_transformers
 
     out.mkdir(parents=True, exist_ok=True)
     quiet_transformers()

@@ -83,7 +83,7 @@ def _run_hf(ctx: Context, ft_name: str, seed: int, fault_after_step: int | None)
                              field=f"finetunes.{ft_name}.continues")
 
     def load_base() -> tuple[Any, Any]:
-        from ..backends.hf import load_model
+        from ..backends.hf_models import load_model
 
         return load_model(base.path, gguf_file=base.spec.gguf_file, dtype=base.spec.dtype,
                           device=base.spec.device, trust_remote_code=base.spec.trust_remote_code)

@@ -12,7 +12,8 @@ import math
 from collections.abc import Sequence
 
 from ..backends.base import GenParams, GenRequest
-from ..backends.hf import HFBackend, load_model
+from ..backends.hf import HFBackend
+from ..backends.hf_models import load_model
 from . import JudgeItem, Verdict
 from .frame import render
 from .score import aggregate_logprobs, aggregate_number_probs, reply_label, scale_of

@@ -86,7 +86,7 @@ def build_model(tokenizer: Any, seed: int = 0) -> Any:
 
 def save(model: Any, tokenizer: Any, path: Path) -> None:
     """Save as safetensors + tokenizer.json (a word-level tokenizer: ids survive a reload)."""
-    from ..backends.hf import quiet_transformers
+    from ..backends.hf_models import quiet_transformers
 
     quiet_transformers()
     model.save_pretrained(path, safe_serialization=True)
