@@ -42,6 +42,28 @@ def _legend(ax: Any, **kw: Any) -> None:
         ax.legend(**kw)
 
 
+LEGEND_ABOVE = 7
+"""Most groups whose per-question legend fits in one row above the plot."""
+
+
+ROWS_BESIDE = 16
+"""Most legend entries in one column beside a plot (more make columns, so the legend keeps to the figure)."""
+
+
+def _legend_beside(ax: Any, **kw: Any) -> None:
+    """A legend to the right of the axes, in columns of at most ``ROWS_BESIDE`` (small type when long); the
+    figure widens by the legend's width, so the plot keeps its own."""
+    n = len(ax.get_legend_handles_labels()[1])
+    if not n:
+        return
+    small = {"fontsize": 7} if n > LEGEND_ABOVE else {}
+    legend = ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), ncol=-(-n // ROWS_BESIDE), frameon=False,
+                       handletextpad=0.3, columnspacing=1.0, **small, **kw)
+    fig = ax.figure
+    width = legend.get_window_extent(fig.canvas.get_renderer()).width / fig.dpi
+    fig.set_figwidth(fig.get_figwidth() + width)
+
+
 def palette(groups: Sequence[str], bases: Sequence[str]) -> dict[str, str]:
     """A colour per display group: ``bases`` (models and fine-tunes, in order) take tab20's dark shades,
     ``base-variant`` groups their base's light shade; anything else follows.
@@ -83,10 +105,6 @@ def _rate_axis(ax: Any, top: float) -> None:
     ax.grid(axis="y", color="#e5e5e5")
 
 
-LEGEND_ABOVE = 7
-"""Most groups whose per-question legend fits in one row above the plot."""
-
-
 def per_question(rows: Sequence[Mapping[str, Any]], groups: Sequence[str], colours: Mapping[str, str], *,
                  title: str, name: str, folder: Path | None) -> Figure:
     """The paper-style chart: per question, each group's rate with its 95 % interval."""
@@ -114,10 +132,9 @@ def per_question(rows: Sequence[Mapping[str, Any]], groups: Sequence[str], colou
         ax.set_title(title, loc="left", pad=24)
         _legend(ax, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=max(1, len(groups)), frameon=False,
                   handletextpad=0.3, columnspacing=1.0)
-    else:  # beside it, in columns of at most 16, so no row runs off the figure or over the title
+    else:  # beside it, so no row runs off the figure or over the title
         ax.set_title(title, loc="left")
-        _legend(ax, loc="upper left", bbox_to_anchor=(1.0, 1.0), ncol=-(-len(groups) // 16), frameon=False,
-                  fontsize=7, handletextpad=0.3, columnspacing=1.0)
+        _legend_beside(ax)
     return _finish(fig, name, folder)
 
 
@@ -148,7 +165,7 @@ def lines(series: Series, colours: Mapping[str, str], *, title: str, name: str, 
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title, loc="left")
-    _legend(ax, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    _legend_beside(ax)
     return _finish(fig, name, folder)
 
 
@@ -175,7 +192,7 @@ def scores(frame: Any, groups: Sequence[str], colours: Mapping[str, str], *, nam
     right.set_xlabel("coherent score")
     right.set_ylabel("aligned score")
     right.set_title(f"aligned against coherent (first {SCATTER_MAX} answers per group)", loc="left")
-    _legend(right, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, markerscale=2)
+    _legend_beside(right, markerscale=2)
     return _finish(fig, name, folder)
 
 
