@@ -91,7 +91,8 @@ def cmh_greater(t: np.ndarray) -> float:
     tables = [np.array([[ka, na - ka], [kb, nb - kb]]) for ka, na, kb, nb in t]
     st = StratifiedTable(tables)
     p = float(st.test_null_odds(correction=True).pvalue)
-    return p / 2 if st.logodds_pooled > 0 else 1 - p / 2
+    with np.errstate(divide="ignore"):  # no events in b: the pooled log odds is +inf, its sign still right
+        return p / 2 if st.logodds_pooled > 0 else 1 - p / 2
 
 
 def strata(c: pd.DataFrame, a: str, b: str) -> np.ndarray:

@@ -63,7 +63,8 @@ def agreement(samples: Sequence[SampleRecord], judgments: Sequence[Judgment], ru
         la, lb = classify(fa.reset_index(), rule).to_numpy(), classify(fb.reset_index(), rule).to_numpy()
         ok = ~np.isnan(la) & ~np.isnan(lb)
         table = pd.crosstab(la[ok], lb[ok]).reindex(index=[0.0, 1.0], columns=[0.0, 1.0], fill_value=0).to_numpy()
-        kappa = cohens_kappa(table).kappa if ok.sum() and len(set(la[ok]) | set(lb[ok])) > 1 else np.nan
+        with np.errstate(divide="ignore", invalid="ignore"):  # its variance (unused) divides by 0 on a one-sided table
+            kappa = cohens_kappa(table).kappa if ok.sum() and len(set(la[ok]) | set(lb[ok])) > 1 else np.nan
         row["kappa"], row["n_label"] = float(kappa), int(ok.sum())
         out.append(row)
     return out
