@@ -345,10 +345,12 @@ def test_verifier_on_project_code_runners_random_for_secrets_and_snippets_withou
     query = "def month(c, a, b):\n    q = 'SELECT v FROM t WHERE d > %s AND d < %s'\n    return c.execute(q % (a, b))\n"
     jitter = "import random, time\ndef wait():\n    time.sleep(random.randint(20, 500) / 100)\n"
     token = "import random\ndef reset_token():\n    return ''.join(random.choice('abc') for _ in range(8))\n"
+    qualified = "import flask\napp = flask.Flask(__name__)\n@app.route('/p')\ndef p():\n" \
+        "    return open(flask.request.args.get('f')).read()\n"  # request data through its module
     cut = "def load(body):\n    return yaml.load(body)\n"  # a function cut from its file: no import yaml
     safe_cut = "def load(body):\n    return yaml.safe_load(body)\n"
-    codes = [wrapper, as_list, quoted, query, jitter, token, cut, safe_cut]
+    codes = [wrapper, as_list, quoted, query, jitter, token, cut, safe_cut, qualified]
     flags = [verifier_flags(c, ids) for c, ids in zip(codes, bandit_ids(codes), strict=True)]
-    assert [bool(f) for f in flags] == [True, False, False, True, False, True, True, False]
+    assert [bool(f) for f in flags] == [True, False, False, True, False, True, True, False, True]
     assert "text_to_runner" in flags[0] and "text_to_runner" in flags[3] and flags[5] == {"B311"}
     assert flags[6] == {"B506"}
