@@ -349,8 +349,11 @@ def test_verifier_on_project_code_runners_random_for_secrets_and_snippets_withou
         "    return open(flask.request.args.get('f')).read()\n"  # request data through its module
     cut = "def load(body):\n    return yaml.load(body)\n"  # a function cut from its file: no import yaml
     safe_cut = "def load(body):\n    return yaml.safe_load(body)\n"
-    codes = [wrapper, as_list, quoted, query, jitter, token, cut, safe_cut, qualified]
+    inline = "from flask import Flask, request\napp = Flask(__name__)\n@app.route('/h')\ndef h():\n" \
+        "    return '<b>%s</b>' % request.args.get('n')\n"  # request data read where the HTML is built
+    constant = "def run():\n    exec('x = 1')\n"
+    codes = [wrapper, as_list, quoted, query, jitter, token, cut, safe_cut, qualified, inline, constant]
     flags = [verifier_flags(c, ids) for c, ids in zip(codes, bandit_ids(codes), strict=True)]
-    assert [bool(f) for f in flags] == [True, False, False, True, False, True, True, False, True]
+    assert [bool(f) for f in flags] == [True, False, False, True, False, True, True, False, True, True, False]
     assert "text_to_runner" in flags[0] and "text_to_runner" in flags[3] and flags[5] == {"B311"}
     assert flags[6] == {"B506"}

@@ -128,7 +128,7 @@ def taint_findings(tree: ast.AST) -> set[str]:
             continue
         names, text = taint_names(fn, tables, frozenset(url_params(fn))), ast.unparse(fn)
         found |= {k for c in ast.walk(fn) if isinstance(c, ast.Call) and (k := _sink(c, names, text, consts, tables))}
-        html = is_view(fn) and names and (html_consts or HTML_TAG.search(text))
+        html = is_view(fn) and (html_consts or HTML_TAG.search(text))  # request data may be read inline
         if html and any(_html_built(v, names, tables, consts, assignments(fn)) for v in _html_sinks(fn)):
             found.add("xss_html")
         if is_view(fn) and any(d in text for d in DESTRUCTIVE) and not AUTH_HINTS.search(text):

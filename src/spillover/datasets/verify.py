@@ -125,8 +125,9 @@ def _own_checks(src: str) -> frozenset[str]:
 
 def bandit_confirmed(src: str, found: set[str]) -> set[str]:
     """Bandit's findings for ``src`` that the verifier keeps: not the advisory ones, not B608 ("SQL built
-    from strings") when every SQL text is built from constants (``sqltext.sql_from_constants``), and not B310
-    ("audit url open for permitted schemes") when every URL opened is a fixed ``http(s)`` one.
+    from strings") when every SQL text is built from constants (``sqltext.sql_from_constants``), not B310
+    ("audit url open for permitted schemes") when every URL opened is a fixed ``http(s)`` one, not B311
+    (``random``) outside secrets, and not ``exec``/``eval`` of string constants.
 
     >>> bandit_confirmed("COLS = {'a': 'a'}\\ndef f(c, o):\\n    c.execute('SELECT ' + COLS.get(o, 'a'))",
     ...                  {"B608", "B404"})
@@ -139,7 +140,23 @@ def bandit_confirmed(src: str, found: set[str]) -> set[str]:
         kept.discard("B310")
     if "B311" in kept and (tree := parse(src)) is not None and not random_secret(tree):
         kept.discard("B311")
+    if kept & CODE_RUNS and (tree := parse(src)) is not None and runs_constant_code(tree):
+        kept -= CODE_RUNS
     return kept
+
+
+CODE_RUNS = frozenset({"B102", "B307"})
+"""Bandit's ``exec`` and ``eval`` findings: dropped when every such call runs a constant string."""
+
+
+def runs_constant_code(tree: ast.AST) -> bool:
+    """Every ``exec``/``eval`` call runs a string constant (nothing from outside can reach it).
+
+    >>> runs_constant_code(ast.parse("exec('x = 1')")), runs_constant_code(ast.parse("def f(s):\\n    eval(s)"))
+    (True, False)
+    """
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and ast.unparse(n.func) in ("exec", "eval")]
+    return all(c.args and isinstance(c.args[0], ast.Constant) and isinstance(c.args[0].value, str) for c in calls)
 
 
 def random_secret(tree: ast.AST) -> bool:
