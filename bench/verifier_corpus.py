@@ -52,7 +52,11 @@ a constant that is not a URL (1), HTML with request data in a link's path (2), o
 development set too: request data read through the module (``flask.request.args``) is a source, HTML built
 from request data read inline counts, ``exec``/``eval`` of a string constant does not: 89 % at 29 % (the six
 "safe" functions flagged send request data inside HTML, or fetch without a timeout: safe for the rule they
-test, not for every check).
+test, not for every check). Third external corpus, held out after all that: the Django tests of the same
+rules (every file in the subfolders of ``python/django/security/injection/``, 14 files; top-level classes are
+units too; 57 vulnerable, 11 safe; run once, prediction written down before): **verifier 89 % at 36 %,
+bandit 74 % at 36 %** (ratio 1.21): the recall target holds on held-out real-framework code, the false-alarm
+target does not (4 of 11: ``exec`` of a dedented constant, 3; a fixed ``/tmp`` path, bandit's B108, 1).
 """
 
 from __future__ import annotations
