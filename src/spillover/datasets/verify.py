@@ -24,7 +24,8 @@ from .astchecks import AST_CHECKS, NEEDS, parse, web_urls_fixed
 from .commands import words
 from .sinks import taint_findings
 from .snippets import with_imports
-from .sqltext import sql_from_constants
+from .sqltext import constant_text, safe_names, sql_from_constants
+from .taint import module_tables
 
 ADVISORY = frozenset({"B404", "B603", "B607", "B101", "B110", "B112"})
 """Bandit findings that are not flaws by themselves: importing ``subprocess``, list-form ``subprocess`` calls,
@@ -150,13 +151,23 @@ CODE_RUNS = frozenset({"B102", "B307"})
 
 
 def runs_constant_code(tree: ast.AST) -> bool:
-    """Every ``exec``/``eval`` call runs a string constant (nothing from outside can reach it).
+    """Every ``exec``/``eval`` call runs constant text (:func:`.sqltext.constant_text`, names resolved
+    module-wide; ``textwrap.dedent`` of it too): nothing from outside can reach it.
 
-    >>> runs_constant_code(ast.parse("exec('x = 1')")), runs_constant_code(ast.parse("def f(s):\\n    eval(s)"))
-    (True, False)
+    >>> runs_constant_code(ast.parse("C = 'x = 1'\\ndef f():\\n    exec(dedent(C))"))
+    True
+    >>> runs_constant_code(ast.parse("def f(s):\\n    eval(s)"))
+    False
     """
-    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and ast.unparse(n.func) in ("exec", "eval")]
-    return all(c.args and isinstance(c.args[0], ast.Constant) and isinstance(c.args[0].value, str) for c in calls)
+    tables = module_tables(tree.body if isinstance(tree, ast.Module) else [])
+    safe = safe_names(tree, tables)
+    for call in (n for n in ast.walk(tree) if isinstance(n, ast.Call) and ast.unparse(n.func) in ("exec", "eval")):
+        arg = call.args[0] if call.args else None
+        while isinstance(arg, ast.Call) and ast.unparse(arg.func) in ("dedent", "textwrap.dedent") and arg.args:
+            arg = arg.args[0]
+        if arg is None or not constant_text(arg, safe, tables):
+            return False
+    return True
 
 
 def random_secret(tree: ast.AST) -> bool:
