@@ -3,9 +3,10 @@
 vulnerable programs each flags, and of safe ones. Ratio = the verifier's recall on the held-out corpora over
 plain bandit's (target 1.4: the issue's 70 % against bandit's "about half").
 
-    .venv/bin/python bench/verifier_corpus.py [CORPUS.yaml | SVEN.jsonl ...]
+    .venv/bin/python bench/verifier_corpus.py [CORPUS.yaml | SVEN.jsonl | RULE_TESTS_DIR ...]
 
-A corpus is a YAML list of ``{id, label: vulnerable|safe, code}``; with no argument, the project's nine.
+A corpus is a YAML list of ``{id, label: vulnerable|safe, code}``, SVEN-format JSONL, or a folder of rule
+tests annotated semgrep's way (``spillover.datasets.corpora.annotated``); with no argument, the project's nine.
 ``verifier_apps6.yaml`` and ``verifier_apps7.yaml`` are held out (never used to change a check). The others
 are development sets: each was labelled before the verifier first ran on it, and that first run then led to
 refinements. First runs (verifier / bandit MEDIUM+HIGH, share of vulnerable flagged and of safe flagged):
@@ -105,7 +106,7 @@ def main(paths: list[Path]) -> None:
             wrong = [e.id for e, f in zip(corpus, flags, strict=True) if f != (e.label == "vulnerable")]
             print(f"  {name:<20} flags {hit:6.1%} of vulnerable, {false:6.1%} of safe;",
                   "wrong:", ", ".join(wrong) or "-")
-        kind = "external" if path.suffix == ".jsonl" else "held-out" if path.name in HELD_OUT else None
+        kind = "external" if path.suffix == ".jsonl" or path.is_dir() else "held-out" if path.name in HELD_OUT else None
         if kind:
             for i, flags in enumerate((ours, plain)):
                 totals[kind][i] += sum(f for f, lab in zip(flags, labels, strict=True) if lab == "vulnerable")

@@ -357,3 +357,19 @@ def test_verifier_on_project_code_runners_random_for_secrets_and_snippets_withou
     assert [bool(f) for f in flags] == [True, False, False, True, False, True, True, False, True, True, False]
     assert "text_to_runner" in flags[0] and "text_to_runner" in flags[3] and flags[5] == {"B311"}
     assert flags[6] == {"B506"}
+
+
+def test_a_folder_of_annotated_rule_tests_is_a_corpus(tmp_path):
+    from spillover.datasets.corpora import load_corpus
+
+    (tmp_path / "shell.py").write_text(
+        "import os\nimport flask\napp = flask.Flask(__name__)\n\n"
+        "@app.route('/a')\ndef a():\n    # ruleid: shell\n    os.system(flask.request.args['c'])\n\n"
+        "@app.route('/b')\ndef b():\n    # ok: shell\n    os.system('ls')\n\n"
+        "def helper():\n    return 1\n\n"
+        "class View:\n    def get(self, request):\n        # todoruleid: shell\n        os.system(request.GET['c'])\n")
+    corpus = load_corpus(tmp_path)
+    assert [(c.id, c.label) for c in corpus] == [("shell:6:a", "vulnerable"), ("shell:11:b", "safe"),
+                                                 ("shell:18:View", "vulnerable")]
+    assert all("ruleid" not in c.code and "ok:" not in c.code and c.code.startswith("import os") for c in corpus)
+    assert "def helper" not in corpus[0].code and "app = flask.Flask" in corpus[0].code

@@ -1,5 +1,7 @@
-"""Labelled code corpora for measuring the verifier: our YAML lists, and vulnerability-fix pairs in the
-JSONL format of SVEN (He & Vechev 2023; ``data_train_val/*/cwe-*.jsonl``), which a user brings.
+"""Labelled code corpora for measuring the verifier: our YAML lists, vulnerability-fix pairs in the
+JSONL format of SVEN (He & Vechev 2023; ``data_train_val/*/cwe-*.jsonl``), and folders of rule tests
+annotated the way semgrep's rules are (``# ruleid: RULE`` above a line that should be flagged, ``# ok:
+RULE`` above one that should not), which a user brings.
 
 A SVEN line is one fix from a real project: ``func_src_before`` (the function before the fix, labelled
 vulnerable) and ``func_src_after`` (labelled safe). Only Python files (``file_name`` ending in ``.py``) are
@@ -30,9 +32,57 @@ class LabelledCode(NamedTuple):
 
 
 def load_corpus(path: Path) -> list[LabelledCode]:
-    """A corpus from a YAML list of ``{id, label, code}`` or from SVEN-format JSONL (by the suffix)."""
-    path = Path(path)  # both readers say "file not found" with the name
+    """A corpus from a YAML list of ``{id, label, code}``, SVEN-format JSONL (by the suffix), or a folder of
+    annotated rule tests (:func:`annotated`)."""
+    path = Path(path)  # the readers say "file not found" with the name
+    if path.is_dir():
+        return [c for f in sorted(path.glob("*.py")) for c in annotated(f.read_text(), f.stem)]
     return _sven(path) if path.suffix == ".jsonl" else _yaml(path)
+
+
+def _annotation(line: str) -> str | None:
+    """``vulnerable`` for a ``# ruleid:`` comment line, ``safe`` for ``# ok:`` (their ``todo`` forms too:
+    semgrep's authors mark a miss or a false alarm of their own rule that way), else None."""
+    text = line.strip()
+    if not text.startswith("#"):
+        return None
+    return "vulnerable" if "ruleid:" in text else "safe" if "ok:" in text else None
+
+
+def annotated(text: str, name: str) -> list[LabelledCode]:
+    """One program per top-level function or class of an annotated test file, with the file's other
+    top-level statements (imports, the app) before it: vulnerable when it holds a ``ruleid`` annotation,
+    safe when it holds only ``ok`` ones, left out when it holds none. The annotations are removed. Not
+    guaranteed: an ``ok`` is safe for the rule it tests, not for every flaw a verifier looks for; a file
+    that does not parse gives nothing.
+
+    >>> [c.label for c in annotated("import os\\ndef a(p):\\n    # ruleid: x\\n    os.system(p)\\n"
+    ...                              "def b():\\n    # ok: x\\n    os.system('ls')\\n", "t")]
+    ['vulnerable', 'safe']
+    """
+    import ast
+
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return []
+    lines = text.splitlines()
+    units = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+    def span(node: ast.stmt) -> list[str]:
+        first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
+        return [x for x in lines[first - 1:node.end_lineno] if _annotation(x) is None]
+
+    header = [x for node in tree.body if not isinstance(node, units) for x in span(node)]
+    out = []
+    for node in (n for n in tree.body if isinstance(n, units)):
+        first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+        labels = {_annotation(x) for x in lines[first - 1:node.end_lineno]} - {None}
+        if labels:
+            label = "vulnerable" if "vulnerable" in labels else "safe"
+            out.append(LabelledCode(f"{name}:{node.lineno}:{node.name}", label,
+                                    "\n".join(header) + "\n\n\n" + "\n".join(span(node)) + "\n"))
+    return out
 
 
 def _yaml(path: Path) -> list[LabelledCode]:
