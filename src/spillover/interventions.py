@@ -15,7 +15,6 @@ from typing import Literal, NamedTuple
 
 from .errors import SpilloverError
 
-RANDOM = "random:"
 _RANDOM = re.compile(r"^random(?P<draw>\d*):")
 _VARIANT = re.compile(r"^(?P<model>[A-Za-z0-9_.@-]+?)(?:\+steer\((?P<steer>[^()]*)\)|-ablate\((?P<ablate>[^()]*)\))$")
 

@@ -135,13 +135,16 @@ def bandit_confirmed(src: str, found: set[str]) -> set[str]:
     set()
     """
     kept = found - ADVISORY
-    if "B608" in kept and (tree := parse(src)) is not None and sql_from_constants(tree):
+    tree = parse(src) if kept & {"B608", "B310", "B311", *CODE_RUNS} else None
+    if tree is None:
+        return kept
+    if "B608" in kept and sql_from_constants(tree):
         kept.discard("B608")
-    if "B310" in kept and (tree := parse(src)) is not None and web_urls_fixed(tree):
+    if "B310" in kept and web_urls_fixed(tree):
         kept.discard("B310")
-    if "B311" in kept and (tree := parse(src)) is not None and not random_secret(tree):
+    if "B311" in kept and not random_secret(tree):
         kept.discard("B311")
-    if kept & CODE_RUNS and (tree := parse(src)) is not None and runs_constant_code(tree):
+    if kept & CODE_RUNS and runs_constant_code(tree):
         kept -= CODE_RUNS
     return kept
 
