@@ -11,6 +11,7 @@ vulnerable — SVEN labels by commit, so a test or helper changed by a fix count
 
 from __future__ import annotations
 
+import ast
 import textwrap
 from pathlib import Path
 from typing import NamedTuple
@@ -60,8 +61,6 @@ def annotated(text: str, name: str) -> list[LabelledCode]:
     ...                              "def b():\\n    # ok: x\\n    os.system('ls')\\n", "t")]
     ['vulnerable', 'safe']
     """
-    import ast
-
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError):
@@ -69,19 +68,19 @@ def annotated(text: str, name: str) -> list[LabelledCode]:
     lines = text.splitlines()
     units = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
-    def span(node: ast.stmt) -> list[str]:
+    def lines_of(node: ast.stmt) -> list[str]:
         first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
-        return [x for x in lines[first - 1:node.end_lineno] if _annotation(x) is None]
+        return lines[first - 1:node.end_lineno]
 
-    header = [x for node in tree.body if not isinstance(node, units) for x in span(node)]
+    header = [x for node in tree.body if not isinstance(node, units) for x in lines_of(node) if _annotation(x) is None]
     out = []
     for node in (n for n in tree.body if isinstance(n, units)):
-        first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
-        labels = {_annotation(x) for x in lines[first - 1:node.end_lineno]} - {None}
+        body = lines_of(node)
+        labels = {_annotation(x) for x in body} - {None}
         if labels:
-            label = "vulnerable" if "vulnerable" in labels else "safe"
-            out.append(LabelledCode(f"{name}:{node.lineno}:{node.name}", label,
-                                    "\n".join(header) + "\n\n\n" + "\n".join(span(node)) + "\n"))
+            kept = [x for x in body if _annotation(x) is None]
+            out.append(LabelledCode(f"{name}:{node.lineno}:{node.name}", "vulnerable" if "vulnerable" in labels
+                                    else "safe", "\n".join(header) + "\n\n\n" + "\n".join(kept) + "\n"))
     return out
 
 
