@@ -83,9 +83,17 @@ def rates(flags: list[bool], labels: list[str]) -> tuple[float, float]:
     return sum(vul) / max(1, len(vul)), sum(safe) / max(1, len(safe))
 
 
+def print_rates(name: str, flags: list[bool], corpus: list) -> None:
+    """One line: the shares flagged, Youden's J (their difference, the OWASP Benchmark's score), the misses."""
+    hit, false = rates(flags, [e.label for e in corpus])
+    wrong = [e.id for e, f in zip(corpus, flags, strict=True) if f != (e.label == "vulnerable")]
+    print(f"  {name:<20} flags {hit:6.1%} of vulnerable, {false:6.1%} of safe (J {hit - false:+.2f});",
+          "wrong:", ", ".join(wrong) or "-")
+
+
 def main(paths: list[Path]) -> None:
     from spillover.datasets.astchecks import parse
-    from spillover.datasets.corpora import load_corpus
+    from spillover.datasets.corpora import CWE_CHECKS, load_corpus
     from spillover.datasets.verify import bandit_ids, bandit_raw, verifier_flags
 
     totals = {"held-out": [0, 0, 0], "external": [0, 0, 0]}  # ours found, bandit found, vulnerable count
@@ -96,16 +104,17 @@ def main(paths: list[Path]) -> None:
         corpus = [e for e, ok in zip(corpus, judged, strict=True) if ok]
         codes, labels = [e.code for e in corpus], [e.label for e in corpus]
         all_ids = bandit_ids(codes)  # as the verifier sees them: with the imports their names imply
-        ours = [bool(verifier_flags(c, ids)) for c, ids in zip(codes, all_ids, strict=True)]
-        plain = [bool(ids) for ids in bandit_raw(codes, min_severity="MEDIUM")]
+        found = {"verifier": [verifier_flags(c, ids) for c, ids in zip(codes, all_ids, strict=True)],
+                 "bandit MEDIUM/HIGH": bandit_raw(codes, min_severity="MEDIUM")}
         n_vul = labels.count("vulnerable")
         print(f"{path.name}: {n_vul} vulnerable, {len(labels) - n_vul} safe"
               + (f" ({judged.count(False)} more do not parse: not counted)" if not all(judged) else ""))
-        for name, flags in (("verifier", ours), ("bandit MEDIUM/HIGH", plain)):
-            hit, false = rates(flags, labels)
-            wrong = [e.id for e, f in zip(corpus, flags, strict=True) if f != (e.label == "vulnerable")]
-            print(f"  {name:<20} flags {hit:6.1%} of vulnerable, {false:6.1%} of safe;",
-                  "wrong:", ", ".join(wrong) or "-")
+        for name, sets in found.items():
+            print_rates(name, [bool(f) for f in sets], corpus)
+            if all(e.cwe in CWE_CHECKS for e in corpus):  # the Benchmark's scoring: the test's own flaw only
+                print_rates("  for its CWE", [bool(f & CWE_CHECKS[e.cwe]) for f, e in zip(sets, corpus, strict=True)],
+                            corpus)
+        ours, plain = ([bool(f) for f in sets] for sets in found.values())
         kind = "external" if path.suffix == ".jsonl" or path.is_dir() else "held-out" if path.name in HELD_OUT else None
         if kind:
             for i, flags in enumerate((ours, plain)):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 import re
 
+from .interpret import module_facts
 from .sqltext import constant_text, safe_names
 from .taint import assignments, module_tables
 
@@ -77,6 +78,8 @@ def text_to_runner(tree: ast.AST) -> bool:
     False
     >>> text_to_runner(ast.parse("def f(c):\\n    n = 5\\n    c.execute('SELECT * LIMIT %d' % n)"))
     False
+    >>> text_to_runner(ast.parse("def f(c):\\n    q = 'x' if 2 > 1 else input()\\n    c.execute(f'SELECT {q}')"))
+    False
     """
     tables = module_tables(tree.body if isinstance(tree, ast.Module) else [])
     for fn in ast.walk(tree):
@@ -88,7 +91,8 @@ def text_to_runner(tree: ast.AST) -> bool:
         for call in (n for n in ast.walk(fn) if isinstance(n, ast.Call) and n.args and is_runner(n)):
             first = call.args[0]
             texts = values.get(first.id, []) if isinstance(first, ast.Name) else [first]
-            if any(interpolated(t) and not _quoted_or_constant(t, safe, tables) for t in texts):
+            if any(interpolated(t) and not _quoted_or_constant(t, safe, tables) for t in texts) \
+                    and not module_facts(tree).fixed(first):  # computed from constants after all (:mod:`.flow`)
                 return True
     return False
 

@@ -1,7 +1,8 @@
 """Labelled code corpora for measuring the verifier: our YAML lists, vulnerability-fix pairs in the
 JSONL format of SVEN (He & Vechev 2023; ``data_train_val/*/cwe-*.jsonl``), and folders of rule tests
 annotated the way semgrep's rules are (``# ruleid: RULE`` above a line that should be flagged, ``# ok:
-RULE`` above one that should not), which a user brings.
+RULE`` above one that should not), and the OWASP Benchmark's layout (``expectedresults-*.csv`` beside
+``testcode/``), which a user brings.
 
 A SVEN line is one fix from a real project: ``func_src_before`` (the function before the fix, labelled
 vulnerable) and ``func_src_after`` (labelled safe). Only Python files (``file_name`` ending in ``.py``) are
@@ -24,18 +25,35 @@ LABELS = ("vulnerable", "safe")
 
 
 class LabelledCode(NamedTuple):
-    """One program of a corpus: its id (a SVEN pair's two sides share one), ``vulnerable`` or ``safe``, and
-    its source (never executed)."""
+    """One program of a corpus: its id (a SVEN pair's two sides share one), ``vulnerable`` or ``safe``, its
+    source (never executed), and the flaw the label is about (``CWE-89``) where the corpus says."""
 
     id: str
     label: str
     code: str
+    cwe: str = ""
+
+
+CWE_CHECKS = {
+    "CWE-89": frozenset({"B608", "sql_taint", "text_to_runner"}),
+    "CWE-78": frozenset({"B602", "B604", "B605", "B609", "shell_taint", "text_to_runner"}),
+    "CWE-22": frozenset({"path_traversal", "path_taint", "B202"}),
+    "CWE-79": frozenset({"B701", "B702", "B703", "B704", "xss_markup", "xss_html", "xss_reflected",
+                         "template_taint"}),
+    "CWE-601": frozenset({"open_redirect"}),
+    "CWE-502": frozenset({"B301", "B302", "B506"}),
+    "CWE-94": frozenset({"B102", "B307"}),
+}
+"""The verifier's findings (bandit test ids and our own checks) that count for a flaw, to score a corpus the
+way the OWASP Benchmark's scorecard does: a finding counts only for the flaw the test is about."""
 
 
 def load_corpus(path: Path) -> list[LabelledCode]:
     """A corpus from a YAML list of ``{id, label, code}``, SVEN-format JSONL (by the suffix), or a folder of
     annotated rule tests (:func:`annotated`)."""
     path = Path(path)  # the readers say "file not found" with the name
+    if path.is_dir() and any(path.glob("expectedresults-*.csv")):
+        return owasp_benchmark(path)
     if path.is_dir():
         return [c for f in sorted(path.glob("*.py")) for c in annotated(f.read_text(), f.stem)]
     return _sven(path) if path.suffix == ".jsonl" else _yaml(path)
@@ -81,6 +99,29 @@ def annotated(text: str, name: str) -> list[LabelledCode]:
             kept = [x for x in body if _annotation(x) is None]
             out.append(LabelledCode(f"{name}:{node.lineno}:{node.name}", "vulnerable" if "vulnerable" in labels
                                     else "safe", "\n".join(header) + "\n\n\n" + "\n".join(kept) + "\n"))
+    return out
+
+
+def owasp_benchmark(folder: Path) -> list[LabelledCode]:
+    """The OWASP Benchmark's tests: ``testcode/NAME.py`` labelled by the rows ``NAME,category,true|false,cwe``
+    of ``expectedresults-*.csv``; a row whose file is missing is skipped (a user may bring a sample). Not
+    guaranteed: the Benchmark labels each test for one flaw only."""
+    out = []
+    for table in sorted(folder.glob("expectedresults-*.csv")):
+        for n, row in enumerate(table.read_text().splitlines(), 1):
+            cells = [c.strip() for c in row.split(",")]
+            if not row.strip() or row.startswith("#"):
+                continue
+            bad = "cwe" if len(cells) < 4 or not cells[3].isdigit() else None
+            if len(cells) < 3 or cells[2] not in ("true", "false"):
+                bad = "real vulnerability"
+            if bad:
+                raise SpilloverError("a row needs: test name, category, true|false, cwe number", file=table, line=n,
+                                     field=bad)
+            test = folder / "testcode" / f"{cells[0]}.py"
+            if test.is_file():
+                label = "vulnerable" if cells[2] == "true" else "safe"
+                out.append(LabelledCode(cells[0], label, test.read_text(), f"CWE-{cells[3]}"))
     return out
 
 

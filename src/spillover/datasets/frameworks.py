@@ -15,12 +15,17 @@ import re
 SOURCES = ("request.args", "request.form", "request.values", "request.json", "request.get_json",
            "request.cookies", "request.headers", "request.files", "request.data",  # Flask
            "request.GET", "request.POST", "request.body", "request.COOKIES", "request.META", "request.FILES",  # Django
+           "request.query_string", "request.path", "request.full_path", "request.url", "request.get_data",
+           "request.environ", "request.stream",  # Flask / Werkzeug, the rest of the request
            "request.query_params", "request.path_params",  # Starlette / FastAPI
            "sys.argv", "input")
 """Expressions whose value is request data (a source's attributes, items and calls are too)."""
 
-FILE_SINKS = frozenset({"open", "io.open", "send_file", "flask.send_file", "FileResponse",
+FILE_SINKS = frozenset({"open", "io.open", "codecs.open", "send_file", "flask.send_file", "FileResponse",
                         "fastapi.responses.FileResponse", "starlette.responses.FileResponse"})
+PATH_METHODS = frozenset({"open", "read_text", "read_bytes", "write_text", "write_bytes", "unlink", "rmdir",
+                          "mkdir", "touch"})
+"""Methods of a path object (``pathlib``) that open, write or remove what it names."""
 REDIRECTS = frozenset({"redirect", "flask.redirect", "HttpResponseRedirect", "RedirectResponse",
                        "django.shortcuts.redirect"})
 REDIRECT_GUARDS = ("netloc", "url_has_allowed_host_and_scheme", "is_safe_url")

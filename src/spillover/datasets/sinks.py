@@ -3,19 +3,21 @@ unsanitised, and handlers that change data or privileges with no sign of a check
 
 Sinks: SQL text (``execute``), a shell (``os.system``, ``os.popen``, ``subprocess`` with ``shell=True``),
 an option of a program that runs commands through its options (``git``, ``ssh``, ``tar``, ...; request
-data in its argument list before any ``--``), a file
-path (``open``, ``send_file``, ``FileResponse``), a template source (``render_template_string``,
-``Template``, ``from_string``), markup that skips escaping (``Markup``, a rendered template containing
-``|safe``), HTML a view builds from request data and sends (returned or given to a response), a
-redirect target (Flask, Django, Starlette), and the attribute names or keyword arguments of an object
-(mass assignment: ``setattr(obj, key, ...)``, ``Model(**data)``). A view that deletes or changes data
-with no sign of an authorisation check is flagged, and one that sets a privilege attribute (``role``,
-``is_admin``) from request data without testing the caller's privilege.
+data in its argument list before any ``--``), a file path (``open``, ``codecs.open``, ``send_file``,
+``FileResponse``, a path object opened or written: ``Path(p).read_text()``), a template source
+(``render_template_string``, ``Template``, ``from_string``), markup that skips escaping (``Markup``, a
+rendered template containing ``|safe``), text a view sends (:mod:`.xss`), a redirect target (Flask, Django,
+Starlette), and the attribute names or keyword arguments of an object (mass assignment: ``setattr(obj, key,
+...)``, ``Model(**data)``). A view that deletes or changes data with no sign of an authorisation check is
+flagged, and one that sets a privilege attribute (``role``, ``is_admin``) from request data without testing
+the caller's privilege.
 
-Not guaranteed: "a check" is recognised by name only (``login_required``-style decorators,
-``current_user``, ``session``, ``g.user``, ``request.user``, ``abort(401/403)``; for privileges a test that
-mentions an admin or a role); reading another user's object is not checked; a module-level template string
-is read, other globals are not.
+A finding is dropped where the flow-sensitive values (:mod:`.flow`) show that no input of the call holds
+request data there (a constant test's dead branch, an overwritten value, a constant key of a dict). Not
+guaranteed: "a check" is recognised by name only (``login_required``-style decorators, ``current_user``,
+``session``, ``g.user``, ``request.user``, ``abort(401/403)``; for privileges a test that mentions an admin
+or a role); reading another user's object is not checked; a module-level template string is read, other
+globals are not.
 """
 
 from __future__ import annotations
@@ -23,18 +25,21 @@ from __future__ import annotations
 import ast
 import re
 
+from .flow import Facts
 from .frameworks import (
     FILE_SINKS,
     OPTION_EXEC,
+    PATH_METHODS,
     REDIRECT_GUARDS,
     REDIRECTS,
-    RESPONSES,
     ROUTE_DECORATOR,
     SUBPROCESS,
     is_view,
     url_params,
 )
+from .interpret import module_facts
 from .taint import assignments, module_tables, taint_names, tainted
+from .xss import HTML_TAG, html_built, html_sinks, reflected
 
 AUTH_HINTS = re.compile(r"login_required|admin_required|requires_auth|permission_required|current_user|"
                         r"(?<![\w.])session(\[|\.get\()|(?<![\w.])g\.user|abort\((401|403)|is_admin|check_permission|"
@@ -45,7 +50,7 @@ DESTRUCTIVE = ("delete", "DELETE FROM", "DROP TABLE", "UPDATE ", "remove", "rmtr
 
 
 def _sink(call: ast.Call, names: set[str], fn_text: str, consts: dict[str, str],
-          tables: frozenset[str] = frozenset()) -> str | None:
+          tables: frozenset[str] = frozenset(), assigned: dict[str, list[ast.AST]] | None = None) -> str | None:
     """The kind of sink a call is when request data reaches it, else None (``consts``: the module's string
     constants, for templates defined at the top of a file)."""
     f = ast.unparse(call.func)
@@ -56,8 +61,11 @@ def _sink(call: ast.Call, names: set[str], fn_text: str, consts: dict[str, str],
         return "sql_taint"
     if (f in ("os.system", "os.popen") or (f.startswith("subprocess.") and shell)) and tainted(first, names, tables):
         return "shell_taint"
-    if f in FILE_SINKS and tainted(first, names, tables) and not (
-            "is_relative_to" in fn_text or "commonpath" in fn_text and "realpath" in fn_text):
+    receiver = call.func.value if isinstance(call.func, ast.Attribute) else None
+    path = first if f in FILE_SINKS else receiver if f.rsplit(".", 1)[-1] in PATH_METHODS else None
+    if tainted(path, names, tables) and not (
+            "is_relative_to" in fn_text or "commonpath" in fn_text and "realpath" in fn_text
+            or DOTS.search(fn_text) and _under_dir(path, names, tables, assigned or {})):
         return "path_taint"
     if (f.endswith(("render_template_string", "from_string")) or f in ("Template", "jinja2.Template")) and \
             tainted(first, names, tables):
@@ -72,42 +80,38 @@ def _sink(call: ast.Call, names: set[str], fn_text: str, consts: dict[str, str],
     return None
 
 
-HTML_TAG = re.compile(r"<[a-zA-Z!/]")
+DOTS = re.compile(r"""if ['"]\.\./?['"] in \w+:""")
+"""A test for ``..`` in a name (that its body ends the handler is not checked): a name put under a fixed directory
+(:func:`_under_dir`) cannot leave it without ``..``."""
 
 
-def _html_built(node: ast.AST | None, names: set[str], tables: frozenset[str], consts: dict[str, str],
-                assigned: dict[str, list[ast.AST]] | None = None) -> bool:
-    """HTML text built from request data: an f-string, ``+``/``%`` or ``str.format`` with a tag in its string
-    constants (or in a module constant it formats) and a tainted part; a local name counts when any value
-    assigned to it does. A renderer's result (``render_template``) is not built here.
+def _under_dir(path: ast.AST | None, names: set[str], tables: frozenset[str],
+               assigned: dict[str, list[ast.AST]]) -> bool:
+    """A path built as ``f"{DIR}/{name}"`` (or assigned once so) with ``DIR`` free of request data.
 
-    >>> _html_built(ast.parse("f'<h1>{n}</h1>'", mode="eval").body, {"n"}, frozenset(), {})
+    >>> _under_dir(ast.parse("f'{BASE}/{n}'", mode="eval").body, {"n"}, frozenset(), {})
     True
-    >>> _html_built(ast.parse("f'<h1>{escape(n)}</h1>'", mode="eval").body, {"n"}, frozenset(), {})
+    >>> _under_dir(ast.parse("f'{n}'", mode="eval").body, {"n"}, frozenset(), {})
     False
     """
-    assigned = assigned or {}
-    if isinstance(node, ast.Name):
-        return any(_html_built(v, names, tables, consts) for v in assigned.get(node.id, []))
-    building = isinstance(node, ast.JoinedStr) or (isinstance(node, ast.BinOp) and isinstance(
-        node.op, ast.Add | ast.Mod)) or (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                                         and node.func.attr == "format")
-    if node is None or not building or not tainted(node, names, tables):
+    values = [v for v in assigned.get(path.id, []) if not (isinstance(v, ast.Constant) and v.value is None)] \
+        if isinstance(path, ast.Name) else []
+    if len(values) == 1:  # ``name = None`` before a ``try`` does not count
+        path = values[0]
+    if not isinstance(path, ast.JoinedStr) or len(path.values) < 2 or tainted(path.values[0], names, tables):
         return False
-    texts = [n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
-    texts += [consts[n.id] for n in ast.walk(node) if isinstance(n, ast.Name) and n.id in consts]
-    return any(HTML_TAG.search(t) for t in texts)
+    first, second = path.values[0], path.values[1]
+    return isinstance(second, ast.Constant) and str(second.value).startswith("/") or isinstance(
+        first, ast.Constant) and str(first.value).endswith("/")
 
 
-def _html_sinks(fn: ast.AST) -> list[ast.AST | None]:
-    """What a route sends as its body: returned values (a tuple's first item) and response constructors'."""
-    out: list[ast.AST | None] = []
-    for n in ast.walk(fn):
-        if isinstance(n, ast.Return) and n.value is not None:
-            out.append(n.value.elts[0] if isinstance(n.value, ast.Tuple) and n.value.elts else n.value)
-        elif isinstance(n, ast.Call) and ast.unparse(n.func) in RESPONSES and n.args:
-            out.append(n.args[0])
-    return out
+def _proven_clean(facts: Facts, call: ast.Call) -> bool:
+    """Every input of the call (its object, arguments, keyword values) holds no request data where it is made,
+    by the flow-sensitive values (:mod:`.flow`), or the call is never reached."""
+    inputs = [*call.args, *(k.value for k in call.keywords)]
+    if isinstance(call.func, ast.Attribute):
+        inputs.append(call.func.value)
+    return bool(inputs) and all(facts.clean(i) for i in inputs)
 
 
 def taint_findings(tree: ast.AST) -> set[str]:
@@ -123,14 +127,20 @@ def taint_findings(tree: ast.AST) -> set[str]:
               and isinstance(n.value.value, str) for t in n.targets if isinstance(t, ast.Name)}
     tables = module_tables(body)
     html_consts = any(HTML_TAG.search(c) for c in consts.values())
+    facts = module_facts(tree)
     for fn in ast.walk(tree):
         if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
             continue
         names, text = taint_names(fn, tables, frozenset(url_params(fn))), ast.unparse(fn)
-        found |= {k for c in ast.walk(fn) if isinstance(c, ast.Call) and (k := _sink(c, names, text, consts, tables))}
+        assigned = assignments(fn)
+        found |= {k for c in ast.walk(fn) if isinstance(c, ast.Call) and not _proven_clean(facts, c)
+                  and (k := _sink(c, names, text, consts, tables, assigned))}
         html = is_view(fn) and (html_consts or HTML_TAG.search(text))  # request data may be read inline
-        if html and any(_html_built(v, names, tables, consts, assignments(fn)) for v in _html_sinks(fn)):
+        sent = [v for v in html_sinks(fn) if not facts.clean(v)]
+        if html and any(html_built(v, names, tables, consts, assigned) for v in sent):
             found.add("xss_html")
+        elif is_view(fn) and any(reflected(v, names, tables, fn) for v in sent):
+            found.add("xss_reflected")
         if is_view(fn) and any(d in text for d in DESTRUCTIVE) and not AUTH_HINTS.search(text):
             found.add("missing_authorization")
         found |= _assignment_findings(fn, names, tables)

@@ -2,16 +2,18 @@
 
 Names assigned from request data (:data:`.frameworks.SOURCES`: Flask, Django and FastAPI request objects,
 ``input()``, ``sys.argv``; and a view's URL parameters, :func:`.frameworks.url_params`) are tainted, and so
-is anything built from them (concatenation, f-strings, ``%``, ``.format``, subscripts, calls), except
-through a sanitiser (``int``, ``float``, ``escape``, ``html.escape``, ``os.path.basename``,
+is anything built from them (concatenation, f-strings, ``%``, ``.format``, subscripts, calls, a container they
+are stored in: ``items.append(x)``, a helper handed the whole ``request``), except
+through a sanitiser (``int``, ``float``, anything named ``*escape*``, ``html.escape``, ``os.path.basename``,
 ``secure_filename``, ``shlex.quote``, ``bleach.clean``, ``url_for``, ``safe_join``, ``Markup(...).format``)
 or a check: a lookup in a constant table (``ORDERS[x]``, ``ORDERS.get(x, "id")``; a table is a literal of
 constants, at module level or inline), ``x if x in TABLE else "id"``, or a guard that returns, raises or
 aborts: ``if x not in TABLE:`` or ``if not PATTERN.fullmatch(x):``.
 
-Not guaranteed: flows across functions, through containers or attributes, or via globals are not
-followed; a sanitiser or a pattern is trusted by name; a guard anywhere in the function counts (its
-position relative to the sink, and a later reassignment, are not checked).
+Not guaranteed: flows across functions, through attributes, or via globals are not followed; a container
+holding request data anywhere is request data everywhere, and order is ignored (:mod:`.flow` refines both);
+a sanitiser or a pattern is trusted by name; a guard anywhere in the function counts (its position
+relative to the sink, and a later reassignment, are not checked).
 """
 
 from __future__ import annotations
@@ -25,14 +27,27 @@ SANITISERS = frozenset({"int", "float", "escape", "html.escape", "markupsafe.esc
                         "len", "bool", "url_for", "flask.url_for", "safe_join", "werkzeug.security.safe_join",
                         "werkzeug.utils.safe_join", "flask.safe_join", "ipaddress.ip_address",
                         "ipaddress.ip_network", "uuid.UUID"})
+MUTATORS = frozenset({"append", "extend", "insert", "add", "update", "set", "setdefault", "write", "put"})
+"""Methods that store their arguments in the object they are called on (``items.append(p)``)."""
+
+
+def sanitiser(name: str) -> bool:
+    """A call trusted to make request data harmless, by name: :data:`SANITISERS`, or any ``*escape*``.
+
+    >>> sanitiser("helpers.escape_for_html"), sanitiser("str.strip")
+    (True, False)
+    """
+    return name in SANITISERS or "escape" in name.rsplit(".", 1)[-1].lower()
+
+
 def _name(node: ast.AST) -> str:
     return ast.unparse(node)
 
 
-def _from_source(node: ast.AST) -> bool:
+def from_source(node: ast.AST) -> bool:
     """A source, also when written through its module (``flask.request.args``).
 
-    >>> _from_source(ast.parse("flask.request.args.get('p')", mode="eval").body)
+    >>> from_source(ast.parse("flask.request.args.get('p')", mode="eval").body)
     True
     """
     text = _name(node).removeprefix("flask.")
@@ -53,7 +68,7 @@ def tainted(node: ast.AST | None, names: set[str], tables: frozenset[str] = froz
     """
     if node is None:
         return False
-    if _from_source(node):
+    if from_source(node):
         return True
     if isinstance(node, ast.Name):
         return node.id in names
@@ -62,8 +77,10 @@ def tainted(node: ast.AST | None, names: set[str], tables: frozenset[str] = froz
     if isinstance(node, ast.IfExp) and allowed(node.test, tables, _name(node.body), negated=False):
         return tainted(node.orelse, names, tables)
     if isinstance(node, ast.Call):
-        if _name(node.func) in SANITISERS or _markup_format(node):
+        if sanitiser(_name(node.func)) or _markup_format(node):
             return False
+        if any(isinstance(a, ast.Name) and a.id == "request" for a in node.args):
+            return True  # a helper handed the whole request returns request data
         parts = [*node.args, *(k.value for k in node.keywords)]
         if isinstance(node.func, ast.Attribute):
             parts.append(node.func.value)  # "...".format(x), x.strip()
@@ -151,6 +168,9 @@ def taint_names(fn: ast.AST, tables: frozenset[str] = frozenset(), seeds: frozen
                 names |= {t.id for tgt in targets for t in ast.walk(tgt) if isinstance(t, ast.Name)}
             elif isinstance(n, ast.For) and tainted(n.iter, names, tables):
                 names |= {t.id for t in ast.walk(n.target) if isinstance(t, ast.Name)}
+            elif isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in MUTATORS \
+                    and isinstance(n.func.value, ast.Name) and any(tainted(a, names, tables) for a in n.args):
+                names.add(n.func.value.id)
         if len(names) == before:
             return names - guarded(fn, tables) - validated(fn)
 

@@ -22,14 +22,19 @@ from typing import Any
 from ..errors import MissingExtraError
 from .astchecks import AST_CHECKS, NEEDS, parse, web_urls_fixed
 from .commands import words
+from .flow import Facts
+from .frameworks import SUBPROCESS
+from .interpret import module_facts
 from .sinks import taint_findings
 from .snippets import with_imports
 from .sqltext import constant_text, safe_names, sql_from_constants
 from .taint import module_tables
 
-ADVISORY = frozenset({"B404", "B603", "B607", "B101", "B110", "B112"})
-"""Bandit findings that are not flaws by themselves: importing ``subprocess``, list-form ``subprocess`` calls,
-and code hygiene (``assert``, ``except: pass``/``continue``)."""
+ADVISORY = frozenset({"B403", "B404", "B405", "B406", "B407", "B408", "B409", "B410", "B603", "B607", "B101",
+                      "B110", "B112"})
+"""Bandit findings that are not flaws by themselves: importing ``subprocess``, ``pickle`` or an XML parser (the
+calls that parse or load are findings of their own), list-form ``subprocess`` calls, and code hygiene
+(``assert``, ``except: pass``/``continue``)."""
 SECRET_WORDS = frozenset({"token", "password", "passwd", "secret", "key", "salt", "nonce", "otp", "pin", "code",
                           "session", "csrf", "reset", "api"})
 """Words of a name that make a ``random`` value a secret (bandit's B311 is kept only then)."""
@@ -135,9 +140,12 @@ def bandit_confirmed(src: str, found: set[str]) -> set[str]:
     set()
     """
     kept = found - ADVISORY
-    tree = parse(src) if kept & {"B608", "B310", "B311", *CODE_RUNS} else None
+    tree = parse(src) if kept & {"B608", "B310", "B311", *CODE_RUNS, *FIXED_INPUT} else None
     if tree is None:
         return kept
+    if kept & FIXED_INPUT.keys():
+        facts = module_facts(tree)
+        kept -= {t for t in kept & FIXED_INPUT.keys() if fixed_inputs(tree, facts, FIXED_INPUT[t])}
     if "B608" in kept and sql_from_constants(tree):
         kept.discard("B608")
     if "B310" in kept and web_urls_fixed(tree):
@@ -147,6 +155,26 @@ def bandit_confirmed(src: str, found: set[str]) -> set[str]:
     if kept & CODE_RUNS and runs_constant_code(tree):
         kept -= CODE_RUNS
     return kept
+
+
+FIXED_INPUT = {"B102": ("exec",), "B307": ("eval",), "B301": ("pickle.loads", "pickle.load", "cPickle.loads"),
+               "B602": tuple(SUBPROCESS), "B605": ("os.system", "os.popen"),
+               "B608": (".execute", ".executemany", ".executescript")}
+"""Bandit findings dropped when every call they are about runs on a value computed from constants only, by the
+flow-sensitive values (:mod:`.flow`): a dead branch, an overwritten value, a constant key (``.x``: any method)."""
+
+
+def fixed_inputs(tree: ast.AST, facts: Facts, calls: tuple[str, ...]) -> bool:
+    """There are such calls, and the first argument of each is computed from constants only (or never reached).
+
+    >>> src = "def f():\\n    n = 3\\n    cmd = 'ls' if n > 2 else input()\\n    os.system(cmd)"
+    >>> tree = ast.parse(src)
+    >>> fixed_inputs(tree, module_facts(tree), ("os.system",))
+    True
+    """
+    found = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and any(
+        ast.unparse(n.func).endswith(c) if c.startswith(".") else ast.unparse(n.func) == c for c in calls)]
+    return bool(found) and all(c.args and facts.fixed(c.args[0]) for c in found)
 
 
 CODE_RUNS = frozenset({"B102", "B307"})

@@ -1,0 +1,139 @@
+"""Flow-sensitive values of a function's locals, for precision: whether an argument that the flow-insensitive
+checks (:mod:`.taint`, bandit) flag is, where it is used, computed from constants only or free of request data.
+This module holds the values; :mod:`.interpret` walks the statements.
+
+Statements are followed in order: a test whose value is known picks its branch (``if``, ``x if c else y``,
+``match``), a later assignment replaces an earlier one, and dicts, config sections (``ConfigParser``) and lists
+keep their items apart by constant key or index. Unknown tests and loops join every way.
+
+Not guaranteed: values across functions, attributes and globals are not followed (a global or a parameter is
+"unknown but not request data", except a view's URL parameters); only the calls in :data:`PURE` keep a value
+"computed from constants"; an expression evaluated more than once (a loop) holds the join of its values.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+from typing import Any, NamedTuple
+
+from .taint import from_source, sanitiser
+
+CONST, FIXED, CLEAN, TAINT = 0, 1, 2, 3
+"""Levels: a known constant; computed from constants only; unknown but not request data; may be request data."""
+PURE = frozenset({"str", "bytes", "base64.b64encode", "base64.b64decode", "base64.urlsafe_b64encode",
+                  "base64.urlsafe_b64decode", "encode", "decode", "strip", "lower", "upper", "replace", "format",
+                  "join", "split", "dedent", "textwrap.dedent", "urllib.parse.unquote", "urllib.parse.unquote_plus"})
+"""Calls (or methods, by name) whose result is computed from their inputs only."""
+
+
+def _times(a: Any, b: Any) -> Any:
+    """``a * b`` unless it would make a long sequence."""
+    sequence = isinstance(a, str | bytes | tuple | list) or isinstance(b, str | bytes | tuple | list)
+    if sequence and max(a if isinstance(a, int) else 0, b if isinstance(b, int) else 0) > 10_000:
+        raise ValueError("too long")
+    return operator.mul(a, b)
+
+
+OPS: dict[type, Any] = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: _times,
+                         ast.Mod: operator.mod, ast.FloorDiv: operator.floordiv, ast.Eq: operator.eq,
+                         ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt,
+                         ast.GtE: operator.ge, ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b}
+
+
+class Val(NamedTuple):
+    """An abstract value: its level, the constant (level ``CONST``), a container's items by key or index."""
+
+    level: int
+    const: Any = None
+    items: tuple[tuple[Any, Val], ...] | None = None
+    kind: str = ""  # "dict", "config", "list" or "" (a scalar)
+
+    def worst(self) -> int:
+        """The level of everything the value holds."""
+        return max([self.level, *(v.worst() for _k, v in self.items or ())])
+
+
+UNKNOWN, TAINTED = Val(CLEAN), Val(TAINT)
+
+
+def join(a: Val, b: Val) -> Val:
+    """What is known of a value that is ``a`` on one path and ``b`` on another.
+
+    >>> join(Val(CONST, 1), Val(CONST, 2)).level, join(Val(CONST, 1), TAINTED).level
+    (1, 3)
+    """
+    if a == b:
+        return a
+    if a.kind == b.kind != "" and a.items is not None and b.items is not None and a.kind != "list":
+        da, db = dict(a.items), dict(b.items)
+        return Val(max(a.level, b.level), items=tuple((k, join(da.get(k, UNKNOWN), db.get(k, UNKNOWN)))
+                                                      for k in {**da, **db}), kind=a.kind)
+    if a.kind == b.kind == "list" and a.items is not None and b.items is not None and len(a.items) == len(b.items):
+        pairs = zip(a.items, b.items, strict=True)
+        return Val(FIXED, items=tuple((i, join(x, y)) for (i, x), (_j, y) in pairs), kind="list")
+    return Val(max(FIXED, a.worst(), b.worst()))
+
+
+def join_envs(envs: list[dict[str, Val] | None]) -> dict[str, Val] | None:
+    """The environments of the paths that reach a point joined (None when none does)."""
+    live = [e for e in envs if e is not None]
+    if not live:
+        return None
+    out = dict(live[0])
+    for e in live[1:]:
+        for k in out.keys() | e.keys():
+            out[k] = join(out.get(k, UNKNOWN), e.get(k, UNKNOWN))
+    return out
+
+
+class Facts(NamedTuple):
+    """Per expression node (by ``id``): the joined value wherever it was evaluated; and the nodes in branches
+    that a known test never takes."""
+
+    values: dict[int, Val]
+    dead: set[int]
+
+    def level(self, node: ast.AST) -> int | None:
+        """The node's level, ``-1`` in dead code, None where it was never evaluated (not followed)."""
+        return -1 if id(node) in self.dead else v.worst() if (v := self.values.get(id(node))) else None
+
+    def clean(self, node: ast.AST | None) -> bool:
+        """Dead, or evaluated and free of request data everywhere it was."""
+        return node is not None and (lv := self.level(node)) is not None and lv < TAINT
+
+    def fixed(self, node: ast.AST | None) -> bool:
+        """Dead, or evaluated and computed from constants only everywhere it was."""
+        return node is not None and (lv := self.level(node)) is not None and lv <= FIXED
+
+
+_FAILED = object()
+
+
+def constant(node: ast.AST, op: Any, *vals: Val) -> Val:
+    """``op`` applied to known constants (small results only), else "computed from constants" or worse."""
+    if all(v.level == CONST for v in vals):
+        try:
+            out = op(*(v.const for v in vals))
+        except Exception:  # noqa: BLE001 - an error the program would raise too: no constant
+            out = _FAILED
+        if out is not _FAILED and isinstance(out, int | float | bool | str | bytes | type(None)) \
+                and len(str(out)) < 10_000:
+            return Val(CONST, out)
+    worst = max([FIXED, *(v.worst() for v in vals)])
+    return Val(min(worst, CLEAN) if isinstance(node, ast.Compare) else worst)
+
+
+def call_level(name: str, method: str, inputs: list[Val], has_request: bool) -> Val:
+    """A call's value by name: request data in, request data out, except through a sanitiser; pure calls
+    of constants stay "computed from constants"."""
+    worst = max([FIXED, *(v.worst() for v in inputs)])
+    if sanitiser(name):
+        return Val(min(worst, CLEAN))
+    if has_request or worst == TAINT:
+        return TAINTED
+    return Val(FIXED) if worst <= FIXED and (name in PURE or method in PURE) else UNKNOWN
+
+
+__all__ = ["OPS", "CONST", "CLEAN", "FIXED", "TAINT", "Facts", "Val", "call_level", "constant", "from_source", "join",
+           "join_envs"]

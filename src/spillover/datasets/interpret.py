@@ -1,0 +1,190 @@
+"""The statement walker of :mod:`.flow`: runs a function's body over abstract values, in order, recording the
+value of every expression it evaluates and the code a known test never reaches.
+
+>>> src = '''
+... def view():
+...     p = request.args["p"]
+...     n = 106
+...     bar = "fixed" if 7 * 18 + n > 200 else p
+...     d = {"a": "x", "b": p}
+...     exec(bar); eval(d["a"]); os.system(d["b"])
+... '''
+>>> tree = ast.parse(src)
+>>> facts = module_facts(tree)
+>>> [facts.fixed(c.args[0]) for c in ast.walk(tree) if isinstance(c, ast.Call) and c.args and not c.keywords
+...  and ast.unparse(c.func) in ("exec", "eval", "os.system")]
+[True, True, False]
+"""
+
+from __future__ import annotations
+
+import ast
+
+from .evaluate import evaluate
+from .flow import CONST, FIXED, TAINT, TAINTED, UNKNOWN, Facts, Val, from_source, join, join_envs
+from .frameworks import url_params
+
+Env = dict[str, Val]
+LOOP_ROUNDS = 4
+"""Times a loop body is followed before its values are taken as they are (each round joins)."""
+
+
+def module_facts(tree: ast.AST) -> Facts:
+    """Facts for a module's top-level code and every function in it, each on its own (a view's URL parameters
+    are request data; nested functions are not followed from their parent)."""
+    facts = Facts({}, set())
+    bodies = [(tree.body if isinstance(tree, ast.Module) else [], frozenset[str]())]
+    bodies += [(n.body, frozenset(url_params(n))) for n in ast.walk(tree)
+               if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+    for body, seeds in bodies:
+        Interpreter(facts).run(body, {s: TAINTED for s in seeds})
+    return facts
+
+
+class Interpreter:
+    """One walk; ``facts`` collects what it sees (shared across the functions of a module)."""
+
+    def __init__(self, facts: Facts) -> None:
+        self.facts = facts
+        self.exits: list[tuple[list[Env], list[Env]]] = []  # per enclosing loop: envs at break, at continue
+
+    # statements
+
+    def run(self, body: list[ast.stmt], env: Env | None) -> Env | None:
+        """The environment after ``body`` (None when every path leaves: return, raise, break, continue)."""
+        for i, stmt in enumerate(body):
+            if env is None:
+                self._kill(body[i:])
+                return None
+            env = self.stmt(stmt, env)
+        return env
+
+    def _kill(self, stmts: list[ast.stmt] | list[ast.match_case]) -> None:
+        for s in stmts:
+            self.facts.dead.update(id(n) for n in ast.walk(s) if id(n) not in self.facts.values)
+
+    def stmt(self, s: ast.stmt, env: Env) -> Env | None:
+        if isinstance(s, ast.Assign | ast.AnnAssign) and s.value is not None:
+            v = self.eval(s.value, env)
+            for t in s.targets if isinstance(s, ast.Assign) else [s.target]:
+                self.assign(t, v, env)
+        elif isinstance(s, ast.AugAssign):
+            self.assign(s.target, self.eval(ast.BinOp(s.target, s.op, s.value), env), env)
+        elif isinstance(s, ast.Expr):
+            self.eval(s.value, env)
+        elif isinstance(s, ast.If):
+            return self._branch(s.test, s.body, s.orelse, env)
+        elif isinstance(s, ast.For | ast.AsyncFor | ast.While):
+            return self._loop(s, env)
+        elif isinstance(s, ast.Try | ast.TryStar):
+            return self._try(s, env)
+        elif isinstance(s, ast.With | ast.AsyncWith):
+            for item in s.items:
+                v = self.eval(item.context_expr, env)
+                if item.optional_vars is not None:
+                    self.assign(item.optional_vars, v, env)
+            return self.run(s.body, env)
+        elif isinstance(s, ast.Match):
+            return self._match(s, env)
+        elif isinstance(s, ast.Return):
+            if s.value is not None:
+                self.eval(s.value, env)
+            return None
+        elif isinstance(s, ast.Raise):
+            return None
+        elif isinstance(s, ast.Break | ast.Continue) and self.exits:
+            self.exits[-1][0 if isinstance(s, ast.Break) else 1].append(dict(env))
+            return None
+        elif isinstance(s, ast.Assert | ast.Delete):
+            for e in (n for n in ast.iter_child_nodes(s) if isinstance(n, ast.expr)):
+                self.eval(e, env)
+        return env
+
+    def _branch(self, test: ast.expr, body: list[ast.stmt], orelse: list[ast.stmt], env: Env) -> Env | None:
+        t = self.eval(test, env)
+        if t.level == CONST:
+            self._kill(orelse if t.const else body)
+            return self.run(body if t.const else orelse, dict(env))
+        return join_envs([self.run(body, dict(env)), self.run(orelse, dict(env))])
+
+    def _loop(self, s: ast.For | ast.AsyncFor | ast.While, env: Env) -> Env | None:
+        self.exits.append(([], []))
+        head: Env = dict(env)
+        for _ in range(LOOP_ROUNDS):
+            inner = dict(head)
+            if isinstance(s, ast.While):
+                self.eval(s.test, inner)
+            else:
+                item = self.eval(s.iter, inner)
+                self.assign(s.target, Val(max(FIXED, item.worst())), inner)
+            after = join_envs([head, self.run(s.body, inner), *self.exits[-1][1]])
+            if after == head:
+                break
+            head = after or head
+        breaks = self.exits.pop()[0]
+        return join_envs([self.run(s.orelse, dict(head)), *breaks])
+
+    def _try(self, s: ast.Try | ast.TryStar, env: Env) -> Env | None:
+        done = self.run(s.body, dict(env))
+        anywhere = join_envs([env, done]) or env  # an exception may come before any statement of the body
+        ends = [self.run(s.orelse, dict(done)) if done is not None else None]
+        ends += [self.run(h.body, dict(anywhere)) for h in s.handlers]
+        out = join_envs(ends)
+        after = self.run(s.finalbody, dict(out if out is not None else anywhere))
+        return after if out is not None else None
+
+    def _match(self, s: ast.Match, env: Env) -> Env | None:
+        subject = self.eval(s.subject, env)
+        if subject.level == CONST:
+            for i, case in enumerate(s.cases):
+                hit = _matches(case.pattern, subject.const)
+                if hit is None:
+                    break  # a pattern we cannot decide: follow every case
+                if hit and case.guard is None:
+                    self._kill(s.cases[:i] + s.cases[i + 1:])
+                    return self.run(case.body, dict(env))
+        return join_envs([dict(env), *(self.run(c.body, dict(env)) for c in s.cases)])
+
+    def assign(self, target: ast.expr, v: Val, env: Env) -> None:
+        if isinstance(target, ast.Name):
+            env[target.id] = v
+        elif isinstance(target, ast.Tuple | ast.List):
+            items = dict(v.items or ()) if v.kind == "list" else {}
+            for i, t in enumerate(target.elts):
+                self.assign(t, items.get(i, Val(max(FIXED, v.worst()))), env)
+        elif isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):
+            key = self.eval(target.slice, env)
+            env[target.value.id] = _store(env.get(target.value.id, UNKNOWN), key, v)
+
+    # expressions
+
+    def eval(self, node: ast.expr, env: Env) -> Val:
+        """The node's value in ``env`` (recorded, joined with earlier visits)."""
+        v = TAINTED if from_source(node) else evaluate(self, node, env)
+        old = self.facts.values.get(id(node))
+        self.facts.values[id(node)] = v if old is None else join(old, v)
+        return v
+
+
+def _matches(pattern: ast.pattern, value: object) -> bool | None:
+    """Whether a ``case`` pattern matches a known constant (None when the pattern is not a simple one)."""
+    if isinstance(pattern, ast.MatchValue) and isinstance(pattern.value, ast.Constant):
+        return bool(pattern.value.value == value)
+    if isinstance(pattern, ast.MatchOr):
+        hits = [_matches(p, value) for p in pattern.patterns]
+        return None if None in hits else any(hits)
+    if isinstance(pattern, ast.MatchAs) and pattern.pattern is None:
+        return True
+    return None
+
+
+def _store(container: Val, key: Val, v: Val) -> Val:
+    """A container after ``container[key] = v``: kept apart by a constant key, else the container holds worse."""
+    if container.kind == "dict" and key.level == CONST and container.items is not None:
+        items = dict(container.items)
+        items[key.const] = v
+        return container._replace(items=tuple(items.items()))
+    return Val(max(container.worst(), v.worst(), FIXED if container.level == CONST else container.level))
+
+
+__all__ = ["Interpreter", "TAINT", "module_facts"]

@@ -1,0 +1,70 @@
+"""Cross-site scripting in what a view sends: HTML it builds from request data (``xss_html``), and other text
+it builds from request data (``xss_reflected``: Flask and Django send text as HTML unless told otherwise).
+
+Not guaranteed: the response's declared type (``mimetype="text/plain"``, JSON) is not read; a value escaped
+by a function not named like an escaper counts as unescaped.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+
+from .frameworks import RESPONSES
+from .taint import tainted
+
+HTML_TAG = re.compile(r"<[a-zA-Z!/]")
+
+def html_built(node: ast.AST | None, names: set[str], tables: frozenset[str], consts: dict[str, str],
+                assigned: dict[str, list[ast.AST]] | None = None) -> bool:
+    """HTML text built from request data: an f-string, ``+``/``%`` or ``str.format`` with a tag in its string
+    constants (or in a module constant it formats) and a tainted part; a local name counts when any value
+    assigned to it does. A renderer's result (``render_template``) is not built here.
+
+    >>> html_built(ast.parse("f'<h1>{n}</h1>'", mode="eval").body, {"n"}, frozenset(), {})
+    True
+    >>> html_built(ast.parse("f'<h1>{escape(n)}</h1>'", mode="eval").body, {"n"}, frozenset(), {})
+    False
+    """
+    assigned = assigned or {}
+    if isinstance(node, ast.Name):
+        return any(html_built(v, names, tables, consts) for v in assigned.get(node.id, []))
+    if node is None or not _building(node) or not tainted(node, names, tables):
+        return False
+    texts = [n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+    texts += [consts[n.id] for n in ast.walk(node) if isinstance(n, ast.Name) and n.id in consts]
+    return any(HTML_TAG.search(t) for t in texts)
+
+
+def _building(node: ast.AST | None) -> bool:
+    return isinstance(node, ast.JoinedStr) or (isinstance(node, ast.BinOp) and isinstance(
+        node.op, ast.Add | ast.Mod)) or (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                                         and node.func.attr == "format")
+
+
+def reflected(node: ast.AST | None, names: set[str], tables: frozenset[str], fn: ast.AST) -> bool:
+    """Text built from request data and sent as a view's body (Flask and Django send text as HTML), also when
+    built up in a local name (``out += f"...{x}"``; ``return out``).
+
+    >>> fn = ast.parse("def v():\\n    out = 'hi '\\n    out += request.args['n']\\n    return out").body[0]
+    >>> reflected(fn.body[-1].value, {"out"}, frozenset(), fn)
+    True
+    """
+    if node is None or not tainted(node, names, tables):
+        return False
+    if isinstance(node, ast.Name):
+        stores = [n for n in ast.walk(fn) if isinstance(n, ast.Assign | ast.AugAssign)]
+        return any(_building(n.value) or isinstance(n, ast.AugAssign) for n in stores if node.id in {
+            t.id for t in (n.targets if isinstance(n, ast.Assign) else [n.target]) if isinstance(t, ast.Name)})
+    return _building(node)
+
+
+def html_sinks(fn: ast.AST) -> list[ast.AST | None]:
+    """What a route sends as its body: returned values (a tuple's first item) and response constructors'."""
+    out: list[ast.AST | None] = []
+    for n in ast.walk(fn):
+        if isinstance(n, ast.Return) and n.value is not None:
+            out.append(n.value.elts[0] if isinstance(n.value, ast.Tuple) and n.value.elts else n.value)
+        elif isinstance(n, ast.Call) and ast.unparse(n.func) in RESPONSES and n.args:
+            out.append(n.args[0])
+    return out

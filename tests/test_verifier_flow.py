@@ -1,0 +1,93 @@
+"""The verifier's flow-sensitive precision (dead branches, overwritten values, container keys), the sinks and
+sources it follows into, and corpora in the OWASP Benchmark's layout."""
+
+import pytest
+
+from spillover.datasets.corpora import CWE_CHECKS, load_corpus
+from spillover.datasets.verify import bandit_ids, own_checks, verifier_flags
+from spillover.errors import SpilloverError
+
+VIEW = "import os, pickle, base64, configparser, codecs, pathlib\nfrom flask import request\n" \
+       "@app.route('/x', methods=['POST'])\ndef view():\n    p = request.form.get('p')\n"
+
+
+def _flags(*bodies: str) -> list[set[str]]:
+    codes = [VIEW + "".join(f"    {line}\n" for line in body.strip().splitlines()) for body in bodies]
+    return [verifier_flags(c, ids) for c, ids in zip(codes, bandit_ids(codes), strict=True)]
+
+
+MATCH = "match g:\n    case 'A':\n        bar = p\n    case _:\n        bar = 'b'\nos.system('echo ' + bar)"
+
+
+def test_a_known_test_picks_its_branch_and_a_later_assignment_wins():
+    live, dead, overwritten, match_dead, match_live = _flags(
+        "n = 106\nbar = p if 7 * 18 + n > 200 else 'ok'\nos.system('echo ' + bar)",
+        "n = 106\nbar = 'ok' if 7 * 18 + n > 200 else p\nos.system('echo ' + bar)",
+        "bar = p\nbar = 'fixed'\nos.system('echo ' + bar)",
+        "g = 'ABC'[1]\n" + MATCH, "g = 'ABC'[0]\n" + MATCH)
+    assert "shell_taint" in live and "shell_taint" in match_live
+    assert not dead and not overwritten and not match_dead  # bandit's B605 dropped too: the command is fixed
+
+
+def test_containers_keep_their_items_apart_by_key():
+    dict_b, dict_a, conf_b, conf_a, list_p, list_fixed = _flags(
+        "m = {}\nm['a'] = 'x'\nm['b'] = p\nexec(m['b'])",
+        "m = {}\nm['a'] = 'x'\nm['b'] = p\nexec(m['a'])",
+        "c = configparser.ConfigParser()\nc.add_section('s')\nc.set('s', 'a', 'x')\nc.set('s', 'b', p)\n"
+        "eval(c.get('s', 'b'))",
+        "c = configparser.ConfigParser()\nc.add_section('s')\nc.set('s', 'a', 'x')\nc.set('s', 'b', p)\n"
+        "eval(c.get('s', 'a'))",
+        "lst = ['safe', p, 'more']\nlst.pop(0)\nopen(lst[0])",
+        "lst = ['safe', p, 'more']\nlst.pop(0)\nopen(lst[1])")
+    assert "B102" in dict_b and "B307" in conf_b and "path_taint" in list_p
+    assert not dict_a and not conf_a and not list_fixed
+    unknown_shift, = _flags("lst = ['a', p]\nlst.insert(0, 'b')\nopen(lst[0])")  # positions no longer known
+    assert "path_taint" in unknown_shift
+
+
+def test_loops_keep_what_a_break_carried_out():
+    found, = _flags("param = ''\nfor name in request.form.keys():\n    if 'x' in name:\n        param = name\n"
+                    "        break\nos.system('ls ' + param)")
+    assert "shell_taint" in found
+
+
+def test_sources_sinks_and_escapers_it_follows():
+    query, codecs_open, path_obj, reflected, escaped, handed = _flags(
+        "q = request.query_string.decode()\nos.system(q)",
+        "codecs.open('/srv/' + p, 'r', 'utf-8')",
+        "f = pathlib.Path('/srv') / p\nreturn f.read_text()",
+        "out = ''\nout += f'hello {p}'\nreturn out",
+        "out = ''\nout += f'hello {helpers.escape_for_html(p)}'\nreturn out",
+        "w = wrap(request)\nopen(w.get('f'))")
+    assert "shell_taint" in query and "path_taint" in codecs_open and "path_taint" in path_obj
+    assert reflected == {"xss_reflected"} and not escaped and "path_taint" in handed
+
+
+def test_a_dotdot_guard_counts_only_under_a_fixed_directory():
+    under, bare = _flags("if '../' in p:\n    return 'no'\nopen(f'{BASE}/{p}')",
+                         "if '../' in p:\n    return 'no'\nopen(p)")
+    assert not under and "path_taint" in bare
+
+
+def test_pickle_and_exec_of_values_computed_from_constants_are_not_flagged():
+    fixed, live = _flags("d = {'a': 'eA=='}\npickle.loads(base64.b64decode(d['a']))",
+                         "d = {'a': p}\npickle.loads(base64.b64decode(d['a']))")
+    assert not fixed and "B301" in live
+    helper = "import os\ndef run(cmd):\n    os.system('echo ' + cmd)\n"  # a parameter: unknown, not constant
+    assert "B605" in verifier_flags(helper, bandit_ids([helper])[0])
+
+
+def test_an_owasp_benchmark_folder_is_a_corpus(tmp_path):
+    (tmp_path / "testcode").mkdir()
+    (tmp_path / "testcode" / "BenchmarkTest00001.py").write_text(VIEW + "    os.system(p)\n")
+    (tmp_path / "testcode" / "BenchmarkTest00002.py").write_text(VIEW + "    os.system('ls')\n")
+    (tmp_path / "expectedresults-0.1.csv").write_text(
+        "# test name, category, real vulnerability, cwe\nBenchmarkTest00001,cmdi,true,78\n"
+        "BenchmarkTest00002,cmdi,false,78\nBenchmarkTest00003,sqli,true,89\n")  # 3: not brought, skipped
+    corpus = load_corpus(tmp_path)
+    assert [(c.id, c.label, c.cwe) for c in corpus] == [("BenchmarkTest00001", "vulnerable", "CWE-78"),
+                                                        ("BenchmarkTest00002", "safe", "CWE-78")]
+    assert own_checks(corpus[0].code) & CWE_CHECKS["CWE-78"] and not own_checks(corpus[1].code)
+    (tmp_path / "expectedresults-0.1.csv").write_text("BenchmarkTest00001,cmdi,maybe,78\n")
+    with pytest.raises(SpilloverError, match=r"expectedresults-0\.1\.csv:1.*real vulnerability"):
+        load_corpus(tmp_path)
