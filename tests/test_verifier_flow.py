@@ -7,7 +7,7 @@ from spillover.datasets.corpora import CWE_CHECKS, load_corpus
 from spillover.datasets.verify import bandit_ids, own_checks, verifier_flags
 from spillover.errors import SpilloverError
 
-VIEW = "import os, pickle, base64, configparser, codecs, pathlib\nfrom flask import request\n" \
+VIEW = "import os, pickle, base64, configparser, codecs, pathlib, subprocess, yaml\nfrom flask import request\n" \
        "@app.route('/x', methods=['POST'])\ndef view():\n    p = request.form.get('p')\n"
 
 
@@ -91,3 +91,23 @@ def test_an_owasp_benchmark_folder_is_a_corpus(tmp_path):
     (tmp_path / "expectedresults-0.1.csv").write_text("BenchmarkTest00001,cmdi,maybe,78\n")
     with pytest.raises(SpilloverError, match=r"expectedresults-0\.1\.csv:1.*real vulnerability"):
         load_corpus(tmp_path)
+
+
+def test_a_fixed_route_fixes_request_path_and_probing_a_path_counts():
+    parts, probe, contained = _flags(
+        "seg = request.path.split('/')[1]\nos.system('echo ' + seg)",  # '/x' is this route's only path
+        "f = pathlib.Path('/srv') / p\nif f.exists():\n    return 'yes'",
+        "base = pathlib.Path('/srv')\nf = (base / p).resolve()\nif not str(f).startswith(str(base)):\n"
+        "    return 'no'\nreturn f.read_text()")
+    assert not parts and "path_taint" in probe and not contained
+    routed = VIEW.replace("'/x'", "'/x/<n>'") + "    os.system('echo ' + request.path)\n"
+    assert "shell_taint" in own_checks(routed)  # a route with parameters: the path is request data
+
+
+def test_a_shell_told_to_run_its_argument_in_an_argument_list():
+    shell, ping, fixed = _flags(
+        "args = []\nif os.name == 'nt':\n    args += ['cmd.exe']\n    args.append('/c')\nelse:\n"
+        "    args.append('sh')\n    args.append('-c')\nargs.append('echo ' + p)\nsubprocess.run(args)",
+        "subprocess.run(['ping', '-c', '1', p])",  # -c is ping's count, not a command
+        "d = {'a': '{}', 'b': p}\nyaml.load(d['a'], Loader=yaml.Loader)")
+    assert "shell_taint" in shell and not ping and not fixed

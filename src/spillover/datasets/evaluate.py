@@ -36,7 +36,11 @@ def evaluate(it: Walker, node: ast.expr, env: Env) -> Val:
     if isinstance(node, ast.Name):
         return env.get(node.id, UNKNOWN)
     if isinstance(node, ast.BinOp) and type(node.op) in OPS:
-        return constant(node, OPS[type(node.op)], it.eval(node.left, env), it.eval(node.right, env))
+        left, right = it.eval(node.left, env), it.eval(node.right, env)
+        if isinstance(node.op, ast.Add) and left.kind == right.kind == "list" and None not in (left.items, right.items):
+            joined = [v for _i, v in (left.items or ())] + [v for _i, v in (right.items or ())]
+            return Val(FIXED, items=tuple(enumerate(joined)), kind="list")  # a + [b]: items stay apart
+        return constant(node, OPS[type(node.op)], left, right)
     if isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in OPS:
         return constant(node, OPS[type(node.ops[0])], it.eval(node.left, env), it.eval(node.comparators[0], env))
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not | ast.USub):

@@ -72,7 +72,25 @@ def join(a: Val, b: Val) -> Val:
     if a.kind == b.kind == "list" and a.items is not None and b.items is not None and len(a.items) == len(b.items):
         pairs = zip(a.items, b.items, strict=True)
         return Val(FIXED, items=tuple((i, join(x, y)) for (i, x), (_j, y) in pairs), kind="list")
+    both = options(a), options(b)
+    if both[0] is not None and both[1] is not None and len(both[0] | both[1]) <= MAX_OPTIONS:
+        return Val(FIXED, both[0] | both[1])  # one of a few constants
     return Val(max(FIXED, a.worst(), b.worst()))
+
+
+MAX_OPTIONS = 8
+"""A value known to be one of at most this many constants keeps them (as its ``const``, at level ``FIXED``)."""
+
+
+def options(v: Val) -> frozenset[Any] | None:
+    """The constants a value may be (None when not known to be one of a few).
+
+    >>> sorted(options(join(Val(CONST, "sh"), Val(CONST, "cmd.exe"))))
+    ['cmd.exe', 'sh']
+    """
+    if v.level == CONST and v.items is None:
+        return frozenset({v.const}) if isinstance(v.const, str | int | float | bool | bytes | type(None)) else None
+    return v.const if v.level == FIXED and isinstance(v.const, frozenset) else None
 
 
 def join_envs(envs: list[dict[str, Val] | None]) -> dict[str, Val] | None:
@@ -93,6 +111,10 @@ class Facts(NamedTuple):
 
     values: dict[int, Val]
     dead: set[int]
+
+    def value(self, node: ast.AST) -> Val | None:
+        """The node's joined value, None where it was never evaluated."""
+        return self.values.get(id(node))
 
     def level(self, node: ast.AST) -> int | None:
         """The node's level, ``-1`` in dead code, None where it was never evaluated (not followed)."""
@@ -136,4 +158,4 @@ def call_level(name: str, method: str, inputs: list[Val], has_request: bool) -> 
 
 
 __all__ = ["OPS", "CONST", "CLEAN", "FIXED", "TAINT", "Facts", "Val", "call_level", "constant", "from_source", "join",
-           "join_envs"]
+           "join_envs", "options"]

@@ -21,11 +21,13 @@ SOURCES = ("request.args", "request.form", "request.values", "request.json", "re
            "sys.argv", "input")
 """Expressions whose value is request data (a source's attributes, items and calls are too)."""
 
-FILE_SINKS = frozenset({"open", "io.open", "codecs.open", "send_file", "flask.send_file", "FileResponse",
+FILE_SINKS = frozenset({"open", "io.open", "codecs.open", "os.path.exists", "os.path.isfile", "os.path.isdir",
+                        "os.path.getsize", "os.stat", "send_file", "flask.send_file", "FileResponse",
                         "fastapi.responses.FileResponse", "starlette.responses.FileResponse"})
 PATH_METHODS = frozenset({"open", "read_text", "read_bytes", "write_text", "write_bytes", "unlink", "rmdir",
-                          "mkdir", "touch"})
-"""Methods of a path object (``pathlib``) that open, write or remove what it names."""
+                          "mkdir", "touch", "exists", "is_file", "is_dir", "stat"})
+"""Methods of a path object (``pathlib``) that open, write, remove or probe what it names (whether a file
+exists is itself a disclosure)."""
 REDIRECTS = frozenset({"redirect", "flask.redirect", "HttpResponseRedirect", "RedirectResponse",
                        "django.shortcuts.redirect"})
 REDIRECT_GUARDS = ("netloc", "url_has_allowed_host_and_scheme", "is_safe_url")
@@ -47,6 +49,22 @@ PATH_PARAM = re.compile(r"<(?:(\w+):)?(\w+)>|\{(\w+)(?::(\w+))?\}")
 def is_route(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
     """Decorated as a Flask/FastAPI route (``@app.get("/x")``, ``@bp.route(...)``)."""
     return any(ROUTE_DECORATOR.search(ast.unparse(dec)) for dec in fn.decorator_list)
+
+
+def fixed_path(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> str | None:
+    """The one path a route answers when it has a single route without parameters (``request.path`` is then
+    that text), else None.
+
+    >>> fixed_path(ast.parse("@app.route('/a/b', methods=['POST'])\\ndef f(): pass").body[0])
+    '/a/b'
+    >>> fixed_path(ast.parse("@app.route('/a/<n>')\\ndef f(n): pass").body[0]) is None
+    True
+    """
+    paths = {d.args[0].value for d in fn.decorator_list if isinstance(d, ast.Call) and d.args
+             and ROUTE_DECORATOR.search(ast.unparse(d.func) + "(") and isinstance(d.args[0], ast.Constant)}
+    routes = [d for d in fn.decorator_list if ROUTE_DECORATOR.search(ast.unparse(d))]
+    path = paths.pop() if len(paths) == 1 and len(routes) == 1 else None
+    return path if isinstance(path, str) and not PATH_PARAM.search(path) else None
 
 
 def is_view(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:

@@ -22,7 +22,7 @@ import ast
 
 from .evaluate import evaluate
 from .flow import CONST, FIXED, TAINT, TAINTED, UNKNOWN, Facts, Val, from_source, join, join_envs
-from .frameworks import url_params
+from .frameworks import fixed_path, url_params
 
 Env = dict[str, Val]
 LOOP_ROUNDS = 4
@@ -31,21 +31,21 @@ LOOP_ROUNDS = 4
 
 def module_facts(tree: ast.AST) -> Facts:
     """Facts for a module's top-level code and every function in it, each on its own (a view's URL parameters
-    are request data; nested functions are not followed from their parent)."""
+    are request data, and ``request.path`` is its route when it has one fixed route; nested functions are not
+    followed from their parent)."""
     facts = Facts({}, set())
-    bodies = [(tree.body if isinstance(tree, ast.Module) else [], frozenset[str]())]
-    bodies += [(n.body, frozenset(url_params(n))) for n in ast.walk(tree)
-               if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
-    for body, seeds in bodies:
-        Interpreter(facts).run(body, {s: TAINTED for s in seeds})
+    Interpreter(facts).run(tree.body if isinstance(tree, ast.Module) else [], {})
+    for fn in (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)):
+        Interpreter(facts, fixed_path(fn)).run(fn.body, {s: TAINTED for s in url_params(fn)})
     return facts
 
 
 class Interpreter:
     """One walk; ``facts`` collects what it sees (shared across the functions of a module)."""
 
-    def __init__(self, facts: Facts) -> None:
+    def __init__(self, facts: Facts, path: str | None = None) -> None:
         self.facts = facts
+        self.path = path  # request.path, where the route fixes it
         self.exits: list[tuple[list[Env], list[Env]]] = []  # per enclosing loop: envs at break, at continue
 
     # statements
@@ -160,7 +160,13 @@ class Interpreter:
 
     def eval(self, node: ast.expr, env: Env) -> Val:
         """The node's value in ``env`` (recorded, joined with earlier visits)."""
-        v = TAINTED if from_source(node) else evaluate(self, node, env)
+        text = ast.unparse(node).removeprefix("flask.") if self.path is not None else ""
+        if text == "request.path":
+            v = Val(CONST, self.path)
+        elif text.startswith(("request.path.", "request.path[")):
+            v = evaluate(self, node, env)  # built from the fixed path, below
+        else:
+            v = TAINTED if from_source(node) else evaluate(self, node, env)
         old = self.facts.values.get(id(node))
         self.facts.values[id(node)] = v if old is None else join(old, v)
         return v

@@ -25,7 +25,7 @@ from __future__ import annotations
 import ast
 import re
 
-from .flow import Facts
+from .flow import TAINT, Facts, options
 from .frameworks import (
     FILE_SINKS,
     OPTION_EXEC,
@@ -65,6 +65,7 @@ def _sink(call: ast.Call, names: set[str], fn_text: str, consts: dict[str, str],
     path = first if f in FILE_SINKS else receiver if f.rsplit(".", 1)[-1] in PATH_METHODS else None
     if tainted(path, names, tables) and not (
             "is_relative_to" in fn_text or "commonpath" in fn_text and "realpath" in fn_text
+            or ".resolve()" in fn_text and ".startswith(" in fn_text
             or DOTS.search(fn_text) and _under_dir(path, names, tables, assigned or {})):
         return "path_taint"
     if (f.endswith(("render_template_string", "from_string")) or f in ("Template", "jinja2.Template")) and \
@@ -105,6 +106,31 @@ def _under_dir(path: ast.AST | None, names: set[str], tables: frozenset[str],
         first, ast.Constant) and str(first.value).endswith("/")
 
 
+SHELLS = frozenset({"sh", "bash", "zsh", "dash", "ksh", "cmd", "cmd.exe", "powershell", "pwsh", "python", "python3",
+                    "perl", "ruby", "node"})
+"""Programs that run their ``-c`` (``/c``) argument as code."""
+
+
+def _shell_argv(facts: Facts, call: ast.Call) -> bool:
+    """``subprocess.run(["sh", "-c", text])``: a shell or interpreter told to run its next argument as code, with
+    request data after it; the list may be built by appends in branches (its flow-sensitive value).
+
+    >>> from spillover.datasets.interpret import module_facts
+    >>> tree = ast.parse("def f():\\n    a = ['sh', '-c']\\n    a.append(input())\\n    subprocess.run(a)")
+    >>> _shell_argv(module_facts(tree), tree.body[0].body[-1].value)
+    True
+    """
+    if ast.unparse(call.func) not in SUBPROCESS or not call.args:
+        return False
+    v = facts.value(call.args[0])
+    items = [x for _k, x in v.items or ()] if v is not None and v.kind == "list" else []
+    if len(items) < 3:
+        return False
+    program, flag = options(items[0]), options(items[1])
+    return bool(program and flag) and all(str(p).rsplit("/", 1)[-1] in SHELLS for p in program or ()) \
+        and set(flag or ()) <= {"-c", "/c"} and any(x.worst() == TAINT for x in items[2:])
+
+
 def _proven_clean(facts: Facts, call: ast.Call) -> bool:
     """Every input of the call (its object, arguments, keyword values) holds no request data where it is made,
     by the flow-sensitive values (:mod:`.flow`), or the call is never reached."""
@@ -135,6 +161,8 @@ def taint_findings(tree: ast.AST) -> set[str]:
         assigned = assignments(fn)
         found |= {k for c in ast.walk(fn) if isinstance(c, ast.Call) and not _proven_clean(facts, c)
                   and (k := _sink(c, names, text, consts, tables, assigned))}
+        if any(_shell_argv(facts, c) for c in ast.walk(fn) if isinstance(c, ast.Call)):
+            found.add("shell_taint")
         html = is_view(fn) and (html_consts or HTML_TAG.search(text))  # request data may be read inline
         sent = [v for v in html_sinks(fn) if not facts.clean(v)]
         if html and any(html_built(v, names, tables, consts, assigned) for v in sent):

@@ -158,6 +158,7 @@ def bandit_confirmed(src: str, found: set[str]) -> set[str]:
 
 
 FIXED_INPUT = {"B102": ("exec",), "B307": ("eval",), "B301": ("pickle.loads", "pickle.load", "cPickle.loads"),
+               "B506": ("yaml.load",),
                "B602": tuple(SUBPROCESS), "B605": ("os.system", "os.popen"),
                "B608": (".execute", ".executemany", ".executescript")}
 """Bandit findings dropped when every call they are about runs on a value computed from constants only, by the
