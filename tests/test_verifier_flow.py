@@ -7,7 +7,8 @@ from spillover.datasets.corpora import CWE_CHECKS, load_corpus
 from spillover.datasets.verify import bandit_ids, own_checks, verifier_flags
 from spillover.errors import SpilloverError
 
-VIEW = "import os, pickle, base64, configparser, codecs, pathlib, subprocess, yaml\nfrom flask import request\n" \
+VIEW = "import os, pickle, base64, configparser, codecs, pathlib, subprocess, yaml, html\n" \
+       "from flask import request, redirect, Markup\n" \
        "@app.route('/x', methods=['POST'])\ndef view():\n    p = request.form.get('p')\n"
 
 
@@ -111,3 +112,11 @@ def test_a_shell_told_to_run_its_argument_in_an_argument_list():
         "subprocess.run(['ping', '-c', '1', p])",  # -c is ping's count, not a command
         "d = {'a': '{}', 'b': p}\nyaml.load(d['a'], Loader=yaml.Loader)")
     assert "shell_taint" in shell and not ping and not fixed
+
+
+def test_html_escaping_makes_data_safe_in_html_only():
+    shown, redirected, marked = _flags("return f'hello {html.escape(p)}'",
+                                       "return redirect(html.escape(p))",
+                                       "return Markup(html.escape(p))")
+    assert not shown and "open_redirect" in redirected  # an escaped URL still goes anywhere
+    assert "xss_markup" not in marked  # (bandit B704 still flags Markup of anything not constant)

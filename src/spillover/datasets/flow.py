@@ -23,7 +23,8 @@ CONST, FIXED, CLEAN, TAINT = 0, 1, 2, 3
 """Levels: a known constant; computed from constants only; unknown but not request data; may be request data."""
 PURE = frozenset({"str", "bytes", "base64.b64encode", "base64.b64decode", "base64.urlsafe_b64encode",
                   "base64.urlsafe_b64decode", "encode", "decode", "strip", "lower", "upper", "replace", "format",
-                  "join", "split", "dedent", "textwrap.dedent", "urllib.parse.unquote", "urllib.parse.unquote_plus"})
+                  "join", "split", "dedent", "textwrap.dedent", "urllib.parse.unquote", "urllib.parse.unquote_plus",
+                  "html.escape", "markupsafe.escape", "escape"})
 """Calls (or methods, by name) whose result is computed from their inputs only."""
 
 
@@ -147,8 +148,8 @@ def constant(node: ast.AST, op: Any, *vals: Val) -> Val:
 
 
 def call_level(name: str, method: str, inputs: list[Val], has_request: bool) -> Val:
-    """A call's value by name: request data in, request data out, except through a sanitiser; pure calls
-    of constants stay "computed from constants"."""
+    """A call's value by name: request data in, request data out, except through a sanitiser (an HTML escaper
+    is not one here: these values serve every sink); pure calls of constants stay "computed from constants"."""
     worst = max([FIXED, *(v.worst() for v in inputs)])
     if sanitiser(name):
         return Val(min(worst, CLEAN))

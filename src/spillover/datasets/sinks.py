@@ -50,9 +50,12 @@ DESTRUCTIVE = ("delete", "DELETE FROM", "DROP TABLE", "UPDATE ", "remove", "rmtr
 
 
 def _sink(call: ast.Call, names: set[str], fn_text: str, consts: dict[str, str],
-          tables: frozenset[str] = frozenset(), assigned: dict[str, list[ast.AST]] | None = None) -> str | None:
+          tables: frozenset[str] = frozenset(), assigned: dict[str, list[ast.AST]] | None = None,
+          shown: set[str] | None = None) -> str | None:
     """The kind of sink a call is when request data reaches it, else None (``consts``: the module's string
-    constants, for templates defined at the top of a file)."""
+    constants, for templates defined at the top of a file; ``shown``: the names holding request data as an HTML
+    sink sees them, where escaping counts, :func:`.taint.taint_names`)."""
+    shown = names if shown is None else shown
     f = ast.unparse(call.func)
     first = call.args[0] if call.args else None
     source = consts.get(first.id, "") if isinstance(first, ast.Name) else ast.unparse(first) if first else ""
@@ -71,10 +74,10 @@ def _sink(call: ast.Call, names: set[str], fn_text: str, consts: dict[str, str],
     if (f.endswith(("render_template_string", "from_string")) or f in ("Template", "jinja2.Template")) and \
             tainted(first, names, tables):
         return "template_taint"
-    if f in ("Markup", "markupsafe.Markup", "flask.Markup") and tainted(first, names, tables):
+    if f in ("Markup", "markupsafe.Markup", "flask.Markup") and tainted(first, shown, tables, markup=True):
         return "xss_markup"
     if f.endswith("render_template_string") and "|safe" in source.replace(" ", "") and any(
-            tainted(k.value, names, tables) for k in call.keywords):
+            tainted(k.value, shown, tables, markup=True) for k in call.keywords):
         return "xss_markup"
     if f in REDIRECTS and tainted(first, names, tables) and not any(g in fn_text for g in REDIRECT_GUARDS):
         return "open_redirect"
@@ -157,17 +160,17 @@ def taint_findings(tree: ast.AST) -> set[str]:
     for fn in ast.walk(tree):
         if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
             continue
-        names, text = taint_names(fn, tables, frozenset(url_params(fn))), ast.unparse(fn)
-        assigned = assignments(fn)
+        seeds, text, assigned = frozenset(url_params(fn)), ast.unparse(fn), assignments(fn)
+        names, shown = taint_names(fn, tables, seeds), taint_names(fn, tables, seeds, markup=True)
         found |= {k for c in ast.walk(fn) if isinstance(c, ast.Call) and not _proven_clean(facts, c)
-                  and (k := _sink(c, names, text, consts, tables, assigned))}
+                  and (k := _sink(c, names, text, consts, tables, assigned, shown))}
         if any(_shell_argv(facts, c) for c in ast.walk(fn) if isinstance(c, ast.Call)):
             found.add("shell_taint")
         html = is_view(fn) and (html_consts or HTML_TAG.search(text))  # request data may be read inline
         sent = [v for v in html_sinks(fn) if not facts.clean(v)]
-        if html and any(html_built(v, names, tables, consts, assigned) for v in sent):
+        if html and any(html_built(v, shown, tables, consts, assigned) for v in sent):
             found.add("xss_html")
-        elif is_view(fn) and any(reflected(v, names, tables, fn) for v in sent):
+        elif is_view(fn) and any(reflected(v, shown, tables, fn) for v in sent):
             found.add("xss_reflected")
         if is_view(fn) and any(d in text for d in DESTRUCTIVE) and not AUTH_HINTS.search(text):
             found.add("missing_authorization")

@@ -3,9 +3,9 @@
 Names assigned from request data (:data:`.frameworks.SOURCES`: Flask, Django and FastAPI request objects,
 ``input()``, ``sys.argv``; and a view's URL parameters, :func:`.frameworks.url_params`) are tainted, and so
 is anything built from them (concatenation, f-strings, ``%``, ``.format``, subscripts, calls, a container they
-are stored in: ``items.append(x)``, a helper handed the whole ``request``), except
-through a sanitiser (``int``, ``float``, anything named ``*escape*``, ``html.escape``, ``os.path.basename``,
-``secure_filename``, ``shlex.quote``, ``bleach.clean``, ``url_for``, ``safe_join``, ``Markup(...).format``)
+are stored in: ``items.append(x)``, a helper handed the whole ``request``), except through a sanitiser (``int``,
+``float``, ``os.path.basename``, ``secure_filename``, ``shlex.quote``, ``url_for``, ``safe_join``,
+``Markup(...).format``; for HTML sinks also ``html.escape``, ``bleach.clean`` and anything named ``*escape*``)
 or a check: a lookup in a constant table (``ORDERS[x]``, ``ORDERS.get(x, "id")``; a table is a literal of
 constants, at module level or inline), ``x if x in TABLE else "id"``, or a guard that returns, raises or
 aborts: ``if x not in TABLE:`` or ``if not PATTERN.fullmatch(x):``.
@@ -22,22 +22,26 @@ import ast
 
 from .frameworks import SOURCES
 
-SANITISERS = frozenset({"int", "float", "escape", "html.escape", "markupsafe.escape", "os.path.basename",
-                        "secure_filename", "werkzeug.utils.secure_filename", "shlex.quote", "bleach.clean",
-                        "len", "bool", "url_for", "flask.url_for", "safe_join", "werkzeug.security.safe_join",
-                        "werkzeug.utils.safe_join", "flask.safe_join", "ipaddress.ip_address",
-                        "ipaddress.ip_network", "uuid.UUID"})
+SANITISERS = frozenset({"int", "float", "os.path.basename", "secure_filename", "werkzeug.utils.secure_filename",
+                        "shlex.quote", "len", "bool", "url_for", "flask.url_for", "safe_join",
+                        "werkzeug.security.safe_join", "werkzeug.utils.safe_join", "flask.safe_join",
+                        "ipaddress.ip_address", "ipaddress.ip_network", "uuid.UUID"})
 MUTATORS = frozenset({"append", "extend", "insert", "add", "update", "set", "setdefault", "write", "put"})
 """Methods that store their arguments in the object they are called on (``items.append(p)``)."""
 
 
-def sanitiser(name: str) -> bool:
-    """A call trusted to make request data harmless, by name: :data:`SANITISERS`, or any ``*escape*``.
+HTML_ESCAPERS = frozenset({"escape", "html.escape", "markupsafe.escape", "flask.escape", "bleach.clean"})
+"""Calls that make text safe inside HTML only (an escaped value is still a path, a URL, SQL or a command)."""
 
-    >>> sanitiser("helpers.escape_for_html"), sanitiser("str.strip")
-    (True, False)
+
+def sanitiser(name: str, markup: bool = False) -> bool:
+    """A call trusted to make request data harmless, by name: :data:`SANITISERS`, and, where the data ends in
+    HTML (``markup``), :data:`HTML_ESCAPERS` or any ``*escape*``.
+
+    >>> sanitiser("helpers.escape_for_html"), sanitiser("helpers.escape_for_html", markup=True)
+    (False, True)
     """
-    return name in SANITISERS or "escape" in name.rsplit(".", 1)[-1].lower()
+    return name in SANITISERS or markup and (name in HTML_ESCAPERS or "escape" in name.rsplit(".", 1)[-1].lower())
 
 
 def _name(node: ast.AST) -> str:
@@ -54,8 +58,10 @@ def from_source(node: ast.AST) -> bool:
     return any(text == s or text.startswith((s + ".", s + "[", s + "(")) for s in SOURCES)
 
 
-def tainted(node: ast.AST | None, names: set[str], tables: frozenset[str] = frozenset()) -> bool:
-    """Whether an expression carries request data (see the module); ``tables``: names of constant tables.
+def tainted(node: ast.AST | None, names: set[str], tables: frozenset[str] = frozenset(),
+            markup: bool = False) -> bool:
+    """Whether an expression carries request data (see the module); ``tables``: names of constant tables;
+    ``markup``: the data ends in HTML, where an HTML escaper makes it harmless.
 
     >>> tainted(ast.parse("f'select {q}'", mode="eval").body, {"q"})
     True
@@ -73,19 +79,19 @@ def tainted(node: ast.AST | None, names: set[str], tables: frozenset[str] = froz
     if isinstance(node, ast.Name):
         return node.id in names
     if lookup(node, tables):
-        return isinstance(node, ast.Call) and any(tainted(d, names, tables) for d in node.args[1:])
+        return isinstance(node, ast.Call) and any(tainted(d, names, tables, markup) for d in node.args[1:])
     if isinstance(node, ast.IfExp) and allowed(node.test, tables, _name(node.body), negated=False):
-        return tainted(node.orelse, names, tables)
+        return tainted(node.orelse, names, tables, markup)
     if isinstance(node, ast.Call):
-        if sanitiser(_name(node.func)) or _markup_format(node):
+        if sanitiser(_name(node.func), markup) or _markup_format(node):
             return False
         if any(isinstance(a, ast.Name) and a.id == "request" for a in node.args):
             return True  # a helper handed the whole request returns request data
         parts = [*node.args, *(k.value for k in node.keywords)]
         if isinstance(node.func, ast.Attribute):
             parts.append(node.func.value)  # "...".format(x), x.strip()
-        return any(tainted(p, names, tables) for p in parts)
-    return any(tainted(c, names, tables) for c in ast.iter_child_nodes(node) if isinstance(c, ast.expr))
+        return any(tainted(p, names, tables, markup) for p in parts)
+    return any(tainted(c, names, tables, markup) for c in ast.iter_child_nodes(node) if isinstance(c, ast.expr))
 
 
 def _markup_format(call: ast.Call) -> bool:
@@ -156,23 +162,32 @@ def validated(fn: ast.AST) -> set[str]:
     return out
 
 
-def taint_names(fn: ast.AST, tables: frozenset[str] = frozenset(), seeds: frozenset[str] = frozenset()) -> set[str]:
-    """Names carrying request data anywhere in ``fn``: ``seeds`` (its URL parameters) and every name assigned a
-    tainted value (iterated to a fixed point; order-insensitive), less the names a guard checks."""
+def taint_names(fn: ast.AST, tables: frozenset[str] = frozenset(), seeds: frozenset[str] = frozenset(),
+                markup: bool = False) -> set[str]:
+    """Names carrying request data anywhere in ``fn`` (``markup``: as seen by an HTML sink, :func:`tainted`):
+    ``seeds`` (its URL parameters) and every name assigned a tainted value (iterated to a fixed point;
+    order-insensitive), less the names a guard checks."""
     names: set[str] = set(seeds)
     while True:
         before = len(names)
         for n in ast.walk(fn):
-            if isinstance(n, ast.Assign | ast.AugAssign | ast.AnnAssign) and tainted(n.value, names, tables):
-                targets = n.targets if isinstance(n, ast.Assign) else [n.target]
-                names |= {t.id for tgt in targets for t in ast.walk(tgt) if isinstance(t, ast.Name)}
-            elif isinstance(n, ast.For) and tainted(n.iter, names, tables):
-                names |= {t.id for t in ast.walk(n.target) if isinstance(t, ast.Name)}
-            elif isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in MUTATORS \
-                    and isinstance(n.func.value, ast.Name) and any(tainted(a, names, tables) for a in n.args):
-                names.add(n.func.value.id)
+            names |= _given(n, names, tables, markup)
         if len(names) == before:
             return names - guarded(fn, tables) - validated(fn)
+
+
+def _given(n: ast.AST, names: set[str], tables: frozenset[str], markup: bool) -> set[str]:
+    """The names a statement or call gives request data to: an assignment's targets, a loop's, or the container a
+    mutator stores it in (``items.append(x)``)."""
+    if isinstance(n, ast.Assign | ast.AugAssign | ast.AnnAssign) and tainted(n.value, names, tables, markup):
+        targets = n.targets if isinstance(n, ast.Assign) else [n.target]
+        return {t.id for tgt in targets for t in ast.walk(tgt) if isinstance(t, ast.Name)}
+    if isinstance(n, ast.For) and tainted(n.iter, names, tables, markup):
+        return {t.id for t in ast.walk(n.target) if isinstance(t, ast.Name)}
+    if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in MUTATORS \
+            and isinstance(n.func.value, ast.Name) and any(tainted(a, names, tables, markup) for a in n.args):
+        return {n.func.value.id}
+    return set()
 
 
 def module_tables(body: list[ast.stmt]) -> frozenset[str]:

@@ -1,6 +1,7 @@
 """Cross-site scripting in what a view sends: HTML it builds from request data (``xss_html``), and other text
 it builds from request data (``xss_reflected``: Flask and Django send text as HTML unless told otherwise).
 
+``names`` are those :func:`.taint.taint_names` finds for HTML sinks (an HTML escaper makes data harmless there).
 Not guaranteed: the response's declared type (``mimetype="text/plain"``, JSON) is not read; a value escaped
 by a function not named like an escaper counts as unescaped.
 """
@@ -29,7 +30,7 @@ def html_built(node: ast.AST | None, names: set[str], tables: frozenset[str], co
     assigned = assigned or {}
     if isinstance(node, ast.Name):
         return any(html_built(v, names, tables, consts) for v in assigned.get(node.id, []))
-    if node is None or not _building(node) or not tainted(node, names, tables):
+    if node is None or not _building(node) or not tainted(node, names, tables, markup=True):
         return False
     texts = [n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
     texts += [consts[n.id] for n in ast.walk(node) if isinstance(n, ast.Name) and n.id in consts]
@@ -50,7 +51,7 @@ def reflected(node: ast.AST | None, names: set[str], tables: frozenset[str], fn:
     >>> reflected(fn.body[-1].value, {"out"}, frozenset(), fn)
     True
     """
-    if node is None or not tainted(node, names, tables):
+    if node is None or not tainted(node, names, tables, markup=True):
         return False
     if isinstance(node, ast.Name):
         stores = [n for n in ast.walk(fn) if isinstance(n, ast.Assign | ast.AugAssign)]
