@@ -10,6 +10,7 @@ treated as open).
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from typing import NamedTuple
 
@@ -24,8 +25,11 @@ def _calls(tree: ast.AST) -> list[str]:
     return names
 
 
+@functools.lru_cache(maxsize=4096)
 def parse(src: str) -> ast.AST | None:
-    """The syntax tree, or None for code that does not parse (syntax or indentation errors, null bytes)."""
+    """The syntax tree, or None for code that does not parse (syntax or indentation errors, null bytes). The
+    same text gives the same tree object (the checks share it, and what :mod:`.interpret` learns of it): do not
+    change it."""
     try:
         return ast.parse(src)
     except (SyntaxError, ValueError):

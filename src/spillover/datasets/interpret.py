@@ -19,6 +19,7 @@ value of every expression it evaluates and the code a known test never reaches.
 from __future__ import annotations
 
 import ast
+import weakref
 
 from .evaluate import evaluate
 from .flow import CONST, FIXED, TAINT, TAINTED, UNKNOWN, Facts, Val, from_source, join, join_envs
@@ -29,14 +30,20 @@ LOOP_ROUNDS = 4
 """Times a loop body is followed before its values are taken as they are (each round joins)."""
 
 
+_FACTS: weakref.WeakKeyDictionary[ast.AST, Facts] = weakref.WeakKeyDictionary()
+
+
 def module_facts(tree: ast.AST) -> Facts:
     """Facts for a module's top-level code and every function in it, each on its own (a view's URL parameters
     are request data, and ``request.path`` is its route when it has one fixed route; nested functions are not
-    followed from their parent)."""
+    followed from their parent). Kept per tree object while it lives."""
+    if tree in _FACTS:
+        return _FACTS[tree]
     facts = Facts({}, set())
     Interpreter(facts).run(tree.body if isinstance(tree, ast.Module) else [], {})
     for fn in (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)):
         Interpreter(facts, fixed_path(fn)).run(fn.body, {s: TAINTED for s in url_params(fn)})
+    _FACTS[tree] = facts
     return facts
 
 

@@ -23,7 +23,10 @@ globals are not.
 from __future__ import annotations
 
 import ast
+import functools
 import re
+from collections.abc import Callable
+from typing import NamedTuple
 
 from .flow import TAINT, Facts, options
 from .frameworks import (
@@ -150,32 +153,42 @@ def taint_findings(tree: ast.AST) -> set[str]:
     >>> taint_findings(ast.parse(src))
     {'sql_taint'}
     """
-    found: set[str] = set()
     body = tree.body if isinstance(tree, ast.Module) else []
     consts = {t.id: n.value.value for n in body if isinstance(n, ast.Assign) and isinstance(n.value, ast.Constant)
               and isinstance(n.value.value, str) for t in n.targets if isinstance(t, ast.Name)}
-    tables = module_tables(body)
-    html_consts = any(HTML_TAG.search(c) for c in consts.values())
-    facts = module_facts(tree)
+    module = _Module(consts, module_tables(body), functools.cache(lambda: module_facts(tree)))
+    found: set[str] = set()
     for fn in ast.walk(tree):
-        if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
-            continue
-        seeds, text, assigned = frozenset(url_params(fn)), ast.unparse(fn), assignments(fn)
-        names, shown = taint_names(fn, tables, seeds), taint_names(fn, tables, seeds, markup=True)
-        found |= {k for c in ast.walk(fn) if isinstance(c, ast.Call) and not _proven_clean(facts, c)
-                  and (k := _sink(c, names, text, consts, tables, assigned, shown))}
-        if any(_shell_argv(facts, c) for c in ast.walk(fn) if isinstance(c, ast.Call)):
-            found.add("shell_taint")
-        html = is_view(fn) and (html_consts or HTML_TAG.search(text))  # request data may be read inline
-        sent = [v for v in html_sinks(fn) if not facts.clean(v)]
-        if html and any(html_built(v, shown, tables, consts, assigned) for v in sent):
-            found.add("xss_html")
-        elif is_view(fn) and any(reflected(v, shown, tables, fn) for v in sent):
-            found.add("xss_reflected")
-        if is_view(fn) and any(d in text for d in DESTRUCTIVE) and not AUTH_HINTS.search(text):
-            found.add("missing_authorization")
-        found |= _assignment_findings(fn, names, tables)
+        if isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+            found |= _function_findings(fn, module)
     return found
+
+
+class _Module(NamedTuple):
+    consts: dict[str, str]
+    tables: frozenset[str]
+    facts: Callable[[], Facts]  # flow-sensitive values, computed only when a finding needs checking
+
+
+def _function_findings(fn: ast.FunctionDef | ast.AsyncFunctionDef, m: _Module) -> set[str]:
+    seeds, text, assigned = frozenset(url_params(fn)), ast.unparse(fn), assignments(fn)
+    names = taint_names(fn, m.tables, seeds)
+    escapes = "escape" in text or "bleach" in text  # without an HTML escaper both views of the data agree
+    shown = taint_names(fn, m.tables, seeds, markup=True) if escapes else names
+    calls = [c for c in ast.walk(fn) if isinstance(c, ast.Call)]
+    hits = [(c, k) for c in calls if (k := _sink(c, names, text, m.consts, m.tables, assigned, shown))]
+    found = {k for c, k in hits if not _proven_clean(m.facts(), c)}
+    if any(ast.unparse(c.func) in SUBPROCESS and c.args and _shell_argv(m.facts(), c) for c in calls):
+        found.add("shell_taint")
+    html = is_view(fn) and (any(HTML_TAG.search(c) for c in m.consts.values()) or HTML_TAG.search(text))
+    sent = html_sinks(fn) if is_view(fn) else []
+    if html and any(html_built(v, shown, m.tables, m.consts, assigned) and not m.facts().clean(v) for v in sent):
+        found.add("xss_html")
+    elif any(reflected(v, shown, m.tables, fn) and not m.facts().clean(v) for v in sent):
+        found.add("xss_reflected")
+    if is_view(fn) and any(d in text for d in DESTRUCTIVE) and not AUTH_HINTS.search(text):
+        found.add("missing_authorization")
+    return found | _assignment_findings(fn, names, m.tables)
 
 
 PRIVILEGES = frozenset({"role", "roles", "is_admin", "is_staff", "is_superuser", "permissions", "admin"})

@@ -19,6 +19,7 @@ relative to the sink, and a later reassignment, are not checked).
 from __future__ import annotations
 
 import ast
+import re
 
 from .frameworks import SOURCES
 
@@ -48,14 +49,20 @@ def _name(node: ast.AST) -> str:
     return ast.unparse(node)
 
 
+_SOURCE = re.compile("(?:flask\\.)?(?:" + "|".join(re.escape(s) for s in SOURCES) + r")(?:$|[.\[(])", re.DOTALL)
+
+
 def from_source(node: ast.AST) -> bool:
     """A source, also when written through its module (``flask.request.args``).
 
     >>> from_source(ast.parse("flask.request.args.get('p')", mode="eval").body)
     True
+    >>> from_source(ast.parse("request.argsort", mode="eval").body)
+    False
     """
-    text = _name(node).removeprefix("flask.")
-    return any(text == s or text.startswith((s + ".", s + "[", s + "(")) for s in SOURCES)
+    if not isinstance(node, ast.Attribute | ast.Subscript | ast.Call | ast.Name):
+        return False  # no other expression is a source by itself
+    return bool(_SOURCE.match(_name(node)))
 
 
 def tainted(node: ast.AST | None, names: set[str], tables: frozenset[str] = frozenset(),
