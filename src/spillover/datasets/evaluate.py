@@ -59,20 +59,25 @@ def evaluate(it: Walker, node: ast.expr, env: Env) -> Val:
         return _subscript(it, node, env)
     if isinstance(node, ast.Call):
         return _call(it, node, env)
-    if isinstance(node, ast.Dict) and all(k is not None for k in node.keys):
-        keys = [it.eval(k, env) for k in node.keys if k is not None]
-        vals = [it.eval(v, env) for v in node.values]
-        if all(k.level == CONST for k in keys):
-            return Val(FIXED, items=tuple((k.const, v) for k, v in zip(keys, vals, strict=True)), kind="dict")
-        return Val(max([FIXED, *(v.worst() for v in keys + vals)]))
-    if isinstance(node, ast.List | ast.Tuple):
-        return Val(FIXED, items=tuple(enumerate(it.eval(e, env) for e in node.elts)), kind="list")
+    if isinstance(node, ast.Dict | ast.List | ast.Tuple) and not (isinstance(node, ast.Dict) and None in node.keys):
+        return _literal(it, node, env)
     if isinstance(node, ast.NamedExpr):
         v = it.eval(node.value, env)
         it.assign(node.target, v, env)
         return v
     parts = [it.eval(c, env) for c in ast.iter_child_nodes(node) if isinstance(c, ast.expr)]
     return Val(max([FIXED, *(p.worst() for p in parts)])) if not _opaque(node) else _opaque_value(node, env)
+
+
+def _literal(it: Walker, node: ast.Dict | ast.List | ast.Tuple, env: Env) -> Val:
+    """A dict with constant keys or a list or tuple: a container whose items are kept apart."""
+    if isinstance(node, ast.List | ast.Tuple):
+        return Val(FIXED, items=tuple(enumerate(it.eval(e, env) for e in node.elts)), kind="list")
+    keys = [it.eval(k, env) for k in node.keys if k is not None]
+    vals = [it.eval(v, env) for v in node.values]
+    if all(k.level == CONST for k in keys):
+        return Val(FIXED, items=tuple((k.const, v) for k, v in zip(keys, vals, strict=True)), kind="dict")
+    return Val(max([FIXED, *(v.worst() for v in keys + vals)]))
 
 
 def _opaque(node: ast.expr) -> bool:
