@@ -120,3 +120,9 @@ def test_html_escaping_makes_data_safe_in_html_only():
                                        "return Markup(html.escape(p))")
     assert not shown and "open_redirect" in redirected  # an escaped URL still goes anywhere
     assert "xss_markup" not in marked  # (bandit B704 still flags Markup of anything not constant)
+
+
+def test_a_guarded_case_is_not_decided():
+    guarded, = _flags("g = 'A'\nmatch g:\n    case 'A' if len(p) > 3:\n        bar = p\n    case _:\n"
+                      "        bar = 'b'\nos.system('echo ' + bar)")
+    assert "shell_taint" in guarded  # the guard may hold: the first case may run

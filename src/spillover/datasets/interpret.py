@@ -145,9 +145,9 @@ class Interpreter:
         if subject.level == CONST:
             for i, case in enumerate(s.cases):
                 hit = _matches(case.pattern, subject.const)
-                if hit is None:
-                    break  # a pattern we cannot decide: follow every case
-                if hit and case.guard is None:
+                if hit is None or hit and case.guard is not None:
+                    break  # a pattern or a guard we cannot decide: follow every case
+                if hit:
                     self._kill(s.cases[:i] + s.cases[i + 1:])
                     return self.run(case.body, dict(env))
         return join_envs([dict(env), *(self.run(c.body, dict(env)) for c in s.cases)])
