@@ -126,3 +126,19 @@ def test_a_guarded_case_is_not_decided():
     guarded, = _flags("g = 'A'\nmatch g:\n    case 'A' if len(p) > 3:\n        bar = p\n    case _:\n"
                       "        bar = 'b'\nos.system('echo ' + bar)")
     assert "shell_taint" in guarded  # the guard may hold: the first case may run
+
+
+def test_a_value_stored_on_an_object_stays_with_it():
+    stored, = _flags("state = Box()\nstate.cmd = p\nos.system(state.cmd)")
+    assert "shell_taint" in stored  # the flow-sensitive values must not clear what taint found
+
+
+def test_a_closure_reads_what_its_enclosing_view_holds():
+    closure, = _flags("def run():\n    os.system('echo ' + p)\nrun()")
+    assert "shell_taint" in closure
+
+
+def test_request_data_read_in_a_comprehension():
+    listed, cast = _flags("names = [v for v in request.args.values()]\nos.system('ls ' + names[0])",
+                          "ids = [int(v) for v in request.args.values()]\nos.system('ls ' + str(ids[0]))")
+    assert "shell_taint" in listed and "shell_taint" not in cast

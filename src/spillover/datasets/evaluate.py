@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 from typing import Any, Protocol
 
-from .flow import CONST, FIXED, OPS, TAINT, TAINTED, UNKNOWN, Val, call_level, constant, join
+from .flow import CONST, FIXED, OPS, TAINT, TAINTED, UNKNOWN, Val, call_level, constant, from_source, join
 
 Env = dict[str, Val]
 CONTAINERS = {"dict": "dict", "list": "list", "configparser.ConfigParser": "config", "ConfigParser": "config",
@@ -87,7 +87,9 @@ def _opaque(node: ast.expr) -> bool:
 
 def _opaque_value(node: ast.expr, env: Env) -> Val:
     names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
-    return TAINTED if any(env.get(n, UNKNOWN).worst() == TAINT for n in names) else UNKNOWN
+    tainted = any(env.get(n, UNKNOWN).worst() == TAINT for n in names) or any(
+        from_source(n) for n in ast.walk(node) if isinstance(n, ast.expr))
+    return TAINTED if tainted else UNKNOWN
 
 
 def _subscript(it: Walker, node: ast.Subscript, env: Env) -> Val:

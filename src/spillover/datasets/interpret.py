@@ -24,6 +24,7 @@ import weakref
 from .evaluate import evaluate
 from .flow import CONST, FIXED, TAINT, TAINTED, UNKNOWN, Facts, Val, from_source, join, join_envs
 from .frameworks import fixed_path, url_params
+from .taint import module_tables, taint_names
 
 Env = dict[str, Val]
 LOOP_ROUNDS = 4
@@ -34,17 +35,47 @@ _FACTS: weakref.WeakKeyDictionary[ast.AST, Facts] = weakref.WeakKeyDictionary()
 
 
 def module_facts(tree: ast.AST) -> Facts:
-    """Facts for a module's top-level code and every function in it, each on its own (a view's URL parameters
-    are request data, and ``request.path`` is its route when it has one fixed route; nested functions are not
-    followed from their parent). Kept per tree object while it lives."""
+    """Facts for a module's top-level code and every function in it, each on its own: a view's URL parameters
+    are request data, ``request.path`` is its route when it has one fixed route, and a nested function's free
+    names are request data where its enclosing functions ever give them any. Kept per tree object while it
+    lives."""
     if tree in _FACTS:
         return _FACTS[tree]
     facts = Facts({}, set())
     Interpreter(facts).run(tree.body if isinstance(tree, ast.Module) else [], {})
-    for fn in (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)):
-        Interpreter(facts, fixed_path(fn)).run(fn.body, {s: TAINTED for s in url_params(fn)})
+    tables = module_tables(tree.body if isinstance(tree, ast.Module) else [])
+    for fn, outer in _functions(tree):
+        seeds = set(url_params(fn)) | (_free(fn) & outer_taint(outer, tables))
+        Interpreter(facts, fixed_path(fn)).run(fn.body, {s: TAINTED for s in seeds})
     _FACTS[tree] = facts
     return facts
+
+
+Function = ast.FunctionDef | ast.AsyncFunctionDef
+
+
+def _functions(tree: ast.AST, outer: tuple[Function, ...] = ()) -> list[tuple[Function, tuple[Function, ...]]]:
+    """Every function with the functions it is nested in (a closure reads their names)."""
+    out = []
+    for child in ast.iter_child_nodes(tree):
+        inner = outer
+        if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
+            out.append((child, outer))
+            inner = (*outer, child)
+        out += _functions(child, inner)
+    return out
+
+
+def outer_taint(outer: tuple[Function, ...], tables: frozenset[str]) -> set[str]:
+    """Names holding request data anywhere in the enclosing functions (flow-insensitively, :mod:`.taint`)."""
+    return set().union(*(taint_names(f, tables, frozenset(url_params(f))) for f in outer))
+
+
+def _free(fn: Function) -> set[str]:
+    """Names a function reads without assigning them itself (its closure's and globals)."""
+    stored = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    args = {a.arg for a in ast.walk(fn.args) if isinstance(a, ast.arg)}
+    return {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)} - stored - args
 
 
 class Interpreter:
@@ -162,6 +193,9 @@ class Interpreter:
         elif isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):
             key = self.eval(target.slice, env)
             env[target.value.id] = _store(env.get(target.value.id, UNKNOWN), key, v)
+        elif isinstance(target, ast.Attribute | ast.Subscript | ast.Starred) and (root := _root(target)):
+            old = env.get(root, UNKNOWN)  # self.x = p: the object now holds what was stored
+            env[root] = Val(max(FIXED, old.worst(), v.worst()))
 
     # expressions
 
@@ -177,6 +211,13 @@ class Interpreter:
         old = self.facts.values.get(id(node))
         self.facts.values[id(node)] = v if old is None else join(old, v)
         return v
+
+
+def _root(node: ast.expr) -> str:
+    """The name an attribute, item or starred target is stored through (``self`` of ``self.a[k]``), or ""."""
+    while isinstance(node, ast.Attribute | ast.Subscript | ast.Starred):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else ""
 
 
 def _matches(pattern: ast.pattern, value: object) -> bool | None:

@@ -98,7 +98,18 @@ def tainted(node: ast.AST | None, names: set[str], tables: frozenset[str] = froz
         if isinstance(node.func, ast.Attribute):
             parts.append(node.func.value)  # "...".format(x), x.strip()
         return any(tainted(p, names, tables, markup) for p in parts)
+    if isinstance(node, ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp):
+        return _comprehension(node, names, tables, markup)
     return any(tainted(c, names, tables, markup) for c in ast.iter_child_nodes(node) if isinstance(c, ast.expr))
+
+
+def _comprehension(node: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp, names: set[str],
+                   tables: frozenset[str], markup: bool) -> bool:
+    """``[f(x) for x in ITER]`` holds request data when ``f(x)`` does, ``x`` holding it when ``ITER`` does."""
+    inner = set(names) | {t.id for g in node.generators if tainted(g.iter, names, tables, markup)
+                          for t in ast.walk(g.target) if isinstance(t, ast.Name)}
+    parts = [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]
+    return any(tainted(e, inner, tables, markup) for e in parts)
 
 
 def _markup_format(call: ast.Call) -> bool:
