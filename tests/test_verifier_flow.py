@@ -142,3 +142,9 @@ def test_request_data_read_in_a_comprehension():
     listed, cast = _flags("names = [v for v in request.args.values()]\nos.system('ls ' + names[0])",
                           "ids = [int(v) for v in request.args.values()]\nos.system('ls ' + str(ids[0]))")
     assert "shell_taint" in listed and "shell_taint" not in cast
+
+
+def test_an_exception_handler_sees_every_state_of_its_try():
+    midway, = _flags("cmd = 'ls'\ntry:\n    cmd = p\n    check(cmd)\n    cmd = 'ls'\nexcept ValueError:\n"
+                     "    os.system(cmd)")
+    assert "shell_taint" in midway  # check() may raise while cmd still holds the request's value

@@ -4,11 +4,15 @@ This module holds the values; :mod:`.interpret` walks the statements.
 
 Statements are followed in order: a test whose value is known picks its branch (``if``, ``x if c else y``,
 ``match``), a later assignment replaces an earlier one, and dicts, config sections (``ConfigParser``) and lists
-keep their items apart by constant key or index. Unknown tests and loops join every way.
+keep their items apart by constant key or index. Unknown tests and loops join every way, and an exception
+handler sees every state of its ``try``. Where it cannot follow a value it errs towards "may be request data",
+so that it only ever clears findings it can show to be clear: an object something was stored on holds it, and a
+closure's free names hold request data where an enclosing function ever does.
 
-Not guaranteed: values across functions, attributes and globals are not followed (a global or a parameter is
-"unknown but not request data", except a view's URL parameters); only the calls in :data:`PURE` keep a value
-"computed from constants"; an expression evaluated more than once (a loop) holds the join of its values.
+Not guaranteed: values across calls and globals are not followed (a global or a parameter is "unknown but not
+request data", except a view's URL parameters); only the calls in :data:`PURE` keep a value "computed from
+constants"; a loop is followed at most 12 times; an expression evaluated more than once holds the join of its
+values.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ import ast
 import operator
 from typing import Any, NamedTuple
 
-from .taint import from_source, sanitiser
+from .frameworks import url_params
+from .taint import from_source, sanitiser, taint_names
 
 CONST, FIXED, CLEAN, TAINT = 0, 1, 2, 3
 """Levels: a known constant; computed from constants only; unknown but not request data; may be request data."""
@@ -158,5 +163,36 @@ def call_level(name: str, method: str, inputs: list[Val], has_request: bool) -> 
     return Val(FIXED) if worst <= FIXED and (name in PURE or method in PURE) else UNKNOWN
 
 
-__all__ = ["OPS", "CONST", "CLEAN", "FIXED", "TAINT", "Facts", "Val", "call_level", "constant", "from_source", "join",
-           "join_envs", "options"]
+Function = ast.FunctionDef | ast.AsyncFunctionDef
+
+
+def functions(tree: ast.AST, outer: tuple[Function, ...] = ()) -> list[tuple[Function, tuple[Function, ...]]]:
+    """Every function with the functions it is nested in (a closure reads their names)."""
+    out = []
+    for child in ast.iter_child_nodes(tree):
+        inner = outer
+        if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
+            out.append((child, outer))
+            inner = (*outer, child)
+        out += functions(child, inner)
+    return out
+
+
+def closure_taint(fn: Function, outer: tuple[Function, ...], tables: frozenset[str]) -> set[str]:
+    """The free names of ``fn`` that hold request data anywhere in its enclosing functions (flow-insensitively,
+    :mod:`.taint`): a closure may read them at any time."""
+    if not outer:
+        return set()
+    given = set().union(*(taint_names(f, tables, frozenset(url_params(f))) for f in outer))
+    return _free(fn) & given
+
+
+def _free(fn: Function) -> set[str]:
+    """Names a function reads without assigning them itself (its closure's and globals)."""
+    stored = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    args = {a.arg for a in ast.walk(fn.args) if isinstance(a, ast.arg)}
+    return {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)} - stored - args
+
+
+__all__ = ["CLEAN", "CONST", "FIXED", "OPS", "TAINT", "Facts", "Function", "Val", "call_level", "closure_taint",
+           "constant", "from_source", "functions", "join", "join_envs", "options"]

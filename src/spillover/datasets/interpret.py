@@ -22,13 +22,27 @@ import ast
 import weakref
 
 from .evaluate import evaluate
-from .flow import CONST, FIXED, TAINT, TAINTED, UNKNOWN, Facts, Val, from_source, join, join_envs
+from .flow import (
+    CONST,
+    FIXED,
+    TAINT,
+    TAINTED,
+    UNKNOWN,
+    Facts,
+    Val,
+    closure_taint,
+    from_source,
+    functions,
+    join,
+    join_envs,
+)
 from .frameworks import fixed_path, url_params
-from .taint import module_tables, taint_names
+from .taint import module_tables
 
 Env = dict[str, Val]
-LOOP_ROUNDS = 4
-"""Times a loop body is followed before its values are taken as they are (each round joins)."""
+LOOP_ROUNDS = 12
+"""Times a loop body is followed at most before its values are taken as they are (each round joins; loops
+settle in two or three)."""
 
 
 _FACTS: weakref.WeakKeyDictionary[ast.AST, Facts] = weakref.WeakKeyDictionary()
@@ -44,38 +58,11 @@ def module_facts(tree: ast.AST) -> Facts:
     facts = Facts({}, set())
     Interpreter(facts).run(tree.body if isinstance(tree, ast.Module) else [], {})
     tables = module_tables(tree.body if isinstance(tree, ast.Module) else [])
-    for fn, outer in _functions(tree):
-        seeds = set(url_params(fn)) | (_free(fn) & outer_taint(outer, tables))
+    for fn, outer in functions(tree):
+        seeds = set(url_params(fn)) | closure_taint(fn, outer, tables)
         Interpreter(facts, fixed_path(fn)).run(fn.body, {s: TAINTED for s in seeds})
     _FACTS[tree] = facts
     return facts
-
-
-Function = ast.FunctionDef | ast.AsyncFunctionDef
-
-
-def _functions(tree: ast.AST, outer: tuple[Function, ...] = ()) -> list[tuple[Function, tuple[Function, ...]]]:
-    """Every function with the functions it is nested in (a closure reads their names)."""
-    out = []
-    for child in ast.iter_child_nodes(tree):
-        inner = outer
-        if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
-            out.append((child, outer))
-            inner = (*outer, child)
-        out += _functions(child, inner)
-    return out
-
-
-def outer_taint(outer: tuple[Function, ...], tables: frozenset[str]) -> set[str]:
-    """Names holding request data anywhere in the enclosing functions (flow-insensitively, :mod:`.taint`)."""
-    return set().union(*(taint_names(f, tables, frozenset(url_params(f))) for f in outer))
-
-
-def _free(fn: Function) -> set[str]:
-    """Names a function reads without assigning them itself (its closure's and globals)."""
-    stored = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
-    args = {a.arg for a in ast.walk(fn.args) if isinstance(a, ast.arg)}
-    return {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)} - stored - args
 
 
 class Interpreter:
@@ -163,8 +150,15 @@ class Interpreter:
         return join_envs([self.run(s.orelse, dict(head)), *breaks])
 
     def _try(self, s: ast.Try | ast.TryStar, env: Env) -> Env | None:
-        done = self.run(s.body, dict(env))
-        anywhere = join_envs([env, done]) or env  # an exception may come before any statement of the body
+        seen: list[Env | None] = [dict(env)]  # an exception may come after any statement of the body
+        done: Env | None = dict(env)
+        for i, stmt in enumerate(s.body):
+            if done is None:
+                self._kill(s.body[i:])
+                break
+            done = self.stmt(stmt, done)
+            seen.append(dict(done) if done is not None else None)
+        anywhere = join_envs(seen) or env
         ends = [self.run(s.orelse, dict(done)) if done is not None else None]
         ends += [self.run(h.body, dict(anywhere)) for h in s.handlers]
         out = join_envs(ends)
