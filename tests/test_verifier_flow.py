@@ -75,7 +75,9 @@ def test_pickle_and_exec_of_values_computed_from_constants_are_not_flagged():
                          "d = {'a': p}\npickle.loads(base64.b64decode(d['a']))")
     assert not fixed and "B301" in live
     helper = "import os\ndef run(cmd):\n    os.system('echo ' + cmd)\n"  # a parameter: unknown, not constant
-    assert "B605" in verifier_flags(helper, bandit_ids([helper])[0])
+    method = "import os\ndef run(cmd):\n    os.system(cmd.strip())\n"  # a parameter's method: not a module's
+    found = [verifier_flags(c, ids) for c, ids in zip((helper, method), bandit_ids([helper, method]), strict=True)]
+    assert all("B605" in f for f in found)
 
 
 def test_an_owasp_benchmark_folder_is_a_corpus(tmp_path):
@@ -148,3 +150,11 @@ def test_an_exception_handler_sees_every_state_of_its_try():
     midway, = _flags("cmd = 'ls'\ntry:\n    cmd = p\n    check(cmd)\n    cmd = 'ls'\nexcept ValueError:\n"
                      "    os.system(cmd)")
     assert "shell_taint" in midway  # check() may raise while cmd still holds the request's value
+
+
+def test_names_rebound_by_handlers_patterns_and_imports_lose_their_constant():
+    handler, captured, imported = _flags(
+        "e = 'ls'\ntry:\n    run(p)\nexcept Exception as e:\n    os.system(str(e))",
+        "cmd = 'ls'\nmatch p.split():\n    case [cmd, *rest]:\n        os.system(cmd)",
+        "cmd = 'ls'\nfrom settings import cmd\nos.system(cmd)")
+    assert "B605" in handler and "shell_taint" in captured and "B605" in imported

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 from typing import Any, Protocol
 
-from .flow import CONST, FIXED, OPS, TAINT, TAINTED, UNKNOWN, Val, call_level, constant, from_source, join
+from .flow import CONST, FIXED, OPS, TAINT, TAINTED, UNKNOWN, Val, call_level, constant, from_source, join, root_name
 
 Env = dict[str, Val]
 CONTAINERS = {"dict": "dict", "list": "list", "configparser.ConfigParser": "config", "ConfigParser": "config",
@@ -24,6 +24,9 @@ READ_ONLY = frozenset({"get", "keys", "values", "items", "index", "count", "copy
 
 
 class Walker(Protocol):
+    modules: frozenset[str]
+    """Names the module imports: their functions' receivers are not inputs (``base64.b64decode(x)``)."""
+
     def eval(self, node: ast.expr, env: Env) -> Val: ...
 
     def assign(self, target: ast.expr, v: Val, env: Env) -> None: ...
@@ -65,8 +68,13 @@ def evaluate(it: Walker, node: ast.expr, env: Env) -> Val:
         v = it.eval(node.value, env)
         it.assign(node.target, v, env)
         return v
+    if _opaque(node):
+        value = _opaque_value(node, env)
+        env.update({n.target.id: value for n in ast.walk(node) if isinstance(n, ast.NamedExpr)
+                    and isinstance(n.target, ast.Name)})  # [y := f(x) for x in xs] binds y outside
+        return value
     parts = [it.eval(c, env) for c in ast.iter_child_nodes(node) if isinstance(c, ast.expr)]
-    return Val(max([FIXED, *(p.worst() for p in parts)])) if not _opaque(node) else _opaque_value(node, env)
+    return Val(max([FIXED, *(p.worst() for p in parts)]))
 
 
 def _literal(it: Walker, node: ast.Dict | ast.List | ast.Tuple, env: Env) -> Val:
@@ -129,16 +137,9 @@ def _call(it: Walker, node: ast.Call, env: Env) -> Val:
     if isinstance(owner, ast.Name) and any(a.worst() == TAINT for a in args + kwargs) and method:
         env[owner.id] = join(env.get(owner.id, UNKNOWN), TAINTED)  # x.append(p), x.write(p), ...
     bare_request = any(isinstance(a, ast.Name) and a.id == "request" for a in node.args)
-    root = _root(owner)
-    local = recv is not None and (root in env or not root)  # a module's function (base64.b64decode) is no input
-    return call_level(name, method, [*([recv] if local and recv is not None else []), *args, *kwargs], bare_request)
-
-
-def _root(node: ast.expr | None) -> str:
-    """The name an attribute chain starts from (``a`` of ``a.b.c``), or "" when it starts from an expression."""
-    while isinstance(node, ast.Attribute):
-        node = node.value
-    return node.id if isinstance(node, ast.Name) else ""
+    module = owner is not None and root_name(owner) in it.modules and root_name(owner) not in env
+    return call_level(name, method, [*([recv] if recv is not None and not module else []), *args, *kwargs],
+                      bare_request)
 
 
 def _container_call(c: Val, method: str, args: list[Val]) -> tuple[Val, Val | None] | None:

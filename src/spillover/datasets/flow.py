@@ -178,6 +178,14 @@ def functions(tree: ast.AST, outer: tuple[Function, ...] = ()) -> list[tuple[Fun
     return out
 
 
+def root_name(node: ast.expr) -> str:
+    """The name an attribute, item or starred expression starts from (``self`` of ``self.a[k]``), or "" when it
+    starts from another expression."""
+    while isinstance(node, ast.Attribute | ast.Subscript | ast.Starred):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else ""
+
+
 def closure_taint(fn: Function, outer: tuple[Function, ...], tables: frozenset[str]) -> set[str]:
     """The free names of ``fn`` that hold request data anywhere in its enclosing functions (flow-insensitively,
     :mod:`.taint`): a closure may read them at any time."""
@@ -195,4 +203,4 @@ def _free(fn: Function) -> set[str]:
 
 
 __all__ = ["CLEAN", "CONST", "FIXED", "OPS", "TAINT", "Facts", "Function", "Val", "call_level", "closure_taint",
-           "constant", "from_source", "functions", "join", "join_envs", "options"]
+           "constant", "from_source", "functions", "join", "join_envs", "options", "root_name"]

@@ -35,6 +35,7 @@ from .flow import (
     functions,
     join,
     join_envs,
+    root_name,
 )
 from .frameworks import fixed_path, url_params
 from .taint import module_tables
@@ -56,11 +57,13 @@ def module_facts(tree: ast.AST) -> Facts:
     if tree in _FACTS:
         return _FACTS[tree]
     facts = Facts({}, set())
-    Interpreter(facts).run(tree.body if isinstance(tree, ast.Module) else [], {})
+    imports = (n for n in ast.walk(tree) if isinstance(n, ast.Import | ast.ImportFrom))
+    modules = frozenset(name for n in imports for name in _bound(n))
+    Interpreter(facts, modules).run(tree.body if isinstance(tree, ast.Module) else [], {})
     tables = module_tables(tree.body if isinstance(tree, ast.Module) else [])
     for fn, outer in functions(tree):
         seeds = set(url_params(fn)) | closure_taint(fn, outer, tables)
-        Interpreter(facts, fixed_path(fn)).run(fn.body, {s: TAINTED for s in seeds})
+        Interpreter(facts, modules, fixed_path(fn)).run(fn.body, {s: TAINTED for s in seeds})
     _FACTS[tree] = facts
     return facts
 
@@ -68,8 +71,9 @@ def module_facts(tree: ast.AST) -> Facts:
 class Interpreter:
     """One walk; ``facts`` collects what it sees (shared across the functions of a module)."""
 
-    def __init__(self, facts: Facts, path: str | None = None) -> None:
+    def __init__(self, facts: Facts, modules: frozenset[str] = frozenset(), path: str | None = None) -> None:
         self.facts = facts
+        self.modules = modules  # names imported anywhere in the module
         self.path = path  # request.path, where the route fixes it
         self.exits: list[tuple[list[Env], list[Env]]] = []  # per enclosing loop: envs at break, at continue
 
@@ -123,6 +127,9 @@ class Interpreter:
         elif isinstance(s, ast.Assert | ast.Delete):
             for e in (n for n in ast.iter_child_nodes(s) if isinstance(n, ast.expr)):
                 self.eval(e, env)
+        else:  # imports, nested functions and classes bind names to what we do not follow: unknown, not local
+            for name in _bound(s):
+                env.pop(name, None)
         return env
 
     def _branch(self, test: ast.expr, body: list[ast.stmt], orelse: list[ast.stmt], env: Env) -> Env | None:
@@ -160,7 +167,7 @@ class Interpreter:
             seen.append(dict(done) if done is not None else None)
         anywhere = join_envs(seen) or env
         ends = [self.run(s.orelse, dict(done)) if done is not None else None]
-        ends += [self.run(h.body, dict(anywhere)) for h in s.handlers]
+        ends += [self.run(h.body, {**anywhere, **({h.name: UNKNOWN} if h.name else {})}) for h in s.handlers]
         out = join_envs(ends)
         after = self.run(s.finalbody, dict(out if out is not None else anywhere))
         return after if out is not None else None
@@ -174,8 +181,14 @@ class Interpreter:
                     break  # a pattern or a guard we cannot decide: follow every case
                 if hit:
                     self._kill(s.cases[:i] + s.cases[i + 1:])
-                    return self.run(case.body, dict(env))
-        return join_envs([dict(env), *(self.run(c.body, dict(env)) for c in s.cases)])
+                    return self.run(case.body, self._captured(case, subject, env))
+        return join_envs([dict(env), *(self.run(c.body, self._captured(c, subject, env)) for c in s.cases)])
+
+    def _captured(self, case: ast.match_case, subject: Val, env: Env) -> Env:
+        """The environment of a case's body: the names its pattern captures hold parts of the subject."""
+        part = Val(max(FIXED, subject.worst()))
+        return {**env, **{n.name: part for n in ast.walk(case.pattern)
+                          if isinstance(n, ast.MatchAs | ast.MatchStar) and n.name}}
 
     def assign(self, target: ast.expr, v: Val, env: Env) -> None:
         if isinstance(target, ast.Name):
@@ -187,7 +200,7 @@ class Interpreter:
         elif isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):
             key = self.eval(target.slice, env)
             env[target.value.id] = _store(env.get(target.value.id, UNKNOWN), key, v)
-        elif isinstance(target, ast.Attribute | ast.Subscript | ast.Starred) and (root := _root(target)):
+        elif isinstance(target, ast.Attribute | ast.Subscript | ast.Starred) and (root := root_name(target)):
             old = env.get(root, UNKNOWN)  # self.x = p: the object now holds what was stored
             env[root] = Val(max(FIXED, old.worst(), v.worst()))
 
@@ -207,11 +220,11 @@ class Interpreter:
         return v
 
 
-def _root(node: ast.expr) -> str:
-    """The name an attribute, item or starred target is stored through (``self`` of ``self.a[k]``), or ""."""
-    while isinstance(node, ast.Attribute | ast.Subscript | ast.Starred):
-        node = node.value
-    return node.id if isinstance(node, ast.Name) else ""
+def _bound(s: ast.stmt) -> list[str]:
+    """Names an import, a nested function or a class statement binds."""
+    if isinstance(s, ast.Import | ast.ImportFrom):
+        return [(a.asname or a.name).split(".")[0] for a in s.names]
+    return [s.name] if isinstance(s, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) else []
 
 
 def _matches(pattern: ast.pattern, value: object) -> bool | None:

@@ -195,13 +195,16 @@ def taint_names(fn: ast.AST, tables: frozenset[str] = frozenset(), seeds: frozen
 
 
 def _given(n: ast.AST, names: set[str], tables: frozenset[str], markup: bool) -> set[str]:
-    """The names a statement or call gives request data to: an assignment's targets, a loop's, or the container a
-    mutator stores it in (``items.append(x)``)."""
+    """The names a statement or call gives request data to: an assignment's targets, a loop's, a ``match``
+    pattern's captures, or the container a mutator stores it in (``items.append(x)``)."""
     if isinstance(n, ast.Assign | ast.AugAssign | ast.AnnAssign) and tainted(n.value, names, tables, markup):
         targets = n.targets if isinstance(n, ast.Assign) else [n.target]
         return {t.id for tgt in targets for t in ast.walk(tgt) if isinstance(t, ast.Name)}
     if isinstance(n, ast.For) and tainted(n.iter, names, tables, markup):
         return {t.id for t in ast.walk(n.target) if isinstance(t, ast.Name)}
+    if isinstance(n, ast.Match) and tainted(n.subject, names, tables, markup):  # case [cmd, *rest]: ...
+        return {c.name for case in n.cases for c in ast.walk(case.pattern)
+                if isinstance(c, ast.MatchAs | ast.MatchStar) and c.name}
     if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in MUTATORS \
             and isinstance(n.func.value, ast.Name) and any(tainted(a, names, tables, markup) for a in n.args):
         return {n.func.value.id}
