@@ -158,3 +158,9 @@ def test_names_rebound_by_handlers_patterns_and_imports_lose_their_constant():
         "cmd = 'ls'\nmatch p.split():\n    case [cmd, *rest]:\n        os.system(cmd)",
         "cmd = 'ls'\nfrom settings import cmd\nos.system(cmd)")
     assert "B605" in handler and "shell_taint" in captured and "B605" in imported
+
+
+def test_a_url_defined_through_itself_does_not_recurse_forever():
+    src = "import requests\ndef f(u):\n    url = 'https://a.example/'\n    if u:\n        url = url + u\n" \
+          "    return requests.get(url, timeout=3)\n"
+    assert own_checks(src) == {"ssrf"}  # not shown fixed: flagged, never a RecursionError

@@ -96,12 +96,14 @@ def _template(node: ast.AST) -> str | None:
     return base.value if isinstance(base, ast.Constant) and isinstance(base.value, str) else None
 
 
-def _fixed_host(url: ast.AST, values: dict[str, list[ast.AST]] | None = None) -> bool:
+def _fixed_host(url: ast.AST, values: dict[str, list[ast.AST]] | None = None,
+                seen: frozenset[str] = frozenset()) -> bool:
     """Whether a URL expression fixes scheme and host: a constant, or text that starts ``scheme://host/``
-    (names resolved through ``values``; a name with several values must be fixed in each)."""
+    (names resolved through ``values``; a name with several values must be fixed in each; a name defined through
+    itself, ``url = url + "/"``, is not fixed)."""
     values = values or {}
     if isinstance(url, ast.Name) and len(values.get(url.id, [])) > 1:
-        return all(_fixed_host(v, values) for v in values[url.id])
+        return url.id not in seen and all(_fixed_host(v, values, seen | {url.id}) for v in values[url.id])
     head = _head(url, values)
     return head.complete or bool(FIXED_HOST.match(head.text))
 
