@@ -94,6 +94,10 @@ def test_an_owasp_benchmark_folder_is_a_corpus(tmp_path):
     (tmp_path / "expectedresults-0.1.csv").write_text("BenchmarkTest00001,cmdi,maybe,78\n")
     with pytest.raises(SpilloverError, match=r"expectedresults-0\.1\.csv:1.*real vulnerability"):
         load_corpus(tmp_path)
+    rows = "# name\nBenchmarkTest00001,cmdi,true,78\n../../secret,cmdi,true,78\n"
+    (tmp_path / "expectedresults-0.1.csv").write_text(rows)
+    with pytest.raises(SpilloverError, match=r"csv:3.*test name"):  # a name is a file: never a path
+        load_corpus(tmp_path)
 
 
 def test_a_fixed_route_fixes_request_path_and_probing_a_path_counts():

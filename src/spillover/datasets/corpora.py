@@ -13,6 +13,7 @@ vulnerable — SVEN labels by commit, so a test or helper changed by a fix count
 from __future__ import annotations
 
 import ast
+import re
 import textwrap
 from pathlib import Path
 from typing import NamedTuple
@@ -49,8 +50,8 @@ way the OWASP Benchmark's scorecard does: a finding counts only for the flaw the
 
 
 def load_corpus(path: Path) -> list[LabelledCode]:
-    """A corpus from a YAML list of ``{id, label, code}``, SVEN-format JSONL (by the suffix), or a folder of
-    annotated rule tests (:func:`annotated`)."""
+    """A corpus from a YAML list of ``{id, label, code}``, SVEN-format JSONL (by the suffix), a folder in the
+    OWASP Benchmark's layout (:func:`owasp_benchmark`), or a folder of annotated rule tests (:func:`annotated`)."""
     path = Path(path)  # the readers say "file not found" with the name
     if path.is_dir() and any(path.glob("expectedresults-*.csv")):
         return owasp_benchmark(path)
@@ -102,6 +103,9 @@ def annotated(text: str, name: str) -> list[LabelledCode]:
     return out
 
 
+TEST_NAME = re.compile(r"[A-Za-z0-9_-]{1,100}")
+
+
 def owasp_benchmark(folder: Path) -> list[LabelledCode]:
     """The OWASP Benchmark's tests: ``testcode/NAME.py`` labelled by the rows ``NAME,category,true|false,cwe``
     of ``expectedresults-*.csv``; a row whose file is missing is skipped (a user may bring a sample). Not
@@ -115,6 +119,8 @@ def owasp_benchmark(folder: Path) -> list[LabelledCode]:
             bad = "cwe" if len(cells) < 4 or not cells[3].isdigit() else None
             if len(cells) < 3 or cells[2] not in ("true", "false"):
                 bad = "real vulnerability"
+            if not TEST_NAME.fullmatch(cells[0]):
+                bad = "test name"  # it names a file: letters, digits, "_" and "-" only
             if bad:
                 raise SpilloverError("a row needs: test name, category, true|false, cwe number", file=table, line=n,
                                      field=bad)
