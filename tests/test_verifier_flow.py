@@ -168,3 +168,8 @@ def test_a_url_defined_through_itself_does_not_recurse_forever():
     src = "import requests\ndef f(u):\n    url = 'https://a.example/'\n    if u:\n        url = url + u\n" \
           "    return requests.get(url, timeout=3)\n"
     assert own_checks(src) == {"ssrf"}  # not shown fixed: flagged, never a RecursionError
+
+
+def test_calling_a_function_that_holds_request_data():
+    called, = _flags("g = lambda: p\nos.system('ls ' + g())")
+    assert "shell_taint" in called

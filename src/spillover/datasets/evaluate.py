@@ -138,7 +138,8 @@ def _call(it: Walker, node: ast.Call, env: Env) -> Val:
         env[owner.id] = join(env.get(owner.id, UNKNOWN), TAINTED)  # x.append(p), x.write(p), ...
     bare_request = any(isinstance(a, ast.Name) and a.id == "request" for a in node.args)
     module = owner is not None and root_name(owner) in it.modules and root_name(owner) not in env
-    return call_level(name, method, [*([recv] if recv is not None and not module else []), *args, *kwargs],
+    callee = [env[node.func.id]] if isinstance(node.func, ast.Name) and node.func.id in env else []  # g = lambda: p
+    return call_level(name, method, [*([recv] if recv is not None and not module else []), *callee, *args, *kwargs],
                       bare_request)
 
 

@@ -95,8 +95,8 @@ def tainted(node: ast.AST | None, names: set[str], tables: frozenset[str] = froz
         if any(isinstance(a, ast.Name) and a.id == "request" for a in node.args):
             return True  # a helper handed the whole request returns request data
         parts = [*node.args, *(k.value for k in node.keywords)]
-        if isinstance(node.func, ast.Attribute):
-            parts.append(node.func.value)  # "...".format(x), x.strip()
+        if isinstance(node.func, ast.Attribute | ast.Name):
+            parts.append(node.func.value if isinstance(node.func, ast.Attribute) else node.func)  # x.strip(), g()
         return any(tainted(p, names, tables, markup) for p in parts)
     if isinstance(node, ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp):
         return _comprehension(node, names, tables, markup)
