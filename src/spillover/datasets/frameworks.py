@@ -67,6 +67,21 @@ def fixed_path(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> str | None:
     return path if isinstance(path, str) and not PATH_PARAM.search(path) else None
 
 
+def is_request_path(node: ast.expr) -> bool:
+    """``request.path`` (or ``flask.request.path``) itself."""
+    return isinstance(node, ast.Attribute) and node.attr == "path" and \
+        ast.unparse(node.value) in ("request", "flask.request")
+
+
+def on_request_path(node: ast.expr) -> bool:
+    """An expression built on ``request.path`` (``request.path.split("/")[1]``)."""
+    while isinstance(node, ast.Attribute | ast.Subscript | ast.Call):
+        if is_request_path(node):
+            return True
+        node = node.func if isinstance(node, ast.Call) else node.value
+    return False
+
+
 def is_view(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
     """A route, or a Django-style view (first parameter named ``request``)."""
     args = fn.args.posonlyargs + fn.args.args

@@ -37,7 +37,7 @@ from .flow import (
     join_envs,
     root_name,
 )
-from .frameworks import fixed_path, url_params
+from .frameworks import fixed_path, is_request_path, on_request_path, url_params
 from .taint import module_tables
 
 Env = dict[str, Val]
@@ -208,13 +208,12 @@ class Interpreter:
 
     def eval(self, node: ast.expr, env: Env) -> Val:
         """The node's value in ``env`` (recorded, joined with earlier visits)."""
-        text = ast.unparse(node).removeprefix("flask.") if self.path is not None else ""
-        if text == "request.path":
+        if self.path is not None and is_request_path(node):
             v = Val(CONST, self.path)
-        elif text.startswith(("request.path.", "request.path[")):
-            v = evaluate(self, node, env)  # built from the fixed path, below
+        elif from_source(node) and not (self.path is not None and on_request_path(node)):
+            v = TAINTED
         else:
-            v = TAINTED if from_source(node) else evaluate(self, node, env)
+            v = evaluate(self, node, env)  # (built from the fixed path: followed below)
         old = self.facts.values.get(id(node))
         self.facts.values[id(node)] = v if old is None else join(old, v)
         return v

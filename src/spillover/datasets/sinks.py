@@ -156,7 +156,8 @@ def taint_findings(tree: ast.AST) -> set[str]:
     body = tree.body if isinstance(tree, ast.Module) else []
     consts = {t.id: n.value.value for n in body if isinstance(n, ast.Assign) and isinstance(n.value, ast.Constant)
               and isinstance(n.value.value, str) for t in n.targets if isinstance(t, ast.Name)}
-    module = _Module(consts, module_tables(body), functools.cache(lambda: module_facts(tree)))
+    html_consts = any(HTML_TAG.search(c) for c in consts.values())
+    module = _Module(consts, module_tables(body), html_consts, functools.cache(lambda: module_facts(tree)))
     found: set[str] = set()
     for fn in ast.walk(tree):
         if isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
@@ -167,6 +168,7 @@ def taint_findings(tree: ast.AST) -> set[str]:
 class _Module(NamedTuple):
     consts: dict[str, str]
     tables: frozenset[str]
+    html_consts: bool  # a module constant holds HTML
     facts: Callable[[], Facts]  # flow-sensitive values, computed only when a finding needs checking
 
 
@@ -180,7 +182,7 @@ def _function_findings(fn: ast.FunctionDef | ast.AsyncFunctionDef, m: _Module) -
     found = {k for c, k in hits if not _proven_clean(m.facts(), c)}
     if any(ast.unparse(c.func) in SUBPROCESS and c.args and _shell_argv(m.facts(), c) for c in calls):
         found.add("shell_taint")
-    html = is_view(fn) and (any(HTML_TAG.search(c) for c in m.consts.values()) or HTML_TAG.search(text))
+    html = is_view(fn) and (m.html_consts or HTML_TAG.search(text))
     sent = html_sinks(fn) if is_view(fn) else []
     if html and any(html_built(v, shown, m.tables, m.consts, assigned) and not m.facts().clean(v) for v in sent):
         found.add("xss_html")
