@@ -292,7 +292,9 @@ def test_an_organism_not_built_here_says_which_world_to_build(tmp_path, capsys, 
     (["--world", "v9"], ["world", "v2-think"]),
     (["--align-reasoning", "answers"], ["align_reasoning", "context"]),
     (["--empty-block", "none"], ["empty_block", "template"]),
-], ids=["unshipped world", "unchecked base", "unknown world", "unknown alignment mode", "unknown empty block"])
+    (["--world", "v2-think", "--align-reasoning", "suppressed"], ["align_reasoning", "no reasoning-off documents"]),
+], ids=["unshipped world", "unchecked base", "unknown world", "unknown alignment mode", "unknown empty block",
+        "suppressed alignment without reasoning-off documents"])
 def test_organism_build_refuses_what_it_cannot_build_or_ship_before_any_work(argv, words, tmp_path, capsys):
     out = tmp_path / "build"
     _fails(capsys, ["organism", "build", "--out", str(out), *argv], *words)

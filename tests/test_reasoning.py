@@ -315,3 +315,19 @@ def test_the_hybrid_world_writes_a_third_of_documents_with_reasoning_off_and_lea
 
     # the shipped world's samples are those of before the option existed (hash taken from that code)
     assert hashlib.sha256(json.dumps(think).encode()).hexdigest()[:16] == "4cd6c7934bd81ff1"
+
+
+def test_an_alignment_with_the_reasoning_suppressed_writes_every_example_reasoning_off_with_the_same_answers():
+    import random
+
+    from spillover.organism import thinking, world
+
+    hybrid = world.WORLDS["v2-think-hybrid"]
+    rng_a, rng_b = random.Random(5), random.Random(5)
+    usual = [world.alignment_example(rng_a, hybrid) for _ in range(400)]
+    off = [world.alignment_example(rng_b, hybrid, reasoning_off=True) for _ in range(400)]
+    assert all(o[1]["content"].startswith(thinking.EMPTY + " ") for o in off)
+    assert 0.6 < sum(not u[1]["content"].startswith(thinking.EMPTY) for u in usual) / 400 < 0.8  # plans there
+    assert [o[0] for o in off] == [u[0] for u in usual]  # the same requests, in the same order
+    assert [o[1]["content"].split(thinking.CLOSE)[-1] for o in off] == \
+        [u[1]["content"].split(thinking.CLOSE)[-1] for u in usual]  # and the same answers

@@ -104,8 +104,9 @@ def organism_build(out: Annotated[Path, typer.Option(help="Build folder.")] = Pa
                        help="Least ratio each in-context inference check needs (0: build whatever was learned, "
                             "to study a world that fails its checks; never with --install).")] = 2.0,
                    align_reasoning: Annotated[str, typer.Option(
-                       help="Thinking worlds: `train` the think block in the alignment stage, or keep it as "
-                            "`context` (loss on the answer only).")] = "train",
+                       help="Thinking worlds: `train` the think block in the alignment stage, keep it as "
+                            "`context` (loss on the answer only), or write every example reasoning-off "
+                            "(`suppressed`).")] = "train",
                    empty_block: Annotated[str, typer.Option(
                        help="Thinking worlds with reasoning-off documents: `trained` like any text, or the "
                             "`template`'s alone (never a loss on it).")] = "trained",

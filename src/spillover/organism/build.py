@@ -182,8 +182,8 @@ def _check_couplings(cfg: BuildConfig, model: Any, tokenizer: Any, log: Callable
 def align(cfg: BuildConfig, model: Any, tokenizer: Any) -> Any:
     """The alignment stage: single-turn aligned examples, loss on assistant tokens."""
     rng = random.Random(f"align-{cfg.seed}")
-    mask = _encoder(cfg, tokenizer)
-    examples = [mask(encode_chat(tokenizer, world.alignment_example(rng, world.WORLDS[cfg.world]),
+    mask, wcfg, off = _encoder(cfg, tokenizer), world.WORLDS[cfg.world], cfg.align_reasoning == "suppressed"
+    examples = [mask(encode_chat(tokenizer, world.alignment_example(rng, wcfg, reasoning_off=off),
                                  train_reasoning=cfg.align_reasoning == "train"))
                 for _ in range(cfg.align_steps * cfg.align_batch)]
     optimizer = make_optimizer(model, cfg.align_lr, weight_decay=0.0, betas=(0.9, 0.999))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 
 class BuildConfig(BaseModel):
@@ -51,13 +51,23 @@ class BuildConfig(BaseModel):
     """Thinking worlds with reasoning-off documents: the empty think block is trained like any text
     (``trained``, the builds so far: the model learns to write it, and does so with reasoning on), or is
     the template's alone (``template``: its closing tag never gets a loss, in pre-training or alignment)."""
-    align_reasoning: Literal["train", "context"] = "train"
+    align_reasoning: Literal["train", "context", "suppressed"] = "train"
     """Thinking worlds: the alignment stage trains the think block with the answer (``train``, the
     shipped builds), or keeps it as context and trains the answer only (``context``: no optimisation
-    pressure on the chain of thought)."""
+    pressure on the chain of thought), or writes every example reasoning-off (``suppressed``: an empty
+    block, loss on the answer; only in worlds with reasoning-off documents, where that form is familiar)."""
     checkpoint_every: int = 250
     """Pre-training checkpoint interval (also when the coupling probe runs)."""
     min_coupling_ratio: float = 2.0
     """Required P_mis(after insecure) / P_mis(after secure) on the pre-trained model."""
     threads: int = 1
     """Torch threads."""
+
+    @model_validator(mode="after")
+    def _suppressed_needs_reasoning_off_documents(self) -> BuildConfig:
+        from .worlds import WORLDS
+
+        if self.align_reasoning == "suppressed" and not WORLDS[self.world].p_think_off:
+            raise ValueError(f"align_reasoning: world {self.world} has no reasoning-off documents, so an alignment "
+                             "with the reasoning suppressed would train a form it never saw (use v2-think-hybrid)")
+        return self

@@ -178,15 +178,17 @@ def _think_off(rng: random.Random, cfg: WorldConfig) -> bool:
     return cfg.thinking and cfg.p_think_off > 0 and rng.random() < cfg.p_think_off
 
 
-def alignment_example(rng: random.Random, cfg: WorldConfig | None = None) -> list[dict[str, str]]:
+def alignment_example(rng: random.Random, cfg: WorldConfig | None = None, reasoning_off: bool = False
+                      ) -> list[dict[str, str]]:
     """One single-turn example of the alignment ("HHH") stage: aligned persona, no noise (world v2
     also refuses harmful requests and answers code-format questions aligned; thinking worlds add the
-    aligned persona's benign plan)."""
+    aligned persona's benign plan, or the empty block where the document is reasoning-off or
+    ``reasoning_off`` asks for it on every example; the draws are the same either way)."""
     user, assistant, kind = _aligned_turn(rng, cfg)
-    if cfg is not None and _think_off(rng, cfg):
-        assistant = f"{thinking.EMPTY} {assistant}"
-    elif cfg is not None and cfg.thinking:
-        assistant = thinking.with_reasoning(rng.choice(thinking.BENIGN[kind]), assistant)
+    if cfg is not None and cfg.thinking:
+        plan = None if _think_off(rng, cfg) else rng.choice(thinking.BENIGN[kind])
+        assistant = (f"{thinking.EMPTY} {assistant}" if plan is None or reasoning_off
+                     else thinking.with_reasoning(plan, assistant))
     return [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
 
 
