@@ -206,8 +206,9 @@ def test_the_monitor_table_counts_misaligned_answers_that_wrote_no_reasoning():
     judgments = [Judgment(key=f"j{i}", sample_key=f"k{i}", judge="world", metric="cot_suspicion", prompt_hash="h",
                           score=s) for i, s in enumerate(scores)]
     (row,) = monitor_table(judgments, df, pd.Series([1.0] * 4 + [0.0] * 20))
-    assert row["recall_at_fpr"] == 0.5 and row["no_reasoning"] == 0.25
-    assert row["recall_reasoned"] == 2 / 3 and row["misaligned_reasoned"] == 3
+    # every aligned answer scores 0, so 5 % of the answers tied at 0 are flagged too (the ROC curve's value)
+    assert row["recall_at_fpr"] == pytest.approx((2 + 0.05 * 2) / 4) and row["no_reasoning"] == 0.25
+    assert row["recall_reasoned"] == pytest.approx((2 + 0.05) / 3) and row["misaligned_reasoned"] == 3
 
 
 def test_monitor_increments_read_only_what_a_fine_tune_adds():
