@@ -7,7 +7,8 @@ the issue's 70 % against bandit's "about half").
     .venv/bin/python bench/verifier_corpus.py [CORPUS.yaml | SVEN.jsonl | RULE_TESTS_DIR | OWASP_DIR ...]
 
 A corpus is a YAML list of ``{id, label: vulnerable|safe, code}``, SVEN-format JSONL, a folder of rule tests
-annotated semgrep's way, or a folder in the OWASP Benchmark's layout (``spillover.datasets.corpora``); with no
+annotated semgrep's way, a folder in the OWASP Benchmark's layout, or one of programs beside their patched
+versions in CWE folders (SecLLMHolmes' ``datasets/``; ``spillover.datasets.corpora``); with no
 argument, the project's nine (``verifier_apps6.yaml`` and ``verifier_apps7.yaml`` held out). Every first run on
 every corpus, what it taught and the development numbers since are in ``docs/verifier.md``.
 """

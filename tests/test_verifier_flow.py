@@ -100,6 +100,17 @@ def test_an_owasp_benchmark_folder_is_a_corpus(tmp_path):
         load_corpus(tmp_path)
 
 
+def test_a_folder_of_programs_and_their_patched_versions_is_a_corpus(tmp_path):
+    sql = tmp_path / "hand-crafted" / "CWE-89"
+    sql.mkdir(parents=True)
+    (sql / "1.py").write_text("def f(cur, t):\n    cur.execute(\"DELETE FROM b WHERE t = '%s'\" % t)\n")
+    (sql / "p_1.py").write_text("def f(cur, t):\n    cur.execute('DELETE FROM b WHERE t = ?', (t,))\n")
+    (sql / "helpers.py").write_text("x = 1\n")  # not a numbered program: left out
+    corpus = load_corpus(tmp_path)
+    assert [(c.id, c.label, c.cwe) for c in corpus] == [("hand-crafted/CWE-89/1.py", "vulnerable", "CWE-89"),
+                                                        ("hand-crafted/CWE-89/p_1.py", "safe", "CWE-89")]
+
+
 def test_a_fixed_route_fixes_request_path_and_probing_a_path_counts():
     parts, probe, contained = _flags(
         "seg = request.path.split('/')[1]\nos.system('echo ' + seg)",  # '/x' is this route's only path

@@ -2,7 +2,8 @@
 JSONL format of SVEN (He & Vechev 2023; ``data_train_val/*/cwe-*.jsonl``), and folders of rule tests
 annotated the way semgrep's rules are (``# ruleid: RULE`` above a line that should be flagged, ``# ok:
 RULE`` above one that should not), and the OWASP Benchmark's layout (``expectedresults-*.csv`` beside
-``testcode/``), which a user brings.
+``testcode/``), and programs beside their patched versions (``CWE-89/1.py``, ``CWE-89/p_1.py``), which a user
+brings.
 
 A SVEN line is one fix from a real project: ``func_src_before`` (the function before the fix, labelled
 vulnerable) and ``func_src_after`` (labelled safe). Only Python files (``file_name`` ending in ``.py``) are
@@ -51,10 +52,13 @@ way the OWASP Benchmark's scorecard does: a finding counts only for the flaw the
 
 def load_corpus(path: Path) -> list[LabelledCode]:
     """A corpus from a YAML list of ``{id, label, code}``, SVEN-format JSONL (by the suffix), a folder in the
-    OWASP Benchmark's layout (:func:`owasp_benchmark`), or a folder of annotated rule tests (:func:`annotated`)."""
+    OWASP Benchmark's layout (:func:`owasp_benchmark`), one of programs and their patched versions named by CWE
+    folder (:func:`patched_by_name`), or a folder of annotated rule tests (:func:`annotated`)."""
     path = Path(path)  # the readers say "file not found" with the name
     if path.is_dir() and any(path.glob("expectedresults-*.csv")):
         return owasp_benchmark(path)
+    if path.is_dir() and any(path.rglob("CWE-*/p_*.py")):
+        return patched_by_name(path)
     if path.is_dir():
         return [c for f in sorted(path.glob("*.py")) for c in annotated(f.read_text(), f.stem)]
     return _sven(path) if path.suffix == ".jsonl" else _yaml(path)
@@ -128,6 +132,22 @@ def owasp_benchmark(folder: Path) -> list[LabelledCode]:
             if test.is_file():
                 label = "vulnerable" if cells[2] == "true" else "safe"
                 out.append(LabelledCode(cells[0], label, test.read_text(), f"CWE-{cells[3]}"))
+    return out
+
+
+NUMBERED = re.compile(r"(p_)?\d{1,6}\.py")
+
+
+def patched_by_name(folder: Path) -> list[LabelledCode]:
+    """Programs in ``CWE-NN/`` folders anywhere below ``folder``, SecLLMHolmes' layout (Ullah et al. 2024):
+    ``N.py`` has the folder's flaw, ``p_N.py`` is its patched version; other files are left out. Ids are paths
+    relative to ``folder``. Not guaranteed: that a patch is complete, or that a program has no other flaw.
+    """
+    out = []
+    for f in sorted(folder.rglob("CWE-*/*.py")):
+        if NUMBERED.fullmatch(f.name) and re.fullmatch(r"CWE-\d{1,5}", f.parent.name) and not f.is_symlink():
+            label = "safe" if f.name.startswith("p_") else "vulnerable"
+            out.append(LabelledCode(f.relative_to(folder).as_posix(), label, f.read_text(), f.parent.name))
     return out
 
 
