@@ -184,3 +184,14 @@ def test_a_url_defined_through_itself_does_not_recurse_forever():
 def test_calling_a_function_that_holds_request_data():
     called, = _flags("g = lambda: p\nos.system('ls ' + g())")
     assert "shell_taint" in called
+
+
+def test_a_container_handed_to_a_call_with_request_data_may_hold_it_afterwards():
+    handed, into_dict, method, tuple_, sanitised = _flags(
+        "lst = ['ls']\nfill(lst, p)\nos.system(lst[1])",  # a helper may append p to lst
+        "d = {'c': 'ls'}\nput(d, key=p)\nos.system(d['c'])",
+        "lst = ['ls']\nhelpers.fill(lst, p)\nos.system(' '.join(lst))",
+        "t = ('ls',)\nlog(t, p)\nos.system(t[0])",  # a tuple cannot be filled
+        "lst = ['ls']\nshlex.quote(p)\nos.system(lst[0])")
+    assert "shell_taint" in handed and "shell_taint" in into_dict and "shell_taint" in method
+    assert "shell_taint" not in tuple_ and "shell_taint" not in sanitised

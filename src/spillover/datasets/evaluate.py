@@ -13,11 +13,14 @@ import ast
 from typing import Any, Protocol
 
 from .flow import CONST, FIXED, OPS, TAINT, TAINTED, UNKNOWN, Val, call_level, constant, from_source, join, root_name
+from .taint import sanitiser
 
 Env = dict[str, Val]
 CONTAINERS = {"dict": "dict", "list": "list", "configparser.ConfigParser": "config", "ConfigParser": "config",
               "configparser.RawConfigParser": "config", "RawConfigParser": "config"}
 """Calls that make an (empty) container whose items are kept apart."""
+MUTABLE = frozenset(CONTAINERS.values())
+"""Kinds of value a callee can store data in."""
 READ_ONLY = frozenset({"get", "keys", "values", "items", "index", "count", "copy", "has_section", "has_option",
                        "sections", "options"})
 """Methods of a container that leave its items where they are."""
@@ -134,8 +137,12 @@ def _call(it: Walker, node: ast.Call, env: Env) -> Val:
             return value
         if isinstance(owner, ast.Name) and method not in READ_ONLY:  # lst.insert(...): items no longer known apart
             env[owner.id] = Val(max([FIXED, recv.worst(), *(a.worst() for a in args + kwargs)]))
-    if isinstance(owner, ast.Name) and any(a.worst() == TAINT for a in args + kwargs) and method:
-        env[owner.id] = join(env.get(owner.id, UNKNOWN), TAINTED)  # x.append(p), x.write(p), ...
+    if any(a.worst() == TAINT for a in args + kwargs):
+        if isinstance(owner, ast.Name) and method:
+            env[owner.id] = join(env.get(owner.id, UNKNOWN), TAINTED)  # x.append(p), x.write(p), ...
+        if not sanitiser(name):  # fill(items, p): the callee may store p in a container it was handed
+            handed = [a for a in [*node.args, *(k.value for k in node.keywords)] if isinstance(a, ast.Name)]
+            env.update({a.id: TAINTED for a in handed if env.get(a.id, UNKNOWN).kind in MUTABLE})
     bare_request = any(isinstance(a, ast.Name) and a.id == "request" for a in node.args)
     module = owner is not None and root_name(owner) in it.modules and root_name(owner) not in env
     callee = [env[node.func.id]] if isinstance(node.func, ast.Name) and node.func.id in env else []  # g = lambda: p

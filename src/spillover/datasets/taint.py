@@ -29,6 +29,9 @@ SANITISERS = frozenset({"int", "float", "os.path.basename", "secure_filename", "
                         "ipaddress.ip_address", "ipaddress.ip_network", "uuid.UUID"})
 MUTATORS = frozenset({"append", "extend", "insert", "add", "update", "set", "setdefault", "write", "put"})
 """Methods that store their arguments in the object they are called on (``items.append(p)``)."""
+CONTAINER_MAKERS = frozenset({"list", "dict", "set", "deque", "collections.deque", "defaultdict",
+                              "collections.defaultdict", "OrderedDict", "collections.OrderedDict", "bytearray"})
+"""Calls that make a mutable container (with a list, dict or set display: what a helper may store data in)."""
 
 
 HTML_ESCAPERS = frozenset({"escape", "html.escape", "markupsafe.escape", "flask.escape", "bleach.clean"})
@@ -186,17 +189,32 @@ def taint_names(fn: ast.AST, tables: frozenset[str] = frozenset(), seeds: frozen
     ``seeds`` (its URL parameters) and every name assigned a tainted value (iterated to a fixed point;
     order-insensitive), less the names a guard checks."""
     names: set[str] = set(seeds)
+    held = containers(fn)
     while True:
         before = len(names)
         for n in ast.walk(fn):
-            names |= _given(n, names, tables, markup)
+            names |= _given(n, names, tables, markup, held)
         if len(names) == before:
             return names - guarded(fn, tables) - validated(fn)
 
 
-def _given(n: ast.AST, names: set[str], tables: frozenset[str], markup: bool) -> set[str]:
+def containers(fn: ast.AST) -> frozenset[str]:
+    """Names ``fn`` binds to a mutable container (a list, dict or set display or comprehension, or a call of
+    :data:`CONTAINER_MAKERS`) somewhere.
+
+    >>> sorted(containers(ast.parse("a = []\\nb = dict(x=1)\\nc = 'text'\\nd = (1, 2)")))
+    ['a', 'b']
+    """
+    displays = ast.List | ast.Dict | ast.Set | ast.ListComp | ast.DictComp | ast.SetComp
+    return frozenset(name for name, values in assignments(fn).items() if any(
+        isinstance(v, displays) or isinstance(v, ast.Call) and _name(v.func) in CONTAINER_MAKERS for v in values))
+
+
+def _given(n: ast.AST, names: set[str], tables: frozenset[str], markup: bool,
+           held: frozenset[str] = frozenset()) -> set[str]:
     """The names a statement or call gives request data to: an assignment's targets, a loop's, a ``match``
-    pattern's captures, or the container a mutator stores it in (``items.append(x)``)."""
+    pattern's captures, the container a mutator stores it in (``items.append(x)``), or a container (``held``)
+    handed to a call together with request data (``fill(items, x)``: the callee may store it there)."""
     if isinstance(n, ast.Assign | ast.AugAssign | ast.AnnAssign) and tainted(n.value, names, tables, markup):
         targets = n.targets if isinstance(n, ast.Assign) else [n.target]
         return {t.id for tgt in targets for t in ast.walk(tgt) if isinstance(t, ast.Name)}
@@ -208,6 +226,10 @@ def _given(n: ast.AST, names: set[str], tables: frozenset[str], markup: bool) ->
     if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in MUTATORS \
             and isinstance(n.func.value, ast.Name) and any(tainted(a, names, tables, markup) for a in n.args):
         return {n.func.value.id}
+    if isinstance(n, ast.Call) and not sanitiser(_name(n.func), markup):
+        handed = [*n.args, *(k.value for k in n.keywords)]
+        if any(tainted(a, names, tables, markup) for a in handed):
+            return {a.id for a in handed if isinstance(a, ast.Name) and a.id in held}
     return set()
 
 
