@@ -1,16 +1,13 @@
 """Taint-style checks of web code that bandit does not make: request data (:mod:`.taint`) reaching a sink
 unsanitised, and handlers that change data or privileges with no sign of a check.
 
-Sinks: SQL text (``execute``), a shell (``os.system``, ``os.popen``, ``subprocess`` with ``shell=True``),
-an option of a program that runs commands through its options (``git``, ``ssh``, ``tar``, ...; request
-data in its argument list before any ``--``), a file path (``open``, ``codecs.open``, ``send_file``,
+Sinks: SQL text (``execute``), a shell (``os.system``, ``os.popen``, ``subprocess`` with ``shell=True``, or a
+shell given ``-c`` in an argument list), a file path (``open``, ``codecs.open``, ``send_file``,
 ``FileResponse``, a path object opened or written: ``Path(p).read_text()``), a template source
 (``render_template_string``, ``Template``, ``from_string``), markup that skips escaping (``Markup``, a
-rendered template containing ``|safe``), text a view sends (:mod:`.xss`), a redirect target (Flask, Django,
-Starlette), and the attribute names or keyword arguments of an object (mass assignment: ``setattr(obj, key,
-...)``, ``Model(**data)``). A view that deletes or changes data with no sign of an authorisation check is
-flagged, and one that sets a privilege attribute (``role``, ``is_admin``) from request data without testing
-the caller's privilege.
+rendered template containing ``|safe``), text a view sends (:mod:`.xss`), and a redirect target (Flask, Django,
+Starlette). A view that deletes or changes data with no sign of an authorisation check is flagged; request data
+that chooses what is changed (mass assignment, privileges, command options) is :mod:`.placement`'s.
 
 A finding is dropped where the flow-sensitive values (:mod:`.flow`) show that no input of the call holds
 request data there (a constant test's dead branch, an overwritten value, a constant key of a dict). Not
@@ -29,18 +26,9 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from .flow import TAINT, Facts, options
-from .frameworks import (
-    FILE_SINKS,
-    OPTION_EXEC,
-    PATH_METHODS,
-    REDIRECT_GUARDS,
-    REDIRECTS,
-    ROUTE_DECORATOR,
-    SUBPROCESS,
-    is_view,
-    url_params,
-)
+from .frameworks import FILE_SINKS, PATH_METHODS, REDIRECT_GUARDS, REDIRECTS, SUBPROCESS, is_view, url_params
 from .interpret import module_facts
+from .placement import assignment_findings
 from .taint import assignments, module_tables, taint_names, tainted
 from .xss import HTML_TAG, html_built, html_sinks, reflected
 
@@ -190,56 +178,4 @@ def _function_findings(fn: ast.FunctionDef | ast.AsyncFunctionDef, m: _Module) -
         found.add("xss_reflected")
     if is_view(fn) and any(d in text for d in DESTRUCTIVE) and not AUTH_HINTS.search(text):
         found.add("missing_authorization")
-    return found | _assignment_findings(fn, names, m.tables)
-
-
-PRIVILEGES = frozenset({"role", "roles", "is_admin", "is_staff", "is_superuser", "permissions", "admin"})
-PRIVILEGE_TEST = re.compile(r"admin|superuser|is_staff|has_perm|permission|\brole\b")
-"""A test that mentions one of these checks the caller's privilege (by name only)."""
-
-
-def _tests(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
-    """The text of a function's decorators (not its route's path) and of the conditions it tests."""
-    parts = [*(d for d in fn.decorator_list if not ROUTE_DECORATOR.search(ast.unparse(d))),
-             *(n.test for n in ast.walk(fn) if isinstance(n, ast.If | ast.Assert | ast.IfExp))]
-    return " ".join(ast.unparse(p) for p in parts)
-
-
-def _options(call: ast.Call, names: set[str], tables: frozenset[str]) -> bool:
-    """A program that runs commands through its options (:data:`.frameworks.OPTION_EXEC`), run without a shell,
-    whose argument list has request data before any ``--``."""
-    args = call.args[0] if call.args else None
-    if ast.unparse(call.func) not in SUBPROCESS or not isinstance(args, ast.List) or not args.elts \
-            or not isinstance(args.elts[0], ast.Constant) or args.elts[0].value not in OPTION_EXEC:
-        return False
-    for item in args.elts[1:]:
-        if isinstance(item, ast.Constant) and item.value == "--":
-            return False
-        if tainted(item, names, tables):
-            return True
-    return False
-
-
-def _assignment_findings(fn: ast.FunctionDef | ast.AsyncFunctionDef, names: set[str],
-                         tables: frozenset[str]) -> set[str]:
-    """Mass assignment, privilege changes from request data, and options smuggled into a command.
-
-    >>> src = "@app.post('/me')\\ndef f():\\n    for k, v in request.json.items():\\n        setattr(u, k, v)"
-    >>> sorted(_assignment_findings(ast.parse(src).body[0], {"k", "v"}, frozenset()))
-    ['mass_assignment']
-    """
-    found = set()
-    for n in ast.walk(fn):
-        if isinstance(n, ast.Call):
-            f = ast.unparse(n.func)
-            spread = [k.value for k in n.keywords if k.arg is None]
-            if f == "setattr" and len(n.args) > 1 and tainted(n.args[1], names, tables) or any(
-                    tainted(v, names, tables) for v in spread) and f.split(".")[-1][:1].isupper():
-                found.add("mass_assignment")
-            if _options(n, names, tables):
-                found.add("argument_injection")
-        elif isinstance(n, ast.Assign) and tainted(n.value, names, tables) and any(
-                isinstance(t, ast.Attribute) and t.attr in PRIVILEGES for t in n.targets) and is_view(fn) \
-                and not PRIVILEGE_TEST.search(_tests(fn)):
-            found.add("privilege_escalation")
-    return found
+    return found | assignment_findings(fn, names, m.tables)

@@ -52,13 +52,16 @@ def _name(node: ast.AST) -> str:
     return ast.unparse(node)
 
 
-_SOURCE = re.compile("(?:flask\\.)?(?:" + "|".join(re.escape(s) for s in SOURCES) + r")(?:$|[.\[(])", re.DOTALL)
+_SOURCE = re.compile("(?:flask\\.|self\\.)?(?:" + "|".join(re.escape(s) for s in SOURCES) + r")(?:$|[.\[(])", re.DOTALL)
 
 
 def from_source(node: ast.AST) -> bool:
-    """A source, also when written through its module (``flask.request.args``).
+    """A source, also when written through its module (``flask.request.args``) or read from a class-based view
+    (``self.request.GET``).
 
     >>> from_source(ast.parse("flask.request.args.get('p')", mode="eval").body)
+    True
+    >>> from_source(ast.parse("self.request.GET['p']", mode="eval").body)
     True
     >>> from_source(ast.parse("request.argsort", mode="eval").body)
     False
@@ -218,6 +221,8 @@ def _given(n: ast.AST, names: set[str], tables: frozenset[str], markup: bool,
     if isinstance(n, ast.Assign | ast.AugAssign | ast.AnnAssign) and tainted(n.value, names, tables, markup):
         targets = n.targets if isinstance(n, ast.Assign) else [n.target]
         return {t.id for tgt in targets for t in ast.walk(tgt) if isinstance(t, ast.Name)}
+    if isinstance(n, ast.NamedExpr) and tainted(n.value, names, tables, markup):  # if (c := p): ...
+        return {n.target.id}
     if isinstance(n, ast.For) and tainted(n.iter, names, tables, markup):
         return {t.id for t in ast.walk(n.target) if isinstance(t, ast.Name)}
     if isinstance(n, ast.Match) and tainted(n.subject, names, tables, markup):  # case [cmd, *rest]: ...
