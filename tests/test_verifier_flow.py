@@ -195,3 +195,11 @@ def test_a_container_handed_to_a_call_with_request_data_may_hold_it_afterwards()
         "lst = ['ls']\nshlex.quote(p)\nos.system(lst[0])")
     assert "shell_taint" in handed and "shell_taint" in into_dict and "shell_taint" in method
     assert "shell_taint" not in tuple_ and "shell_taint" not in sanitised
+
+
+def test_a_walrus_binds_request_data_and_a_class_based_view_reads_its_request():
+    (walrus,) = _flags("if (c := p):\n    os.system(c)")
+    assert "shell_taint" in walrus
+    cbv = "import os\nfrom django.views import View\nclass Run(View):\n    def get(self, *args):\n" \
+          "        os.system(self.request.GET['c'])\n"
+    assert "shell_taint" in own_checks(cbv)
