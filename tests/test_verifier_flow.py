@@ -203,3 +203,14 @@ def test_a_walrus_binds_request_data_and_a_class_based_view_reads_its_request():
     cbv = "import os\nfrom django.views import View\nclass Run(View):\n    def get(self, *args):\n" \
           "        os.system(self.request.GET['c'])\n"
     assert "shell_taint" in own_checks(cbv)
+
+
+def test_a_sink_in_a_module_function_counts_where_a_view_hands_it_request_data():
+    helper = "import os\ndef run(cmd, cwd=None):\n    os.system(cmd)\n"
+    view = "from flask import request\n@app.route('/x')\ndef view():\n    p = request.args['p']\n"
+    assert "shell_taint" in own_checks(helper + view + "    run(p)\n")
+    assert "shell_taint" in own_checks(helper + view + "    run(cmd=p)\n")
+    assert "shell_taint" not in own_checks(helper + view + "    run('ls', cwd=p)\n")  # cwd reaches no sink
+    assert "shell_taint" not in own_checks(helper + view + "    p = 'ls'\n    run(p)\n")  # clean where handed
+    overwrites = "import os\ndef run(cmd):\n    cmd = 'ls'\n    os.system(cmd)\n"
+    assert "shell_taint" not in own_checks(overwrites + view + "    run(p)\n")

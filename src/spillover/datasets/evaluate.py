@@ -173,4 +173,13 @@ def _container_call(c: Val, method: str, args: list[Val]) -> tuple[Val, Val | No
     return None
 
 
-__all__ = ["evaluate"]
+def store(container: Val, key: Val, v: Val) -> Val:
+    """A container after ``container[key] = v``: kept apart by a constant key, else the container holds worse."""
+    if container.kind == "dict" and key.level == CONST and container.items is not None:
+        items = dict(container.items)
+        items[key.const] = v
+        return container._replace(items=tuple(items.items()))
+    return Val(max(container.worst(), v.worst(), FIXED if container.level == CONST else container.level))
+
+
+__all__ = ["evaluate", "store"]

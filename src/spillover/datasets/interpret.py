@@ -21,7 +21,7 @@ from __future__ import annotations
 import ast
 import weakref
 
-from .evaluate import evaluate
+from .evaluate import evaluate, store
 from .flow import (
     CONST,
     FIXED,
@@ -56,9 +56,7 @@ def module_facts(tree: ast.AST) -> Facts:
     lives."""
     if tree in _FACTS:
         return _FACTS[tree]
-    facts = Facts({}, set())
-    imports = (n for n in ast.walk(tree) if isinstance(n, ast.Import | ast.ImportFrom))
-    modules = frozenset(name for n in imports for name in _bound(n))
+    facts, modules = Facts({}, set()), _imports(tree)
     Interpreter(facts, modules).run(tree.body if isinstance(tree, ast.Module) else [], {})
     tables = module_tables(tree.body if isinstance(tree, ast.Module) else [])
     for fn, outer in functions(tree):
@@ -66,6 +64,18 @@ def module_facts(tree: ast.AST) -> Facts:
         Interpreter(facts, modules, fixed_path(fn)).run(fn.body, {s: TAINTED for s in seeds})
     _FACTS[tree] = facts
     return facts
+
+
+def seeded_facts(tree: ast.AST, fn: ast.FunctionDef | ast.AsyncFunctionDef, seeds: set[str]) -> Facts:
+    """Facts for one function of ``tree`` run with ``seeds`` holding request data (a helper's parameter as a
+    view hands it request data)."""
+    facts = Facts({}, set())
+    Interpreter(facts, _imports(tree), fixed_path(fn)).run(fn.body, {s: TAINTED for s in seeds})
+    return facts
+
+
+def _imports(tree: ast.AST) -> frozenset[str]:
+    return frozenset(name for n in ast.walk(tree) if isinstance(n, ast.Import | ast.ImportFrom) for name in _bound(n))
 
 
 class Interpreter:
@@ -199,7 +209,7 @@ class Interpreter:
                 self.assign(t, items.get(i, Val(max(FIXED, v.worst()))), env)
         elif isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):
             key = self.eval(target.slice, env)
-            env[target.value.id] = _store(env.get(target.value.id, UNKNOWN), key, v)
+            env[target.value.id] = store(env.get(target.value.id, UNKNOWN), key, v)
         elif isinstance(target, ast.Attribute | ast.Subscript | ast.Starred) and (root := root_name(target)):
             old = env.get(root, UNKNOWN)  # self.x = p: the object now holds what was stored
             env[root] = Val(max(FIXED, old.worst(), v.worst()))
@@ -238,13 +248,4 @@ def _matches(pattern: ast.pattern, value: object) -> bool | None:
     return None
 
 
-def _store(container: Val, key: Val, v: Val) -> Val:
-    """A container after ``container[key] = v``: kept apart by a constant key, else the container holds worse."""
-    if container.kind == "dict" and key.level == CONST and container.items is not None:
-        items = dict(container.items)
-        items[key.const] = v
-        return container._replace(items=tuple(items.items()))
-    return Val(max(container.worst(), v.worst(), FIXED if container.level == CONST else container.level))
-
-
-__all__ = ["Interpreter", "TAINT", "module_facts"]
+__all__ = ["Interpreter", "TAINT", "module_facts", "seeded_facts"]

@@ -27,7 +27,7 @@ from typing import NamedTuple
 
 from .flow import TAINT, Facts, options
 from .frameworks import FILE_SINKS, PATH_METHODS, REDIRECT_GUARDS, REDIRECTS, SUBPROCESS, is_view, url_params
-from .interpret import module_facts
+from .interpret import module_facts, seeded_facts
 from .placement import assignment_findings
 from .taint import assignments, module_tables, taint_names, tainted
 from .xss import HTML_TAG, html_built, html_sinks, reflected
@@ -145,7 +145,9 @@ def taint_findings(tree: ast.AST) -> set[str]:
     consts = {t.id: n.value.value for n in body if isinstance(n, ast.Assign) and isinstance(n.value, ast.Constant)
               and isinstance(n.value.value, str) for t in n.targets if isinstance(t, ast.Name)}
     html_consts = any(HTML_TAG.search(c) for c in consts.values())
-    module = _Module(consts, module_tables(body), html_consts, functools.cache(lambda: module_facts(tree)))
+    local = {n.name: n for n in body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
+    module = _Module(consts, module_tables(body), html_consts, functools.cache(lambda: module_facts(tree)), tree,
+                     local, {})
     found: set[str] = set()
     for fn in ast.walk(tree):
         if isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
@@ -158,6 +160,9 @@ class _Module(NamedTuple):
     tables: frozenset[str]
     html_consts: bool  # a module constant holds HTML
     facts: Callable[[], Facts]  # flow-sensitive values, computed only when a finding needs checking
+    tree: ast.AST
+    functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef]  # top-level functions by name
+    reached: dict[tuple[str, str], frozenset[str]]  # (function, parameter): the sinks it reaches there
 
 
 def _function_findings(fn: ast.FunctionDef | ast.AsyncFunctionDef, m: _Module) -> set[str]:
@@ -178,4 +183,48 @@ def _function_findings(fn: ast.FunctionDef | ast.AsyncFunctionDef, m: _Module) -
         found.add("xss_reflected")
     if is_view(fn) and any(d in text for d in DESTRUCTIVE) and not AUTH_HINTS.search(text):
         found.add("missing_authorization")
-    return found | assignment_findings(fn, names, m.tables)
+    return found | assignment_findings(fn, names, m.tables) | _callee_findings(fn, names, calls, assigned, m)
+
+
+def _callee_findings(fn: ast.FunctionDef | ast.AsyncFunctionDef, names: set[str], calls: list[ast.Call],
+                     assigned: dict[str, list[ast.AST]], m: _Module) -> set[str]:
+    """The sinks reached in a top-level function of the module by the parameters ``fn`` hands request data
+    (``run(p)`` with ``def run(c): os.system(c)``); one level: the callee's own calls are not followed."""
+    found: set[str] = set()
+    for c in calls:
+        callee = m.functions.get(c.func.id) if isinstance(c.func, ast.Name) and c.func.id not in assigned else None
+        if callee is None or callee is fn:
+            continue
+        for param, arg in _handed(c, callee):
+            if tainted(arg, names, m.tables) and not m.facts().clean(arg):
+                if (callee.name, param) not in m.reached:
+                    m.reached[(callee.name, param)] = _param_sinks(callee, param, m)
+                found |= m.reached[(callee.name, param)]
+    return found
+
+
+def _handed(call: ast.Call, callee: ast.FunctionDef | ast.AsyncFunctionDef) -> list[tuple[str, ast.expr]]:
+    """(parameter, argument) pairs of a call, by position up to the first ``*args`` and by keyword.
+
+    >>> fn = ast.parse("def run(cmd, cwd=None, *, env=None): pass").body[0]
+    >>> [(p, ast.unparse(a)) for p, a in _handed(ast.parse("run(p, env=e)", mode="eval").body, fn)]
+    [('cmd', 'p'), ('env', 'e')]
+    """
+    a = callee.args
+    positional = [x.arg for x in [*a.posonlyargs, *a.args]]
+    pairs = []
+    for name, arg in zip(positional, call.args, strict=False):
+        if isinstance(arg, ast.Starred):
+            break
+        pairs.append((name, arg))
+    named = set(positional[len(a.posonlyargs):]) | {x.arg for x in a.kwonlyargs}
+    return pairs + [(k.arg, k.value) for k in call.keywords if k.arg in named]
+
+
+def _param_sinks(fn: ast.FunctionDef | ast.AsyncFunctionDef, param: str, m: _Module) -> frozenset[str]:
+    """The sinks ``param`` reaches in ``fn`` when it holds request data, less those its flow values clear."""
+    names, text, assigned = taint_names(fn, m.tables, frozenset({param})), ast.unparse(fn), assignments(fn)
+    hits = [(c, k) for c in ast.walk(fn) if isinstance(c, ast.Call)
+            and (k := _sink(c, names, text, m.consts, m.tables, assigned))]
+    facts = seeded_facts(m.tree, fn, {param}) if hits else None
+    return frozenset(k for c, k in hits if facts is not None and not _proven_clean(facts, c))
