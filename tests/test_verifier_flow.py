@@ -214,3 +214,13 @@ def test_a_sink_in_a_module_function_counts_where_a_view_hands_it_request_data()
     assert "shell_taint" not in own_checks(helper + view + "    p = 'ls'\n    run(p)\n")  # clean where handed
     overwrites = "import os\ndef run(cmd):\n    cmd = 'ls'\n    os.system(cmd)\n"
     assert "shell_taint" not in own_checks(overwrites + view + "    run(p)\n")
+
+
+def test_html_a_module_function_builds_from_request_data_counts_where_a_view_sends_it():
+    page = "from flask import request\ndef page(rows, day):\n    out = '<p>On ' + day\n    for r in rows:\n" \
+           "        out += r\n    return out\n"
+    view = "@app.route('/d', methods=['POST'])\ndef view():\n    day = request.form['day']\n"
+    assert "xss_html" in own_checks(page + view + "    html = page([], day)\n    return html\n")
+    assert "xss_html" not in own_checks(page + view + "    return page([], 'monday')\n")
+    escaped = page.replace("'<p>On ' + day", "'<p>On {}'.format(escape(day))")
+    assert "xss_html" not in own_checks(escaped + view + "    return page([], day)\n")

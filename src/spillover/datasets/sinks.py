@@ -25,12 +25,13 @@ import re
 from collections.abc import Callable
 from typing import NamedTuple
 
+from .callees import callee, handed, made_by
 from .flow import TAINT, Facts, options
 from .frameworks import FILE_SINKS, PATH_METHODS, REDIRECT_GUARDS, REDIRECTS, SUBPROCESS, is_view, url_params
 from .interpret import module_facts, seeded_facts
 from .placement import assignment_findings
 from .taint import assignments, module_tables, taint_names, tainted
-from .xss import HTML_TAG, html_built, html_sinks, reflected
+from .xss import HTML_TAG, html_built, html_sinks, reflected, returns_html
 
 AUTH_HINTS = re.compile(r"login_required|admin_required|requires_auth|permission_required|current_user|"
                         r"(?<![\w.])session(\[|\.get\()|(?<![\w.])g\.user|abort\((401|403)|is_admin|check_permission|"
@@ -177,7 +178,8 @@ def _function_findings(fn: ast.FunctionDef | ast.AsyncFunctionDef, m: _Module) -
         found.add("shell_taint")
     html = is_view(fn) and (m.html_consts or HTML_TAG.search(text))
     sent = html_sinks(fn) if is_view(fn) else []
-    if html and any(html_built(v, shown, m.tables, m.consts, assigned) and not m.facts().clean(v) for v in sent):
+    built = html and any(html_built(v, shown, m.tables, m.consts, assigned) and not m.facts().clean(v) for v in sent)
+    if built or any(_html_from_callee(v, shown, assigned, m) for v in sent):
         found.add("xss_html")
     elif any(reflected(v, shown, m.tables, fn) and not m.facts().clean(v) for v in sent):
         found.add("xss_reflected")
@@ -192,33 +194,25 @@ def _callee_findings(fn: ast.FunctionDef | ast.AsyncFunctionDef, names: set[str]
     (``run(p)`` with ``def run(c): os.system(c)``); one level: the callee's own calls are not followed."""
     found: set[str] = set()
     for c in calls:
-        callee = m.functions.get(c.func.id) if isinstance(c.func, ast.Name) and c.func.id not in assigned else None
-        if callee is None or callee is fn:
+        f = callee(c, m.functions, assigned)
+        if f is None or f is fn:
             continue
-        for param, arg in _handed(c, callee):
+        for param, arg in handed(c, f):
             if tainted(arg, names, m.tables) and not m.facts().clean(arg):
-                if (callee.name, param) not in m.reached:
-                    m.reached[(callee.name, param)] = _param_sinks(callee, param, m)
-                found |= m.reached[(callee.name, param)]
+                if (f.name, param) not in m.reached:
+                    m.reached[(f.name, param)] = _param_sinks(f, param, m)
+                found |= m.reached[(f.name, param)]
     return found
 
 
-def _handed(call: ast.Call, callee: ast.FunctionDef | ast.AsyncFunctionDef) -> list[tuple[str, ast.expr]]:
-    """(parameter, argument) pairs of a call, by position up to the first ``*args`` and by keyword.
-
-    >>> fn = ast.parse("def run(cmd, cwd=None, *, env=None): pass").body[0]
-    >>> [(p, ast.unparse(a)) for p, a in _handed(ast.parse("run(p, env=e)", mode="eval").body, fn)]
-    [('cmd', 'p'), ('env', 'e')]
-    """
-    a = callee.args
-    positional = [x.arg for x in [*a.posonlyargs, *a.args]]
-    pairs = []
-    for name, arg in zip(positional, call.args, strict=False):
-        if isinstance(arg, ast.Starred):
-            break
-        pairs.append((name, arg))
-    named = set(positional[len(a.posonlyargs):]) | {x.arg for x in a.kwonlyargs}
-    return pairs + [(k.arg, k.value) for k in call.keywords if k.arg in named]
+def _html_from_callee(value: ast.AST | None, shown: set[str], assigned: dict[str, list[ast.AST]], m: _Module) -> bool:
+    """A value a view sends that a module function made, returning HTML built from a parameter the view handed
+    request data (``out = page(p); return out``)."""
+    for call, f in made_by(value, m.functions, assigned):
+        params = {p for p, a in handed(call, f) if tainted(a, shown, m.tables, markup=True) and not m.facts().clean(a)}
+        if params and returns_html(f, params, m.tables, m.consts, m.tree):
+            return True
+    return False
 
 
 def _param_sinks(fn: ast.FunctionDef | ast.AsyncFunctionDef, param: str, m: _Module) -> frozenset[str]:

@@ -12,7 +12,8 @@ import ast
 import re
 
 from .frameworks import RESPONSES
-from .taint import tainted
+from .interpret import seeded_facts
+from .taint import assignments, taint_names, tainted
 
 HTML_TAG = re.compile(r"<[a-zA-Z!/]")
 
@@ -69,3 +70,27 @@ def html_sinks(fn: ast.AST) -> list[ast.AST | None]:
         elif isinstance(n, ast.Call) and ast.unparse(n.func) in RESPONSES and n.args:
             out.append(n.args[0])
     return out
+
+
+def returns_html(fn: ast.FunctionDef | ast.AsyncFunctionDef, params: set[str], tables: frozenset[str],
+                 consts: dict[str, str], tree: ast.AST) -> bool:
+    """A function that returns HTML built from ``params`` when they hold request data (its flow values, with them
+    seeded, not proving the returned value clean).
+
+    >>> tree = ast.parse("def page(day):\\n    out = '<p>On ' + day\\n    return out")
+    >>> returns_html(tree.body[0], {"day"}, frozenset(), {}, tree)
+    True
+    """
+    names, assigned = taint_names(fn, tables, frozenset(params), markup=True), assignments(fn)
+    returned = [n.value for n in ast.walk(fn) if isinstance(n, ast.Return) and n.value is not None]
+    built = [r for r in returned if html_built(r, names, tables, consts, assigned) or _grown_html(r, names, tables, fn)]
+    facts = seeded_facts(tree, fn, params) if built else None
+    return facts is not None and any(not facts.clean(r) for r in built)
+
+
+def _grown_html(node: ast.AST, names: set[str], tables: frozenset[str], fn: ast.AST) -> bool:
+    """HTML built up in a local name: ``out = "<p>" ...; out += x; return out`` (a tag in the text the name is
+    given and request data in it)."""
+    texts = [c.value for n in ast.walk(fn) if isinstance(n, ast.Assign | ast.AugAssign)
+             for c in ast.walk(n.value) if isinstance(c, ast.Constant) and isinstance(c.value, str)]
+    return reflected(node, names, tables, fn) and any(HTML_TAG.search(t) for t in texts)
