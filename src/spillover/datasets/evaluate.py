@@ -20,7 +20,8 @@ CONTAINERS = {"dict": "dict", "list": "list", "configparser.ConfigParser": "conf
               "configparser.RawConfigParser": "config", "RawConfigParser": "config"}
 """Calls that make an (empty) container whose items are kept apart."""
 MUTABLE = frozenset(CONTAINERS.values())
-"""Kinds of value a callee can store data in."""
+"""Kinds of value a callee can store data in (a tuple's value is a ``list`` here too: taken as fillable, which can
+only keep a finding)."""
 READ_ONLY = frozenset({"get", "keys", "values", "items", "index", "count", "copy", "has_section", "has_option",
                        "sections", "options"})
 """Methods of a container that leave its items where they are."""
