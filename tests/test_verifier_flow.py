@@ -203,6 +203,8 @@ def test_a_walrus_binds_request_data_and_a_class_based_view_reads_its_request():
     cbv = "import os\nfrom django.views import View\nclass Run(View):\n    def get(self, *args):\n" \
           "        os.system(self.request.GET['c'])\n"
     assert "shell_taint" in own_checks(cbv)
+    (view_args,) = _flags("os.system('echo ' + request.view_args['name'])")
+    assert "shell_taint" in view_args
 
 
 def test_a_sink_in_a_module_function_counts_where_a_view_hands_it_request_data():

@@ -16,7 +16,7 @@ SOURCES = ("request.args", "request.form", "request.values", "request.json", "re
            "request.cookies", "request.headers", "request.files", "request.data",  # Flask
            "request.GET", "request.POST", "request.body", "request.COOKIES", "request.META", "request.FILES",  # Django
            "request.query_string", "request.path", "request.full_path", "request.url", "request.get_data",
-           "request.environ", "request.stream",  # Flask / Werkzeug, the rest of the request
+           "request.environ", "request.stream", "request.view_args",  # Flask / Werkzeug, the rest of the request
            "request.query_params", "request.path_params",  # Starlette / FastAPI
            "sys.argv", "input")
 """Expressions whose value is request data (a source's attributes, items and calls are too)."""
