@@ -82,15 +82,9 @@ def returns_html(fn: ast.FunctionDef | ast.AsyncFunctionDef, params: set[str], t
     True
     """
     names, assigned = taint_names(fn, tables, frozenset(params), markup=True), assignments(fn)
+    html = HTML_TAG.search(ast.unparse(fn)) or any(HTML_TAG.search(c) for c in consts.values())  # as for a view
     returned = [n.value for n in ast.walk(fn) if isinstance(n, ast.Return) and n.value is not None]
-    built = [r for r in returned if html_built(r, names, tables, consts, assigned) or _grown_html(r, names, tables, fn)]
+    built = [r for r in returned if html_built(r, names, tables, consts, assigned)
+             or html and reflected(r, names, tables, fn)]  # out = "<p>" ...; out += x; return out
     facts = seeded_facts(tree, fn, params) if built else None
     return facts is not None and any(not facts.clean(r) for r in built)
-
-
-def _grown_html(node: ast.AST, names: set[str], tables: frozenset[str], fn: ast.AST) -> bool:
-    """HTML built up in a local name: ``out = "<p>" ...; out += x; return out`` (a tag in the text the name is
-    given and request data in it)."""
-    texts = [c.value for n in ast.walk(fn) if isinstance(n, ast.Assign | ast.AugAssign)
-             for c in ast.walk(n.value) if isinstance(c, ast.Constant) and isinstance(c.value, str)]
-    return reflected(node, names, tables, fn) and any(HTML_TAG.search(t) for t in texts)
