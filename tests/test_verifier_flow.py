@@ -80,6 +80,20 @@ def test_pickle_and_exec_of_values_computed_from_constants_are_not_flagged():
     assert all("B605" in f for f in found)
 
 
+LITERAL = "if not p.startswith(\"'\") or not p.endswith(\"'\") or \"'\" in p[1:-1]:\n    return 'no'\n"
+
+
+def test_exec_of_a_value_checked_to_be_one_string_literal_is_not_flagged():
+    checked, half, rebound, not_leaving, lazy = _flags(
+        LITERAL + "exec(p)",
+        "if not p.startswith(\"'\") or not p.endswith(\"'\"):\n    return 'no'\nexec(p)",  # 'a' + 'b' passes
+        LITERAL + "p = request.args['q']\neval(p)",
+        "if not p.startswith(\"'\") or not p.endswith(\"'\") or \"'\" in p[1:-1]:\n    print('no')\neval(p)",
+        LITERAL + "f = lambda: eval(p)\nf()")
+    assert not checked
+    assert "B102" in half and "B307" in rebound and "B307" in not_leaving and "B307" in lazy
+
+
 def test_an_owasp_benchmark_folder_is_a_corpus(tmp_path):
     (tmp_path / "testcode").mkdir()
     (tmp_path / "testcode" / "BenchmarkTest00001.py").write_text(VIEW + "    os.system(p)\n")

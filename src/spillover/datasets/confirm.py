@@ -1,7 +1,7 @@
-"""Which of bandit's findings the verifier keeps: not its advisory ones, and not those the code shows to be
-harmless (SQL or a command built from constants only, a fixed web URL, ``random`` outside secrets, ``exec``
-of constant text, and any call of :data:`FIXED_INPUT` whose input the flow-sensitive values, :mod:`.flow`,
-show to be computed from constants).
+"""Which of bandit's findings the verifier keeps: not its advisory ones, and not those the code shows to be harmless
+(SQL or a command built from constants only, a fixed web URL, ``random`` outside secrets, ``exec`` of constant text
+or of text checked to be one string literal, and any call of :data:`FIXED_INPUT` whose input the flow-sensitive
+values, :mod:`.flow`, show to be computed from constants).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from .commands import words
 from .flow import Facts
 from .frameworks import SUBPROCESS
 from .interpret import module_facts
+from .literal import checked_literal
 from .sqltext import constant_text, safe_names, sql_from_constants
 from .taint import module_tables
 
@@ -76,12 +77,14 @@ def fixed_inputs(tree: ast.AST, facts: Facts, calls: tuple[str, ...]) -> bool:
 
 
 CODE_RUNS = frozenset({"B102", "B307"})
-"""Bandit's ``exec`` and ``eval`` findings: dropped when every such call runs a constant string."""
+"""Bandit's ``exec`` and ``eval`` findings: dropped when every such call runs a constant string or a value
+checked to be one plain string literal (:func:`.literal.checked_literal`)."""
 
 
 def runs_constant_code(tree: ast.AST) -> bool:
     """Every ``exec``/``eval`` call runs constant text (:func:`.sqltext.constant_text`, names resolved
-    module-wide; ``textwrap.dedent`` of it too): nothing from outside can reach it.
+    module-wide; ``textwrap.dedent`` of it too), or a name just checked to be one quoted string literal
+    (:func:`.literal.checked_literal`): no code from outside can run.
 
     >>> runs_constant_code(ast.parse("C = 'x = 1'\\ndef f():\\n    exec(dedent(C))"))
     True
@@ -94,7 +97,7 @@ def runs_constant_code(tree: ast.AST) -> bool:
         arg = call.args[0] if call.args else None
         while isinstance(arg, ast.Call) and ast.unparse(arg.func) in ("dedent", "textwrap.dedent") and arg.args:
             arg = arg.args[0]
-        if arg is None or not constant_text(arg, safe, tables):
+        if arg is None or not (constant_text(arg, safe, tables) or checked_literal(tree, call)):
             return False
     return True
 
