@@ -94,6 +94,15 @@ def test_exec_of_a_value_checked_to_be_one_string_literal_is_not_flagged():
     assert "B102" in half and "B307" in rebound and "B307" in not_leaving and "B307" in lazy
 
 
+def test_request_data_in_a_response_header_is_not_a_reflected_body():
+    header, body, touched = _flags(
+        "r = 'ok'\nr = make_response((r, {'X-Echo': p}))\nreturn r",
+        "r = 'ok'\nr = make_response((r + p, {'X-Echo': 'a'}))\nreturn r",
+        "r = 'ok'\nr = make_response((r, {'X-Echo': p}))\nr = r + p\nreturn r")
+    assert "xss_reflected" not in header
+    assert "xss_reflected" in body and "xss_reflected" in touched
+
+
 def test_an_owasp_benchmark_folder_is_a_corpus(tmp_path):
     (tmp_path / "testcode").mkdir()
     (tmp_path / "testcode" / "BenchmarkTest00001.py").write_text(VIEW + "    os.system(p)\n")

@@ -62,14 +62,41 @@ def reflected(node: ast.AST | None, names: set[str], tables: frozenset[str], fn:
 
 
 def html_sinks(fn: ast.AST) -> list[ast.AST | None]:
-    """What a route sends as its body: returned values (a tuple's first item) and response constructors'."""
+    """What a route sends as its body: returned values and response constructors' first argument; of a tuple
+    (``return text, 200, headers``, ``make_response((text, headers))``) its first item, the rest being status
+    and headers. A returned name that the statement before it (in the same block, nothing else touching it in
+    between) set to a constructor's response is not a body of its own: the constructor's argument is.
+
+    >>> fn = ast.parse("def v():\\n    r = 'a' + x\\n    r = make_response((r, {'h': y}))\\n    return r").body[0]
+    >>> [ast.unparse(n) for n in html_sinks(fn)]
+    ['r']
+    """
     out: list[ast.AST | None] = []
     for n in ast.walk(fn):
-        if isinstance(n, ast.Return) and n.value is not None:
-            out.append(n.value.elts[0] if isinstance(n.value, ast.Tuple) and n.value.elts else n.value)
-        elif isinstance(n, ast.Call) and ast.unparse(n.func) in RESPONSES and n.args:
-            out.append(n.args[0])
+        if isinstance(n, ast.Call) and ast.unparse(n.func) in RESPONSES and n.args:
+            out.append(_body(n.args[0]))
+        for block in (getattr(n, f, None) for f in ("body", "orelse", "finalbody")):
+            if not isinstance(block, list):
+                continue
+            for i, s in enumerate(block):
+                if isinstance(s, ast.Return) and s.value is not None and not _made_response(block[:i], s.value):
+                    out.append(_body(s.value))
     return out
+
+
+def _body(value: ast.expr) -> ast.expr:
+    return value.elts[0] if isinstance(value, ast.Tuple) and value.elts else value
+
+
+def _made_response(before: list[ast.stmt], value: ast.expr) -> bool:
+    """``value`` is a name whose last mention in ``before`` is its assignment from a response constructor."""
+    if not isinstance(value, ast.Name):
+        return False
+    for s in reversed(before):
+        if any(isinstance(n, ast.Name) and n.id == value.id for n in ast.walk(s)):
+            return isinstance(s, ast.Assign) and [ast.unparse(t) for t in s.targets] == [value.id] \
+                and isinstance(s.value, ast.Call) and ast.unparse(s.value.func) in RESPONSES
+    return False
 
 
 def returns_html(fn: ast.FunctionDef | ast.AsyncFunctionDef, params: set[str], tables: frozenset[str],
