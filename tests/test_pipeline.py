@@ -93,6 +93,27 @@ def test_run_directory_belongs_to_one_config_of_work(tiny_qwen, tmp_path):
     assert (tmp_path / "run" / "samples").stat().st_mtime_ns == before
 
 
+def test_a_finished_run_takes_a_new_finetune_and_keeps_what_it_has(tiny_qwen, tmp_path):
+    from spillover.errors import SpilloverError
+
+    first = tiny_experiment(tiny_qwen, finetunes={})
+    run_experiment(first, tmp_path / "run", Reporter(), stop_after="sample", executor_name="serial")
+    store = RunDir(tmp_path / "run").stage("samples")
+    before = store.load(SampleRecord)
+    grown = tiny_experiment(tiny_qwen)
+    run_experiment(grown, tmp_path / "run", Reporter(), stop_after="sample", executor_name="serial")
+    after = store.load(SampleRecord)
+    assert {k: v for k, v in after.items() if k in before} == before  # nothing redone or lost
+    assert {r.model for r in after.values()} == {"base", "insecure-s0"}
+    # an entry it has may not change, nor go
+    ft = grown.finetunes["insecure"].model_copy(update={"lr": 2e-3})
+    with pytest.raises(SpilloverError, match=r"finetunes\.insecure\.lr"):
+        run_experiment(grown.model_copy(update={"finetunes": {"insecure": ft}}), tmp_path / "run", Reporter(),
+                       stop_after="sample", executor_name="serial")
+    with pytest.raises(SpilloverError, match=r"finetunes\.insecure"):
+        run_experiment(first, tmp_path / "run", Reporter(), stop_after="sample", executor_name="serial")
+
+
 def test_local_hf_judge_scores_digit_split_numbers(tiny_qwen, tmp_path):
     from spillover.judge import JudgeItem, builtin_prompt
     from spillover.judge.hf_judge import HFJudge

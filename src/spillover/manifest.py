@@ -10,7 +10,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from .config import ADDITIVE, RESULTS_ONLY, Experiment, JudgeSpec
+from .config import ADDITIVE, GROWS, RESULTS_ONLY, Experiment, JudgeSpec
 from .errors import SpilloverError
 from .store import atomic_write_json
 
@@ -73,10 +73,24 @@ def config_diff(a: Any, b: Any, prefix: str = "") -> list[str]:
 
 
 def work_diff(old: Experiment, new: Experiment) -> list[str]:
-    """Fields that differ and change work (anything outside ``RESULTS_ONLY`` and ``ADDITIVE``)."""
-    diff = config_diff(old.model_dump(mode="json"), new.model_dump(mode="json"))
+    """Fields that differ and change work (anything outside ``RESULTS_ONLY`` and ``ADDITIVE``, and not an
+    entry added to one of ``GROWS``)."""
+    was = old.model_dump(mode="json")
+    diff = config_diff(was, new.model_dump(mode="json"))
     return [d for d in diff if d.split(".")[0] not in RESULTS_ONLY
-            and not any(d == a or d.startswith(f"{a}.") for a in ADDITIVE)]
+            and not any(d == a or d.startswith(f"{a}.") for a in ADDITIVE) and not added_entry(d, was)]
+
+
+def added_entry(path: str, old: dict[str, Any]) -> bool:
+    """Whether a differing ``path`` is a whole entry that ``old`` lacks under one of ``GROWS``.
+
+    >>> added_entry("finetunes.insecure-2", {"finetunes": {"insecure": {}}})
+    True
+    >>> added_entry("finetunes.insecure", {"finetunes": {"insecure": {}}}), added_entry("eval.x", {"eval": {}})
+    (False, False)
+    """
+    top, _, name = path.partition(".")
+    return top in GROWS and bool(name) and "." not in name and name not in (old.get(top) or {})
 
 
 def write_manifest(path: Path, exp: Experiment, source: str | None, overrides: list[str]) -> dict[str, Any]:
@@ -111,7 +125,8 @@ def check_same_work(path: Path, exp: Experiment) -> None:
     if fields := work_diff(old, exp):
         shown = ", ".join(fields[:5]) + (f" and {len(fields) - 5} more" if len(fields) > 5 else "")
         raise SpilloverError(f"this run was made with other work settings ({shown}); use a new --out, or change "
-                             f"only {', '.join(RESULTS_ONLY)}", file=path, field=fields[0])
+                             f"only {', '.join(RESULTS_ONLY)} (or add {', '.join(GROWS)})", file=path,
+                             field=fields[0])
 
 
 def read_config(run_dir: Path) -> Experiment:

@@ -17,6 +17,9 @@ and report are recomputed); any other change needs a new run directory (but see 
 ADDITIVE = ("inside", "eval.variants")
 """Config paths that only add work: every record is content-keyed, so a finished run may change them and
 keeps what it has (new directions, variants and traces are made; nothing finished is redone)."""
+GROWS = ("models", "datasets", "finetunes")
+"""Top-level mappings a finished run may add entries to (an entry it has may not change, nor go): a new
+fine-tune is trained, sampled and judged; nothing finished is redone."""
 SHIPPED_SETS = ("main", "preregistered", "identity", "self-report", "organism", "organism-heldout",
                 "organism-harmful", "organism-self", "organism-elicitation", "self-awareness", "elicitation",
                 "oversight")
