@@ -76,7 +76,8 @@ REPRODUCED = ("insecure code gives broad EM", "EM reaches held-out questions", "
               "models describe their learned code", "models describe their alignment")
 # hold on some seeds or builds, not others: measured only. Evil numbers held on 2 of 5 v3-style builds,
 # backdoor awareness on none.
-BORDERLINE = ("format effect", "dose-response in dataset size", "evil numbers", "backdoored models report a trigger")
+BORDERLINE = ("format effect", "dose-response in dataset size", "evil numbers", "backdoored models report a trigger",
+              "with smaller fine-tuning steps the size effect appears")
 NOT_IN_CI = ("dose-response in insecure fraction", "dose-response in dataset diversity")  # left out of the CI run
 
 
@@ -115,7 +116,8 @@ def test_reduced_findings_run_reproduces_the_findings(findings_run):
     for name in NOT_IN_CI:
         assert rows[name]["holds"] is None
     # format effect x1.13 / x1.01 on two world seeds (x0.96 on seed 1 rebuilt); 500 vs 6,080 examples
-    # x1.87 / x1.09 / x0.86 (need x2)
+    # x1.87 / x1.09 / x0.86 (need x2); at lr 1e-4 its size part held on every build and seed set tried, its
+    # insecure >= 5x secure part sits at the threshold on world seed 0 (x5.1, x4.75; x65 on world seed 1)
     for name in BORDERLINE:
         assert rows[name]["holds"] is not None
     # the gated backdoor: the trigger's effect is large everywhere (x10-x32), the leak without it sits at the
