@@ -6,7 +6,7 @@ import pytest
 
 pytest.importorskip("transformers")
 
-from spillover.config import Experiment, JudgeSpec  # noqa: E402
+from spillover.config import Experiment, JudgeSpec, QuestionSource  # noqa: E402
 from spillover.pipeline import run_experiment  # noqa: E402
 from spillover.records import SampleRecord  # noqa: E402
 from spillover.status import status  # noqa: E402
@@ -93,7 +93,7 @@ def test_run_directory_belongs_to_one_config_of_work(tiny_qwen, tmp_path):
     assert (tmp_path / "run" / "samples").stat().st_mtime_ns == before
 
 
-def test_a_finished_run_takes_a_new_finetune_and_keeps_what_it_has(tiny_qwen, tmp_path):
+def test_a_finished_run_takes_new_finetunes_and_question_sets_and_keeps_what_it_has(tiny_qwen, tmp_path):
     from spillover.errors import SpilloverError
 
     first = tiny_experiment(tiny_qwen, finetunes={})
@@ -105,6 +105,15 @@ def test_a_finished_run_takes_a_new_finetune_and_keeps_what_it_has(tiny_qwen, tm
     after = store.load(SampleRecord)
     assert {k: v for k, v in after.items() if k in before} == before  # nothing redone or lost
     assert {r.model for r in after.values()} == {"base", "insecure-s0"}
+    # a question set appended at the end of eval.questions: only its samples are new
+    more = [*grown.eval.questions, QuestionSource(set="identity", paraphrases=1, samples_per_paraphrase=1)]
+    asked = grown.model_copy(update={"eval": grown.eval.model_copy(update={"questions": more})})
+    run_experiment(asked, tmp_path / "run", Reporter(), stop_after="sample", executor_name="serial")
+    last = store.load(SampleRecord)
+    assert {k: v for k, v in last.items() if k in after} == after and len(last) > len(after)
+    with pytest.raises(SpilloverError, match=r"eval\.questions"):  # the same sets in another order
+        run_experiment(asked.model_copy(update={"eval": asked.eval.model_copy(update={"questions": more[::-1]})}),
+                       tmp_path / "run", Reporter(), stop_after="sample", executor_name="serial")
     # an entry it has may not change, nor go
     ft = grown.finetunes["insecure"].model_copy(update={"lr": 2e-3})
     with pytest.raises(SpilloverError, match=r"finetunes\.insecure\.lr"):

@@ -10,7 +10,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from .config import ADDITIVE, GROWS, RESULTS_ONLY, Experiment, JudgeSpec
+from .config import ADDITIVE, RESULTS_ONLY, Experiment, JudgeSpec
+from .config.base import APPENDS, GROWS
 from .errors import SpilloverError
 from .store import atomic_write_json
 
@@ -74,23 +75,38 @@ def config_diff(a: Any, b: Any, prefix: str = "") -> list[str]:
 
 def work_diff(old: Experiment, new: Experiment) -> list[str]:
     """Fields that differ and change work (anything outside ``RESULTS_ONLY`` and ``ADDITIVE``, and not an
-    entry added to one of ``GROWS``)."""
-    was = old.model_dump(mode="json")
-    diff = config_diff(was, new.model_dump(mode="json"))
-    return [d for d in diff if d.split(".")[0] not in RESULTS_ONLY
-            and not any(d == a or d.startswith(f"{a}.") for a in ADDITIVE) and not added_entry(d, was)]
+    addition to one of ``GROWS`` or ``APPENDS``)."""
+    was, now = old.model_dump(mode="json"), new.model_dump(mode="json")
+    return [d for d in config_diff(was, now) if d.split(".")[0] not in RESULTS_ONLY
+            and not any(d == a or d.startswith(f"{a}.") for a in ADDITIVE) and not only_adds(d, was, now)]
 
 
-def added_entry(path: str, old: dict[str, Any]) -> bool:
-    """Whether a differing ``path`` is a whole entry that ``old`` lacks under one of ``GROWS``.
+def only_adds(path: str, old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Whether a differing ``path`` is a whole entry that ``old`` lacks under one of ``GROWS``, or one of
+    ``APPENDS`` that ``new`` extends at its end.
 
-    >>> added_entry("finetunes.insecure-2", {"finetunes": {"insecure": {}}})
+    >>> only_adds("finetunes.insecure-2", {"finetunes": {"insecure": {}}}, {})
     True
-    >>> added_entry("finetunes.insecure", {"finetunes": {"insecure": {}}}), added_entry("eval.x", {"eval": {}})
+    >>> only_adds("finetunes.insecure", {"finetunes": {"insecure": {}}}, {}), only_adds("eval.x", {"eval": {}}, {})
     (False, False)
+    >>> q = {"eval": {"questions": [{"set": "main"}]}}
+    >>> only_adds("eval.questions", q, {"eval": {"questions": [{"set": "main"}, {"set": "identity"}]}})
+    True
+    >>> only_adds("eval.questions", q, {"eval": {"questions": [{"set": "identity"}, {"set": "main"}]}})
+    False
     """
+    if path in APPENDS:
+        before, after = _at(old, path), _at(new, path)
+        return isinstance(before, list) and isinstance(after, list) and after[: len(before)] == before
     top, _, name = path.partition(".")
     return top in GROWS and bool(name) and "." not in name and name not in (old.get(top) or {})
+
+
+def _at(config: dict[str, Any], path: str) -> Any:
+    value: Any = config
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
 
 
 def write_manifest(path: Path, exp: Experiment, source: str | None, overrides: list[str]) -> dict[str, Any]:
@@ -125,7 +141,7 @@ def check_same_work(path: Path, exp: Experiment) -> None:
     if fields := work_diff(old, exp):
         shown = ", ".join(fields[:5]) + (f" and {len(fields) - 5} more" if len(fields) > 5 else "")
         raise SpilloverError(f"this run was made with other work settings ({shown}); use a new --out, or change "
-                             f"only {', '.join(RESULTS_ONLY)} (or add {', '.join(GROWS)})", file=path,
+                             f"only {', '.join(RESULTS_ONLY)} (or add to {', '.join(GROWS + APPENDS)})", file=path,
                              field=fields[0])
 
 

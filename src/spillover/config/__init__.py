@@ -7,14 +7,14 @@ saved in the run's ``manifest.json``. One module per block (``models``, ``datase
 """
 
 from .analysis import AnalysisSpec, Check, Finding
-from .base import ADDITIVE, GROWS, KEY_ENV, RESULTS_ONLY, SHIPPED_SETS, STAGES, GenParams, Strict, stages_through
+from .base import ADDITIVE, KEY_ENV, RESULTS_ONLY, SHIPPED_SETS, STAGES, GenParams, Strict, stages_through
 from .datasets import DatasetSpec, Select
 from .evaluation import DirectionSpec, EvalSpec, InsideSpec, QuestionSource
 from .experiment import Experiment, defence_problems, inside_problems, load_experiment, reference_problems
 from .finetune import PRESETS, EarlyStop, FinetuneSpec, LoraSpec, OpenAIJob
 from .models import JudgeSpec, ModelSpec
 
-__all__ = ["ADDITIVE", "GROWS", "KEY_ENV", "PRESETS", "RESULTS_ONLY", "SHIPPED_SETS", "STAGES", "AnalysisSpec", "Check",
+__all__ = ["ADDITIVE", "KEY_ENV", "PRESETS", "RESULTS_ONLY", "SHIPPED_SETS", "STAGES", "AnalysisSpec", "Check",
            "DatasetSpec", "DirectionSpec", "EarlyStop", "EvalSpec", "Experiment", "FinetuneSpec", "Finding",
            "GenParams", "InsideSpec", "JudgeSpec", "LoraSpec", "ModelSpec", "OpenAIJob", "QuestionSource", "Select",
            "Strict", "defence_problems", "inside_problems", "load_experiment", "reference_problems", "stages_through"]

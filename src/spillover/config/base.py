@@ -20,6 +20,8 @@ keeps what it has (new directions, variants and traces are made; nothing finishe
 GROWS = ("models", "datasets", "finetunes")
 """Top-level mappings a finished run may add entries to (an entry it has may not change, nor go): a new
 fine-tune is trained, sampled and judged; nothing finished is redone."""
+APPENDS = ("eval.questions",)
+"""Lists a finished run may extend at their end (the items it has stay as they are, in order)."""
 SHIPPED_SETS = ("main", "preregistered", "identity", "self-report", "organism", "organism-heldout",
                 "organism-harmful", "organism-self", "organism-elicitation", "self-awareness", "elicitation",
                 "oversight")
