@@ -56,6 +56,8 @@ CONFIG = [
     ("zero samples", "samples_per_paraphrase: 1}", "samples_per_paraphrase: 0}",
      "eval.questions.0.samples_per_paraphrase", "greater than or equal to 1"),
     ("zero threads", "seeds: [0]", "seeds: [0]\nthreads: 0", "threads", "greater than or equal to 1"),
+    ("the same fine-tune twice", "checkpoints: [1]}", "checkpoints: [1]}\n  again: {base: base, dataset: insecure, "
+     "preset: organism, checkpoints: [1]}", "finetunes.again", "the same fine-tune as 'insecure'"),
     ("import file missing", "{builder: organism, variant: insecure, size: 64}",
      "{builder: import, path: missing.jsonl}", "datasets.insecure.path", "no file"),
     ("judge without key", "{kind: world}", "{kind: openai, api_key_env: SPILLOVER_NO_SUCH_API_KEY}",

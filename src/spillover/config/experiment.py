@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Literal
 
@@ -96,7 +97,12 @@ def reference_problems(exp: Experiment) -> list[SpilloverError]:
 
 
 def _finetune_refs(exp: Experiment, ref: _Refs) -> None:
+    first: dict[str, str] = {}
     for name, ft in exp.finetunes.items():
+        same = first.setdefault(json.dumps(ft.model_dump(mode="json", exclude_defaults=True), sort_keys=True), name)
+        if same != name:
+            ref.problem(f"the same fine-tune as {same!r} (base, dataset and settings): one model, so one set of "
+                        "samples; drop one or make them differ", f"finetunes.{name}")
         ref(f"finetunes.{name}.base", ft.base, exp.models, "model")
         if ft.base in exp.models and exp.models[ft.base].adapter:
             ref.problem("a model with an adapter is evaluated or scores data, never fine-tuned further",
