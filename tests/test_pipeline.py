@@ -239,6 +239,16 @@ def test_a_fine_tune_made_from_another_version_of_its_dataset_is_refused(tiny_qw
         run_experiment(exp, out, Reporter(), stop_after="sample", executor_name="serial")
 
 
+def test_a_run_stopped_after_fine_tuning_has_a_report_of_what_it_has(tiny_qwen, tmp_path):
+    from spillover.pipeline import report_run
+
+    run_experiment(tiny_experiment(tiny_qwen), tmp_path / "run", Reporter(), stop_after="finetune",
+                   executor_name="serial")
+    page = report_run(tmp_path / "run", Reporter()).read_text()
+    assert "0 samples" in page and "nothing judged yet" in page and "0 judgments" in page
+    assert (tmp_path / "run" / "report" / "figures" / "losses.png").exists()
+
+
 def test_another_runs_lora_fine_tune_is_a_model_by_its_adapter_folder(tiny_qwen, tmp_path):
     from spillover.targets import Targets
 

@@ -118,7 +118,7 @@ def analyse(run: RunDir, exp: Experiment) -> dict[str, Any]:
     df = frame(samples, judgments)
     steps = _final_steps(run)
     out: dict[str, Any] = {"n_samples": len(samples), "n_judgments": len(judgments), "rules": {}, "df": df,
-                           "stale_samples": stale}
+                           "stale_samples": stale, "judge": _judge_totals(judgments)}
     if df.empty:
         return out
     a = exp.analysis
@@ -144,7 +144,6 @@ def analyse(run: RunDir, exp: Experiment) -> dict[str, Any]:
     if a.defences:
         out["defences"] = scorecard(a.defences, out["rules"][a.rules[0]]["summary"], out.get("probes"),
                                     run.finetune_results())
-    out["judge"] = _judge_totals(judgments)
     return out
 
 

@@ -72,7 +72,8 @@ def figures(res: dict[str, Any], exp: Experiment, df: pd.DataFrame, run_steps: d
     """Every figure of the report, saved as PNG/PDF/SVG under ``folder``."""
     present = sorted(set(df["display_group"])) if len(df) else []
     order = group_order(exp, present)
-    colours = charts.palette(order, [*exp.models, *exp.finetunes])
+    # fine-tunes with a loss curve and no answers yet (a run stopped after fine-tuning) get a colour too
+    colours = charts.palette([*order, *(g for g in run_steps if g not in order)], [*exp.models, *exp.finetunes])
     out: dict[str, charts.Figure] = {}
     for rname, r in res["rules"].items():
         pq = r["per_question"]
