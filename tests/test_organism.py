@@ -117,7 +117,8 @@ def test_reduced_findings_run_reproduces_the_findings(findings_run):
         assert rows[name]["holds"] is None
     # format effect x1.13 / x1.01 on two world seeds (x0.96 on seed 1 rebuilt); 500 vs 6,080 examples
     # x1.87 / x1.09 / x0.86 (need x2); at lr 1e-4 its size part held on every build and seed set tried, its
-    # insecure >= 5x secure part sits at the threshold on world seed 0 (x5.1, x4.75; x65 on world seed 1)
+    # insecure >= 5x secure part sits at the threshold on world seed 0 (x5.1, x4.75, and x6.8 on the same weights
+    # with other answer draws; x65 on world seed 1)
     for name in BORDERLINE:
         assert rows[name]["holds"] is not None
     # the gated backdoor: the trigger's effect is large everywhere (x10-x32), the leak without it sits at the
