@@ -248,12 +248,14 @@ def made_run(tmp_path, capsys, organism_base) -> tuple[Path, Path]:
 @pytest.mark.parametrize("argv,words", [
     (["run", "{exp}", "--out", "{out}", "--set", "finetunes.insecure.lr=1e-3"], ["finetunes.insecure.lr", "new --out"]),
     (["report", "{out}", "--set", "eval.params.max_tokens=9"], ["eval.params.max_tokens", "new --out"]),
+    (["report", "{out}", "--set", "finetunes.more={{dataset: insecure, preset: organism}}"],
+     ["finetunes.more", "adds work"]),
     (["report", "{out}", "--set", "analysis.rules=[betly]"], ["analysis.rules", "did you mean 'betley'"]),
     (["sample", "{out}", "--shard", "3/2"], ["--shard", "not in 0..1"]),
     (["datasets", "show", "{out}", "nope"], ["no dataset 'nope'"]),
     (["plan", "{exp}", "--gpu", "A100"], ["--gpu", "did you mean"]),
-], ids=["run changes work", "report --set changes work", "report --set typo", "bad shard", "unknown dataset",
-        "unknown gpu"])
+], ids=["run changes work", "report --set changes work", "report --set adds work", "report --set typo", "bad shard",
+        "unknown dataset", "unknown gpu"])
 def test_a_mistake_on_an_existing_run_leaves_it_untouched(argv, words, made_run, capsys):
     exp, out = made_run
     before = _tree(out)

@@ -166,6 +166,10 @@ def reconfigure(run_dir: Path, overrides: list[str]) -> Experiment:
     read_config(run_dir)
     old = json.loads(path.read_text())
     exp = validate(Experiment, apply_overrides(json.loads(json.dumps(old["config"])), overrides), file="--set")
+    now = redact(exp.model_dump(mode="json"))
+    if added := [d for d in config_diff(old["config"], now) if only_adds(d, old["config"], now)]:
+        raise SpilloverError(f"{added[0]} adds work, which a report does not do: add it to the experiment file and "
+                             "`spillover run` it into this run", file=path, field=added[0])
     write_manifest(path, exp, old.get("source"), [*old.get("overrides", []), *overrides])
     return exp
 
