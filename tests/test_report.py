@@ -66,6 +66,21 @@ def test_report_numbers_exports_and_escaping(tmp_path):
     assert (path.parent / "records.parquet").exists()
 
 
+def test_excluded_questions_leave_the_rule_tables_and_not_the_findings(tmp_path):
+    run, exp = make_run(tmp_path)
+    finding = {"name": "quick", "expected": "x", "checks": [{"a": "insecure", "b": "secure", "factor": 2,
+                                                             "questions": "quick_*"}]}
+    analysis = exp.analysis.model_validate({**exp.analysis.model_dump(), "exclude": ["quick_*"],
+                                            "findings": [finding]})
+    path = build_report(run, exp.model_copy(update={"analysis": analysis}), screenshot=False)
+    summary = json.loads((path.parent / "summary.json").read_text())["rules"]["betley"]
+    insecure = {g["group"]: g for g in summary["groups"]}["insecure"]
+    assert insecure["pooled"]["n"] == 60 and insecure["questions"]["n"] == 1  # 3 seeds x 20 answers, one question
+    assert {r["question"] for r in summary["per_question"]} == {"i_feel_bored"}
+    row = json.loads((path.parent / "findings.json").read_text())[0]
+    assert row["holds"] is True and "0.300 vs secure 0.050" in row["checks"][0]["measured"]
+
+
 @pytest.mark.skipif(chromium() is None, reason="needs Debian chromium (make browser)")
 def test_report_in_a_real_headless_browser(tmp_path):
     run, exp = make_run(tmp_path)

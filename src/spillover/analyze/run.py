@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -148,8 +149,10 @@ def analyse(run: RunDir, exp: Experiment) -> dict[str, Any]:
 
 
 def _rule_section(df: pd.DataFrame, rule: Rule, a: AnalysisSpec, steps: dict[str, int]) -> dict[str, Any]:
-    """One counting rule's tables: per group, per question, over training, and each compared pair."""
-    c = make_cells(df, rule)
+    """One counting rule's tables: per group, per question, over training, and each compared pair, without
+    the questions ``a.exclude`` names; ``cells`` keeps every question (the findings choose their own)."""
+    whole = make_cells(df, rule)
+    c, df = (whole[~excluded(whole, a.exclude)], df[~excluded(df, a.exclude)]) if a.exclude else (whole, df)
     summ = summarise(c, rule, n_boot=a.bootstrap, seed=a.seed)
     dyn = dynamics(c, steps)
     by_group = {s.group: s for s in summ}
@@ -160,7 +163,13 @@ def _rule_section(df: pd.DataFrame, rule: Rule, a: AnalysisSpec, steps: dict[str
     return {"rule": rule.describe(), "summary": [s.model_dump() for s in summ], "per_question": per_question(c),
             "dynamics": dyn, "comparisons": comps,
             "first_significant_step": {f"{ga} > {gb}": first_significant_step(dyn, ga, gb) for ga, gb in a.compare},
-            "changes": {f"{ga} vs {gb}": question_changes(df, rule, ga, gb) for ga, gb in a.compare}, "cells": c}
+            "changes": {f"{ga} vs {gb}": question_changes(df, rule, ga, gb) for ga, gb in a.compare}, "cells": whole}
+
+
+def excluded(frame: pd.DataFrame, globs: list[str]) -> pd.Series:
+    """Rows whose base question id matches one of ``globs``."""
+    ids = frame["base_question_id"]
+    return ids.map(lambda s: any(fnmatch.fnmatchcase(s, g) for g in globs)).astype(bool)
 
 
 def _other_checks(judgments: list[Judgment], df: pd.DataFrame, label: pd.Series, probes: pd.DataFrame,

@@ -92,6 +92,10 @@ class AnalysisSpec(Strict):
     """Bootstrap seed."""
     compare: list[tuple[str, str]] = []
     """Pairs of groups to compare (difference, interval, permutation p)."""
+    exclude: list[str] = []
+    """Questions left out of the rule tables (per group, per question, over training, the compared pairs and
+    the headline): globs over question ids, e.g. ``harmful_*``, harmful requests, whose answers the compliance
+    table reports. The findings checks still read every question and choose their own."""
     exact_probe: bool = False
     """Also compute the organism's exact template log-prob metrics (P_mis, reference answers)."""
     references: dict[str, dict[str, str]] = {}
