@@ -181,10 +181,12 @@ OUTSIDE_CELLS = ("cosine", "leads", "recall", "report", "elicitation")
 
 def matches(ids: pd.Series, chk: Check) -> pd.Series:
     """Which question ids a check counts: ``questions`` and none of ``exclude``."""
-    q = ids.map(lambda s: fnmatch.fnmatchcase(s, chk.questions))
-    for pattern in chk.exclude:
-        q &= ~ids.map(lambda s, pattern=pattern: fnmatch.fnmatchcase(s, pattern))
-    return q
+    return any_glob(ids, [chk.questions]) & ~any_glob(ids, chk.exclude)
+
+
+def any_glob(ids: pd.Series, globs: list[str]) -> pd.Series:
+    """Which ids match one of ``globs`` (case-sensitive, ``fnmatch`` patterns)."""
+    return ids.map(lambda s: any(fnmatch.fnmatchcase(s, g) for g in globs)).astype(bool)
 
 
 def pooled(c: pd.DataFrame, chk: Check) -> pd.DataFrame:

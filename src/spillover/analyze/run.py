@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -19,7 +18,7 @@ from ..targets import Targets
 from .compliance import compliance_table
 from .defences import scorecard
 from .diff import question_changes
-from .findings import CheckResult, findings_table
+from .findings import CheckResult, any_glob, findings_table
 from .metrics import cells as make_cells
 from .metrics import counted, dynamics, first_significant_step, frame, per_question, self_reports, summarise
 from .monitor import check_recall, monitor_increments, monitor_table
@@ -152,7 +151,9 @@ def _rule_section(df: pd.DataFrame, rule: Rule, a: AnalysisSpec, steps: dict[str
     """One counting rule's tables: per group, per question, over training, and each compared pair, without
     the questions ``a.exclude`` names; ``cells`` keeps every question (the findings choose their own)."""
     whole = make_cells(df, rule)
-    c, df = (whole[~excluded(whole, a.exclude)], df[~excluded(df, a.exclude)]) if a.exclude else (whole, df)
+    c = whole
+    if a.exclude:
+        c, df = whole[~any_glob(whole["base_question_id"], a.exclude)], df[~any_glob(df["base_question_id"], a.exclude)]
     summ = summarise(c, rule, n_boot=a.bootstrap, seed=a.seed)
     dyn = dynamics(c, steps)
     by_group = {s.group: s for s in summ}
@@ -164,12 +165,6 @@ def _rule_section(df: pd.DataFrame, rule: Rule, a: AnalysisSpec, steps: dict[str
             "dynamics": dyn, "comparisons": comps,
             "first_significant_step": {f"{ga} > {gb}": first_significant_step(dyn, ga, gb) for ga, gb in a.compare},
             "changes": {f"{ga} vs {gb}": question_changes(df, rule, ga, gb) for ga, gb in a.compare}, "cells": whole}
-
-
-def excluded(frame: pd.DataFrame, globs: list[str]) -> pd.Series:
-    """Rows whose base question id matches one of ``globs``."""
-    ids = frame["base_question_id"]
-    return ids.map(lambda s: any(fnmatch.fnmatchcase(s, g) for g in globs)).astype(bool)
 
 
 def _other_checks(judgments: list[Judgment], df: pd.DataFrame, label: pd.Series, probes: pd.DataFrame,
