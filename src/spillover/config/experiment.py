@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from ..errors import Problems, SpilloverError, check_name, did_you_mean
+from ..keys import canonical_json
 from ..yamlio import apply_overrides, read_yaml, validate
 from .analysis import AnalysisSpec
 from .base import Strict
@@ -99,7 +99,7 @@ def reference_problems(exp: Experiment) -> list[SpilloverError]:
 def _finetune_refs(exp: Experiment, ref: _Refs) -> None:
     first: dict[str, str] = {}
     for name, ft in exp.finetunes.items():
-        same = first.setdefault(json.dumps(ft.model_dump(mode="json", exclude_defaults=True), sort_keys=True), name)
+        same = first.setdefault(canonical_json(ft.model_dump(mode="json", exclude_defaults=True)), name)
         if same != name:
             ref.problem(f"the same fine-tune as {same!r} (base, dataset and settings): one model, so one set of "
                         "samples; drop one or make them differ", f"finetunes.{name}")
