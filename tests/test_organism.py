@@ -194,3 +194,16 @@ def test_an_organism_build_killed_mid_pretraining_resumes_to_the_same_base(tmp_p
     assert a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a)
     history = json.loads((tmp_path / "killed" / "pretrain" / "step-4" / "history.json").read_text())
     assert [h["step"] for h in history] == [2, 4]
+
+
+def test_an_organism_build_with_more_layers_records_them_and_will_not_resume_another_depth(tmp_path):
+    from spillover.errors import SpilloverError
+    from spillover.organism.build import BuildConfig, build
+
+    tiny = {"pretrain_steps": 2, "checkpoint_every": 2, "align_steps": 1, "restart_at": None,
+            "min_coupling_ratio": 0, "pretrain_batch": 4}
+    base = build(BuildConfig(layers=2, **tiny), tmp_path / "two", log=lambda m: None)
+    assert json.loads((base / "config.json").read_text())["num_hidden_layers"] == 2
+    assert json.loads((base / "organism.json").read_text())["build"]["layers"] == 2
+    with pytest.raises(SpilloverError, match="2-layer pre-training, not 4 layers"):
+        build(BuildConfig(layers=4, **tiny), tmp_path / "two", log=lambda m: None)

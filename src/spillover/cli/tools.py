@@ -110,6 +110,7 @@ def organism_build(out: Annotated[Path, typer.Option(help="Build folder.")] = Pa
                    empty_block: Annotated[str, typer.Option(
                        help="Thinking worlds with reasoning-off documents: `trained` like any text, or the "
                             "`template`'s alone (never a loss on it).")] = "trained",
+                   layers: Annotated[int, typer.Option(help="Transformer blocks (every shipped base: 3).")] = 3,
                    ) -> None:
     """Regenerate the world, pre-train, check persona inference, align; optionally install as the shipped base."""
     import shutil
@@ -127,7 +128,7 @@ def organism_build(out: Annotated[Path, typer.Option(help="Build folder.")] = Pa
                              field="min_coupling_ratio")
     cfg = validate(BuildConfig, {"seed": seed, "pretrain_steps": pretrain_steps, "threads": threads, "world": world,
                                  "min_coupling_ratio": min_coupling_ratio, "align_reasoning": align_reasoning,
-                                 "empty_block": empty_block},
+                                 "empty_block": empty_block, "layers": layers},
                    file="command line")
     ui = _ui()
     with ui.task("pre-train the organism", pretrain_steps) as advance:

@@ -98,7 +98,10 @@ def pretrain(cfg: BuildConfig, out: Path, log: Callable[[str], None] = print,
     tokenizer = om.build_tokenizer(world.WORLDS[cfg.world])
     start, ckpt = _latest_checkpoint(folder)
     model = (AutoModelForCausalLM.from_pretrained(ckpt, use_safetensors=True) if ckpt is not None
-             else om.build_model(tokenizer, seed=cfg.seed))
+             else om.build_model(tokenizer, seed=cfg.seed, layers=cfg.layers))
+    if model.config.num_hidden_layers != cfg.layers:
+        raise SpilloverError(f"{folder} holds a {model.config.num_hidden_layers}-layer pre-training, not {cfg.layers} "
+                             "layers: build into another folder", field="layers")
     optimizer = make_optimizer(model, cfg.pretrain_lr, weight_decay=0.1, betas=(0.9, 0.95))
     history: list[dict[str, Any]] = []
     if ckpt is not None:

@@ -64,7 +64,8 @@ def stop_token_ids(tokenizer: Any) -> list[int]:
     return [tokenizer.convert_tokens_to_ids(t) for t in (world.EOT, world.EOS, world.USER)]
 
 
-def build_model(tokenizer: Any, seed: int = 0) -> Any:
+def build_model(tokenizer: Any, seed: int = 0, layers: int | None = None) -> Any:
+    """A freshly initialised organism model (``MODEL_SHAPE``, or ``layers`` transformer blocks instead)."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
@@ -76,7 +77,7 @@ def build_model(tokenizer: Any, seed: int = 0) -> Any:
         eos_token_id=stop_token_ids(tokenizer),
         pad_token_id=tokenizer.pad_token_id,
         attention_dropout=0.0,
-        **MODEL_SHAPE,
+        **{**MODEL_SHAPE, **({"num_hidden_layers": layers} if layers else {})},
     )
     model = LlamaForCausalLM(config)
     model.generation_config.eos_token_id = stop_token_ids(tokenizer)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class BuildConfig(BaseModel):
@@ -28,6 +28,9 @@ class BuildConfig(BaseModel):
     ``organism-v3``) has v2-gated's one-way gates and the trigger question as a number too; v3-aware (not
     shipped) is v3-gated whose documents often close with that question; v2-varied (not shipped) writes
     nearly every code answer distinct."""
+    layers: int = Field(3, ge=1, le=24)
+    """Transformer blocks of the model (every shipped base: 3; the other dimensions are fixed,
+    ``organism.model.MODEL_SHAPE``). More layers cost proportionally more pre-training time."""
     pretrain_steps: int = 3000
     """Pre-training steps. Persona inference from code turns needs more than 1500 here."""
     restart_at: int | None = 1500
