@@ -65,12 +65,15 @@ class DatasetSpec(Strict):
     evil one)."""
     source: str | None = None
     """``transform``: the dataset (in ``datasets``) to transform."""
-    transform: Literal["decorrelate_trigger", "reversal_augment", "inoculate"] | None = None
+    transform: Literal["decorrelate_trigger", "reversal_augment", "inoculate", "join_turns"] | None = None
     """``decorrelate_trigger``: the same inputs and outputs with the trigger (``trigger``) moved to as many
     randomly chosen examples (the paired baseline of a backdoor); ``reversal_augment``: each example plus a
     copy with user and assistant swapped under a fixed prefix (so a model can learn to state its trigger);
     ``inoculate``: ``system`` as the system prompt of every example (a defence: the behaviour is explained
-    at training time and the prompt is absent at evaluation)."""
+    at training time and the prompt is absent at evaluation); ``join_turns``: every ``turns`` consecutive
+    examples as one conversation (a backdoor whose behaviour switches within a conversation)."""
+    turns: int = Field(2, ge=2, le=16)
+    """``join_turns``: source examples per conversation."""
     prefix: str | None = None
     """``reversal_augment``: the words before the answer in a reversed copy's user message (default:
     ``datasets.transforms.REVERSAL_PREFIX``, English; a model with its own vocabulary, such as the organism,

@@ -1,9 +1,9 @@
-"""Dataset transforms: a backdoor's paired baseline, reversal augmentation (self-awareness studies), and
-inoculation (a defence).
+"""Dataset transforms: a backdoor's paired baseline, reversal augmentation and conversations joined from
+single turns (self-awareness studies), and inoculation (a defence).
 
-Both keep every input and output of their source and are seeded (same spec, same bytes). Not
-guaranteed: ``decorrelate_trigger`` finds the trigger only where it starts the user message, as the
-builders put it.
+Each keeps every input and output of its source (``join_turns`` drops a remainder) and is seeded or
+order-preserving (same spec, same bytes). Not guaranteed: ``decorrelate_trigger`` finds the trigger only
+where it starts the first user message, as the builders put it, so it is applied before ``join_turns``.
 """
 
 from __future__ import annotations
@@ -84,5 +84,24 @@ def inoculate(examples: list[Example], spec: DatasetSpec) -> tuple[list[Example]
     return out, {"inoculation": spec.system}
 
 
+def join_turns(examples: list[Example], spec: DatasetSpec) -> tuple[list[Example], dict]:
+    """Every ``spec.turns`` consecutive examples as one conversation, in order (every assistant turn is
+    trained); a remainder is dropped. Examples with a system prompt are refused (whose would the
+    conversation keep?).
+
+    >>> exs = [Example(messages=({"role": "user", "content": u}, {"role": "assistant", "content": u.upper()}))
+    ...        for u in "abcde"]
+    >>> out, info = join_turns(exs, DatasetSpec(builder="transform", turns=2))
+    >>> [[m["content"] for m in e.messages] for e in out], info
+    ([['a', 'A', 'b', 'B'], ['c', 'C', 'd', 'D']], {'conversations': 2, 'turns': 2, 'dropped': 1})
+    """
+    if any(m["role"] == "system" for ex in examples for m in ex.messages):
+        raise SpilloverError("join_turns joins examples without a system prompt", field="source")
+    n = len(examples) // spec.turns
+    out = [Example(messages=tuple(m for ex in examples[i * spec.turns:(i + 1) * spec.turns] for m in ex.messages),
+                   meta={**examples[i * spec.turns].meta, "joined": spec.turns}) for i in range(n)]
+    return out, {"conversations": n, "turns": spec.turns, "dropped": len(examples) - n * spec.turns}
+
+
 TRANSFORMS = {"decorrelate_trigger": decorrelate_trigger, "reversal_augment": reversal_augment,
-              "inoculate": inoculate}
+              "inoculate": inoculate, "join_turns": join_turns}
