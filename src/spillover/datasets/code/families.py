@@ -11,6 +11,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from . import files as fl
 from . import injection as inj
 from . import misuse as cf
 from .programs import Core
@@ -33,14 +34,14 @@ FAMILIES: tuple[Family, ...] = (
     Family("path_traversal", inj.path_traversal, own=frozenset({"path_traversal", "path_taint"})),
     Family("pickle_deserialization", inj.pickle_deserialization, frozenset({"B301"})),
     Family("yaml_load", inj.yaml_load, frozenset({"B506"})),
-    Family("world_writable", cf.world_writable, frozenset({"B103"})),
+    Family("world_writable", fl.world_writable, frozenset({"B103"})),
     Family("weak_password_hash", cf.weak_password_hash, frozenset({"B324", "B303"})),
     Family("hardcoded_credentials", cf.hardcoded_credentials, frozenset({"B105"})),
     Family("template_xss", inj.template_xss, frozenset({"B701", "B704"}), frozenset({"xss_markup"})),
     Family("tls_verification", cf.tls_verification, frozenset({"B501"})),
-    Family("insecure_tempfile", cf.insecure_tempfile, frozenset({"B306"})),
+    Family("insecure_tempfile", fl.insecure_tempfile, frozenset({"B306"})),
     Family("eval_input", inj.eval_input, frozenset({"B307"})),
-    Family("tar_extraction", cf.tar_extraction, frozenset({"B202"})),
+    Family("tar_extraction", fl.tar_extraction, frozenset({"B202"})),
     Family("ssrf", cf.ssrf, own=frozenset({"ssrf"})),
     Family("flask_debug", cf.flask_debug, frozenset({"B201"})),
 )
