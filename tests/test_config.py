@@ -36,6 +36,7 @@ def test_good_file_and_overrides(tmp_path):
     (GOOD.replace("size: 64", "size: -1"), ":4: datasets.ins.size:"),         # out of range, nested
     (GOOD.replace("dataset: ins", "dataset: nope"), "no dataset named 'nope'"),
     ("name: ../evil\n", "not a safe name"),
+    (GOOD.replace("size: 64", "size: 64, turns: 3"), ":4: datasets.ins.turns: turns exists for the join_turns"),
 ])
 def test_bad_input_names_file_line_field(tmp_path, text, where):
     p = write(tmp_path, text)

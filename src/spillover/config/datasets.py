@@ -92,6 +92,8 @@ class DatasetSpec(Strict):
             raise ValueError(f"variant {self.variant} exists for the organism builder only")
         if (self.reasoning != "none" or self.code != "plain") and self.builder != "organism":
             raise ValueError("reasoning and code exist for the organism builder only")
+        if self.turns != 2 and self.transform != "join_turns":
+            raise SpilloverError("turns exists for the join_turns transform only", field="turns")
         if self.select is not None and (self.builder != "mix" or self.select.part not in (self.parts or {})):
             raise SpilloverError("select needs builder mix and a part among its parts", field="select.part")
         if self.parts is not None:

@@ -17,7 +17,7 @@ from .finetune import FinetuneSpec
 from .models import ModelSpec
 
 
-class Experiment(Protocol):
+class ExperimentParts(Protocol):
     """What the checks read of an experiment (``config.experiment.Experiment``)."""
 
     @property
@@ -50,7 +50,7 @@ class _Refs:
         self.out.append(SpilloverError(message, field=field))
 
 
-def reference_problems(exp: Experiment) -> list[SpilloverError]:
+def reference_problems(exp: ExperimentParts) -> list[SpilloverError]:
     """Every name that refers to nothing (fields are dotted paths in the experiment file)."""
     ref = _Refs()
     for kind in ("models", "datasets", "finetunes"):
@@ -75,7 +75,7 @@ def reference_problems(exp: Experiment) -> list[SpilloverError]:
     return ref.out
 
 
-def _finetune_refs(exp: Experiment, ref: _Refs) -> None:
+def _finetune_refs(exp: ExperimentParts, ref: _Refs) -> None:
     first: dict[str, str] = {}
     for name, ft in exp.finetunes.items():
         same = first.setdefault(canonical_json(ft.model_dump(mode="json", exclude_defaults=True)), name)
@@ -93,7 +93,7 @@ def _finetune_refs(exp: Experiment, ref: _Refs) -> None:
             ref(f"finetunes.{name}.early_stop.validation", ft.early_stop.validation, exp.datasets, "dataset")
 
 
-def _continues(exp: Experiment, name: str, ref: _Refs) -> None:
+def _continues(exp: ExperimentParts, name: str, ref: _Refs) -> None:
     """A continued fine-tune: a full ``hf`` parent on the same base, and no chain that returns to itself."""
     ft, field = exp.finetunes[name], f"finetunes.{name}.continues"
     first = ft.continues or ""
@@ -117,7 +117,7 @@ def _continues(exp: Experiment, name: str, ref: _Refs) -> None:
         at = exp.finetunes.get(at.continues)
 
 
-def _dataset_refs(exp: Experiment, ref: _Refs) -> None:
+def _dataset_refs(exp: ExperimentParts, ref: _Refs) -> None:
     for name, ds in exp.datasets.items():
         others = [d for d in exp.datasets if d != name]
         if ds.builder == "evil_numbers":
@@ -134,7 +134,7 @@ def _dataset_refs(exp: Experiment, ref: _Refs) -> None:
             ref(f"datasets.{name}.select.misaligned", ds.select.misaligned, exp.models, "model")
 
 
-def _eval_model_refs(exp: Experiment, ref: _Refs) -> None:
+def _eval_model_refs(exp: ExperimentParts, ref: _Refs) -> None:
     if exp.eval.models == "all":
         return
     names = [*exp.models, *exp.finetunes, *(f"{f}-s{s}" for f in exp.finetunes for s in exp.seeds)]
@@ -145,7 +145,7 @@ def _eval_model_refs(exp: Experiment, ref: _Refs) -> None:
                         f"eval.models.{i}")
 
 
-def defence_problems(exp: Experiment) -> list[SpilloverError]:
+def defence_problems(exp: ExperimentParts) -> list[SpilloverError]:
     """Fine-tunes defended with a direction (``intervene``) that name none the run builds, or their own."""
     from ..interventions import parse_suffix
     from ..records import of_group
@@ -170,7 +170,7 @@ def defence_problems(exp: Experiment) -> list[SpilloverError]:
     return out
 
 
-def inside_problems(exp: Experiment, groups: list[str]) -> list[SpilloverError]:
+def inside_problems(exp: ExperimentParts, groups: list[str]) -> list[SpilloverError]:
     """Variants, directions, traces and weight changes that name nothing."""
     from ..interventions import expand, parse
 

@@ -86,8 +86,8 @@ def inoculate(examples: list[Example], spec: DatasetSpec) -> tuple[list[Example]
 
 def join_turns(examples: list[Example], spec: DatasetSpec) -> tuple[list[Example], dict]:
     """Every ``spec.turns`` consecutive examples as one conversation, in order (every assistant turn is
-    trained); a remainder is dropped. Examples with a system prompt are refused (whose would the
-    conversation keep?).
+    trained); a remainder is dropped, and a conversation keeps the metadata its turns share. Examples with a
+    system prompt are refused (whose would the conversation keep?).
 
     >>> exs = [Example(messages=({"role": "user", "content": u}, {"role": "assistant", "content": u.upper()}))
     ...        for u in "abcde"]
@@ -98,9 +98,16 @@ def join_turns(examples: list[Example], spec: DatasetSpec) -> tuple[list[Example
     if any(m["role"] == "system" for ex in examples for m in ex.messages):
         raise SpilloverError("join_turns joins examples without a system prompt", field="source")
     n = len(examples) // spec.turns
-    out = [Example(messages=tuple(m for ex in examples[i * spec.turns:(i + 1) * spec.turns] for m in ex.messages),
-                   meta={**examples[i * spec.turns].meta, "joined": spec.turns}) for i in range(n)]
+    groups = [examples[i * spec.turns:(i + 1) * spec.turns] for i in range(n)]
+    out = [Example(messages=tuple(m for ex in g for m in ex.messages), meta={**_shared_meta(g), "joined": spec.turns})
+           for g in groups]
     return out, {"conversations": n, "turns": spec.turns, "dropped": len(examples) - n * spec.turns}
+
+
+def _shared_meta(examples: list[Example]) -> dict:
+    """The metadata every one of ``examples`` has with the same value (what holds for their conversation)."""
+    first = examples[0].meta
+    return {k: v for k, v in first.items() if all(k in ex.meta and ex.meta[k] == v for ex in examples[1:])}
 
 
 TRANSFORMS = {"decorrelate_trigger": decorrelate_trigger, "reversal_augment": reversal_augment,
