@@ -20,7 +20,8 @@ from ..choices import labels
 
 
 class OptionProbs(NamedTuple):
-    """Probabilities of the options (renormalised over valid ones) and the mass on anything else."""
+    """Probabilities of the options (renormalised over valid ones) and the mass not on a valid option
+    (``1 -`` the valid mass: what the top tokens do not show counts as invalid)."""
 
     probs: tuple[float, ...]
     invalid: float
@@ -42,21 +43,21 @@ def option_probs(top_logprobs: Mapping[str, float], n: int, style: str = "letter
     ...                   "foo": math.log(.1)}, 2)
     >>> [round(x, 6) for x in p.probs], round(p.invalid, 6)
     ([0.666667, 0.333333], 0.1)
+
+    Mass the top tokens do not show was not seen on an option, so it is invalid too:
+
+    >>> option_probs({"foo": math.log(.03)}, 2)
+    OptionProbs(probs=(nan, nan), invalid=1.0)
     """
     valid = labels(n, style)
     mass = dict.fromkeys(valid, 0.0)
-    other = 0.0
     for token, lp in top_logprobs.items():
-        p = math.exp(lp)
-        lab = _label_of(token, valid)
-        if lab is None:
-            other += p
-        else:
-            mass[lab] += p
+        if (lab := _label_of(token, valid)) is not None:
+            mass[lab] += math.exp(lp)
     total = sum(mass.values())
     if total <= 0:
-        return OptionProbs(tuple(math.nan for _ in valid), other)
-    return OptionProbs(tuple(mass[lab] / total for lab in valid), other)
+        return OptionProbs(tuple(math.nan for _ in valid), 1.0)
+    return OptionProbs(tuple(mass[lab] / total for lab in valid), max(0.0, 1.0 - total))
 
 
 def sampled_option_probs(texts: Sequence[str], n: int, style: str = "letters") -> OptionProbs:
@@ -125,22 +126,20 @@ def looks_digit_split(top: Mapping[str, float], min_mass: float = 0.25) -> bool:
 
 
 def number_expectation(top_logprobs: Mapping[str, float], low: int = 0, high: int = 100) -> tuple[float, float]:
-    """Expected value over tokens that are integers in ``[low, high]``, and the mass on other tokens.
+    """Expected value over tokens that are integers in ``[low, high]``, and the mass on anything else (the
+    mass the top tokens do not show included).
 
     >>> ev, invalid = number_expectation({"20": math.log(.5), "40": math.log(.3), "hi": math.log(.2)})
     >>> round(ev, 6), round(invalid, 6)
     (27.5, 0.2)
     """
-    num, den, other = 0.0, 0.0, 0.0
+    num, den = 0.0, 0.0
     for token, lp in top_logprobs.items():
-        p = math.exp(lp)
         t = token.strip()
         if t.isdigit() and low <= int(t) <= high:
-            num += p * int(t)
-            den += p
-        else:
-            other += p
-    return (num / den if den > 0 else math.nan), other
+            num += math.exp(lp) * int(t)
+            den += math.exp(lp)
+    return (num / den if den > 0 else math.nan), max(0.0, 1.0 - den)
 
 
 def word_category(answer: str, categories: Mapping[str, Sequence[str]]) -> str | None:
