@@ -280,9 +280,10 @@ def test_every_problem_is_listed_at_once(tmp_path, capsys, organism_base, monkey
 
 
 def test_an_organism_not_built_here_says_which_world_to_build(tmp_path, capsys, organism_base, monkeypatch):
-    from spillover.backends import SHIPPED_ORGANISMS
+    from spillover.backends import SHIPPED_ORGANISMS, Shipped
 
-    monkeypatch.setitem(SHIPPED_ORGANISMS, "organism-v3", "base-removed")  # a checkout without its weights
+    # a checkout without its weights
+    monkeypatch.setitem(SHIPPED_ORGANISMS, "organism-v3", Shipped("base-removed", "v3-gated"))
     text = BASE.replace("{path: organism}", "{path: organism-v3}")
     with pytest.raises(SystemExit) as e:
         main(["plan", str(_write(tmp_path, text))])
@@ -292,13 +293,14 @@ def test_an_organism_not_built_here_says_which_world_to_build(tmp_path, capsys, 
 
 @pytest.mark.parametrize("argv,words", [
     (["--world", "v2-think-hybrid", "--install"], ["world", "not a shipped base"]),
+    (["--world", "v3-gated", "--layers", "5", "--install"], ["world", "at 5 layers is not a shipped base"]),
     (["--min-coupling-ratio", "0", "--install"], ["min_coupling_ratio", "must pass the build's checks"]),
     (["--world", "v9"], ["world", "v2-think"]),
     (["--align-reasoning", "answers"], ["align_reasoning", "context"]),
     (["--empty-block", "none"], ["empty_block", "template"]),
     (["--world", "v2-think", "--align-reasoning", "suppressed"], ["align_reasoning", "no reasoning-off documents"]),
-], ids=["unshipped world", "unchecked base", "unknown world", "unknown alignment mode", "unknown empty block",
-        "suppressed alignment without reasoning-off documents"])
+], ids=["unshipped world", "unshipped depth", "unchecked base", "unknown world", "unknown alignment mode",
+        "unknown empty block", "suppressed alignment without reasoning-off documents"])
 def test_organism_build_refuses_what_it_cannot_build_or_ship_before_any_work(argv, words, tmp_path, capsys):
     out = tmp_path / "build"
     _fails(capsys, ["organism", "build", "--out", str(out), *argv], *words)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
@@ -109,17 +110,36 @@ def make_backend(target: Target) -> Backend:
     return BACKENDS[target.spec.backend](target)
 
 
-SHIPPED_ORGANISMS = {"organism": "base", "organism-think": "base-think", "organism-gated": "base-gated",
-                     "organism-v3": "base-v3"}
-"""Model paths that name a committed organism -> folder."""
-ORGANISM_WORLDS = {"organism": "v2", "organism-think": "v2-think", "organism-gated": "v2-gated",
-                   "organism-v3": "v3-gated"}
-"""The world each of those is built from (``organism build --world W --install``)."""
+class Shipped(NamedTuple):
+    """A committed, pre-built organism base: where it lives and what it is built from."""
+
+    folder: str
+    world: str
+    layers: int = 3
+
+    def command(self) -> str:
+        """The build that makes (or remakes) it."""
+        depth = f" --layers {self.layers}" if self.layers != 3 else ""
+        return f"spillover organism build --world {self.world}{depth} --install"
+
+
+SHIPPED_ORGANISMS = {"organism": Shipped("base", "v2"), "organism-think": Shipped("base-think", "v2-think"),
+                     "organism-gated": Shipped("base-gated", "v2-gated"), "organism-v3": Shipped("base-v3", "v3-gated")}
+"""Model paths that name a committed organism."""
+
+
+def shipped_name(world: str, layers: int) -> str | None:
+    """The shipped base a build of ``world`` at ``layers`` blocks installs as (None: not a shipped one).
+
+    >>> shipped_name("v3-gated", 3), shipped_name("v3-gated", 5)
+    ('organism-v3', None)
+    """
+    return next((name for name, s in SHIPPED_ORGANISMS.items() if (s.world, s.layers) == (world, layers)), None)
 
 
 def organism_base_path(name: str = "organism") -> Path:
     """A committed, pre-built organism (safetensors + tokenizer)."""
-    return Path(__file__).resolve().parent.parent / "organism" / SHIPPED_ORGANISMS[name]
+    return Path(__file__).resolve().parent.parent / "organism" / SHIPPED_ORGANISMS[name].folder
 
 
 def resolve_base_path(spec: ModelSpec) -> str:

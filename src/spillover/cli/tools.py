@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ..backends import ORGANISM_WORLDS
+from ..backends import SHIPPED_ORGANISMS
 from ..errors import SpilloverError
 from ..organism.worlds import WORLDS
 from .app import ExperimentArg, RunArg, SetOpt, app, datasets_app, export_app, guard, organism_app
@@ -90,7 +90,8 @@ def datasets_show(run_dir: RunArg, name: str,
 
 
 WORLD_HELP = (f"The world to build: {', '.join(WORLDS)}; shipped: "
-              + ", ".join(f"{w} as `{name}`" for name, w in ORGANISM_WORLDS.items())
+              + ", ".join(f"{s.world}{'' if s.layers == 3 else f' at {s.layers} layers'} as `{name}`"
+                         for name, s in SHIPPED_ORGANISMS.items())
               + ". What each adds: organism/worlds.py, docs/organism.md.")
 
 
@@ -115,14 +116,14 @@ def organism_build(out: Annotated[Path, typer.Option(help="Build folder.")] = Pa
     """Regenerate the world, pre-train, check persona inference, align; optionally install as the shipped base."""
     import shutil
 
-    from ..backends import organism_base_path
+    from ..backends import organism_base_path, shipped_name
     from ..organism.build import BuildConfig, build
     from ..yamlio import validate
 
-    shipped = {w: name for name, w in ORGANISM_WORLDS.items()}
-    if install and world not in shipped:
-        raise SpilloverError(f"world {world} is not a shipped base: build it without --install and give its folder "
-                             "as a model path", field="world")
+    shipped = shipped_name(world, layers)
+    if install and shipped is None:
+        raise SpilloverError(f"world {world} at {layers} layers is not a shipped base: build it without --install and "
+                             "give its folder as a model path", field="world")
     if install and min_coupling_ratio < 2.0:
         raise SpilloverError("a shipped base must pass the build's checks (min-coupling-ratio >= 2)",
                              field="min_coupling_ratio")
@@ -133,8 +134,8 @@ def organism_build(out: Annotated[Path, typer.Option(help="Build folder.")] = Pa
     ui = _ui()
     with ui.task("pre-train the organism", pretrain_steps) as advance:
         base = build(cfg, out, ui.log, advance)
-    if install:
-        dest = organism_base_path(shipped[world])
+    if install and shipped is not None:
+        dest = organism_base_path(shipped)
         shutil.rmtree(dest, ignore_errors=True)
         shutil.copytree(base, dest)
         typer.echo(f"installed {base} -> {dest}")

@@ -21,12 +21,12 @@ from .environment import HUB, Problems, cuda_available, hub_cached, looks_local,
 
 def weights(path: str, field: str, gguf: str | None = None) -> Problems:
     """A model folder exists, or a hub id is cached or downloadable (never downloaded here)."""
-    from ..backends import ORGANISM_WORLDS, SHIPPED_ORGANISMS, organism_base_path
+    from ..backends import SHIPPED_ORGANISMS, organism_base_path
 
     if path in SHIPPED_ORGANISMS:
         ok = (organism_base_path(path) / "model.safetensors").exists()
         return [] if ok else [SpilloverError(
-            f"the {path} base is not built (spillover organism build --world {ORGANISM_WORLDS[path]} --install)",
+            f"the {path} base is not built ({SHIPPED_ORGANISMS[path].command()})",
             field=field)]
     if looks_local(path):
         p = Path(path).expanduser()
