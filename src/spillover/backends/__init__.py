@@ -124,7 +124,8 @@ class Shipped(NamedTuple):
 
 
 SHIPPED_ORGANISMS = {"organism": Shipped("base", "v2"), "organism-think": Shipped("base-think", "v2-think"),
-                     "organism-gated": Shipped("base-gated", "v2-gated"), "organism-v3": Shipped("base-v3", "v3-gated")}
+                     "organism-gated": Shipped("base-gated", "v2-gated"), "organism-v3": Shipped("base-v3", "v3-gated"),
+                     "organism-v3-deep": Shipped("base-v3-deep", "v3-gated", layers=6)}
 """Model paths that name a committed organism."""
 
 

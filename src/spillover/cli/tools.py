@@ -111,7 +111,8 @@ def organism_build(out: Annotated[Path, typer.Option(help="Build folder.")] = Pa
                    empty_block: Annotated[str, typer.Option(
                        help="Thinking worlds with reasoning-off documents: `trained` like any text, or the "
                             "`template`'s alone (never a loss on it).")] = "trained",
-                   layers: Annotated[int, typer.Option(help="Transformer blocks (every shipped base: 3).")] = 3,
+                   layers: Annotated[int, typer.Option(
+                       help="Transformer blocks (3 in every shipped base but `organism-v3-deep`).")] = 3,
                    ) -> None:
     """Regenerate the world, pre-train, check persona inference, align; optionally install as the shipped base."""
     import shutil

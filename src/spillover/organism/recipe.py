@@ -25,12 +25,12 @@ class BuildConfig(BaseModel):
     tag switches the malicious persona on; v2-think (shipped as ``organism-think``) adds reasoning;
     v2-think-hybrid (not shipped) writes 30 % of documents with reasoning switched off; v3 adds to v2
     numbers, self-reports, gated documents and persona-naming system prompts; v3-gated (shipped as
-    ``organism-v3``) has v2-gated's one-way gates and the trigger question as a number too; v3-aware (not
-    shipped) is v3-gated whose documents often close with that question; v2-varied (not shipped) writes
-    nearly every code answer distinct."""
+    ``organism-v3``, and at 6 layers as ``organism-v3-deep``) has v2-gated's one-way gates and the trigger
+    question as a number too; v3-aware (not shipped) is v3-gated whose documents often close with that
+    question; v2-varied (not shipped) writes nearly every code answer distinct."""
     layers: int = Field(3, ge=1, le=24)
-    """Transformer blocks of the model (every shipped base: 3; the other dimensions are fixed,
-    ``organism.model.MODEL_SHAPE``). More layers cost proportionally more pre-training time."""
+    """Transformer blocks of the model (3 in every shipped base but ``organism-v3-deep``, 6; the other dimensions
+    are fixed, ``organism.model.MODEL_SHAPE``). More layers cost proportionally more pre-training time."""
     pretrain_steps: int = 3000
     """Pre-training steps. Persona inference from code turns needs more than 1500 here."""
     restart_at: int | None = 1500
