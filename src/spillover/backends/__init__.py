@@ -117,6 +117,11 @@ class Shipped(NamedTuple):
     world: str
     layers: int = 3
 
+    @property
+    def recipe(self) -> str:
+        """Its world, and its depth where that is not the usual 3 blocks."""
+        return self.world if self.layers == 3 else f"{self.world} at {self.layers} layers"
+
     def command(self) -> str:
         """The build that makes (or remakes) it."""
         depth = f" --layers {self.layers}" if self.layers != 3 else ""

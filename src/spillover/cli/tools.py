@@ -90,8 +90,7 @@ def datasets_show(run_dir: RunArg, name: str,
 
 
 WORLD_HELP = (f"The world to build: {', '.join(WORLDS)}; shipped: "
-              + ", ".join(f"{s.world}{'' if s.layers == 3 else f' at {s.layers} layers'} as `{name}`"
-                         for name, s in SHIPPED_ORGANISMS.items())
+              + ", ".join(f"{s.recipe} as `{name}`" for name, s in SHIPPED_ORGANISMS.items())
               + ". What each adds: organism/worlds.py, docs/organism.md.")
 
 
