@@ -94,7 +94,7 @@ def test_a_planted_direction_is_recovered(random_lm):
     assert abs(float(torch.nn.functional.cosine_similarity(d.random[0], v, dim=0))) < 0.5
 
 
-def test_steering_adds_scale_times_v_and_ablation_leaves_no_component(random_lm):
+def test_steering_adds_scale_times_v_and_ablation_leaves_no_component_or_its_mean(random_lm):
     b = backend_of(random_lm)
     layers = list(range(n_layers(b.model) + 1))
     before = answer_means(b, [(ASK, "i would help")], layers)[0]
@@ -105,9 +105,17 @@ def test_steering_adds_scale_times_v_and_ablation_leaves_no_component(random_lm)
         h.remove()
     assert torch.allclose(steered[2] - before[2], 3.0 * v, atol=1e-4)
     assert torch.allclose(steered[:2], before[:2])
+    u = torch.nn.functional.normalize(v, dim=0)
+    handles = attach(b.model, Intervention("ablate", "v", mean=True), v.tolist(), 2, [0.5, -1.0, 2.0, 0.25])
+    kept = answer_means(b, [(ASK, "i would help")], layers)[0]
+    for h in handles:
+        h.remove()
+    assert torch.allclose(kept @ u, torch.tensor([0.5, -1.0, 2.0, 0.25]), atol=1e-4)
+    with pytest.raises(SpilloverError, match=r"-ablate\(v,mean\) needs one mean projection per layer 0\.\.3"):
+        attach(b.model, Intervention("ablate", "v", mean=True), v.tolist(), 2)
     attach(b.model, Intervention("ablate", "v"), v.tolist(), 2)
     ablated = answer_means(b, [(ASK, "i would help")], layers)[0]
-    assert (ablated @ torch.nn.functional.normalize(v, dim=0)).abs().max() < 1e-4
+    assert (ablated @ u).abs().max() < 1e-4
 
 
 def test_bad_layers_widths_and_variant_names_are_errors(random_lm):
@@ -190,6 +198,27 @@ def test_a_run_builds_directions_samples_variants_and_reports_them(organism_base
     before = sorted(p.stat().st_size for p in (out / "samples").rglob("*.jsonl"))
     assert cli("run", tmp_path / "inside.yaml", "--out", out)[0] == 0  # nothing left: nothing redone
     assert sorted(p.stat().st_size for p in (out / "samples").rglob("*.jsonl")) == before
+
+
+def test_mean_ablation_keeps_the_mean_projection_of_the_answers_kept_while_sampling(organism_base, tmp_path, cli):
+    from spillover.vectors import load, mean_activation, mean_projections, pick
+
+    (tmp_path / "mean.yaml").write_text(INSIDE.replace('"base-ablate(random:em)", "base+steer(em,2,2)"',
+                                                       '"base-ablate(em,mean)"'))
+    out = tmp_path / "run"
+    code, _text, err = cli("run", tmp_path / "mean.yaml", "--out", out)
+    assert code == 0, err
+    summary = json.loads((out / "report" / "summary.json").read_text())
+    pooled = {g["group"]: g["pooled"] for g in summary["rules"]["model-organisms"]["groups"]}
+    assert {"base-ablate(em)", "base-ablate(em,mean)"} <= set(pooled)
+    em = load(out / "inside" / "directions" / "em.safetensors")
+    mean = mean_activation([out / "inside" / "activations" / "base"])
+    kept = mean_projections(mean, pick(em, Intervention("ablate", "em"))[0])
+    assert len(kept) == 4 and kept[em.layer] != 0.0
+    for f in (out / "inside" / "activations" / "base").glob("*.safetensors"):
+        f.unlink()  # as if the direction had been declared after its models were sampled
+    code, _text, err = cli("status", out)
+    assert code == 2 and "eval.variants: mean-ablation needs the answer activations kept while sampling" in err
 
 
 def test_variants_and_directions_that_name_nothing_are_one_line_errors(tmp_path, cli):

@@ -2,7 +2,9 @@
 
 A variant names a model (group or model name), an intervention and a direction; ``random:NAME`` is
 the same-norm random control saved with direction NAME (``randomK:NAME``: the K-th further seeded draw,
-for a control averaged over several directions); ``|`` alternatives inside the parentheses
+for a control averaged over several directions); ``-ablate(em,mean)`` keeps each layer's mean projection
+instead of zeroing it (mean-ablation: removes the direction's variation without shifting the activations
+along it); ``|`` alternatives inside the parentheses
 expand to one variant each. This module only names and parses them (config validation uses it);
 ``backends.hooks.attach`` hooks one into a loaded model.
 """
@@ -27,6 +29,8 @@ class Intervention(NamedTuple):
     """Steer: the layer; ablate: the direction's layer to use (None: the direction's own)."""
     scale: float = 1.0
     """Steer: the multiple of the direction added."""
+    mean: bool = False
+    """Ablate: set each layer's projection to its mean over the direction's answers instead of to zero."""
 
     @property
     def suffix(self) -> str:
@@ -36,10 +40,13 @@ class Intervention(NamedTuple):
         '+steer(em,2,4)'
         >>> Intervention("ablate", "random:em").suffix
         '-ablate(random:em)'
+        >>> Intervention("ablate", "em", 2, mean=True).suffix
+        '-ablate(em,2,mean)'
         """
         if self.kind == "steer":
             return f"+steer({self.direction},{self.layer},{self.scale:g})"
-        return f"-ablate({self.direction}{'' if self.layer is None else f',{self.layer}'})"
+        args = [self.direction, *([] if self.layer is None else [str(self.layer)]), *(["mean"] if self.mean else [])]
+        return f"-ablate({','.join(args)})"
 
     @property
     def source(self) -> str:
@@ -84,10 +91,12 @@ def expand(text: str) -> list[str]:
 def parse(text: str) -> Variant:
     """One variant string (already expanded); a malformed one is an error showing the accepted forms.
 
-    >>> parse("insecure-ablate(em)")
-    Variant(model='insecure', intervention=Intervention(kind='ablate', direction='em', layer=None, scale=1.0))
+    >>> parse("insecure-ablate(em)").intervention
+    Intervention(kind='ablate', direction='em', layer=None, scale=1.0, mean=False)
     >>> parse("base+steer(random:em,2,-4)").intervention.scale
     -4.0
+    >>> parse("insecure-ablate(em,mean)").intervention.mean
+    True
     """
     m = _VARIANT.match(text.replace(" ", ""))
     args = (m.group("steer") if m and m.group("steer") is not None else m.group("ablate") if m else "") or ""
@@ -95,12 +104,14 @@ def parse(text: str) -> Variant:
     try:
         if m and m.group("steer") is not None and len(parts) == 3:
             return Variant(m.group("model"), Intervention("steer", parts[0], int(parts[1]), float(parts[2])))
+        mean = len(parts) > 1 and parts[-1] == "mean"
+        parts = parts[:-1] if mean else parts
         if m and m.group("ablate") is not None and len(parts) in (1, 2) and parts[0]:
-            return Variant(m.group("model"), Intervention("ablate", parts[0], int(parts[1]) if len(parts) == 2
-                                                          else None))
+            layer = int(parts[1]) if len(parts) == 2 else None
+            return Variant(m.group("model"), Intervention("ablate", parts[0], layer, mean=mean))
     except ValueError:
         pass
-    raise SpilloverError(f"{text!r} is not MODEL+steer(DIR,LAYER,SCALE) or MODEL-ablate(DIR[,LAYER])")
+    raise SpilloverError(f"{text!r} is not MODEL+steer(DIR,LAYER,SCALE) or MODEL-ablate(DIR[,LAYER][,mean])")
 
 
 def parse_all(texts: list[str]) -> list[Variant]:

@@ -199,13 +199,13 @@ class Targets:
         (one per seed of a fine-tune); the others wait (:meth:`waiting_variants`). ``finished``: the
         caller's :meth:`finished`, when it has it."""
         from .interventions import parse_all
-        from .vectors import load, pick
+        from .vectors import load, mean_activation, mean_projections, pick
 
         if not self.exp.eval.variants:
             return []
         out: list[Target] = []
         finals = [t for t in (self.finished() if finished is None else finished) if t.checkpoint is None]
-        loaded = {}
+        loaded, means = {}, {}
         for v in parse_all(self.exp.eval.variants):
             i, path = v.intervention, self.run.direction(v.intervention.source)
             if i.source not in loaded and path.exists():
@@ -213,10 +213,13 @@ class Targets:
             if (d := loaded.get(i.source)) is None:
                 continue
             vector, layer = pick(d, i)
+            if i.mean and i.source not in means:
+                means[i.source] = mean_activation([self.run.activations_dir(m) for m in d.meta["models"]])
+            offsets = mean_projections(means[i.source], vector) if i.mean else None
             out += [t.model_copy(update={
                 "name": t.name + i.suffix, "group": t.group + i.suffix, "intervention": i, "vector": tuple(vector),
-                "layer": layer, "fingerprint": content_key("model", of=t.fingerprint, intervention=i.suffix,
-                                                           direction=d.meta["key"])})
+                "layer": layer, "offsets": offsets, "fingerprint": content_key(
+                    "model", of=t.fingerprint, intervention=i.suffix, direction=d.meta["key"])})
                 for t in finals if v.model in (t.group, t.name)]
         return out
 

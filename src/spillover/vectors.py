@@ -54,6 +54,33 @@ def pick(d: Direction, intervention: Intervention) -> tuple[list[float], int]:
     return vectors[layer].tolist(), layer
 
 
+def mean_activation(folders: list[Path]) -> Any:
+    """``[L + 1, d]``: the mean of every answer activation kept while sampling, under ``folders`` (mean-ablation
+    keeps its projection). Answer tokens only: prompt positions are not captured, so their mean is not
+    guaranteed to be this one; nor is it the ablated model's own mean when that model is not among the
+    direction's. No saved activations is an error naming the folders."""
+    from safetensors import safe_open
+
+    total, n = None, 0
+    for f in sorted(p for folder in folders if folder.exists() for p in folder.glob("*.safetensors")):
+        with safe_open(str(f), framework="pt") as fh:
+            t = fh.get_tensor("activations").float()
+        total, n = (t.sum(0) if total is None else total + t.sum(0)), n + len(t)
+    if total is None:
+        raise SpilloverError("mean-ablation needs the answer activations kept while sampling the direction's "
+                             "models (declare it in inside.directions before they are sampled); none under "
+                             + ", ".join(str(f) for f in folders), field="eval.variants")
+    return total / n
+
+
+def mean_projections(mean: Any, vector: list[float]) -> tuple[float, ...]:
+    """Each layer's projection of ``mean`` (:func:`mean_activation`) on the unit ``vector``."""
+    import torch
+
+    u = torch.tensor(vector)
+    return tuple((mean @ (u / u.norm().clamp_min(1e-12))).tolist())
+
+
 def save(path: Path, d: Direction) -> None:
     from safetensors.torch import save
 

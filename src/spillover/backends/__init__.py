@@ -48,6 +48,8 @@ class Target(BaseModel):
     """The intervention's direction at ``layer`` (read from its file when the target was made)."""
     layer: int | None = None
     """The layer the intervention uses (steer: its layer; ablate: the direction's)."""
+    offsets: tuple[float, ...] | None = None
+    """Mean-ablation: each layer's mean projection on the direction, kept (``vectors.mean_projections``)."""
 
     @property
     def label(self) -> str:
@@ -73,7 +75,7 @@ def _hf(t: Target) -> Backend:
     if t.intervention is not None and t.vector is not None and t.layer is not None:
         from .hooks import attach
 
-        attach(model, t.intervention, t.vector, t.layer)
+        attach(model, t.intervention, t.vector, t.layer, t.offsets)
     return HFBackend(model, tok, batch_size=t.spec.batch_size, device=t.spec.device)
 
 

@@ -2,7 +2,8 @@
 
 Steering and ablation (:func:`attach`) act at every position, prompt and generated tokens alike:
 steer adds ``scale * v`` at one layer (scale 1 moves the aligned mean onto the misaligned one);
-ablate removes ``(h . u) u`` at every layer 0..L, ``u`` the unit direction at its layer.
+ablate removes ``(h . u) u`` at every layer 0..L, ``u`` the unit direction at its layer (mean-ablation:
+``(h . u - m_l) u``, keeping layer ``l``'s mean projection ``m_l``).
 
 Layer ``l`` is the residual stream after ``l`` decoder blocks: layer 0 is the token embeddings,
 layer ``l`` (1 <= l <= L) the output of block ``l - 1``. For ``l < L`` this is transformers'
@@ -13,7 +14,7 @@ Qwen, Mistral, Gemma, ...) or ``h`` (GPT-2 style); other layouts are an error na
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -127,10 +128,11 @@ class AnswerMeans:
         return (self.sums / n.clamp_min(1)).where(n > 0, self.first).cpu()
 
 
-def attach(model: Any, intervention: Intervention, vector: Any, layer: int) -> list[Any]:
+def attach(model: Any, intervention: Intervention, vector: Any, layer: int,
+           offsets: Sequence[float] | None = None) -> list[Any]:
     """Hook the intervention into ``model`` for good (the model is the variant): ``vector`` is the
-    direction at ``layer``. A layer out of range or a vector of the wrong width is an error naming both.
-    Returns the hook handles."""
+    direction at ``layer``; ``offsets`` each layer's mean projection, for mean-ablation. A layer out of range
+    or a vector of the wrong width is an error naming both. Returns the hook handles."""
     import torch
 
     check_layer(model, layer, f"the layer of {intervention.suffix}")
@@ -142,4 +144,10 @@ def attach(model: Any, intervention: Intervention, vector: Any, layer: int) -> l
         delta = intervention.scale * v
         return add_hooks(model, [layer], lambda _l, h: h + delta)
     u = v / v.norm().clamp_min(1e-12)
-    return add_hooks(model, list(range(n_layers(model) + 1)), lambda _l, h: h - (h @ u)[..., None] * u)
+    layers = list(range(n_layers(model) + 1))
+    if not intervention.mean:
+        return add_hooks(model, layers, lambda _l, h: h - (h @ u)[..., None] * u)
+    if offsets is None or len(offsets) != len(layers):
+        raise SpilloverError(f"{intervention.suffix} needs one mean projection per layer 0..{len(layers) - 1}")
+    m = torch.as_tensor(list(offsets), dtype=model.dtype, device=model.device)
+    return add_hooks(model, layers, lambda at, h: h - ((h @ u) - m[at])[..., None] * u)

@@ -87,7 +87,7 @@ def _train_lean(spec: FinetuneSpec, prep: Prepared, *, name: str, base_path: str
     if early and progress.step == 0:
         early.read(model, 0)
     record = _Recorder(spec, prep, out, optimizer, progress, early, resume_every, on_step, fault_after_step)
-    handles = attach(model, hook.intervention, hook.vector, hook.layer) if hook else []
+    handles = attach(model, hook.intervention, hook.vector, hook.layer, hook.offsets) if hook else []
     try:
         train_steps(model, optimizer, _batches(spec, prep.encoded, prep.steps, seed), lr=spec.lr,
                     schedule=Schedule(kind=spec.schedule, warmup_steps=spec.warmup_steps), total_steps=prep.steps,
@@ -212,6 +212,8 @@ class TrainingHook(NamedTuple):
     layer: int
     key: str
     """The direction file's key (recorded in the result)."""
+    offsets: tuple[float, ...] | None = None
+    """Mean-ablation: each layer's mean projection, kept."""
 
 
 def _reference(spec: FinetuneSpec, model: Any, load_base: Callable[[], tuple[Any, Any]], device: str

@@ -111,7 +111,7 @@ def _run_hf(ctx: Context, ft_name: str, seed: int, fault_after_step: int | None)
 def training_hook(ctx: Context, ft_name: str) -> Any:
     """The intervention a defended fine-tune trains with (None for others)."""
     from ..interventions import parse_suffix
-    from ..vectors import load, pick
+    from ..vectors import load, mean_activation, mean_projections, pick
     from .hf import TrainingHook
 
     spec = ctx.exp.finetunes[ft_name].intervene
@@ -120,4 +120,6 @@ def training_hook(ctx: Context, ft_name: str) -> Any:
     i = parse_suffix(spec)
     d = load(ctx.run.direction(i.source))
     vector, layer = pick(d, i)
-    return TrainingHook(i, vector, layer, d.meta["key"])
+    offsets = mean_projections(mean_activation([ctx.run.activations_dir(m) for m in d.meta["models"]]), vector) \
+        if i.mean else None
+    return TrainingHook(i, vector, layer, d.meta["key"], offsets)
