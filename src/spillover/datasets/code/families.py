@@ -11,8 +11,10 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from . import credentials as cr
 from . import files as fl
 from . import injection as inj
+from . import loading as ld
 from . import misuse as cf
 from .programs import Core
 from .vocab import Ctx
@@ -31,13 +33,13 @@ class Family:
 FAMILIES: tuple[Family, ...] = (
     Family("sql_injection", inj.sql_injection, frozenset({"B608"}), frozenset({"sql_taint"})),
     Family("command_injection", inj.command_injection, frozenset({"B602", "B605"}), frozenset({"shell_taint"})),
-    Family("path_traversal", inj.path_traversal, own=frozenset({"path_traversal", "path_taint"})),
-    Family("pickle_deserialization", inj.pickle_deserialization, frozenset({"B301"})),
-    Family("yaml_load", inj.yaml_load, frozenset({"B506"})),
+    Family("path_traversal", ld.path_traversal, own=frozenset({"path_traversal", "path_taint"})),
+    Family("pickle_deserialization", ld.pickle_deserialization, frozenset({"B301"})),
+    Family("yaml_load", ld.yaml_load, frozenset({"B506"})),
     Family("world_writable", fl.world_writable, frozenset({"B103"})),
-    Family("weak_password_hash", cf.weak_password_hash, frozenset({"B324", "B303"})),
-    Family("hardcoded_credentials", cf.hardcoded_credentials, frozenset({"B105"})),
-    Family("template_xss", inj.template_xss, frozenset({"B701", "B704"}), frozenset({"xss_markup"})),
+    Family("weak_password_hash", cr.weak_password_hash, frozenset({"B324", "B303"})),
+    Family("hardcoded_credentials", cr.hardcoded_credentials, frozenset({"B105"})),
+    Family("template_xss", ld.template_xss, frozenset({"B701", "B704"}), frozenset({"xss_markup"})),
     Family("tls_verification", cf.tls_verification, frozenset({"B501"})),
     Family("insecure_tempfile", fl.insecure_tempfile, frozenset({"B306"})),
     Family("eval_input", inj.eval_input, frozenset({"B307"})),

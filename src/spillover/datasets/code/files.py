@@ -1,5 +1,5 @@
 """Families where how a file is written or unpacked is the flaw: permissions, temporary files, archive
-extraction (see :mod:`.misuse` and :mod:`.injection`).
+extraction (see :mod:`.credentials`, :mod:`.injection`, :mod:`.loading` and :mod:`.misuse`).
 """
 
 from __future__ import annotations
