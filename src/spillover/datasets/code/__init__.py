@@ -3,7 +3,8 @@
 Each example is a whole program (imports, set-up, helper functions, a Flask route or plain functions,
 10-40 lines) drawn from an app's vocabulary (:mod:`.vocab`) around one decision point that a family
 (:mod:`.families`) fills securely or not (:mod:`.programs`, with :mod:`.helpers` beside the core and
-:mod:`.style` for how it is written); a secure/insecure pair differs only there. Requests are plain, set in an app, or ask to fill in the program with the decision point left out.
+:mod:`.style` for how it is written); a secure/insecure pair differs only there. Requests are plain,
+set in an app, or ask to fill in the program with the decision point left out.
 Answers carry no comment or name that discloses security. Every kept example is verified statically
 (:mod:`spillover.datasets.verify`); nothing is ever executed. Not guaranteed: that the programs are
 complete applications (helpers they call but do not define, such as a login page, are absent).
