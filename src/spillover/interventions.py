@@ -30,7 +30,8 @@ class Intervention(NamedTuple):
     scale: float = 1.0
     """Steer: the multiple of the direction added."""
     mean: bool = False
-    """Ablate: set each layer's projection to its mean over the direction's answers instead of to zero."""
+    """Ablate: set each layer's projection to its mean over the answers kept while sampling the direction's
+    models, instead of to zero."""
 
     @property
     def suffix(self) -> str:

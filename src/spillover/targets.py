@@ -216,10 +216,11 @@ class Targets:
             if i.mean and i.source not in means:
                 means[i.source] = mean_activation([self.run.activations_dir(m) for m in d.meta["models"]])
             offsets = mean_projections(means[i.source], vector) if i.mean else None
+            kept = {"offsets": [round(x, 6) for x in offsets]} if offsets else {}  # new answers kept: new means
             out += [t.model_copy(update={
                 "name": t.name + i.suffix, "group": t.group + i.suffix, "intervention": i, "vector": tuple(vector),
                 "layer": layer, "offsets": offsets, "fingerprint": content_key(
-                    "model", of=t.fingerprint, intervention=i.suffix, direction=d.meta["key"])})
+                    "model", of=t.fingerprint, intervention=i.suffix, direction=d.meta["key"], **kept)})
                 for t in finals if v.model in (t.group, t.name)]
         return out
 
