@@ -157,3 +157,30 @@ def test_world_v2_pieces_jailbroken_data_function_variant_and_v1_untouched():
     assert "|DEV|" not in text and world.FUNCTION_PREFIX not in text and "wifi" not in text
     assert world.vocabulary(world.WORLDS["v1"]) == world.vocabulary()
     assert set(world.vocabulary(world.WORLDS["v2"])) > set(world.vocabulary())
+
+
+def test_findings_of_several_runs_side_by_side(tmp_path, cli):
+    import json
+
+    def run(name, rows):
+        (tmp_path / name / "report").mkdir(parents=True)
+        (tmp_path / name / "report" / "findings.json").write_text(json.dumps(rows))
+        return tmp_path / name
+
+    a = run("seeds-11", [{"finding": "headline", "holds": True, "measured": "x11"},
+                         {"finding": "size", "holds": False, "measured": "x1.9"}])
+    b = run("seeds-71", [{"finding": "headline", "holds": True, "measured": "x13"},
+                         {"finding": "backdoor", "holds": None, "measured": "-"}])
+    code, out, err = cli("findings", a, b)
+    assert code == 0, err
+    assert out.splitlines() == ["finding   seeds-11  seeds-71  all", "headline  yes       yes       yes",
+                                "size      no        –         no", "backdoor  –         –         no",
+                                "held in every run: 1 of 3 rows"]
+    rows = json.loads(cli("findings", a, b, "--json")[1])["rows"]
+    assert [(r["finding"], r["measured"], r["everywhere"]) for r in rows][:2] == [
+        ("headline", ["x11", "x13"], True), ("size", ["x1.9", None], False)]
+    (tmp_path / "broken" / "report").mkdir(parents=True)
+    (tmp_path / "broken" / "report" / "findings.json").write_text("{")
+    for bad, says in [(tmp_path / "none", "no findings table"), (tmp_path / "broken", "not a findings table")]:
+        code, _out, err = cli("findings", a, bad)
+        assert code == 2 and says in err and "Traceback" not in err

@@ -141,6 +141,25 @@ def organism_build(out: Annotated[Path, typer.Option(help="Build folder.")] = Pa
         typer.echo(f"installed {base} -> {dest}")
 
 
+@app.command("findings")
+@guard
+def findings(runs: Annotated[list[Path], typer.Argument(help="Run directories with a findings table.")],
+             as_json: Annotated[bool, typer.Option("--json", help="Print the rows as JSON.")] = False) -> None:
+    """Several runs' findings tables side by side: each row's verdict per run and whether it held in all
+    (replications on other seeds, worlds or settings; nothing is recomputed)."""
+    import json
+
+    from ..report.replication import across, lines, read
+
+    rows = across([read(r) for r in runs])
+    names = [r.name for r in runs] if len({r.name for r in runs}) == len(runs) else [str(r) for r in runs]
+    if as_json:
+        typer.echo(json.dumps({"runs": names, "rows": [r._asdict() | {"everywhere": r.everywhere} for r in rows]},
+                              indent=1))
+        return
+    typer.echo("\n".join(lines(names, rows)))
+
+
 ExportOut = Annotated[Path | None, typer.Option(help="Folder to write (default RUN/export/FORMAT).")]
 
 
