@@ -212,7 +212,7 @@ def test_mean_ablation_keeps_the_mean_projection_of_the_answers_kept_while_sampl
     pooled = {g["group"]: g["pooled"] for g in summary["rules"]["model-organisms"]["groups"]}
     assert {"base-ablate(em)", "base-ablate(em,mean)"} <= set(pooled)
     em = load(out / "inside" / "directions" / "em.safetensors")
-    mean = mean_activation([out / "inside" / "activations" / "base"])
+    mean = mean_activation(em, lambda model: out / "inside" / "activations" / model)
     kept = mean_projections(mean, pick(em, Intervention("ablate", "em"))[0])
     assert len(kept) == 4 and kept[em.layer] != 0.0
     for f in (out / "inside" / "activations" / "base").glob("*.safetensors"):

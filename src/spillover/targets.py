@@ -214,7 +214,7 @@ class Targets:
                 continue
             vector, layer = pick(d, i)
             if i.mean and i.source not in means:
-                means[i.source] = mean_activation([self.run.activations_dir(m) for m in d.meta["models"]])
+                means[i.source] = mean_activation(d, self.run.activations_dir)
             offsets = mean_projections(means[i.source], vector) if i.mean else None
             kept = {"offsets": [round(x, 6) for x in offsets]} if offsets else {}  # new answers kept: new means
             out += [t.model_copy(update={

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -54,13 +55,15 @@ def pick(d: Direction, intervention: Intervention) -> tuple[list[float], int]:
     return vectors[layer].tolist(), layer
 
 
-def mean_activation(folders: list[Path]) -> Any:
-    """``[L + 1, d]``: the mean of every answer activation kept while sampling, under ``folders`` (mean-ablation
-    keeps its projection). Answer tokens only: prompt positions are not captured, so their mean is not
-    guaranteed to be this one; nor is it the ablated model's own mean when that model is not among the
-    direction's. No saved activations is an error naming the folders."""
+def mean_activation(d: Direction, folder_of: Callable[[str], Path]) -> Any:
+    """``[L + 1, d]``: the mean of every answer activation kept while sampling the direction's models
+    (``folder_of(model)`` holds a model's; mean-ablation keeps its projection). Answer tokens only: prompt
+    positions are not captured, so their mean is not guaranteed to be this one; nor is it the ablated model's
+    own mean when that model is not among the direction's. No saved activations is an error naming the folders.
+    Reads every kept file on each call."""
     from safetensors import safe_open
 
+    folders = [folder_of(m) for m in d.meta["models"]]
     total, n = None, 0
     for f in sorted(p for folder in folders if folder.exists() for p in folder.glob("*.safetensors")):
         with safe_open(str(f), framework="pt") as fh:

@@ -120,6 +120,5 @@ def training_hook(ctx: Context, ft_name: str) -> Any:
     i = parse_suffix(spec)
     d = load(ctx.run.direction(i.source))
     vector, layer = pick(d, i)
-    offsets = mean_projections(mean_activation([ctx.run.activations_dir(m) for m in d.meta["models"]]), vector) \
-        if i.mean else None
+    offsets = mean_projections(mean_activation(d, ctx.run.activations_dir), vector) if i.mean else None
     return TrainingHook(i, vector, layer, d.meta["key"], offsets)
