@@ -339,3 +339,17 @@ def test_random_controls_are_reproducible_draws_of_the_directions_norm():
     assert max(abs(float(cos(got[a], got[b], dim=0))) for a, b in
                [("random:em", "random1:em"), ("random1:em", "random2:em"), ("em", "random1:em")]) < 0.9
     assert torch.equal(torch.tensor(pick(d, Intervention("ablate", "random1:em"))[0]), got["random1:em"])
+
+
+def test_the_mean_activation_follows_the_kept_files_it_has_already_read(tmp_path):
+    import torch
+    from safetensors.torch import save_file
+
+    from spillover.vectors import Direction, mean_activation
+
+    d = Direction(torch.zeros(2, 3), torch.zeros(2, 3), torch.zeros(2), 1, {"models": ["m"]})
+    save_file({"activations": torch.ones(2, 2, 3)}, str(tmp_path / "a.safetensors"))
+    assert mean_activation(d, lambda m: tmp_path).tolist() == [[1.0] * 3] * 2
+    assert mean_activation(d, lambda m: tmp_path).tolist() == [[1.0] * 3] * 2  # cached: the same
+    save_file({"activations": torch.full((2, 2, 3), 4.0)}, str(tmp_path / "b.safetensors"))
+    assert mean_activation(d, lambda m: tmp_path).tolist() == [[2.5] * 3] * 2  # a new file is read

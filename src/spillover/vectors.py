@@ -8,6 +8,7 @@ hashes every input, so a rebuilt direction is recognised). Written atomically; r
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable
@@ -60,19 +61,30 @@ def mean_activation(d: Direction, folder_of: Callable[[str], Path]) -> Any:
     (``folder_of(model)`` holds a model's; mean-ablation keeps its projection). Answer tokens only: prompt
     positions are not captured, so their mean is not guaranteed to be this one; nor is it the ablated model's
     own mean when that model is not among the direction's. No saved activations is an error naming the folders.
-    Reads every kept file on each call."""
-    from safetensors import safe_open
-
+    Kept files are read once per process and set of files (name, size, modification time): a file rewritten
+    in place within the clock's resolution with the same size would not be noticed."""
     folders = [folder_of(m) for m in d.meta["models"]]
-    total, n = None, 0
-    for f in sorted(p for folder in folders if folder.exists() for p in folder.glob("*.safetensors")):
-        with safe_open(str(f), framework="pt") as fh:
-            t = fh.get_tensor("activations").float()
-        total, n = (t.sum(0) if total is None else total + t.sum(0)), n + len(t)
-    if total is None:
+    files = tuple((str(f), s.st_size, s.st_mtime_ns)
+                  for f in sorted(p for folder in folders if folder.exists() for p in folder.glob("*.safetensors"))
+                  for s in [f.stat()])
+    if not files:
         raise SpilloverError("mean-ablation needs the answer activations kept while sampling the direction's "
                              "models (declare it in inside.directions before they are sampled); none under "
                              + ", ".join(str(f) for f in folders), field="eval.variants")
+    return _mean_of(files)
+
+
+@functools.lru_cache(maxsize=8)
+def _mean_of(files: tuple[tuple[str, int, int], ...]) -> Any:
+    """The mean row of the ``activations`` tensors in ``files`` (``(path, size, mtime_ns)``, the cache's key)."""
+    from safetensors import safe_open
+
+    total: Any = 0
+    n = 0
+    for name, _, _ in files:
+        with safe_open(name, framework="pt") as fh:
+            t = fh.get_tensor("activations").float()
+        total, n = total + t.sum(0), n + len(t)
     return total / n
 
 
