@@ -33,6 +33,16 @@ def test_ratio_holds_only_when_the_effect_is_there():
     assert run_check(c, Check(a="insecure", b="secure", relation="<=", factor=2), 0.05, {}).holds is False
 
 
+def test_each_seed_s_ratio_is_shown_where_the_groups_share_seeds():
+    c = pd.concat([cells({"insecure": 0.12, "secure": 0.012}, seeds=(0, 1)),
+                   cells({"insecure": 0.012, "secure": 0.012}, seeds=(2,))])
+    r = run_check(c, Check(a="insecure", b="secure", factor=3), 0.05, {})
+    assert r.holds is True and set(r.by_seed) == {"0", "1", "2"}
+    assert r.by_seed["0"] > 5 and r.by_seed["1"] > 5 and r.by_seed["2"] < 2.5  # the seed without EM
+    base = c[c["display_group"] == "secure"].assign(display_group="base", seed=-1)
+    assert run_check(pd.concat([c, base]), Check(a="insecure", b="base"), 0.05, {}).by_seed is None
+
+
 def test_a_check_says_when_its_rates_are_over_few_counted_answers():
     c = cells({"insecure": 0.12, "secure": 0.012}).assign(answers=100)
     chk = Check(a="insecure", b="secure", factor=5)

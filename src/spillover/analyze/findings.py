@@ -64,6 +64,9 @@ class CheckResult(NamedTuple):
     test: str
     tested: bool = True
     """False where ``p`` does not decide ``holds`` (``<=`` claims compare the point estimate only)."""
+    by_seed: dict[str, float] | None = None
+    """Each seed's Mantel-Haenszel ratio (a ratio check whose groups share two or more seeds), to show how
+    much a verdict depends on the seeds drawn; untested, each seed's strata alone."""
 
 
 def mh_rate_ratio(t: np.ndarray) -> float:
@@ -105,6 +108,21 @@ def strata(c: pd.DataFrame, a: str, b: str) -> np.ndarray:
     return j[["k_a", "n_a", "k_b", "n_b"]].to_numpy(float)
 
 
+def ratio_by_seed(c: pd.DataFrame, a: str, b: str) -> dict[str, float] | None:
+    """Each seed's Mantel-Haenszel ratio of a to b over its question strata, when a and b have the same two or
+    more seeds (else None).
+
+    >>> c = pd.DataFrame({"display_group": ["a", "b"] * 2, "seed": [1, 1, 2, 2], "base_question_id": "q",
+    ...                   "k": [4, 2, 3, 3], "n": [10] * 4})
+    >>> ratio_by_seed(c, "a", "b")
+    {'1': 2.0, '2': 1.0}
+    """
+    seeds = set(c.loc[c["display_group"] == a, "seed"])
+    if len(seeds) < 2 or seeds != set(c.loc[c["display_group"] == b, "seed"]):
+        return None
+    return {f"{s:g}": round(mh_rate_ratio(strata(c[c["seed"] == s], a, b)), 4) for s in sorted(seeds)}
+
+
 def _bootstrap_rr(t: np.ndarray, n_boot: int, seed: int) -> tuple[float, float]:
     idx = np.random.default_rng(seed).integers(0, len(t), (n_boot, len(t)))
     total = t[:, 1] + t[:, 3]
@@ -129,7 +147,8 @@ def check_ratio(c: pd.DataFrame, chk: Check, alpha: float, n_boot: int = 2000, s
     holds = (rr >= chk.factor and p < alpha) if chk.relation == ">=" else rr <= chk.factor
     measured = f"{chk.a} {_rate(t, 0, 1):.3f} vs {chk.b} {_rate(t, 2, 3):.3f}: ratio {rr:.2f}" \
         + counted_caution(c, [chk.a, chk.b])
-    return CheckResult(claim, measured, (low, high), p, bool(holds), TEST, chk.relation == ">=")
+    return CheckResult(claim, measured, (low, high), p, bool(holds), TEST, chk.relation == ">=",
+                       ratio_by_seed(c, chk.a, chk.b))
 
 
 def check_trend(c: pd.DataFrame, chk: Check, alpha: float) -> CheckResult:
