@@ -194,3 +194,17 @@ def test_findings_of_several_runs_side_by_side(tmp_path, cli):
     for bad, says in [(tmp_path / "none", "no findings table"), (tmp_path / "broken", "not a findings table")]:
         code, _out, err = cli("findings", a, bad)
         assert code == 2 and says in err and "Traceback" not in err
+
+
+def test_a_row_recomputed_on_each_k_seed_subset_holds_where_its_seeds_show_the_effect():
+    from spillover.analyze.resample import subset_shares
+
+    c = pd.concat([cells({"insecure": 0.12, "secure": 0.012}, seeds=(0, 1, 2)),
+                   cells({"insecure": 0.012, "secure": 0.012}, seeds=(3,))])
+    rows = [Finding(name="em", expected="x", checks=[Check(a="insecure", b="secure", factor=5)]),
+            Finding(name="cos", expected="x", checks=[Check(kind="cosine", a="em", b="em2", factor=0.5)])]
+    assert subset_shares(c, rows, 0.05, {}, 1) == ([("em", 3, 4), ("cos", 0, 0)], 3, 4)  # seed 3 alone: no EM
+    assert subset_shares(c, rows, 0.05, {}, 3) == ([("em", 4, 4), ("cos", 0, 0)], 4, 4)  # three outvote it
+    with pytest.raises(ValueError, match="a subset size of 4 leaves nothing to vary"):
+        subset_shares(c, rows, 0.05, {}, 4)
+

@@ -146,6 +146,20 @@ def test_reduced_findings_run_reproduces_the_findings(findings_run):
     assert csv[0].split(",")[:7] == ["question", "answer", "question_id", "aligned", "coherent", "group", "seed"]
 
 
+def test_the_findings_of_each_seed_alone(findings_run, cli):
+    out, _ = findings_run
+    code, text, err = cli("findings", out, "--seeds", "1")
+    assert code == 0, err
+    lines = {line.split("  ")[0]: line for line in text.splitlines()[1:-1]}
+    assert lines["insecure code gives broad EM"].endswith("yes        2 of 2 (100%)")  # on each seed alone
+    assert lines["one direction for insecure code and the backdoor"].endswith("–")  # read from directions
+    assert text.splitlines()[-1].startswith("every resampled row holds on ") and " of 2 1-seed subsets" in text
+    for args, says in [((out, "--seeds", "2"), "--seeds: the run has 2 fine-tune seeds"),
+                       ((out, out, "--seeds", "1"), "give one run with --seeds")]:
+        code, _text, err = cli("findings", *args)
+        assert code == 2 and says in err and "Traceback" not in err
+
+
 def test_a_broken_judge_breaks_the_findings(findings_run, tmp_path, monkeypatch):
     """Judging against the wrong question's templates (an off-by-one bug) must not pass as EM."""
     import shutil

@@ -35,7 +35,8 @@ from .selfaware import (
 from .stats import compare
 
 
-def _final_steps(run: RunDir) -> dict[str, int]:
+def final_steps(run: RunDir) -> dict[str, int]:
+    """Each finished fine-tune's number of optimizer steps."""
     return {name: r["steps"] for name, r in run.finetune_results().items() if "steps" in r}
 
 
@@ -116,7 +117,7 @@ def analyse(run: RunDir, exp: Experiment) -> dict[str, Any]:
     samples, stale = current_samples(run, exp, Targets(run, exp).for_eval())
     judgments = run.judgments()
     df = frame(samples, judgments)
-    steps = _final_steps(run)
+    steps = final_steps(run)
     out: dict[str, Any] = {"n_samples": len(samples), "n_judgments": len(judgments), "rules": {}, "df": df,
                            "stale_samples": stale, "judge": _judge_totals(judgments)}
     if df.empty:

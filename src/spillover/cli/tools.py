@@ -144,13 +144,20 @@ def organism_build(out: Annotated[Path, typer.Option(help="Build folder.")] = Pa
 @app.command("findings")
 @guard
 def findings(runs: Annotated[list[Path], typer.Argument(help="Run directories with a findings table.")],
-             as_json: Annotated[bool, typer.Option("--json", help="Print the rows as JSON.")] = False) -> None:
+             as_json: Annotated[bool, typer.Option("--json", help="Print the rows as JSON.")] = False,
+             seeds: Annotated[int | None, typer.Option(
+                 "--seeds", help="One run: recompute its table on every K-seed subset of its seeds and print how "
+                 "often each row holds (how reliable a K-seed run is).")] = None) -> None:
     """Several runs' findings tables side by side: each row's verdict per run and whether it held in all
-    (replications on other seeds, worlds or settings; nothing is recomputed)."""
+    (replications on other seeds, worlds or settings; nothing is recomputed). With ``--seeds K``, one run's
+    table on its K-seed subsets instead (recomputed from its records)."""
     import json
 
     from ..report.replication import across, lines, read
 
+    if seeds is not None:
+        _subset_findings(runs, seeds, as_json)
+        return
     rows = across([read(r) for r in runs])
     names = [r.name for r in runs] if len({r.name for r in runs}) == len(runs) else [str(r) for r in runs]
     if as_json:
@@ -158,6 +165,35 @@ def findings(runs: Annotated[list[Path], typer.Argument(help="Run directories wi
                               indent=1))
         return
     typer.echo("\n".join(lines(names, rows)))
+
+
+def _subset_findings(runs: list[Path], k: int, as_json: bool) -> None:
+    import json
+
+    from ..analyze.resample import subset_shares
+    from ..analyze.run import analyse, final_steps
+    from ..manifest import read_config
+    from ..report.replication import read
+    from ..store import RunDir
+
+    if len(runs) != 1:
+        raise SpilloverError(f"give one run with --seeds (got {len(runs)})", field="--seeds")
+    exp, run = read_config(runs[0]), RunDir(runs[0])
+    full = {r["finding"]: r["holds"] for r in read(runs[0])}
+    cells = analyse(run, exp)["rules"][exp.analysis.rules[0]]["cells"]
+    shares = subset_shares(cells, exp.analysis.findings, exp.analysis.alpha, final_steps(run), k)
+    if as_json:
+        typer.echo(json.dumps({"subsets": shares.subsets, "every_row_holds": shares.every, "rows": [
+            s._asdict() | {"all_seeds": full.get(s.finding)} for s in shares.rows]}, indent=1))
+        return
+    width = max(len(s.finding) for s in shares.rows)
+    typer.echo(f"{'finding':<{width}}  all seeds  holds on {k}-seed subsets")
+    for s in shares.rows:
+        verdict = {True: "yes", False: "no", None: "–"}[full.get(s.finding)]
+        share = f"{s.held} of {s.measured} ({s.held / s.measured:.0%})" if s.measured else "–"
+        typer.echo(f"{s.finding:<{width}}  {verdict:<9}  {share}")
+    typer.echo(f"every resampled row holds on {shares.every} of {shares.subsets} {k}-seed subsets "
+               f"({shares.every / shares.subsets:.0%}); rows marked – are read from other records, not resampled")
 
 
 ExportOut = Annotated[Path | None, typer.Option(help="Folder to write (default RUN/export/FORMAT).")]
