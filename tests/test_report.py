@@ -80,7 +80,7 @@ def test_excluded_questions_leave_the_rule_tables_and_not_the_findings(tmp_path)
     row = json.loads((path.parent / "findings.json").read_text())[0]
     assert row["holds"] is True and "0.300 vs secure 0.050" in row["checks"][0]["measured"]
     assert set(row["checks"][0]["by_seed"]) == {"0", "1", "2"}  # each seed's ratio, shown in the table
-    assert "by seed: 0 ×" in path.read_text()
+    assert "by seed, insecure &gt;= 2 x secure: 0 ×" in path.read_text()
 
 
 @pytest.mark.skipif(chromium() is None, reason="needs Debian chromium (make browser)")
