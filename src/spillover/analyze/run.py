@@ -112,11 +112,22 @@ def _probes(run: RunDir, steps: dict[str, int]) -> pd.DataFrame:
     return p
 
 
-def analyse(run: RunDir, exp: Experiment) -> dict[str, Any]:
-    """Every number of the report, recomputed from the records of the current plan."""
+def _records(run: RunDir, exp: Experiment) -> tuple[list[SampleRecord], int, list[Judgment], pd.DataFrame]:
+    """The current plan's samples, how many are stale, every judgment, and the answers' frame."""
     samples, stale = current_samples(run, exp, Targets(run, exp).for_eval())
     judgments = run.judgments()
-    df = frame(samples, judgments)
+    return samples, stale, judgments, frame(samples, judgments)
+
+
+def headline_cells(run: RunDir, exp: Experiment) -> pd.DataFrame:
+    """The headline rule's cells over every question and checkpoint (what the findings checks read), without
+    the rest of :func:`analyse`."""
+    return make_cells(_records(run, exp)[3], get_rule(exp.analysis.rules[0]))
+
+
+def analyse(run: RunDir, exp: Experiment) -> dict[str, Any]:
+    """Every number of the report, recomputed from the records of the current plan."""
+    samples, stale, judgments, df = _records(run, exp)
     steps = final_steps(run)
     out: dict[str, Any] = {"n_samples": len(samples), "n_judgments": len(judgments), "rules": {}, "df": df,
                            "stale_samples": stale, "judge": _judge_totals(judgments)}

@@ -171,7 +171,7 @@ def _subset_findings(runs: list[Path], k: int, as_json: bool) -> None:
     import json
 
     from ..analyze.resample import subset_shares
-    from ..analyze.run import analyse, final_steps
+    from ..analyze.run import final_steps, headline_cells
     from ..manifest import read_config
     from ..report.replication import read
     from ..store import RunDir
@@ -180,8 +180,7 @@ def _subset_findings(runs: list[Path], k: int, as_json: bool) -> None:
         raise SpilloverError(f"give one run with --seeds (got {len(runs)})", field="--seeds")
     exp, run = read_config(runs[0]), RunDir(runs[0])
     full = {r["finding"]: r["holds"] for r in read(runs[0])}
-    cells = analyse(run, exp)["rules"][exp.analysis.rules[0]]["cells"]
-    shares = subset_shares(cells, exp.analysis.findings, exp.analysis.alpha, final_steps(run), k)
+    shares = subset_shares(headline_cells(run, exp), exp.analysis.findings, exp.analysis.alpha, final_steps(run), k)
     if as_json:
         typer.echo(json.dumps({"subsets": shares.subsets, "every_row_holds": shares.every, "rows": [
             s._asdict() | {"all_seeds": full.get(s.finding)} for s in shares.rows]}, indent=1))
