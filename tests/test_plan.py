@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 from pathlib import Path
 
@@ -59,6 +60,23 @@ def test_plan_counts_what_a_run_has_done_and_measures_answers(cli, tmp_path, org
     sample = next(line for line in out.splitlines() if line.startswith("sample")).split()
     assert code == 0 and sample[1] == sample[3] == f"{planned:,}"
     assert "(measured)" in out
+
+
+def test_plan_counts_datasets_and_fine_tunes_a_folder_holds_without_a_manifest(cli, tmp_path, organism_base):
+    exp = tmp_path / "exp.yaml"
+    exp.write_text(TINY.replace("models:\n  base: {path: organism}\n", "models:\n  base: {path: organism}\n"
+                                "datasets:\n  insecure: {builder: organism, variant: insecure, size: 64}\n"
+                                "finetunes:\n  insecure: {base: base, dataset: insecure, preset: organism}\n"))
+    run, copy = tmp_path / "run", tmp_path / "copy"
+    code, _, err = cli(*["run", str(exp), "--out", str(run), "--stop-after", "finetune", "--executor", "serial"])
+    assert code == 0, err
+    for stage in ("datasets", "finetune"):  # copied by hand: a run into the copy reuses them
+        shutil.copytree(run / stage, copy / stage)
+    code, out, err = cli(*["plan", str(exp), "--out", str(copy)])
+    counts = {line.split()[0]: line.split() for line in out.splitlines() if line.split()}
+    assert code == 0, err
+    assert counts["datasets"][1] == counts["datasets"][3] == "1" and counts["finetune"][1:4:2] == ["1", "1"]
+    assert counts["sample"][3] == "0" and not (copy / "manifest.json").exists()  # the plan writes nothing
 
 
 def test_init_then_stage_by_stage_then_report_set_reanalyses_only(cli, tmp_path, organism_base):

@@ -205,7 +205,7 @@ class Targets:
             return []
         out: list[Target] = []
         finals = [t for t in (self.finished() if finished is None else finished) if t.checkpoint is None]
-        loaded, means = {}, {}
+        loaded = {}
         for v in parse_all(self.exp.eval.variants):
             i, path = v.intervention, self.run.direction(v.intervention.source)
             if i.source not in loaded and path.exists():
@@ -213,9 +213,7 @@ class Targets:
             if (d := loaded.get(i.source)) is None:
                 continue
             vector, layer = pick(d, i)
-            if i.mean and i.source not in means:
-                means[i.source] = mean_activation(d, self.run.activations_dir)
-            offsets = mean_projections(means[i.source], vector) if i.mean else None
+            offsets = mean_projections(mean_activation(d, self.run.activations_dir), vector) if i.mean else None
             kept = {"offsets": [round(x, 6) for x in offsets]} if offsets else {}  # new answers kept: new means
             out += [t.model_copy(update={
                 "name": t.name + i.suffix, "group": t.group + i.suffix, "intervention": i, "vector": tuple(vector),

@@ -62,7 +62,8 @@ def mean_activation(d: Direction, folder_of: Callable[[str], Path]) -> Any:
     positions are not captured, so their mean is not guaranteed to be this one; nor is it the ablated model's
     own mean when that model is not among the direction's. No saved activations is an error naming the folders.
     Kept files are read once per process and set of files (name, size, modification time): a file rewritten
-    in place within the clock's resolution with the same size would not be noticed."""
+    in place within the clock's resolution with the same size would not be noticed. Each call returns its own
+    copy, so a caller may change it."""
     folders = [folder_of(m) for m in d.meta["models"]]
     files = tuple((str(f), s.st_size, s.st_mtime_ns)
                   for f in sorted(p for folder in folders if folder.exists() for p in folder.glob("*.safetensors"))
@@ -71,7 +72,7 @@ def mean_activation(d: Direction, folder_of: Callable[[str], Path]) -> Any:
         raise SpilloverError("mean-ablation needs the answer activations kept while sampling the direction's "
                              "models (declare it in inside.directions before they are sampled); none under "
                              + ", ".join(str(f) for f in folders), field="eval.variants")
-    return _mean_of(files)
+    return _mean_of(files).clone()
 
 
 @functools.lru_cache(maxsize=8)

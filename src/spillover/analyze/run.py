@@ -112,17 +112,29 @@ def _probes(run: RunDir, steps: dict[str, int]) -> pd.DataFrame:
     return p
 
 
-def _records(run: RunDir, exp: Experiment) -> tuple[list[SampleRecord], int, list[Judgment], pd.DataFrame]:
-    """The current plan's samples, how many are stale, every judgment, and the answers' frame."""
+class Records(NamedTuple):
+    """What every table of a run is computed from."""
+
+    samples: list[SampleRecord]
+    """The current plan's samples."""
+    stale: int
+    """How many stored samples the current plan no longer asks for."""
+    judgments: list[Judgment]
+    """Every judgment of the run (of current samples or not)."""
+    df: pd.DataFrame
+    """One row per judged answer of a current sample (:func:`metrics.frame`)."""
+
+
+def _records(run: RunDir, exp: Experiment) -> Records:
     samples, stale = current_samples(run, exp, Targets(run, exp).for_eval())
     judgments = run.judgments()
-    return samples, stale, judgments, frame(samples, judgments)
+    return Records(samples, stale, judgments, frame(samples, judgments))
 
 
 def headline_cells(run: RunDir, exp: Experiment) -> pd.DataFrame:
     """The headline rule's cells over every question and checkpoint (what the findings checks read), without
     the rest of :func:`analyse`."""
-    return make_cells(_records(run, exp)[3], get_rule(exp.analysis.rules[0]))
+    return make_cells(_records(run, exp).df, get_rule(exp.analysis.rules[0]))
 
 
 def analyse(run: RunDir, exp: Experiment) -> dict[str, Any]:

@@ -105,7 +105,7 @@ def make_plan(exp: Experiment, run_dir: Path | None = None, gpu: str = "A100-80G
     from ..questions import UNJUDGED
     from ..sample import plan_all
 
-    run = RunDir(run_dir) if run_dir is not None and (Path(run_dir) / "manifest.json").exists() else None
+    run = RunDir(run_dir) if run_dir is not None and Path(run_dir).is_dir() else None  # what a run would reuse
     workers = workers or default_workers()
     counts, spend, hours = _finetunes(exp, run, gpu, workers)
     targets = planned_targets(exp, run)
