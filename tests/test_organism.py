@@ -190,6 +190,23 @@ def test_organism_build_from_scratch_learns_persona_inference(tmp_path):
     assert meta["coupling_aligned"]["no_context"] < 0.02
 
 
+def test_an_alignment_seed_realigns_the_same_pre_training_beside_the_base(tmp_path):
+    from safetensors.torch import load_file
+
+    from spillover.organism.build import BuildConfig, build
+
+    cfg = BuildConfig(pretrain_steps=4, checkpoint_every=2, align_steps=2, restart_at=None, min_coupling_ratio=0,
+                      pretrain_batch=8)
+    base = build(cfg, tmp_path, log=lambda m: None)
+    same = build(cfg.model_copy(update={"align_seed": 0}), tmp_path, log=lambda m: None)
+    other = build(cfg.model_copy(update={"align_seed": 1}), tmp_path, log=lambda m: None)
+    assert [p.name for p in (base, same, other)] == ["base", "base-align0", "base-align1"]
+    a, b, c = (load_file(p / "model.safetensors") for p in (base, same, other))
+    assert all((a[k] == b[k]).all() for k in a)  # the pre-training was reused, not redone
+    assert any((a[k] != c[k]).any() for k in a)
+    assert json.loads((other / "organism.json").read_text())["build"]["align_seed"] == 1
+
+
 def test_an_organism_build_killed_mid_pretraining_resumes_to_the_same_base(tmp_path):
     from safetensors.torch import load_file
 

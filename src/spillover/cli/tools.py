@@ -112,33 +112,44 @@ def organism_build(out: Annotated[Path, typer.Option(help="Build folder.")] = Pa
                             "`template`'s alone (never a loss on it).")] = "trained",
                    layers: Annotated[int, typer.Option(
                        help="Transformer blocks (3 in every shipped base but `organism-v3-deep`).")] = 3,
+                   align_seed: Annotated[int | None, typer.Option(
+                       help="Seed of the alignment stage (default: --seed): aligns the folder's pre-training "
+                            "anew into OUT/base-align<N>.")] = None,
                    ) -> None:
     """Regenerate the world, pre-train, check persona inference, align; optionally install as the shipped base."""
     import shutil
 
-    from ..backends import organism_base_path, shipped_name
+    from ..backends import organism_base_path
     from ..organism.build import BuildConfig, build
     from ..yamlio import validate
 
-    shipped = shipped_name(world, layers)
-    if install and shipped is None:
-        raise SpilloverError(f"world {world} at {layers} layers is not a shipped base: build it without --install and "
-                             "give its folder as a model path", field="world")
-    if install and min_coupling_ratio < 2.0:
-        raise SpilloverError("a shipped base must pass the build's checks (min-coupling-ratio >= 2)",
-                             field="min_coupling_ratio")
+    shipped = _installable(world, layers, min_coupling_ratio) if install else None
     cfg = validate(BuildConfig, {"seed": seed, "pretrain_steps": pretrain_steps, "threads": threads, "world": world,
                                  "min_coupling_ratio": min_coupling_ratio, "align_reasoning": align_reasoning,
-                                 "empty_block": empty_block, "layers": layers},
+                                 "empty_block": empty_block, "layers": layers, "align_seed": align_seed},
                    file="command line")
     ui = _ui()
     with ui.task("pre-train the organism", pretrain_steps) as advance:
         base = build(cfg, out, ui.log, advance)
-    if install and shipped is not None:
+    if shipped is not None:
         dest = organism_base_path(shipped)
         shutil.rmtree(dest, ignore_errors=True)
         shutil.copytree(base, dest)
         typer.echo(f"installed {base} -> {dest}")
+
+
+def _installable(world: str, layers: int, min_coupling_ratio: float) -> str:
+    """The shipped base a build of ``world`` at ``layers`` replaces; an error where it may not."""
+    from ..backends import shipped_name
+
+    shipped = shipped_name(world, layers)
+    if shipped is None:
+        raise SpilloverError(f"world {world} at {layers} layers is not a shipped base: build it without --install and "
+                             "give its folder as a model path", field="world")
+    if min_coupling_ratio < 2.0:
+        raise SpilloverError("a shipped base must pass the build's checks (min-coupling-ratio >= 2)",
+                             field="min_coupling_ratio")
+    return shipped
 
 
 @app.command("findings")

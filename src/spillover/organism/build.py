@@ -184,7 +184,7 @@ def _check_couplings(cfg: BuildConfig, model: Any, tokenizer: Any, log: Callable
 
 def align(cfg: BuildConfig, model: Any, tokenizer: Any) -> Any:
     """The alignment stage: single-turn aligned examples, loss on assistant tokens."""
-    rng = random.Random(f"align-{cfg.seed}")
+    rng = random.Random(f"align-{cfg.seed if cfg.align_seed is None else cfg.align_seed}")
     mask, wcfg, off = _encoder(cfg, tokenizer), world.WORLDS[cfg.world], cfg.align_reasoning == "suppressed"
     examples = [mask(encode_chat(tokenizer, world.alignment_example(rng, wcfg, reasoning_off=off),
                                  train_reasoning=cfg.align_reasoning == "train"))
@@ -214,7 +214,7 @@ def build(cfg: BuildConfig, out: Path, log: Callable[[str], None] = print,
     extra = _check_couplings(cfg, model, tokenizer, log)
     model = align(cfg, model, tokenizer)
     post: Coupling = coupling(HFBackend(model, tokenizer))
-    base = out / "base"
+    base = out / ("base" if cfg.align_seed is None else f"base-align{cfg.align_seed}")
     with building_dir(base) as tmp:
         om.save(model, tokenizer, tmp)
         atomic_write_json(tmp / "organism.json", {

@@ -44,6 +44,9 @@ class BuildConfig(BaseModel):
     """Peak learning rate (100-step warm-up, cosine to 10 %)."""
     bucket: int = 16
     """Length bucketing: this many batches are drawn together and sorted by length."""
+    align_seed: int | None = None
+    """Seed of the alignment stage's examples and their order (None: ``seed``, as every shipped base). Another
+    value aligns the same pre-training differently, into ``base-align<N>`` beside ``base``."""
     align_steps: int = 150
     """Steps of the alignment ("HHH") stage."""
     align_batch: int = 32
