@@ -205,6 +205,9 @@ def test_an_alignment_seed_realigns_the_same_pre_training_beside_the_base(tmp_pa
     assert all((a[k] == b[k]).all() for k in a)  # the pre-training was reused, not redone
     assert any((a[k] != c[k]).any() for k in a)
     assert json.loads((other / "organism.json").read_text())["build"]["align_seed"] == 1
+    decayed = build(cfg.model_copy(update={"align_schedule": "linear"}), tmp_path, log=lambda m: None)
+    assert decayed.name == "base-align0-linear" and any((a[k] != load_file(decayed / "model.safetensors")[k]).any()
+                                                        for k in a)
 
 
 def test_an_organism_build_killed_mid_pretraining_resumes_to_the_same_base(tmp_path):

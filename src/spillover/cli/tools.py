@@ -115,6 +115,9 @@ def organism_build(out: Annotated[Path, typer.Option(help="Build folder.")] = Pa
                    align_seed: Annotated[int | None, typer.Option(
                        help="Seed of the alignment stage (default: --seed): aligns the folder's pre-training "
                             "anew into OUT/base-align<N>.")] = None,
+                   align_schedule: Annotated[str, typer.Option(
+                       help="The alignment stage's step size: `constant` (every shipped base) or `linear` decay "
+                            "to 0 (into OUT/base-align<N>-linear).")] = "constant",
                    ) -> None:
     """Regenerate the world, pre-train, check persona inference, align; optionally install as the shipped base."""
     import shutil
@@ -126,7 +129,8 @@ def organism_build(out: Annotated[Path, typer.Option(help="Build folder.")] = Pa
     shipped = _installable(world, layers, min_coupling_ratio) if install else None
     cfg = validate(BuildConfig, {"seed": seed, "pretrain_steps": pretrain_steps, "threads": threads, "world": world,
                                  "min_coupling_ratio": min_coupling_ratio, "align_reasoning": align_reasoning,
-                                 "empty_block": empty_block, "layers": layers, "align_seed": align_seed},
+                                 "empty_block": empty_block, "layers": layers, "align_seed": align_seed,
+                                 "align_schedule": align_schedule},
                    file="command line")
     ui = _ui()
     with ui.task("pre-train the organism", pretrain_steps) as advance:

@@ -191,10 +191,18 @@ def align(cfg: BuildConfig, model: Any, tokenizer: Any) -> Any:
                 for _ in range(cfg.align_steps * cfg.align_batch)]
     optimizer = make_optimizer(model, cfg.align_lr, weight_decay=0.0, betas=(0.9, 0.999))
     train_steps(model, optimizer, lambda i: examples[i * cfg.align_batch : (i + 1) * cfg.align_batch],
-                lr=cfg.align_lr, schedule=Schedule(kind="constant"), total_steps=cfg.align_steps,
+                lr=cfg.align_lr, schedule=Schedule(kind=cfg.align_schedule), total_steps=cfg.align_steps,
                 pad_id=tokenizer.pad_token_id, grad_clip=1.0)
     model.eval()
     return model
+
+
+def _base_name(cfg: BuildConfig) -> str:
+    """``base``, or ``base-align<N>[-<schedule>]`` for a pre-training aligned anew."""
+    if cfg.align_seed is None and cfg.align_schedule == "constant":
+        return "base"
+    suffix = "" if cfg.align_schedule == "constant" else f"-{cfg.align_schedule}"
+    return f"base-align{cfg.seed if cfg.align_seed is None else cfg.align_seed}{suffix}"
 
 
 def build(cfg: BuildConfig, out: Path, log: Callable[[str], None] = print,
@@ -214,7 +222,7 @@ def build(cfg: BuildConfig, out: Path, log: Callable[[str], None] = print,
     extra = _check_couplings(cfg, model, tokenizer, log)
     model = align(cfg, model, tokenizer)
     post: Coupling = coupling(HFBackend(model, tokenizer))
-    base = out / ("base" if cfg.align_seed is None else f"base-align{cfg.align_seed}")
+    base = out / _base_name(cfg)
     with building_dir(base) as tmp:
         om.save(model, tokenizer, tmp)
         atomic_write_json(tmp / "organism.json", {

@@ -52,7 +52,11 @@ class BuildConfig(BaseModel):
     align_batch: int = 32
     """Examples per alignment step."""
     align_lr: float = 3e-4
-    """Constant learning rate of the alignment stage."""
+    """Peak learning rate of the alignment stage."""
+    align_schedule: Literal["constant", "linear"] = "constant"
+    """The alignment stage's step size: ``constant`` (every shipped base) or decaying ``linear``-ly to 0 at its last
+    step. A build's regime (docs/organism.md, "Pre-training or the alignment stage?") depends on the draw under
+    ``constant``; ``linear`` is the alternative tested there."""
     empty_block: Literal["trained", "template"] = "trained"
     """Thinking worlds with reasoning-off documents: the empty think block is trained like any text
     (``trained``, the builds so far: the model learns to write it, and does so with reasoning on), or is
