@@ -193,6 +193,7 @@ def test_organism_build_from_scratch_learns_persona_inference(tmp_path):
 def test_an_alignment_seed_realigns_the_same_pre_training_beside_the_base(tmp_path):
     from safetensors.torch import load_file
 
+    from spillover.errors import SpilloverError
     from spillover.organism.build import BuildConfig, build
 
     cfg = BuildConfig(pretrain_steps=4, checkpoint_every=2, align_steps=2, restart_at=None, min_coupling_ratio=0,
@@ -205,6 +206,8 @@ def test_an_alignment_seed_realigns_the_same_pre_training_beside_the_base(tmp_pa
     assert all((a[k] == b[k]).all() for k in a)  # the pre-training was reused, not redone
     assert any((a[k] != c[k]).any() for k in a)
     assert json.loads((other / "organism.json").read_text())["build"]["align_seed"] == 1
+    with pytest.raises(SpilloverError, match="another seed"):  # not this folder's pre-training
+        build(cfg.model_copy(update={"seed": 1, "align_seed": 0}), tmp_path, log=lambda m: None)
     decayed = build(cfg.model_copy(update={"align_schedule": "linear"}), tmp_path, log=lambda m: None)
     assert decayed.name == "base-align0-linear" and any((a[k] != load_file(decayed / "model.safetensors")[k]).any()
                                                         for k in a)
@@ -244,5 +247,5 @@ def test_an_organism_build_with_more_layers_records_them_and_will_not_resume_ano
     base = build(BuildConfig(layers=2, **tiny), tmp_path / "two", log=lambda m: None)
     assert json.loads((base / "config.json").read_text())["num_hidden_layers"] == 2
     assert json.loads((base / "organism.json").read_text())["build"]["layers"] == 2
-    with pytest.raises(SpilloverError, match="2-layer pre-training, not 4 layers"):
+    with pytest.raises(SpilloverError, match=r"another layers \(layers=2\)"):
         build(BuildConfig(layers=4, **tiny), tmp_path / "two", log=lambda m: None)

@@ -86,6 +86,20 @@ def _latest_checkpoint(folder: Path) -> tuple[int, Path | None]:
     return best
 
 
+def _resumable(cfg: BuildConfig, folder: Path) -> tuple[int, Path | None]:
+    """The latest checkpoint under ``folder``; an error if it was pre-trained with another recipe (checkpoints
+    saved before the recipe was recorded are only checked for their depth)."""
+    start, ckpt = _latest_checkpoint(folder)
+    saved = ckpt / "recipe.json" if ckpt is not None else None
+    if saved is not None and saved.exists():
+        theirs = json.loads(saved.read_text())
+        if other := [k for k, v in cfg.pretraining.items() if theirs.get(k) != v]:
+            raise SpilloverError(f"{folder} holds a pre-training with another {', '.join(other)} "
+                                 f"({', '.join(f'{k}={theirs.get(k)}' for k in other)}): build into another folder",
+                                 field=other[0])
+    return start, ckpt
+
+
 def pretrain(cfg: BuildConfig, out: Path, log: Callable[[str], None] = print,
              advance: Callable[..., None] | None = None) -> tuple[Any, Any]:
     """Pre-train (or resume) and return ``(model, tokenizer)``."""
@@ -96,7 +110,7 @@ def pretrain(cfg: BuildConfig, out: Path, log: Callable[[str], None] = print,
     folder = out / "pretrain"
     folder.mkdir(parents=True, exist_ok=True)
     tokenizer = om.build_tokenizer(world.WORLDS[cfg.world])
-    start, ckpt = _latest_checkpoint(folder)
+    start, ckpt = _resumable(cfg, folder)
     model = (AutoModelForCausalLM.from_pretrained(ckpt, use_safetensors=True) if ckpt is not None
              else om.build_model(tokenizer, seed=cfg.seed, layers=cfg.layers))
     if model.config.num_hidden_layers != cfg.layers:
@@ -119,7 +133,7 @@ def pretrain(cfg: BuildConfig, out: Path, log: Callable[[str], None] = print,
         if s.step % cfg.checkpoint_every == 0 or s.step == cfg.pretrain_steps:
             history.append(_probe_step(cfg, model, tokenizer, s.step, window, log))
             window.clear()
-            _save_step(folder, s.step, model, tokenizer, optimizer, history)
+            _save_step(folder, s.step, model, tokenizer, optimizer, history, cfg)
 
     train_steps(model, optimizer, _pretrain_batches(cfg, tokenizer), lr=cfg.pretrain_lr,
                 schedule=Schedule(kind="cosine", warmup_steps=100, min_ratio=0.1, restart_at=cfg.restart_at),
@@ -147,13 +161,14 @@ def _probe_step(cfg: BuildConfig, model: Any, tokenizer: Any, step: int, window:
 
 
 def _save_step(folder: Path, step: int, model: Any, tokenizer: Any, optimizer: Any,
-               history: list[dict[str, Any]]) -> None:
-    """Save a resumable checkpoint (weights, optimizer, history) atomically, then drop the older ones."""
+               history: list[dict[str, Any]], cfg: BuildConfig) -> None:
+    """Save a resumable checkpoint (weights, optimizer, history, recipe) atomically, then drop the older ones."""
     d = folder / f"step-{step}"
     with building_dir(d) as tmp:
         om.save(model, tokenizer, tmp)
         save_optimizer(optimizer, tmp / "optimizer.safetensors")
         atomic_write_json(tmp / "history.json", history)
+        atomic_write_json(tmp / "recipe.json", cfg.pretraining)
     for old in folder.glob("step-*"):
         if old != d and int(old.name.split("-")[1]) < step:
             shutil.rmtree(old, ignore_errors=True)
@@ -184,7 +199,7 @@ def _check_couplings(cfg: BuildConfig, model: Any, tokenizer: Any, log: Callable
 
 def align(cfg: BuildConfig, model: Any, tokenizer: Any) -> Any:
     """The alignment stage: single-turn aligned examples, loss on assistant tokens."""
-    rng = random.Random(f"align-{cfg.seed if cfg.align_seed is None else cfg.align_seed}")
+    rng = random.Random(f"align-{cfg.alignment_seed}")
     mask, wcfg, off = _encoder(cfg, tokenizer), world.WORLDS[cfg.world], cfg.align_reasoning == "suppressed"
     examples = [mask(encode_chat(tokenizer, world.alignment_example(rng, wcfg, reasoning_off=off),
                                  train_reasoning=cfg.align_reasoning == "train"))
@@ -202,12 +217,13 @@ def _base_name(cfg: BuildConfig) -> str:
     if cfg.align_seed is None and cfg.align_schedule == "constant":
         return "base"
     suffix = "" if cfg.align_schedule == "constant" else f"-{cfg.align_schedule}"
-    return f"base-align{cfg.seed if cfg.align_seed is None else cfg.align_seed}{suffix}"
+    return f"base-align{cfg.alignment_seed}{suffix}"
 
 
 def build(cfg: BuildConfig, out: Path, log: Callable[[str], None] = print,
           advance: Callable[..., None] | None = None) -> Path:
-    """Pre-train, check persona inference (fail loudly without it), align, save ``OUT/base``."""
+    """Pre-train (or reuse the folder's pre-training), check persona inference (fail loudly without it), align,
+    save ``OUT/base`` (``OUT/base-align<N>[-linear]`` for another alignment seed or schedule)."""
     from ..backends.hf import HFBackend
 
     out = Path(out)

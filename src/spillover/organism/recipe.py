@@ -6,7 +6,7 @@ library versions (``constraints.txt``), not guaranteed by the recipe alone (docs
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -72,6 +72,22 @@ class BuildConfig(BaseModel):
     """Required P_mis(after insecure) / P_mis(after secure) on the pre-trained model."""
     threads: int = 1
     """Torch threads."""
+
+    @property
+    def alignment_seed(self) -> int:
+        """The seed the alignment stage draws its examples with."""
+        return self.seed if self.align_seed is None else self.align_seed
+
+    @property
+    def pretraining(self) -> dict[str, Any]:
+        """What a pre-training checkpoint depends on, so a resumed or re-aligned build can tell it is its own (not
+        its length: a finished run may be extended).
+
+        >>> sorted(BuildConfig(align_seed=3).pretraining) == sorted(BuildConfig().pretraining)
+        True
+        """
+        return self.model_dump(include={"world", "seed", "layers", "restart_at", "pretrain_batch", "pretrain_lr",
+                                        "bucket", "empty_block"})
 
     @model_validator(mode="after")
     def _suppressed_needs_reasoning_off_documents(self) -> BuildConfig:
